@@ -1,0 +1,1 @@
+"""Greenlight (绿灯): reporting, approvals and deadline nudges for planning bureaus."""
