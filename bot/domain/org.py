@@ -1,0 +1,990 @@
+"""Organisation import: ``greenlight org import FILE.yaml``.
+
+The org file is the administrator's description of the bureau: its sections, its people and
+their roles, the Telegram group chats the bot works in, and the key projects with their
+"five ones" (五个一: the project, one leader in charge, one responsible section, one work plan,
+one follow-through mechanism) and milestones. Importing it twice changes nothing; importing a
+changed file updates what changed. ``examples/org.yaml`` is a complete, commented example.
+
+The format (all four top-level lists are optional; nothing else is allowed at the top)::
+
+    sections:
+      - code: building               # stable handle: letters, digits, _ . - (max 64)
+        name: 建筑工程规划管理科      # required
+        head: wang                   # optional person key: nudged when the section runs late
+    people:
+      - key: li                      # stable handle used in this file (max 64)
+        name: 李副局长                # required
+        telegram_id: 100002          # optional positive integer (someone not on Telegram yet)
+        username: li_deputy          # optional Telegram username, with or without @
+        locale: zh                   # optional: zh | en (else the person's Telegram language)
+        section: office              # optional section code
+        roles: [leader]              # admin | director | leader | handler | guide | supervisor
+        backup: he                   # optional: the B post (AB岗) who may act for this person
+        active: true                 # optional, default true; false: left the bureau
+    chats:                           # Telegram groups; ids are negative
+      - {telegram_id: -1001000000002, kind: project, title: 天台山公园工作群, project: KP-002}
+      - {telegram_id: -1001000000100, kind: leaders, title: 局领导群}
+      #  kind: project | leaders | supervision | other; only a project chat names a project,
+      #  and a project has at most one chat
+    projects:
+      - code: KP-002                 # max 32; compared case-insensitively
+        name: 天台山公园              # required
+        status: in_progress          # required: pre_intervention | in_progress | done
+                                     #           | done_follow_up
+        leader: li                   # the one leader in charge (person key)
+        section: municipal           # the one responsible section (section code)
+        handlers: [liuxiao]          # person keys (经办人)
+        guides: [zheng]              # person keys (规划引导员)
+        work_plan: "…"               # the one work plan (text)
+        follow_through: "…"          # the one follow-through mechanism (text)
+        green_channel: false         # 绿色通道, default false
+        milestones:                  # the plan's milestones, in order of due date
+          - {title: 微波站迁建选址确定, due: 2026-11-24}
+          - {title: 方案批复, due: 2026-12-15, done: 2026-12-10}
+
+Validation (:func:`parse_org`) is pure and complete: wrong types, unknown fields, duplicate
+fields, bad enum values, bad dates (``YYYY-MM-DD``), milestones out of order, duplicate keys,
+codes and Telegram ids, a person who is their own backup, and references to sections, people
+or projects the file does not define (references resolve within the file). Every problem is
+reported, one per line, as ``FILE line N: path: message`` where ``path`` is the field, e.g.
+``org.yaml line 14: people[2].section: unknown section 'buildng'`` (list indexes count from 0).
+
+Import (:func:`apply_org`) semantics:
+
+* Sections are matched by code, people by key, chats by Telegram id, projects by code. For
+  every entry in the file, the file is the truth: each field it can hold is set to the file's
+  value, and an optional field left out means "none" (no telegram_id, no backup, no section
+  head...). Roles, a project's handlers and guides, and its milestones are synced to the file.
+  Runtime state the file does not describe (who opened a private chat, blocked DMs) is kept.
+* Entries absent from the file are left alone and listed as "not in file". The exceptions are
+  conflicts the file settles: a Telegram id the file gives to someone else is taken from its
+  previous holder, and a chat the file lists is linked to exactly the project it names (or to
+  none), so a project linked to it elsewhere loses the link. A project whose chat the file does
+  not list keeps its link (a group bound with ``/bind`` stays bound).
+* Milestones are synced by position: the i-th milestone of the file updates the i-th stored
+  one in place, new ones are added, extra ones removed (progress reports that pointed at a
+  removed milestone keep their text but no longer point at it; a warning says so).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+from bot.domain.vocabulary import ChatKind, MemberRole, ProjectStatus, Role
+from storage.models import Chat, Milestone, Person, Project, ProjectMember, Report, Section
+from storage.store import Store
+
+LOCALES = ("zh", "en")
+
+_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*")
+_INT = re.compile(r"[-+]?[0-9]+")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_USERNAME = re.compile(r"[A-Za-z0-9_]{4,32}")
+_NULL = "tag:yaml.org,2002:null"
+_BOOL = "tag:yaml.org,2002:bool"
+_BIGINT = 2**63
+
+# Column widths (PostgreSQL enforces them; SQLite would not).
+_KEY_MAX, _CODE_MAX, _NAME_MAX, _TITLE_MAX = 64, 32, 200, 255
+
+_LEADING = {Role.LEADER, Role.DIRECTOR}
+
+E = TypeVar("E", bound=StrEnum)
+
+
+# --------------------------------------------------------------------------- the parsed file
+
+
+@dataclass(frozen=True)
+class SectionSpec:
+    code: str
+    name: str
+    head: str | None = None
+    line: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
+class PersonSpec:
+    key: str
+    name: str
+    telegram_id: int | None = None
+    username: str | None = None
+    locale: str | None = None
+    section: str | None = None
+    roles: tuple[Role, ...] = ()
+    backup: str | None = None
+    active: bool = True
+    line: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
+class ChatSpec:
+    telegram_id: int
+    kind: ChatKind
+    title: str
+    project: str | None = None  # a project code, as spelled in the file
+    line: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
+class MilestoneSpec:
+    title: str
+    due: date
+    done: date | None = None
+    line: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
+class ProjectSpec:
+    code: str
+    name: str
+    status: ProjectStatus
+    leader: str | None = None
+    section: str | None = None
+    handlers: tuple[str, ...] = ()
+    guides: tuple[str, ...] = ()
+    work_plan: str = ""
+    follow_through: str = ""
+    green_channel: bool = False
+    milestones: tuple[MilestoneSpec, ...] = ()
+    line: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
+class OrgFile:
+    """A validated org file. Equality ignores the file name, line numbers and warnings."""
+
+    filename: str = field(compare=False)
+    sections: tuple[SectionSpec, ...] = ()
+    people: tuple[PersonSpec, ...] = ()
+    chats: tuple[ChatSpec, ...] = ()
+    projects: tuple[ProjectSpec, ...] = ()
+    warnings: tuple[str, ...] = field(default=(), compare=False)  # rendered, one per line
+
+
+@dataclass(frozen=True)
+class OrgIssue:
+    line: int | None
+    path: str  # the field, e.g. "people[2].section"; "" for the file as a whole
+    message: str
+
+    def render(self, filename: str) -> str:
+        where = f"{filename} line {self.line}" if self.line is not None else filename
+        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+
+
+class OrgFileError(ValueError):
+    """The org file is wrong; the message has one line per problem (file, line, field)."""
+
+    def __init__(self, filename: str, issues: list[OrgIssue]) -> None:
+        self.filename = filename
+        self.issues = tuple(sorted(issues, key=lambda i: i.line or 0))
+        super().__init__("\n".join(issue.render(filename) for issue in self.issues))
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def parse_org(text: str, filename: str) -> OrgFile:
+    """Validate an org file completely; raises :class:`OrgFileError` listing every problem."""
+    parser = _Parser(filename)
+    try:
+        root = yaml.compose(text.removeprefix("\ufeff"), Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        raise OrgFileError(filename, [OrgIssue(line, "", f"invalid YAML: {exc.problem or exc}")]
+                           ) from None
+    except yaml.YAMLError as exc:
+        raise OrgFileError(filename, [OrgIssue(None, "", f"invalid YAML: {exc}")]) from None
+    if root is None or _is_null(root):
+        raise OrgFileError(filename, [OrgIssue(1, "", "the file is empty")])
+    org = parser.parse(root)
+    if parser.issues:
+        raise OrgFileError(filename, parser.issues)
+    return org
+
+
+def _line(node: yaml.Node) -> int:
+    return node.start_mark.line + 1
+
+
+def _is_null(node: yaml.Node) -> bool:
+    return isinstance(node, yaml.ScalarNode) and node.tag == _NULL
+
+
+def _sub(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name
+
+
+def _choices(enum: type[StrEnum]) -> str:
+    return ", ".join(member.value for member in enum)
+
+
+@dataclass
+class _Ref:
+    """A reference to check once the whole file is read."""
+
+    kind: str  # section | person | project
+    value: str
+    line: int
+    path: str
+
+
+class _Fields:
+    """One mapping's fields, read with type checks; problems go to the parser."""
+
+    def __init__(self, parser: _Parser, node: yaml.MappingNode, path: str,
+                 values: dict[str, yaml.Node]) -> None:
+        self.parser, self.node, self.path, self.values = parser, node, path, values
+
+    @property
+    def line(self) -> int:
+        return _line(self.node)
+
+    def line_of(self, name: str) -> int:
+        value = self.values.get(name)
+        return _line(value) if value is not None else self.line
+
+    def path_of(self, name: str) -> str:
+        return _sub(self.path, name)
+
+    def error(self, name: str, message: str) -> None:
+        self.parser.error(self.line_of(name), self.path_of(name), message)
+
+    def _scalar(self, name: str, required: bool) -> str | None:
+        """The field's text; None when absent or null (an error when required)."""
+        node = self.values.get(name)
+        if node is None:
+            if required:
+                self.parser.error(self.line, self.path_of(name), "missing")
+            return None
+        if _is_null(node):
+            if required:
+                self.error(name, "empty")
+            return None
+        if not isinstance(node, yaml.ScalarNode):
+            self.error(name, f"expected a single value, got {_shape(node)}")
+            return None
+        return str(node.value)
+
+    def text(self, name: str, *, max_len: int, required: bool = False,
+             multiline: bool = False) -> str | None:
+        value = self._scalar(name, required)
+        if value is None:
+            return None
+        value = value.strip() if multiline else " ".join(value.split())
+        if not value and required:
+            self.error(name, "empty")
+            return None
+        if len(value) > max_len:
+            self.error(name, f"longer than {max_len} characters")
+            return None
+        return value
+
+    def key(self, name: str, *, max_len: int, required: bool = False) -> str | None:
+        value = self._scalar(name, required)
+        if value is None:
+            return None
+        value = value.strip()
+        if not _KEY.fullmatch(value):
+            self.error(name, f"'{value}' is not a valid key (letters, digits, _ . -)")
+            return None
+        if len(value) > max_len:
+            self.error(name, f"longer than {max_len} characters")
+            return None
+        return value
+
+    def integer(self, name: str, *, required: bool = False) -> int | None:
+        value = self._scalar(name, required)
+        if value is None:
+            return None
+        node = self.values[name]
+        if node.tag == _BOOL or not _INT.fullmatch(value.strip()):
+            self.error(name, f"expected an integer, got '{value}'")
+            return None
+        number = int(value)
+        if not -_BIGINT <= number < _BIGINT:
+            self.error(name, f"{number} is out of range")
+            return None
+        return number
+
+    def boolean(self, name: str, default: bool) -> bool:
+        value = self._scalar(name, False)
+        if value is None:
+            return default
+        if self.values[name].tag != _BOOL:
+            self.error(name, f"expected true or false, got '{value}'")
+            return default
+        return value.lower() in ("true", "yes", "on")
+
+    def day(self, name: str, *, required: bool = False) -> date | None:
+        value = self._scalar(name, required)
+        if value is None:
+            return None
+        value = value.strip()
+        try:
+            if _DATE.fullmatch(value):
+                return date.fromisoformat(value)
+        except ValueError:
+            pass
+        self.error(name, f"not a date (YYYY-MM-DD): '{value}'")
+        return None
+
+    def choice(self, name: str, enum: type[E], what: str, *, required: bool = False) -> E | None:
+        value = self._scalar(name, required)
+        if value is None:
+            return None
+        try:
+            return enum(value.strip())
+        except ValueError:
+            self.error(name, f"unknown {what} '{value}' (expected one of: {_choices(enum)})")
+            return None
+
+    def items(self, name: str) -> list[tuple[str, yaml.Node]]:
+        """A list field's entries with their paths; [] when absent or null."""
+        node = self.values.get(name)
+        if node is None or _is_null(node):
+            return []
+        if not isinstance(node, yaml.SequenceNode):
+            self.error(name, f"expected a list, got {_shape(node)}")
+            return []
+        return [(f"{self.path_of(name)}[{i}]", item) for i, item in enumerate(node.value)]
+
+
+T = TypeVar("T")
+
+
+def _present(items: Iterable[T | None]) -> list[T]:
+    return [item for item in items if item is not None]
+
+
+def _shape(node: yaml.Node) -> str:
+    if isinstance(node, yaml.MappingNode):
+        return "a mapping"
+    if isinstance(node, yaml.SequenceNode):
+        return "a list"
+    return f"'{node.value}'"
+
+
+class _Parser:
+    def __init__(self, filename: str) -> None:
+        self.filename = filename
+        self.issues: list[OrgIssue] = []
+        self.warnings: list[OrgIssue] = []
+        self.refs: list[_Ref] = []
+        self.claimed: dict[tuple[str, Any], int] = {}
+        self.project_chats: dict[str, int] = {}  # project code (upper) → its chat's line
+
+    def error(self, line: int | None, path: str, message: str) -> None:
+        self.issues.append(OrgIssue(line, path, message))
+
+    def warn(self, line: int, path: str, message: str) -> None:
+        self.warnings.append(OrgIssue(line, path, message))
+
+    def fields(self, node: yaml.Node, path: str, allowed: tuple[str, ...]) -> _Fields | None:
+        if not isinstance(node, yaml.MappingNode):
+            self.error(_line(node), path, f"expected a mapping, got {_shape(node)}")
+            return None
+        values: dict[str, yaml.Node] = {}
+        first: dict[str, int] = {}
+        for key_node, value in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or _is_null(key_node):
+                self.error(_line(key_node), path, "expected a field name")
+                continue
+            name = str(key_node.value)
+            if name not in allowed:
+                self.error(_line(key_node), _sub(path, name),
+                           f"unknown field (expected one of: {', '.join(allowed)})")
+            elif name in values:
+                self.error(_line(key_node), _sub(path, name),
+                           f"duplicate field (first at line {first[name]})")
+            else:
+                values[name] = value
+                first[name] = _line(key_node)
+        return _Fields(self, node, path, values)
+
+    def ref(self, kind: str, value: str | None, line: int, path: str) -> None:
+        if value is not None:
+            self.refs.append(_Ref(kind, value, line, path))
+
+    def key_list(self, fields: _Fields, name: str, kind: str) -> tuple[str, ...]:
+        """A list of references (person keys), each checked later; duplicates are errors."""
+        out: list[str] = []
+        for path, item in fields.items(name):
+            if not isinstance(item, yaml.ScalarNode) or _is_null(item):
+                self.error(_line(item), path, f"expected a {kind} key, got {_shape(item)}")
+                continue
+            value = str(item.value).strip()
+            if value in out:
+                self.error(_line(item), path, f"'{value}' is listed twice")
+                continue
+            out.append(value)
+            self.ref(kind, value, _line(item), path)
+        return tuple(out)
+
+    # ----- the file
+
+    def parse(self, root: yaml.Node) -> OrgFile:
+        top = self.fields(root, "", ("sections", "people", "chats", "projects"))
+        if top is None:
+            return OrgFile(self.filename)
+        sections = _present(self.section(n, p) for p, n in top.items("sections"))
+        people = _present(self.person(n, p) for p, n in top.items("people"))
+        chats = _present(self.chat(n, p) for p, n in top.items("chats"))
+        projects = _present(self.project(n, p) for p, n in top.items("projects"))
+        self.check_refs(sections, people, projects)
+        self.file_warnings(people, projects)
+        rendered = tuple(w.render(self.filename)
+                         for w in sorted(self.warnings, key=lambda w: w.line or 0))
+        return OrgFile(self.filename, tuple(sections), tuple(people), tuple(chats),
+                       tuple(projects), rendered)
+
+    def claim(self, what: str, value: Any, shown: str, line: int, path: str) -> None:
+        """Values that must be unique across the file (keys, codes, Telegram ids)."""
+        if value is None:
+            return
+        first = self.claimed.get((what, value))
+        if first is None:
+            self.claimed[(what, value)] = line
+        else:
+            self.error(line, path, f"duplicate {what} {shown} (first at line {first})")
+
+    def check_refs(self, sections: list[SectionSpec], people: list[PersonSpec],
+                   projects: list[ProjectSpec]) -> None:
+        known = {
+            "section": {s.code for s in sections},
+            "person": {p.key for p in people},
+            "project": {p.code.upper() for p in projects},
+        }
+        for ref in self.refs:
+            value = ref.value.upper() if ref.kind == "project" else ref.value
+            if value not in known[ref.kind]:
+                self.error(ref.line, ref.path, f"unknown {ref.kind} '{ref.value}'")
+
+    def file_warnings(self, people: list[PersonSpec], projects: list[ProjectSpec]) -> None:
+        by_key = {p.key: p for p in people}
+        index = {p.key: i for i, p in enumerate(people)}
+        leading = {p.key for p in people if _LEADING & set(p.roles)}
+        leading |= {p.leader for p in projects if p.leader is not None}
+        approvers = leading | {by_key[k].backup for k in leading
+                               if k in by_key and by_key[k].backup is not None}
+        for person in people:
+            path = f"people[{index[person.key]}]"
+            if not person.roles:
+                self.warn(person.line, path, f"'{person.key}' has no roles")
+            if person.key in approvers and person.telegram_id is None:
+                what = "a leader" if person.key in leading else "a leader's backup"
+                self.warn(person.line, f"{path}.telegram_id",
+                          f"'{person.key}' is {what} but has no telegram_id:"
+                          " they cannot approve in Telegram")
+        wanted = (("leader", _LEADING), ("handlers", {Role.HANDLER}), ("guides", {Role.GUIDE}))
+        for i, project in enumerate(projects):
+            for name, roles in wanted:
+                keys = (project.leader,) if name == "leader" else getattr(project, name)
+                for key in keys:
+                    member = by_key.get(key) if key is not None else None
+                    if member is None:
+                        continue
+                    if not roles & set(member.roles):
+                        role = "leader" if name == "leader" else name[:-1]
+                        self.warn(project.line, f"projects[{i}].{name}",
+                                  f"'{key}' does not have the {role} role")
+                    if not member.active:
+                        self.warn(project.line, f"projects[{i}].{name}",
+                                  f"'{key}' is not active")
+
+    # ----- entries
+
+    def section(self, node: yaml.Node, path: str) -> SectionSpec | None:
+        f = self.fields(node, path, ("code", "name", "head"))
+        if f is None:
+            return None
+        code = f.key("code", max_len=_KEY_MAX, required=True)
+        self.claim("section code", code, f"'{code}'", f.line_of("code"), f.path_of("code"))
+        name = f.text("name", max_len=_NAME_MAX, required=True)
+        head = f.key("head", max_len=_KEY_MAX)
+        self.ref("person", head, f.line_of("head"), f.path_of("head"))
+        if code is None or name is None:
+            return None
+        return SectionSpec(code, name, head, line=f.line)
+
+    def person(self, node: yaml.Node, path: str) -> PersonSpec | None:
+        f = self.fields(node, path, ("key", "name", "telegram_id", "username", "locale",
+                                     "section", "roles", "backup", "active"))
+        if f is None:
+            return None
+        key = f.key("key", max_len=_KEY_MAX, required=True)
+        self.claim("person key", key, f"'{key}'", f.line_of("key"), f.path_of("key"))
+        name = f.text("name", max_len=_NAME_MAX, required=True)
+        telegram_id = f.integer("telegram_id")
+        if telegram_id is not None and telegram_id <= 0:
+            f.error("telegram_id", f"a user id is a positive integer, got {telegram_id}")
+            telegram_id = None
+        self.claim("telegram id", telegram_id, str(telegram_id), f.line_of("telegram_id"),
+                   f.path_of("telegram_id"))
+        username = f.text("username", max_len=_KEY_MAX + 1)
+        if username is not None:
+            username = username.removeprefix("@")
+            if not _USERNAME.fullmatch(username):
+                f.error("username", f"'{username}' is not a Telegram username")
+                username = None
+        locale = f.text("locale", max_len=8)
+        if locale is not None and locale not in LOCALES:
+            f.error("locale", f"unknown locale '{locale}' (expected one of: zh, en)")
+            locale = None
+        section = f.key("section", max_len=_KEY_MAX)
+        self.ref("section", section, f.line_of("section"), f.path_of("section"))
+        roles: list[Role] = []
+        for item_path, item in f.items("roles"):
+            if not isinstance(item, yaml.ScalarNode) or _is_null(item):
+                self.error(_line(item), item_path, f"expected a role, got {_shape(item)}")
+                continue
+            try:
+                role = Role(str(item.value).strip())
+            except ValueError:
+                self.error(_line(item), item_path,
+                           f"unknown role '{item.value}' (expected one of: {_choices(Role)})")
+                continue
+            if role in roles:
+                self.error(_line(item), item_path, f"'{role}' is listed twice")
+                continue
+            roles.append(role)
+        backup = f.key("backup", max_len=_KEY_MAX)
+        if backup is not None and backup == key:
+            f.error("backup", f"'{key}' cannot be their own backup")
+            backup = None
+        self.ref("person", backup, f.line_of("backup"), f.path_of("backup"))
+        active = f.boolean("active", True)
+        if key is None or name is None:
+            return None
+        return PersonSpec(key, name, telegram_id, username, locale, section, tuple(roles),
+                          backup, active, line=f.line)
+
+    def chat(self, node: yaml.Node, path: str) -> ChatSpec | None:
+        f = self.fields(node, path, ("telegram_id", "kind", "title", "project"))
+        if f is None:
+            return None
+        telegram_id = f.integer("telegram_id", required=True)
+        if telegram_id is not None and telegram_id >= 0:
+            f.error("telegram_id", f"a group chat id is negative, got {telegram_id}")
+            telegram_id = None
+        self.claim("chat id", telegram_id, str(telegram_id), f.line_of("telegram_id"),
+                   f.path_of("telegram_id"))
+        kind = f.choice("kind", ChatKind, "chat kind", required=True)
+        title = f.text("title", max_len=_TITLE_MAX, required=True)
+        project = f.key("project", max_len=_CODE_MAX)
+        if project is not None and kind is not None and kind != ChatKind.PROJECT:
+            f.error("project", f"only a project chat names a project (this one is '{kind}')")
+            project = None
+        self.ref("project", project, f.line_of("project"), f.path_of("project"))
+        if project is not None and project.upper() in self.project_chats:
+            first = self.project_chats[project.upper()]
+            f.error("project", f"project '{project}' already has a chat (line {first})")
+        elif project is not None:
+            self.project_chats[project.upper()] = f.line
+        if telegram_id is None or kind is None or title is None:
+            return None
+        return ChatSpec(telegram_id, kind, title, project, line=f.line)
+
+    def project(self, node: yaml.Node, path: str) -> ProjectSpec | None:
+        f = self.fields(node, path, ("code", "name", "status", "leader", "section", "handlers",
+                                     "guides", "work_plan", "follow_through", "green_channel",
+                                     "milestones"))
+        if f is None:
+            return None
+        code = f.key("code", max_len=_CODE_MAX, required=True)
+        self.claim("project code", code.upper() if code else None, f"'{code}'", f.line_of("code"),
+                   f.path_of("code"))
+        name = f.text("name", max_len=_TITLE_MAX, required=True)
+        status = f.choice("status", ProjectStatus, "status", required=True)
+        leader = f.key("leader", max_len=_KEY_MAX)
+        self.ref("person", leader, f.line_of("leader"), f.path_of("leader"))
+        section = f.key("section", max_len=_KEY_MAX)
+        self.ref("section", section, f.line_of("section"), f.path_of("section"))
+        handlers = self.key_list(f, "handlers", "person")
+        guides = self.key_list(f, "guides", "person")
+        work_plan = f.text("work_plan", max_len=100_000, multiline=True) or ""
+        follow_through = f.text("follow_through", max_len=100_000, multiline=True) or ""
+        green_channel = f.boolean("green_channel", False)
+        milestones: list[MilestoneSpec] = []
+        previous: MilestoneSpec | None = None
+        for item_path, item in f.items("milestones"):
+            milestone = self.milestone(item, item_path)
+            if milestone is None:
+                continue
+            if previous is not None and milestone.due < previous.due:
+                self.error(milestone.line, f"{item_path}.due",
+                           f"{milestone.due} is before the previous milestone's due date"
+                           f" {previous.due} (list milestones in order)")
+            milestones.append(milestone)
+            previous = milestone
+        if code is None or name is None or status is None:
+            return None
+        return ProjectSpec(code, name, status, leader, section, handlers, guides, work_plan,
+                           follow_through, green_channel, tuple(milestones), line=f.line)
+
+    def milestone(self, node: yaml.Node, path: str) -> MilestoneSpec | None:
+        f = self.fields(node, path, ("title", "due", "done"))
+        if f is None:
+            return None
+        title = f.text("title", max_len=_TITLE_MAX, required=True)
+        due = f.day("due", required=True)
+        done = f.day("done")
+        if title is None or due is None:
+            return None
+        return MilestoneSpec(title, due, done, line=f.line_of("due"))
+
+
+# --------------------------------------------------------------------------- importing
+
+
+KINDS = ("sections", "people", "chats", "projects", "members", "milestones")
+
+
+@dataclass
+class Counts:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0  # members and milestones only: the file's lists are synced
+
+    @property
+    def changed(self) -> int:
+        return self.created + self.updated + self.removed
+
+    def as_dict(self) -> dict[str, int]:
+        return {"created": self.created, "updated": self.updated, "unchanged": self.unchanged,
+                "removed": self.removed}
+
+
+@dataclass
+class ImportReport:
+    counts: dict[str, Counts] = field(default_factory=lambda: {k: Counts() for k in KINDS})
+    # keys (sections, people), telegram ids (chats) and codes (projects) in the database
+    # but not in the file: left alone.
+    not_in_file: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return any(c.changed for c in self.counts.values())
+
+    def counts_dict(self) -> dict[str, dict[str, int]]:
+        return {kind: counts.as_dict() for kind, counts in self.counts.items()}
+
+    def __str__(self) -> str:
+        return "\n".join([*self.summary(), *(f"warning: {w}" for w in self.warnings)])
+
+    def summary(self) -> list[str]:
+        """Lines for the command line: one per kind, then what was not in the file."""
+        lines = []
+        for kind, c in self.counts.items():
+            removed = f", {c.removed} removed" if kind in ("members", "milestones") else ""
+            lines.append(f"{kind}: {c.created} created, {c.updated} updated,"
+                         f" {c.unchanged} unchanged{removed}")
+        for kind, keys in self.not_in_file.items():
+            if keys:
+                lines.append(f"{kind} not in file (left alone): {', '.join(keys)}")
+        return lines
+
+
+class _Tally:
+    """Created / updated / unchanged per entry, for entries touched in several passes."""
+
+    def __init__(self) -> None:
+        self.state: dict[str, dict[str, str]] = {}
+
+    def seen(self, kind: str, key: str, *, created: bool) -> None:
+        self.state.setdefault(kind, {})[key] = "created" if created else "unchanged"
+
+    def touch(self, kind: str, key: str, changed: bool) -> None:
+        if changed and self.state[kind][key] == "unchanged":
+            self.state[kind][key] = "updated"
+
+    def fill(self, report: ImportReport) -> None:
+        for kind, states in self.state.items():
+            counts = report.counts[kind]
+            for state in states.values():
+                setattr(counts, state, getattr(counts, state) + 1)
+
+
+def _assign(row: Any, **values: Any) -> bool:
+    """Set the attributes that differ; True when any did."""
+    changed = False
+    for name, value in values.items():
+        if getattr(row, name) != value:
+            setattr(row, name, value)
+            changed = True
+    return changed
+
+
+def _id(row: Any) -> int:
+    assert row.id is not None
+    return int(row.id)
+
+
+async def apply_org(store: Store, org: OrgFile, *, now: datetime,
+                    actor_id: int | None = None) -> ImportReport:
+    """Upsert the file's organisation (see the module docstring). Flushes; the caller commits.
+
+    Writes one ``org.imported`` audit event with the counts.
+    """
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError(f"naive datetime: {now!r}; pass an aware one")
+    run = _Import(store, org)
+    await run.sections()
+    await run.people()
+    await run.section_heads()
+    await run.chats()
+    await run.projects()
+    run.tally.fill(run.report)
+    report = run.report
+    report.warnings = list(dict.fromkeys([*org.warnings, *report.warnings]))
+    await store.audit(at=now, actor_id=actor_id, action="org.imported", subject="org", data={
+        "file": org.filename,
+        "counts": report.counts_dict(),
+        "not_in_file": {kind: len(keys) for kind, keys in report.not_in_file.items()},
+        "warnings": len(report.warnings),
+    })
+    await store.flush()
+    return report
+
+
+async def import_org_file(store: Store, path: Path, *, now: datetime,
+                          actor_id: int | None = None) -> ImportReport:
+    """Read, validate and apply an org file (flushes; the caller commits)."""
+    try:
+        text = await asyncio.to_thread(path.read_text, encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise OrgFileError(str(path), [OrgIssue(None, "", f"cannot read the file: {exc}")]
+                           ) from None
+    return await apply_org(store, parse_org(text, str(path)), now=now, actor_id=actor_id)
+
+
+class _Import:
+    def __init__(self, store: Store, org: OrgFile) -> None:
+        self.store, self.org = store, org
+        self.report = ImportReport()
+        self.tally = _Tally()
+        self.section_rows: dict[str, Section] = {}
+        self.person_rows: dict[str, Person] = {}
+        self.chat_rows: dict[int, Chat] = {}
+
+    def warn(self, line: int | None, path: str, message: str) -> None:
+        self.report.warnings.append(OrgIssue(line, path, message).render(self.org.filename))
+
+    async def sections(self) -> None:
+        rows = {row.code: row for row in await self.store.all(Section)}
+        for spec in self.org.sections:
+            row = rows.get(spec.code)
+            if row is None:
+                row = Section(code=spec.code, name=spec.name)
+                self.store.add(row)
+                self.tally.seen("sections", spec.code, created=True)
+            else:
+                self.tally.seen("sections", spec.code, created=False)
+                self.tally.touch("sections", spec.code, _assign(row, name=spec.name))
+            self.section_rows[spec.code] = row
+        await self.store.flush()
+        listed = {spec.code for spec in self.org.sections}
+        self.report.not_in_file["sections"] = tuple(sorted(set(rows) - listed))
+
+    async def people(self) -> None:
+        store, specs = self.store, self.org.people
+        rows = await store.all(Person, order_by=Person.id)
+        by_key = {row.key: row for row in rows}
+        by_tg = {row.tg_user_id: row for row in rows if row.tg_user_id is not None}
+        listed = {spec.key for spec in specs}
+        # Free the Telegram ids the file gives to someone else first (the column is unique).
+        moved: set[str] = set()
+        for spec in specs:
+            holder = by_tg.get(spec.telegram_id) if spec.telegram_id is not None else None
+            if holder is not None and holder.key != spec.key:
+                holder.tg_user_id = None
+                moved.add(holder.key)
+                if holder.key not in listed:
+                    self.warn(spec.line, "", f"telegram id {spec.telegram_id} moved from"
+                              f" '{holder.key}' (not in file) to '{spec.key}'")
+        if moved:
+            await store.flush()
+        for spec in specs:
+            values: dict[str, Any] = {
+                "name": spec.name,
+                "tg_user_id": spec.telegram_id,
+                "username": spec.username,
+                "locale": spec.locale,
+                "section_id": _id(self.section_rows[spec.section]) if spec.section else None,
+                "active": spec.active,
+            }
+            row = by_key.get(spec.key)
+            if row is None:
+                row = Person(key=spec.key, **values)
+                store.add(row)
+                self.tally.seen("people", spec.key, created=True)
+            else:
+                self.tally.seen("people", spec.key, created=False)
+                self.tally.touch("people", spec.key, _assign(row, **values) or spec.key in moved)
+            self.person_rows[spec.key] = row
+        await store.flush()
+        for spec in specs:
+            row = self.person_rows[spec.key]
+            if await store.roles_of(_id(row)) != {role.value for role in spec.roles}:
+                await store.set_roles(_id(row), [role.value for role in spec.roles])
+                self.tally.touch("people", spec.key, True)
+            backup = _id(self.person_rows[spec.backup]) if spec.backup else None
+            self.tally.touch("people", spec.key, _assign(row, backup_id=backup))
+        await store.flush()
+        self.report.not_in_file["people"] = tuple(sorted(set(by_key) - listed))
+
+    async def section_heads(self) -> None:
+        for spec in self.org.sections:
+            head = _id(self.person_rows[spec.head]) if spec.head else None
+            changed = _assign(self.section_rows[spec.code], head_id=head)
+            self.tally.touch("sections", spec.code, changed)
+        await self.store.flush()
+
+    async def chats(self) -> None:
+        rows = {row.tg_chat_id: row for row in await self.store.all(Chat)}
+        for spec in self.org.chats:
+            key = str(spec.telegram_id)
+            row = rows.get(spec.telegram_id)
+            if row is None:
+                row = Chat(tg_chat_id=spec.telegram_id, kind=spec.kind.value, title=spec.title)
+                self.store.add(row)
+                self.tally.seen("chats", key, created=True)
+            else:
+                self.tally.seen("chats", key, created=False)
+                changed = _assign(row, kind=spec.kind.value, title=spec.title)
+                self.tally.touch("chats", key, changed)
+            self.chat_rows[spec.telegram_id] = row
+        await self.store.flush()
+        listed = {spec.telegram_id for spec in self.org.chats}
+        self.report.not_in_file["chats"] = tuple(str(t) for t in sorted(set(rows) - listed))
+
+    async def projects(self) -> None:
+        store = self.store
+        rows = await store.all(Project, order_by=Project.code)
+        by_code = {row.code.upper(): row for row in rows}
+        listed = {spec.code.upper() for spec in self.org.projects}
+        # Each chat the file lists is linked to exactly the project it names, or to none.
+        chat_project = {_id(self.chat_rows[c.telegram_id]): (c.project or "").upper()
+                        for c in self.org.chats}
+        chat_for = {code: chat_id for chat_id, code in chat_project.items() if code}
+        tg_of = {_id(row): tg for tg, row in self.chat_rows.items()}
+        unlinked: set[str] = set()
+        for row in rows:
+            if row.chat_id in chat_project and chat_project[row.chat_id] != row.code.upper():
+                if row.code.upper() not in listed:
+                    self.warn(None, "", f"project {row.code} (not in file) was unlinked from"
+                              f" chat {tg_of[row.chat_id]}, which the file gives another use")
+                row.chat_id = None
+                unlinked.add(row.code.upper())
+        if unlinked:
+            await store.flush()
+        for spec in self.org.projects:
+            code = spec.code.upper()
+            current = by_code.get(code)
+            values: dict[str, Any] = {
+                "code": spec.code,
+                "name": spec.name,
+                "status": spec.status.value,
+                "leader_id": _id(self.person_rows[spec.leader]) if spec.leader else None,
+                "section_id": _id(self.section_rows[spec.section]) if spec.section else None,
+                "work_plan": spec.work_plan,
+                "follow_through": spec.follow_through,
+                "green_channel": spec.green_channel,
+                "chat_id": chat_for.get(code, current.chat_id if current is not None else None),
+            }
+            if current is None:
+                by_code[code] = Project(**values)
+                store.add(by_code[code])
+                self.tally.seen("projects", code, created=True)
+            else:
+                self.tally.seen("projects", code, created=False)
+                changed = _assign(current, **values) or code in unlinked
+                self.tally.touch("projects", code, changed)
+        await store.flush()
+        for i, spec in enumerate(self.org.projects):
+            row = by_code[spec.code.upper()]
+            if row.chat_id is None:
+                self.warn(spec.line, f"projects[{i}]",
+                          f"project {spec.code} has no work group chat"
+                          " (link one under chats: or with /bind)")
+            members = await self.members(row, spec)
+            milestones = await self.milestones(row, spec, i)
+            self.tally.touch("projects", spec.code.upper(), members or milestones)
+        self.report.not_in_file["projects"] = tuple(
+            row.code for row in rows if row.code.upper() not in listed)
+
+    async def members(self, project: Project, spec: ProjectSpec) -> bool:
+        store, counts = self.store, self.report.counts["members"]
+        wanted = [(_id(self.person_rows[k]), MemberRole.HANDLER.value) for k in spec.handlers]
+        wanted += [(_id(self.person_rows[k]), MemberRole.GUIDE.value) for k in spec.guides]
+        rows = await store.all(ProjectMember, order_by=ProjectMember.id, project_id=_id(project))
+        have = {(row.person_id, row.role): row for row in rows}
+        changed = False
+        for pair, row in have.items():
+            if pair not in wanted:
+                await store.delete(row)
+                counts.removed += 1
+                changed = True
+        for person_id, role in wanted:
+            if (person_id, role) in have:
+                counts.unchanged += 1
+            else:
+                store.add(ProjectMember(project_id=_id(project), person_id=person_id, role=role))
+                counts.created += 1
+                changed = True
+        await store.flush()
+        return changed
+
+    async def milestones(self, project: Project, spec: ProjectSpec, index: int) -> bool:
+        store, counts = self.store, self.report.counts["milestones"]
+        rows = await store.milestones(_id(project))
+        if [row.seq for row in rows] != list(range(1, len(rows) + 1)):
+            # Renumber through negative values so the (project, seq) key never collides.
+            for i, row in enumerate(rows):
+                row.seq = -(i + 1)
+            await store.flush()
+        changed = False
+        for i, milestone in enumerate(spec.milestones):
+            values: dict[str, Any] = {"seq": i + 1, "title": milestone.title,
+                                      "due_on": milestone.due, "done_on": milestone.done}
+            if i < len(rows):
+                if _assign(rows[i], **values):
+                    counts.updated += 1
+                    changed = True
+                else:
+                    counts.unchanged += 1
+            else:
+                store.add(Milestone(project_id=_id(project), **values))
+                counts.created += 1
+                changed = True
+        extra = rows[len(spec.milestones):]
+        for position, row in enumerate(extra, start=len(spec.milestones) + 1):
+            reports = await store.all(Report, milestone_id=_id(row))
+            for report in reports:
+                report.milestone_id = None
+            if reports:
+                self.warn(spec.line, f"projects[{index}].milestones",
+                          f"{spec.code}: milestone {position} '{row.title}' was removed;"
+                          f" {len(reports)} progress report(s) no longer point to it")
+        if extra:
+            await store.flush()  # detach the reports before the milestones go
+            for row in extra:
+                await store.delete(row)
+                counts.removed += 1
+            changed = True
+        await store.flush()
+        return changed
