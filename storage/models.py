@@ -1,0 +1,224 @@
+"""SQLModel tables. Telegram ids are BIGINT; instants are aware UTC (:class:`UTCDateTime`).
+
+Enumerated columns are plain strings whose values the domain defines
+(``bot.domain.vocabulary``); that keeps migrations and both databases simple.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Column, ForeignKey, Integer, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from storage.types import UTCDateTime
+
+
+def _utc(nullable: bool = True, index: bool = False) -> Any:
+    return Field(default=None, sa_type=UTCDateTime, nullable=nullable, index=index)
+
+
+class Section(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(unique=True, max_length=64)
+    name: str = Field(max_length=200)
+    # The section head is a person; the FK is added after both tables exist (a cycle).
+    head_id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            Integer, ForeignKey("person.id", use_alter=True, name="fk_section_head"), nullable=True
+        ),
+    )
+
+
+class Person(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True, max_length=64)  # handle used in the org file
+    tg_user_id: int | None = Field(default=None, sa_type=BigInteger, unique=True)
+    name: str = Field(max_length=200)
+    username: str | None = Field(default=None, max_length=64)
+    locale: str | None = Field(default=None, max_length=8)
+    section_id: int | None = Field(default=None, foreign_key="section.id")
+    backup_id: int | None = Field(default=None, foreign_key="person.id")  # the B post
+    started_at: datetime | None = _utc()  # opened a private chat
+    dm_blocked: bool = False  # Telegram refused a private message (403)
+    active: bool = True
+
+
+class RoleGrant(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("person_id", "role"),)
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    role: str = Field(max_length=32)
+
+
+class Chat(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    tg_chat_id: int = Field(sa_type=BigInteger, unique=True)
+    kind: str = Field(max_length=32)  # project | leaders | supervision | other
+    title: str = Field(default="", max_length=255)
+
+
+class Project(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(unique=True, max_length=32)
+    name: str = Field(max_length=255)
+    status: str = Field(max_length=32)
+    leader_id: int | None = Field(default=None, foreign_key="person.id")
+    section_id: int | None = Field(default=None, foreign_key="section.id")
+    work_plan: str = Field(default="", sa_type=Text)
+    follow_through: str = Field(default="", sa_type=Text)
+    green_channel: bool = False
+    chat_id: int | None = Field(default=None, foreign_key="chat.id", unique=True)
+
+
+class ProjectMember(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("project_id", "person_id", "role"),)
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id", index=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    role: str = Field(max_length=32)  # handler | guide
+
+
+class Milestone(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("project_id", "seq"),)
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id", index=True)
+    seq: int
+    title: str = Field(max_length=255)
+    due_on: date
+    done_on: date | None = None
+
+
+class Report(SQLModel, table=True):
+    # Album items arrive as separate updates, maybe at once: one report per album.
+    __table_args__ = (UniqueConstraint("tg_chat_id", "media_group_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id", index=True)
+    milestone_id: int | None = Field(default=None, foreign_key="milestone.id")
+    author_id: int = Field(foreign_key="person.id")
+    text: str = Field(default="", sa_type=Text)
+    created_at: datetime = _utc(nullable=False)
+    tg_chat_id: int = Field(sa_type=BigInteger)
+    source_message_id: int
+    card_message_id: int | None = None
+    media_group_id: str | None = Field(default=None, max_length=64)
+
+
+class Attachment(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    report_id: int | None = Field(default=None, foreign_key="report.id", index=True)
+    case_id: int | None = Field(default=None, foreign_key="case.id", index=True)
+    kind: str = Field(max_length=16)  # photo | document
+    file_id: str = Field(max_length=255)
+    file_unique_id: str = Field(max_length=128)
+    file_name: str | None = Field(default=None, max_length=255)
+    mime_type: str | None = Field(default=None, max_length=128)
+    file_size: int | None = None
+
+
+class Case(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id", index=True)
+    type_code: str = Field(max_length=64)
+    title: str = Field(max_length=255)
+    body: str = Field(default="", sa_type=Text)
+    submitter_id: int = Field(foreign_key="person.id")
+    state: str = Field(max_length=32, index=True)
+    query_code: str = Field(unique=True, max_length=16)
+    created_at: datetime = _utc(nullable=False)
+    closed_at: datetime | None = _utc()
+    version: int = 1
+
+
+class Step(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("case_id", "seq"),)
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    seq: int
+    name: str = Field(max_length=255)
+    mode: str = Field(max_length=16)  # single | all | any
+    limit_days: int
+    timeout_policy: str = Field(default="none", max_length=16)
+    state: str = Field(max_length=16, index=True)
+    started_at: datetime | None = _utc()
+    due_at: datetime | None = _utc(index=True)
+    due_uncertain: bool = False
+    closed_at: datetime | None = _utc()
+    version: int = 1  # compare-and-set guard for concurrent decisions
+
+
+class Assignment(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    step_id: int = Field(foreign_key="step.id", index=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    on_behalf_of_id: int | None = Field(default=None, foreign_key="person.id")
+    decision: str | None = Field(default=None, max_length=16)
+    reason: str | None = Field(default=None, sa_type=Text)
+    decided_at: datetime | None = _utc()
+    version: int = 1
+
+
+class Card(SQLModel, table=True):
+    """A message showing a case: the one in the project group and each private copy."""
+
+    __table_args__ = (UniqueConstraint("tg_chat_id", "tg_message_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    tg_chat_id: int = Field(sa_type=BigInteger)
+    tg_message_id: int
+    person_id: int | None = Field(default=None, foreign_key="person.id")
+    kind: str = Field(max_length=16)  # group | private
+    shown_hash: str = Field(default="", max_length=64)  # what it shows now, to skip no-op edits
+
+
+class Nudge(SQLModel, table=True):
+    """A deadline ping; the unique key makes each level go out once per person."""
+
+    __table_args__ = (UniqueConstraint("target_kind", "target_id", "person_id", "level"),)
+    id: int | None = Field(default=None, primary_key=True)
+    target_kind: str = Field(max_length=16)  # step | milestone
+    target_id: int
+    person_id: int = Field(foreign_key="person.id", index=True)
+    level: str = Field(max_length=32)
+    created_at: datetime = _utc(nullable=False)
+    sent_at: datetime | None = _utc()
+    channel: str | None = Field(default=None, max_length=16)  # private | group | none
+    late: bool = False
+    error: str | None = Field(default=None, max_length=255)
+
+
+class AuditEvent(SQLModel, table=True):
+    """Append-only trail; each row carries the hash of the one before (a chain)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _utc(nullable=False)
+    actor_id: int | None = Field(default=None, foreign_key="person.id")
+    action: str = Field(max_length=64, index=True)
+    subject: str = Field(max_length=64, index=True)
+    data: str = Field(default="{}", sa_type=Text)
+    prev_hash: str = Field(max_length=64, unique=True)
+    hash: str = Field(max_length=64)
+
+
+class FsmRecord(SQLModel, table=True):
+    """aiogram FSM state and data, so a half-finished conversation survives a restart."""
+
+    key: str = Field(primary_key=True, max_length=255)
+    state: str | None = Field(default=None, max_length=255)
+    data: str = Field(default="{}", sa_type=Text)
+
+
+class CalendarOverride(SQLModel, table=True):
+    day: date = Field(primary_key=True)
+    is_workday: bool
+    name: str = Field(default="", max_length=100)
+    source: str = Field(default="", max_length=255)
+
+
+class CalendarYear(SQLModel, table=True):
+    """A year whose official holiday notice an admin imported."""
+
+    year: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    source: str = Field(default="", max_length=255)

@@ -1,0 +1,239 @@
+"""The queries the domain needs, over one session (one unit of work).
+
+The domain receives a :class:`Store` and never touches SQLAlchemy itself. Methods that
+guard against concurrent clicks use compare-and-set updates; methods that must happen
+once use unique constraints inside a savepoint, so a lost race is an answer, not an error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import SQLModel, col
+
+from storage import audit
+from storage.models import (
+    Assignment,
+    Attachment,
+    AuditEvent,
+    CalendarOverride,
+    CalendarYear,
+    Card,
+    Chat,
+    Milestone,
+    Nudge,
+    Person,
+    Project,
+    ProjectMember,
+    Report,
+    RoleGrant,
+    Section,
+    Step,
+)
+
+M = TypeVar("M", bound=SQLModel)
+
+
+class Store:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    # -- unit of work -------------------------------------------------------------------
+    async def commit(self) -> None:
+        await self.session.commit()
+
+    async def rollback(self) -> None:
+        await self.session.rollback()
+
+    async def flush(self) -> None:
+        await self.session.flush()
+
+    def add(self, row: SQLModel) -> None:
+        self.session.add(row)
+
+    async def save(self, row: M) -> M:
+        self.session.add(row)
+        await self.session.flush()
+        return row
+
+    async def insert_once(self, row: SQLModel) -> bool:
+        """Insert unless a unique key says it exists (then False); the transaction goes on."""
+        try:
+            async with self.session.begin_nested():
+                self.session.add(row)
+        except IntegrityError:
+            return False
+        return True
+
+    async def delete(self, row: SQLModel) -> None:
+        await self.session.delete(row)
+
+    # Reads always return the database's current values (pending changes are flushed
+    # first), so a row another transaction just changed is never seen stale.
+    async def get(self, model: type[M], ident: Any) -> M | None:
+        return await self.session.get(model, ident, populate_existing=True)
+
+    async def one(self, model: type[M], **equals: Any) -> M | None:
+        return (await self._fresh(select(model).filter_by(**equals).limit(1))).first()
+
+    async def all(self, model: type[M], order_by: Any = None, **equals: Any) -> list[M]:
+        query = select(model).filter_by(**equals)
+        if order_by is not None:
+            query = query.order_by(order_by)
+        return list(await self._fresh(query))
+
+    async def _fresh(self, query: Any) -> Any:
+        result = await self.session.execute(query.execution_options(populate_existing=True))
+        return result.scalars()
+
+    async def count(self, model: type[SQLModel], **equals: Any) -> int:
+        query = select(func.count()).select_from(model).filter_by(**equals)
+        return int((await self.session.execute(query)).scalar_one())
+
+    # -- people and roles -----------------------------------------------------------------
+    async def person_by_tg(self, tg_user_id: int) -> Person | None:
+        return await self.one(Person, tg_user_id=tg_user_id)
+
+    async def roles_of(self, person_id: int) -> set[str]:
+        query = select(col(RoleGrant.role)).where(col(RoleGrant.person_id) == person_id)
+        return set((await self.session.execute(query)).scalars())
+
+    async def people_with_role(self, role: str) -> list[Person]:
+        query = (
+            select(Person)
+            .join(RoleGrant, col(RoleGrant.person_id) == col(Person.id))
+            .where(col(RoleGrant.role) == role, col(Person.active))
+            .order_by(col(Person.id))
+        )
+        return list(await self._fresh(query))
+
+    async def set_roles(self, person_id: int, roles: Sequence[str]) -> None:
+        await self.session.execute(
+            delete(RoleGrant).where(
+                col(RoleGrant.person_id) == person_id,
+                col(RoleGrant.role).not_in(list(roles)),
+            )
+        )
+        have = await self.roles_of(person_id)
+        for role in roles:
+            if role not in have:
+                self.session.add(RoleGrant(person_id=person_id, role=role))
+        await self.session.flush()
+
+    # -- chats and projects ----------------------------------------------------------------
+    async def chat_by_tg(self, tg_chat_id: int) -> Chat | None:
+        return await self.one(Chat, tg_chat_id=tg_chat_id)
+
+    async def project_by_code(self, code: str) -> Project | None:
+        query = select(Project).where(func.upper(col(Project.code)) == code.upper())
+        return (await self._fresh(query)).first()
+
+    async def project_by_tg_chat(self, tg_chat_id: int) -> Project | None:
+        query = (
+            select(Project)
+            .join(Chat, col(Chat.id) == col(Project.chat_id))
+            .where(col(Chat.tg_chat_id) == tg_chat_id)
+        )
+        return (await self._fresh(query)).first()
+
+    async def projects(self) -> list[Project]:
+        return await self.all(Project, order_by=Project.code)
+
+    async def milestones(self, project_id: int) -> list[Milestone]:
+        return await self.all(Milestone, order_by=Milestone.seq, project_id=project_id)
+
+    async def members(self, project_id: int, role: str) -> list[Person]:
+        query = (
+            select(Person)
+            .join(ProjectMember, col(ProjectMember.person_id) == col(Person.id))
+            .where(col(ProjectMember.project_id) == project_id, col(ProjectMember.role) == role)
+            .order_by(col(ProjectMember.id))
+        )
+        return list(await self._fresh(query))
+
+    async def is_member(self, project_id: int, person_id: int) -> bool:
+        return await self.one(ProjectMember, project_id=project_id, person_id=person_id) is not None
+
+    async def chat_of(self, project: Project) -> Chat | None:
+        return await self.get(Chat, project.chat_id) if project.chat_id else None
+
+    # -- reports ---------------------------------------------------------------------------
+    async def report_by_media_group(self, tg_chat_id: int, media_group_id: str) -> Report | None:
+        return await self.one(Report, tg_chat_id=tg_chat_id, media_group_id=media_group_id)
+
+    async def attachments(self, *, report_id: int | None = None,
+                          case_id: int | None = None) -> list[Attachment]:
+        if report_id is not None:
+            return await self.all(Attachment, order_by=Attachment.id, report_id=report_id)
+        return await self.all(Attachment, order_by=Attachment.id, case_id=case_id)
+
+    # -- cases, steps, assignments -----------------------------------------------------------
+    async def steps(self, case_id: int) -> list[Step]:
+        return await self.all(Step, order_by=Step.seq, case_id=case_id)
+
+    async def assignments(self, step_id: int) -> list[Assignment]:
+        return await self.all(Assignment, order_by=Assignment.id, step_id=step_id)
+
+    async def open_steps(self) -> list[Step]:
+        return await self.all(Step, order_by=Step.id, state="open")
+
+    async def compare_and_set_step(self, step: Step, **values: Any) -> bool:
+        """Update ``step`` only if nobody changed it since it was read; bumps its version."""
+        result = await self.session.execute(
+            update(Step)
+            .where(col(Step.id) == step.id, col(Step.version) == step.version)
+            .values(version=step.version + 1, **values)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            return False
+        await self.get(Step, step.id)  # reload the identity-mapped row
+        return True
+
+    async def cards(self, case_id: int) -> list[Card]:
+        return await self.all(Card, order_by=Card.id, case_id=case_id)
+
+    # -- nudges --------------------------------------------------------------------------
+    async def claim_nudge(self, *, target_kind: str, target_id: int, person_id: int, level: str,
+                          now: datetime, late: bool = False) -> Nudge | None:
+        """Record a nudge before it is sent; None when it exists already (sent once)."""
+        nudge = Nudge(target_kind=target_kind, target_id=target_id, person_id=person_id,
+                      level=level, created_at=now, late=late)
+        return nudge if await self.insert_once(nudge) else None
+
+    async def unsent_nudges(self) -> list[Nudge]:
+        query = select(Nudge).where(col(Nudge.sent_at).is_(None)).order_by(col(Nudge.id))
+        return list((await self.session.execute(query)).scalars())
+
+    # -- audit -----------------------------------------------------------------------------
+    async def audit(self, *, at: datetime, actor_id: int | None, action: str, subject: str,
+                    data: dict[str, Any] | None = None) -> AuditEvent:
+        return await audit.append(self.session, at=at, actor_id=actor_id, action=action,
+                                  subject=subject, data=data)
+
+    async def audit_trail(self, subject: str | None = None) -> list[AuditEvent]:
+        if subject is None:
+            return await self.all(AuditEvent, order_by=AuditEvent.id)
+        return await self.all(AuditEvent, order_by=AuditEvent.id, subject=subject)
+
+    async def verify_audit_chain(self) -> int | None:
+        return await audit.verify_chain(self.session)
+
+    # -- calendar ----------------------------------------------------------------------------
+    async def calendar_overrides(self) -> list[CalendarOverride]:
+        return await self.all(CalendarOverride, order_by=CalendarOverride.day)
+
+    async def calendar_years(self) -> list[CalendarYear]:
+        return await self.all(CalendarYear, order_by=CalendarYear.year)
+
+    # -- organisation ------------------------------------------------------------------------
+    async def section_by_code(self, code: str) -> Section | None:
+        return await self.one(Section, code=code)
+
+    async def person_by_key(self, key: str) -> Person | None:
+        return await self.one(Person, key=key)

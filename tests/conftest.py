@@ -1,0 +1,83 @@
+"""Databases for tests: a real SQLite file by default, PostgreSQL when asked.
+
+Set ``GREENLIGHT_TEST_DATABASE_URL`` (e.g. ``postgresql+asyncpg://postgres@127.0.0.1/test``)
+to run everything on PostgreSQL. The schema is migrated once per run; each test then
+gets an empty database (a copy of the migrated SQLite template, or truncated tables).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlmodel import SQLModel
+
+import storage.models  # noqa: F401  (the tables)
+from storage.db import SessionFactory, create_engine, create_session_factory, is_sqlite
+from storage.migrate import upgrade
+from storage.store import Store
+
+TEST_DATABASE_URL = os.environ.get("GREENLIGHT_TEST_DATABASE_URL", "")
+
+
+async def _migrate_fresh(url: str) -> None:
+    engine = create_engine(url)
+    try:
+        if not is_sqlite(url):
+            async with engine.begin() as connection:
+                await connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+                await connection.execute(text("CREATE SCHEMA public"))
+        await upgrade(engine)
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The migrated database every test starts from: a SQLite file, or the PostgreSQL URL."""
+    if TEST_DATABASE_URL:
+        asyncio.run(_migrate_fresh(TEST_DATABASE_URL))
+        yield TEST_DATABASE_URL
+        return
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    asyncio.run(_migrate_fresh(f"sqlite+aiosqlite:///{path}"))
+    yield str(path)
+
+
+async def _truncate_all(url: str) -> None:
+    tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+async def database_url(migrated_template: str, tmp_path: Path) -> str:
+    """An empty, migrated database for this test."""
+    if TEST_DATABASE_URL:
+        await _truncate_all(TEST_DATABASE_URL)
+        return TEST_DATABASE_URL
+    path = tmp_path / "greenlight.db"
+    shutil.copyfile(migrated_template, path)
+    return f"sqlite+aiosqlite:///{path}"
+
+
+@pytest.fixture
+async def sessions(database_url: str) -> AsyncIterator[SessionFactory]:
+    engine = create_engine(database_url)
+    yield create_session_factory(engine)
+    await engine.dispose()
+
+
+@pytest.fixture
+async def store(sessions: SessionFactory) -> AsyncIterator[Store]:
+    async with sessions() as session:
+        yield Store(session)
