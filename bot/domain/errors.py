@@ -1,0 +1,61 @@
+"""Refusals the domain raises; handlers turn each into a clear, localized reply.
+
+Each carries a stable ``code`` (the key the rendering layer translates) and the
+values the message needs. Nothing is changed when one is raised.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class Refusal(Exception):
+    code = "refused"
+
+    def __init__(self, **values: Any) -> None:
+        super().__init__(self.code, values)
+        self.values = values
+
+
+class NotRegistered(Refusal):
+    code = "not_registered"
+
+
+class NoProjectHere(Refusal):
+    code = "no_project_here"
+
+
+class UnknownProject(Refusal):
+    code = "unknown_project"
+
+
+class NotAllowed(Refusal):
+    code = "not_allowed"
+
+
+class TooLong(Refusal):
+    code = "too_long"
+
+
+class EmptyText(Refusal):
+    code = "empty_text"
+
+
+class NoApprover(Refusal):
+    code = "no_approver"
+
+
+class StaleCard(Refusal):
+    code = "stale_card"
+
+
+class AlreadyDecided(Refusal):
+    code = "already_decided"
+
+
+class NotYourTurn(Refusal):
+    code = "not_your_turn"
+
+
+class UnknownButton(Refusal):
+    code = "unknown_button"

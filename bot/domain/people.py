@@ -1,0 +1,70 @@
+"""Who is acting, and what they may do."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.domain.errors import NotAllowed, NotRegistered
+from bot.domain.vocabulary import MemberRole, Role
+from storage.models import Person, Project
+from storage.store import Store
+
+
+@dataclass(frozen=True)
+class Actor:
+    person: Person
+    roles: frozenset[str]
+
+    @property
+    def id(self) -> int:
+        assert self.person.id is not None
+        return self.person.id
+
+    def has(self, *roles: Role) -> bool:
+        return any(role in self.roles for role in roles)
+
+
+async def identify(store: Store, tg_user_id: int) -> Actor | None:
+    person = await store.person_by_tg(tg_user_id)
+    if person is None or not person.active or person.id is None:
+        return None
+    return Actor(person, frozenset(await store.roles_of(person.id)))
+
+
+def require_actor(actor: Actor | None, tg_user_id: int) -> Actor:
+    if actor is None:
+        raise NotRegistered(tg_user_id=tg_user_id)
+    return actor
+
+
+async def may_report(store: Store, actor: Actor, project: Project) -> bool:
+    """Handlers and guides of the project, its leader, its section's handlers, admins."""
+    assert project.id is not None
+    if actor.has(Role.ADMIN) or actor.id == project.leader_id:
+        return True
+    if await store.is_member(project.id, actor.id):
+        return True
+    return actor.has(Role.HANDLER) and actor.person.section_id == project.section_id
+
+
+async def require_reporter(store: Store, actor: Actor, project: Project) -> None:
+    if not await may_report(store, actor, project):
+        raise NotAllowed(action="report", project=project.code)
+
+
+async def require_submitter(store: Store, actor: Actor, project: Project) -> None:
+    """Items for approval come from the project's handlers (or its section's, or admins)."""
+    assert project.id is not None
+    if actor.has(Role.ADMIN):
+        return
+    handlers = await store.members(project.id, MemberRole.HANDLER)
+    if any(p.id == actor.id for p in handlers):
+        return
+    if actor.has(Role.HANDLER) and actor.person.section_id == project.section_id:
+        return
+    raise NotAllowed(action="submit", project=project.code)
+
+
+def require_role(actor: Actor, *roles: Role, action: str) -> None:
+    if not actor.has(*roles):
+        raise NotAllowed(action=action)

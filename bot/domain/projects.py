@@ -1,0 +1,85 @@
+"""Key projects: the roll-up leaders read at a glance, and linking a group to a project."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.domain.calendar import WorkCalendar
+from bot.domain.errors import NotAllowed, UnknownProject
+from bot.domain.lights import light, worst
+from bot.domain.people import Actor
+from bot.domain.policy import Policy
+from bot.domain.reporting import MilestoneStatus, current_milestone
+from bot.domain.vocabulary import CaseState, ChatKind, Light, ProjectStatus, Role, StepState
+from storage.models import Case, Chat, Project, Step
+from storage.store import Store
+
+_DONE = {ProjectStatus.DONE, ProjectStatus.DONE_FOLLOW_UP}
+
+
+@dataclass
+class ProjectLine:
+    project: Project
+    light: Light | None  # None for a finished project
+    milestone: MilestoneStatus | None
+    open_cases: int
+
+
+async def project_light(store: Store, project: Project, now: datetime, calendar: WorkCalendar,
+                        policy: Policy) -> tuple[Light | None, MilestoneStatus | None, int]:
+    """The worst of the current milestone's light and the open steps' lights."""
+    assert project.id is not None
+    milestone = await current_milestone(store, project, now, calendar, policy)
+    lights = [milestone.light] if milestone else []
+    open_cases = await store.all(Case, project_id=project.id, state=CaseState.PENDING)
+    for case in open_cases:
+        for step in await store.all(Step, case_id=case.id, state=StepState.OPEN):
+            if step.due_at is not None:
+                lights.append(light(now, step.due_at, calendar, policy))
+    if project.status in _DONE:
+        return None, milestone, len(open_cases)
+    return worst(lights), milestone, len(open_cases)
+
+
+async def overview(store: Store, now: datetime, calendar: WorkCalendar,
+                   policy: Policy) -> list[ProjectLine]:
+    """Every project, late ones first, then by code."""
+    lines = []
+    for project in await store.projects():
+        project_light_, milestone, open_cases = await project_light(
+            store, project, now, calendar, policy)
+        lines.append(ProjectLine(project, project_light_, milestone, open_cases))
+    order = {Light.RED: 0, Light.YELLOW: 1, Light.GREEN: 2, None: 3}
+    return sorted(lines, key=lambda line: (order[line.light], line.project.code))
+
+
+def rollup(lines: list[ProjectLine]) -> Counter[str]:
+    return Counter(line.project.status for line in lines)
+
+
+async def bind_group(store: Store, actor: Actor, code: str, *, tg_chat_id: int, title: str,
+                     now: datetime) -> Project:
+    """Make this group the project's work group (admins only). Commits."""
+    if not actor.has(Role.ADMIN):
+        raise NotAllowed(action="bind")
+    project = await store.project_by_code(code)
+    if project is None:
+        raise UnknownProject(code=code)
+    chat = await store.chat_by_tg(tg_chat_id)
+    if chat is None:
+        chat = await store.save(Chat(tg_chat_id=tg_chat_id, kind=ChatKind.PROJECT, title=title))
+    else:
+        chat.kind, chat.title = ChatKind.PROJECT, title
+    previous = await store.one(Project, chat_id=chat.id)
+    if previous is not None and previous.id != project.id:
+        previous.chat_id = None
+        await store.flush()
+    project.chat_id = chat.id
+    await store.audit(at=now, actor_id=actor.id, action="project.bound",
+                      subject=f"project:{project.code}",
+                      data={"tg_chat_id": tg_chat_id, "replaced": previous.code
+                            if previous is not None and previous.id != project.id else None})
+    await store.commit()
+    return project
