@@ -12,13 +12,12 @@ from storage.store import Store
 
 @dataclass(frozen=True)
 class Actor:
+    """The registered person behind an update. ``id`` is a plain copy, readable even after
+    the update's transaction was rolled back."""
+
+    id: int
     person: Person
     roles: frozenset[str]
-
-    @property
-    def id(self) -> int:
-        assert self.person.id is not None
-        return self.person.id
 
     def has(self, *roles: Role) -> bool:
         return any(role in self.roles for role in roles)
@@ -28,7 +27,7 @@ async def identify(store: Store, tg_user_id: int) -> Actor | None:
     person = await store.person_by_tg(tg_user_id)
     if person is None or not person.active or person.id is None:
         return None
-    return Actor(person, frozenset(await store.roles_of(person.id)))
+    return Actor(person.id, person, frozenset(await store.roles_of(person.id)))
 
 
 def require_actor(actor: Actor | None, tg_user_id: int) -> Actor:

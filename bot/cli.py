@@ -1,0 +1,266 @@
+"""``greenlight``: run the bot, try it in the sandbox, and administer the bureau's data."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, TypeVar
+
+import typer
+
+from bot.config import Settings, SettingsError, load_settings
+from storage.store import Store
+
+if TYPE_CHECKING:
+    from bot.domain.calendar import WorkCalendar
+
+T = TypeVar("T")
+
+app = typer.Typer(help="Greenlight (绿灯): reporting, approvals and deadline nudges on Telegram.",
+                  no_args_is_help=True, add_completion=False)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+org_app = typer.Typer(help="Sections, people, roles, chats and key projects.",
+                      no_args_is_help=True)
+calendar_app = typer.Typer(help="The working-day calendar.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(org_app, name="org")
+app.add_typer(calendar_app, name="calendar")
+
+
+def fail(message: str) -> None:
+    typer.echo(f"greenlight: {message}", err=True)
+    raise typer.Exit(2)
+
+
+def settings_or_exit(*, serving: bool = False) -> Settings:
+    """Settings, or one line naming the bad variable and exit 2. Admin commands log warnings
+    only, so their output stays readable; serving commands log at GREENLIGHT_LOG_LEVEL."""
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        fail(str(exc))
+        raise AssertionError from exc  # unreachable: fail() exits
+    level = settings.log_level if serving else "WARNING"
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    return settings
+
+
+def run_async(make: Callable[[], Awaitable[T]]) -> T:
+    try:
+        return asyncio.run(make())  # type: ignore[arg-type]  # a coroutine, typed loosely
+    except SettingsError as exc:
+        fail(str(exc))
+        raise AssertionError from exc
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+
+
+@app.command()
+def run() -> None:
+    """Run the bot against Telegram (or the Bot API server in GREENLIGHT_API_BASE_URL)."""
+    settings = settings_or_exit(serving=True)
+    token = None
+    try:
+        token = settings.token()
+    except SettingsError as exc:
+        fail(str(exc))
+
+    async def main() -> None:
+        from bot.app import create_app, run_polling
+
+        await run_polling(await create_app(settings, token=token))
+
+    run_async(main)
+
+
+@app.command()
+def sandbox(
+    port: Annotated[int, typer.Option(help="Port of the local Bot API emulator and chat page.")]
+    = 8081,
+    fresh: Annotated[bool, typer.Option(help="Start from an empty sandbox database.")] = False,
+) -> None:
+    """Try Greenlight without a token: the Bot API emulator, the bot and a demo bureau."""
+    settings = settings_or_exit(serving=True)
+
+    async def main() -> None:
+        from sandbox.runner import run_sandbox
+
+        await run_sandbox(settings, port=port, fresh=fresh)
+
+    run_async(main)
+
+
+@app.command()
+def emulator(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8081,
+    token: Annotated[str, typer.Option(help="The bot token it accepts.")] = "123456:TEST-TOKEN",
+) -> None:
+    """Run the Telegram Bot API emulator alone (for tests and local development)."""
+    settings_or_exit(serving=True)
+
+    async def main() -> None:
+        from sandbox.emulator.server import run_emulator
+
+        await run_emulator(host=host, port=port, bot_token=token)
+
+    run_async(main)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Bring the database schema to the newest version (the bot also does this on start)."""
+    settings = settings_or_exit()
+
+    async def main() -> str | None:
+        from storage.db import create_engine
+        from storage.migrate import current_revision, upgrade
+
+        engine = create_engine(settings.db_url)
+        try:
+            await upgrade(engine)
+            return await current_revision(engine)
+        finally:
+            await engine.dispose()
+
+    typer.echo(f"database at revision {run_async(main)}")
+
+
+@org_app.command("import")
+def org_import(file: Annotated[Path, typer.Argument(help="Organisation YAML file.")]) -> None:
+    """Create or update sections, people, roles, chats and projects from FILE (idempotent)."""
+    settings = settings_or_exit()
+    if not file.is_file():
+        fail(f"{file}: no such file")
+
+    async def main() -> str:
+        from bot.domain.clock import SystemClock
+        from bot.domain.org import OrgFileError, import_org_file
+
+        async with _store(settings) as store:
+            try:
+                report = await import_org_file(store, file, now=SystemClock().now())
+            except OrgFileError as exc:
+                fail(str(exc))
+            await store.commit()
+            return str(report)
+
+    typer.echo(run_async(main))
+
+
+@calendar_app.command("import")
+def calendar_import(
+    file: Annotated[Path, typer.Argument(help="YAML or CSV of holidays and make-up workdays.")],
+) -> None:
+    """Add a year's official holidays and make-up workdays (e.g. from the State Council
+    notice) for years chinese-calendar does not cover yet."""
+    settings = settings_or_exit()
+    if not file.is_file():
+        fail(f"{file}: no such file")
+
+    async def main() -> str:
+        from bot.domain.calendar import CalendarFileError, parse_calendar_file
+        from bot.domain.calendar_admin import import_calendar
+        from bot.domain.clock import SystemClock
+
+        try:
+            parsed = parse_calendar_file(file.read_text(encoding="utf-8"), file.name)
+        except CalendarFileError as exc:
+            fail(str(exc))
+        async with _store(settings) as store:
+            report = await import_calendar(store, parsed, source=file.name,
+                                           now=SystemClock().now())
+        years = ", ".join(str(y) for y in report.years) or "none"
+        return (f"{report.added} days added, {report.changed} changed, {report.unchanged} "
+                f"unchanged; official data now covers: {years}")
+
+    typer.echo(run_async(main))
+
+
+@calendar_app.command("due")
+def calendar_due(
+    start: Annotated[str, typer.Argument(help="Accepted on: YYYY-MM-DD or YYYY-MM-DDTHH:MM "
+                                              "(local time).")],
+    days: Annotated[int, typer.Argument(help="Limit in working days.", min=0)],
+) -> None:
+    """Print the due date of a limit of DAYS working days accepted at START."""
+    settings = settings_or_exit()
+    try:
+        accepted = datetime.fromisoformat(start)
+    except ValueError:
+        fail(f"'{start}' is not a date: use YYYY-MM-DD or YYYY-MM-DDTHH:MM")
+        raise AssertionError from None
+    if len(start) <= 10:  # a bare date: accepted at the start of that day's office hours
+        accepted = datetime.combine(accepted.date(), settings.office_intervals[0][0])
+    accepted = accepted.replace(tzinfo=settings.tz) if accepted.tzinfo is None else accepted
+
+    async def main() -> list[str]:
+        calendar = await _calendar(settings)
+        deadline = calendar.deadline(accepted, days)
+        first = deadline.due_day.isoformat()
+        if deadline.uncertain:
+            years = ", ".join(str(y) for y in deadline.uncertain_years)
+            first += (f" uncertain: no official holiday data for {years} (weekends only); "
+                      "import the State Council notice with `greenlight calendar import`")
+        local_due = deadline.due.astimezone(settings.tz)
+        return [first,
+                f"due {local_due:%Y-%m-%d %H:%M} ({local_due:%A}), {days} working days after "
+                f"{deadline.accepted_day.isoformat()} (the day of acceptance is not counted)"]
+
+    typer.echo("\n".join(run_async(main)))
+
+
+@calendar_app.command("show")
+def calendar_show(year: Annotated[int, typer.Argument(help="The year to list.")]) -> None:
+    """List a year's holidays and make-up workdays and where each came from."""
+    settings = settings_or_exit()
+
+    async def main() -> list[str]:
+        calendar = await _calendar(settings)
+        listing = calendar.year_listing(year)
+        out = [f"{year}: " + ("official data" if listing.covered else
+                              "NO official data: weekends only, due dates are uncertain")]
+        for title, days in (("holidays", listing.holidays), ("make-up workdays", listing.workdays)):
+            out.append(f"{title} ({len(days)}):")
+            out.extend(f"  {d.day.isoformat()} {d.day:%a}  {d.name or '-'}  [{d.source}]"
+                       for d in days)
+        return out
+
+    typer.echo("\n".join(run_async(main)))
+
+
+@asynccontextmanager
+async def _store(settings: Settings) -> AsyncIterator[Store]:
+    """A Store on the configured database, schema upgraded first."""
+    from storage.db import create_engine, create_session_factory
+    from storage.migrate import upgrade
+
+    engine = create_engine(settings.db_url)
+    try:
+        await upgrade(engine)
+        async with create_session_factory(engine)() as session:
+            yield Store(session)
+    finally:
+        await engine.dispose()
+
+
+async def _calendar(settings: Settings) -> WorkCalendar:
+    from bot.domain.clock import SystemClock
+    from bot.services import Services
+
+    services = Services.from_settings(settings, SystemClock())
+    async with _store(settings) as store:
+        return await services.reload_calendar(store)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,158 @@
+"""Settings, read from the environment (prefix ``GREENLIGHT_``) and an optional ``.env`` file.
+
+A bad or missing setting stops start-up with one line naming the variable
+(:func:`load_settings` raises :class:`SettingsError`; the CLI prints it and exits 2).
+"""
+
+from __future__ import annotations
+
+from datetime import time
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "GREENLIGHT_"
+TELEGRAM_API = "https://api.telegram.org"
+SUPPORTED_LOCALES = ("zh", "en")
+
+
+class SettingsError(Exception):
+    """One clear line naming the variable that is wrong."""
+
+
+def parse_office_hours(value: str) -> tuple[tuple[time, time], ...]:
+    """``"08:30-12:00,14:00-17:30"`` → ordered, non-overlapping intervals."""
+    intervals: list[tuple[time, time]] = []
+    for part in value.split(","):
+        part = part.strip()
+        try:
+            start_s, end_s = part.split("-")
+            start, end = time.fromisoformat(start_s.strip()), time.fromisoformat(end_s.strip())
+        except ValueError:
+            raise ValueError(f"'{part}' is not HH:MM-HH:MM") from None
+        if start >= end:
+            raise ValueError(f"'{part}' ends before it starts")
+        if intervals and start < intervals[-1][1]:
+            raise ValueError(f"'{part}' overlaps or precedes the interval before it")
+        intervals.append((start, end))
+    if not intervals:
+        raise ValueError("no interval given")
+    return tuple(intervals)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    bot_token: SecretStr | None = Field(
+        default=None, description="Bot token from @BotFather; without it `run` refuses to start."
+    )
+    api_base_url: str = Field(
+        default=TELEGRAM_API,
+        description="Bot API server: Telegram's, or any compatible server such as the emulator.",
+    )
+    data_dir: Path = Field(default=Path("data"), description="Where the default SQLite file lives.")
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy async URL; default `sqlite+aiosqlite:///<data_dir>/greenlight.db`."
+        " PostgreSQL: `postgresql+asyncpg://user@host/db`.",
+    )
+    timezone: str = Field(default="Asia/Shanghai", description="The bureau's local time zone.")
+    default_locale: Literal["zh", "en"] = Field(
+        default="zh", description="Language for people without their own (zh or en)."
+    )
+    sweep_interval_seconds: int = Field(
+        default=60, ge=5, le=3600, description="How often the deadline sweep runs."
+    )
+    office_hours: str = Field(
+        default="08:30-12:00,14:00-17:30",
+        description="Office hours, comma-separated HH:MM-HH:MM intervals.",
+    )
+    yellow_working_days: int = Field(
+        default=1,
+        ge=0,
+        le=30,
+        description="A step turns yellow when this many working days or fewer are left.",
+    )
+    approval_limit_days: int = Field(
+        default=3, ge=0, le=365, description="Working days a leader has for an approval."
+    )
+    report_max_chars: int = Field(
+        default=3000, ge=100, le=3500, description="Longest progress report text accepted."
+    )
+    log_level: str = Field(default="INFO", description="Python logging level.")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone '{value}'") from None
+        return value
+
+    @field_validator("office_hours")
+    @classmethod
+    def _valid_hours(cls, value: str) -> str:
+        parse_office_hours(value)
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError(
+                "must start with sqlite+aiosqlite:// or postgresql+asyncpg:// "
+                f"(got '{value.split('://')[0]}://…')"
+            )
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        levels = {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}
+        if value.upper() not in levels:
+            raise ValueError(f"must be one of {', '.join(sorted(levels))}")
+        return value.upper()
+
+    @property
+    def db_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'greenlight.db').resolve()}"
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def office_intervals(self) -> tuple[tuple[time, time], ...]:
+        return parse_office_hours(self.office_hours)
+
+    def token(self) -> str:
+        """The bot token, or a :class:`SettingsError` naming the variable."""
+        if self.bot_token is None or not self.bot_token.get_secret_value().strip():
+            raise SettingsError(
+                f"{ENV_PREFIX}BOT_TOKEN is not set: get a token from @BotFather, "
+                "or run `greenlight sandbox` to try Greenlight without one"
+            )
+        return self.bot_token.get_secret_value().strip()
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings, turning pydantic's report into one line per bad variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            field = str(error["loc"][0]) if error["loc"] else "?"
+            message = str(error["msg"]).removeprefix("Value error, ")
+            lines.append(f"{ENV_PREFIX}{field.upper()}: {message}")
+        raise SettingsError("; ".join(lines)) from None

@@ -1,0 +1,78 @@
+"""Getting a message to a person: privately if Telegram allows, else by a mention in a group.
+
+A bot cannot write first to someone who never started it (403). That refusal is
+recorded on the person (``dm_blocked``) so later messages go straight to the group,
+until the person opens a private chat with the bot.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from aiogram import Bot
+from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
+from aiogram.types import InlineKeyboardMarkup, Message
+
+from bot.views.text import mention
+from storage.models import Person
+from storage.store import Store
+
+log = logging.getLogger(__name__)
+
+PRIVATE, GROUP, NONE = "private", "group", "none"
+
+
+@dataclass
+class Delivered:
+    channel: str  # private | group | none
+    message: Message | None = None
+    error: str | None = None
+
+
+async def send_private(bot: Bot, store: Store, person: Person, text: str,
+                       markup: InlineKeyboardMarkup | None = None) -> Delivered:
+    """Try a private message; a 403 marks the person so we stop trying."""
+    if person.tg_user_id is None:
+        return Delivered(NONE, error="no telegram id")
+    if person.dm_blocked:
+        return Delivered(NONE, error="private messages refused earlier")
+    try:
+        message = await bot.send_message(person.tg_user_id, text, reply_markup=markup)
+    except TelegramForbiddenError as exc:
+        person.dm_blocked = True
+        await store.save(person)
+        log.info("private message to %s refused: %s", person.key, exc.message)
+        return Delivered(NONE, error=f"403 {exc.message}")
+    except TelegramBadRequest as exc:  # e.g. "chat not found": never met the bot
+        person.dm_blocked = True
+        await store.save(person)
+        return Delivered(NONE, error=f"400 {exc.message}")
+    return Delivered(PRIVATE, message)
+
+
+async def send_to_person(bot: Bot, store: Store, person: Person, text: str, *,
+                         group_chat_id: int | None, group_text: str | None = None) -> Delivered:
+    """Private if possible, else in the group with the person mentioned (``group_text`` is
+    the same message in the group's language)."""
+    private = await send_private(bot, store, person, text)
+    if private.channel == PRIVATE or group_chat_id is None:
+        return private
+    message = await bot.send_message(group_chat_id, f"{mention(person)}\n{group_text or text}")
+    return Delivered(GROUP, message, private.error)
+
+
+async def edit_text(bot: Bot, chat_id: int, message_id: int, text: str,
+                    markup: InlineKeyboardMarkup | None) -> bool:
+    """Edit a message; False when it is gone. Callers skip edits that change nothing."""
+    try:
+        await bot.edit_message_text(text=text, chat_id=chat_id, message_id=message_id,
+                                    reply_markup=markup)
+    except TelegramBadRequest as exc:
+        if "not modified" in exc.message:
+            return True
+        if "not found" in exc.message or "can't be edited" in exc.message:
+            log.warning("card %s/%s cannot be edited: %s", chat_id, message_id, exc.message)
+            return False
+        raise
+    return True

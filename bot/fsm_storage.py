@@ -1,0 +1,77 @@
+"""aiogram FSM storage in the bot's own database: a conversation survives a restart.
+
+Inside an update, state changes join the update's unit of work (the session the
+UnitOfWork middleware opened), so a conversation step and the change it made are
+committed, or rolled back, together. Outside one, each call has its own session.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
+from typing import Any
+
+from aiogram.fsm.state import State
+from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder, KeyBuilder, StorageKey
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.db import SessionFactory
+from storage.models import FsmRecord
+
+update_session: ContextVar[AsyncSession | None] = ContextVar("update_session", default=None)
+
+
+class SqlStorage(BaseStorage):
+    def __init__(self, sessions: SessionFactory, key_builder: KeyBuilder | None = None) -> None:
+        self.sessions = sessions
+        self.key_builder = key_builder or DefaultKeyBuilder(with_destiny=True)
+
+    @asynccontextmanager
+    async def _session(self) -> AsyncIterator[AsyncSession]:
+        shared = update_session.get()
+        if shared is not None:
+            yield shared
+            await shared.flush()
+            return
+        async with self.sessions() as session:
+            yield session
+            await session.commit()
+
+    async def _load(self, key: StorageKey) -> FsmRecord | None:
+        async with self._session() as session:
+            return await session.get(FsmRecord, self.key_builder.build(key),
+                                     populate_existing=True)
+
+    async def _write(self, key: StorageKey, *, state: Any = ..., data: Any = ...) -> None:
+        record_key = self.key_builder.build(key)
+        async with self._session() as session:
+            existing = await session.get(FsmRecord, record_key, populate_existing=True)
+            record = existing or FsmRecord(key=record_key)
+            if state is not ...:
+                record.state = state.state if isinstance(state, State) else state
+            if data is not ...:
+                record.data = json.dumps(dict(data), ensure_ascii=False, default=str)
+            if record.state is None and record.data in ("{}", ""):
+                if existing is not None:
+                    await session.delete(existing)
+            else:
+                session.add(record)
+
+    async def set_state(self, key: StorageKey, state: Any = None) -> None:
+        await self._write(key, state=state)
+
+    async def get_state(self, key: StorageKey) -> str | None:
+        record = await self._load(key)
+        return record.state if record else None
+
+    async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
+        await self._write(key, data=data)
+
+    async def get_data(self, key: StorageKey) -> dict[str, Any]:
+        record = await self._load(key)
+        return json.loads(record.data) if record else {}
+
+    async def close(self) -> None:
+        return None

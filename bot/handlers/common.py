@@ -1,0 +1,63 @@
+"""/start, /help and /cancel: a role-aware welcome that tells each person what they can do."""
+
+from __future__ import annotations
+
+from aiogram import Router
+from aiogram.filters import Command, CommandStart
+from aiogram.types import Message
+
+from bot.domain.people import Actor
+from bot.domain.vocabulary import MemberRole, Role
+from bot.i18n import Translator
+from bot.views.text import esc
+from storage.models import ProjectMember
+from storage.store import Store
+
+
+async def help_text(t: Translator, actor: Actor | None, tg_user_id: int, store: Store) -> str:
+    if actor is None:
+        return t.gettext(
+            "👋 This is Greenlight (绿灯), the bureau's reporting and approval assistant.\n"
+            "You are not registered yet. Ask an administrator to add your Telegram id "
+            "<code>{id}</code>.").format(id=tg_user_id)
+    lines = [t.gettext("👋 {name}, this is Greenlight (绿灯).").format(
+        name=esc(actor.person.name)), ""]
+    lines.append(t.gettext("/projects — key projects with their status and lights"))
+    handles = await store.one(ProjectMember, person_id=actor.id, role=MemberRole.HANDLER)
+    if actor.has(Role.HANDLER, Role.ADMIN) or handles is not None:
+        lines.append(t.gettext("/report text — post progress in the project's group "
+                               "(or send a photo or document with /report as caption)"))
+        lines.append(t.gettext("/submit title — submit an item for the leader's approval"))
+    if actor.has(Role.LEADER, Role.DIRECTOR):
+        lines.append(t.gettext("Items for your approval arrive as cards with ✅ Approve and "
+                               "↩️ Return buttons, here and in the project's group."))
+    if actor.has(Role.GUIDE):
+        lines.append(t.gettext("You will get deadline reminders for the projects you guide."))
+    if actor.has(Role.ADMIN):
+        lines.append(t.gettext("/bind CODE — make this group the work group of project CODE"))
+    lines.append(t.gettext("/cancel — stop what you are entering"))
+    lines.append(t.gettext("/help — this list"))
+    return "\n".join(lines)
+
+
+async def start(message: Message, actor: Actor | None, store: Store, t: Translator) -> None:
+    assert message.from_user is not None
+    await message.answer(await help_text(t, actor, message.from_user.id, store))
+
+
+async def help_command(message: Message, actor: Actor | None, store: Store,
+                       t: Translator) -> None:
+    assert message.from_user is not None
+    await message.reply(await help_text(t, actor, message.from_user.id, store))
+
+
+async def cancel_outside_conversation(message: Message, t: Translator) -> None:
+    await message.reply(t.gettext("Nothing to cancel."))
+
+
+def build_router() -> Router:
+    router = Router(name="common")
+    router.message.register(start, CommandStart())
+    router.message.register(help_command, Command("help"))
+    router.message.register(cancel_outside_conversation, Command("cancel"))
+    return router

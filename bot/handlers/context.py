@@ -1,0 +1,39 @@
+"""Helpers handlers share: the project of this group, and files attached to a message."""
+
+from __future__ import annotations
+
+from aiogram.types import Message
+
+from bot.domain.errors import NoProjectHere
+from bot.domain.reporting import FileRef
+from bot.domain.vocabulary import AttachmentKind
+from storage.models import Project
+from storage.store import Store
+
+GROUP_TYPES = frozenset({"group", "supergroup"})
+
+
+async def project_here(store: Store, message: Message) -> Project:
+    """The key project this group works on; a private chat or an unlinked group is refused."""
+    project = None
+    if message.chat.type in GROUP_TYPES:
+        project = await store.project_by_tg_chat(message.chat.id)
+    if project is None:
+        raise NoProjectHere(private=message.chat.type == "private")
+    return project
+
+
+def files_of(message: Message | None) -> list[FileRef]:
+    """A photo (its largest size) or a document, by file_id; nothing is downloaded."""
+    if message is None:
+        return []
+    if message.photo:
+        largest = max(message.photo, key=lambda size: size.width * size.height)
+        return [FileRef(AttachmentKind.PHOTO, largest.file_id, largest.file_unique_id,
+                        file_size=largest.file_size)]
+    if message.document:
+        doc = message.document
+        return [FileRef(AttachmentKind.DOCUMENT, doc.file_id, doc.file_unique_id,
+                        file_name=doc.file_name, mime_type=doc.mime_type,
+                        file_size=doc.file_size)]
+    return []

@@ -1,0 +1,33 @@
+"""Filing a report from a message and showing its card (shared by the command and the scene)."""
+
+from __future__ import annotations
+
+from aiogram import Bot
+from aiogram.types import Message
+
+from bot.delivery import edit_text
+from bot.domain.people import Actor
+from bot.domain.reporting import ReportView, file_report
+from bot.handlers.context import files_of, project_here
+from bot.services import Services
+from bot.views.cards import report_card
+from storage.store import Store
+
+
+async def post_report(message: Message, *, text: str, actor: Actor, store: Store,
+                      services: Services, bot: Bot) -> ReportView:
+    """File the report and show its card: a new card, or the album's card updated."""
+    project = await project_here(store, message)
+    view, created = await file_report(
+        store, actor, project, text=text, files=files_of(message), tg_chat_id=message.chat.id,
+        message_id=message.message_id, media_group_id=message.media_group_id,
+        now=services.now(), calendar=services.calendar, policy=services.policy)
+    card = report_card(services.rendering.for_group(), view)
+    if created or view.report.card_message_id is None:
+        sent = await message.reply(card)
+        view.report.card_message_id = sent.message_id
+        await store.save(view.report)
+    else:
+        await edit_text(bot, message.chat.id, view.report.card_message_id, card, None)
+    await store.commit()
+    return view

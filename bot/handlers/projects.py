@@ -1,0 +1,51 @@
+"""/projects (the roll-up) and /bind CODE (link this group to a key project)."""
+
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.filters import Command, CommandObject
+from aiogram.types import Message
+
+from bot.domain.people import Actor, require_actor
+from bot.domain.projects import bind_group, overview, rollup
+from bot.handlers.context import GROUP_TYPES
+from bot.i18n import Translator
+from bot.services import Services
+from bot.views.cards import projects_list
+from bot.views.text import esc
+from storage.store import Store
+
+
+async def projects_command(message: Message, actor: Actor | None, store: Store,
+                           services: Services, t: Translator) -> None:
+    assert message.from_user is not None
+    require_actor(actor, message.from_user.id)
+    lines = await overview(store, services.now(), services.calendar, services.policy)
+    await message.reply(projects_list(t, lines, rollup(lines)))
+
+
+async def bind_command(message: Message, command: CommandObject, actor: Actor | None,
+                       store: Store, services: Services, t: Translator) -> None:
+    assert message.from_user is not None
+    actor = require_actor(actor, message.from_user.id)
+    code = (command.args or "").strip()
+    if not code or " " in code:
+        await message.reply(t.gettext("Usage: <code>/bind CODE</code>, e.g. "
+                                      "<code>/bind KP-002</code>."))
+        return
+    project = await bind_group(store, actor, code, tg_chat_id=message.chat.id,
+                               title=message.chat.title or "", now=services.now())
+    await message.reply(t.gettext("🔗 This group is now the work group of {code} {name}.").format(
+        code=esc(project.code), name=esc(project.name)))
+
+
+async def bind_in_private(message: Message, t: Translator) -> None:
+    await message.reply(t.gettext("Send /bind CODE inside the project's group."))
+
+
+def build_router() -> Router:
+    router = Router(name="projects")
+    router.message.register(projects_command, Command("projects"))
+    router.message.register(bind_command, Command("bind"), F.chat.type.in_(GROUP_TYPES))
+    router.message.register(bind_in_private, Command("bind"))
+    return router

@@ -1,0 +1,59 @@
+"""What handlers and jobs share: settings, the clock, the calendar, the bureau's rules."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from bot.config import Settings
+from bot.domain.calendar import DayOverride, OfficeHours, WorkCalendar
+from bot.domain.clock import Clock
+from bot.domain.policy import Policy
+from bot.i18n import Rendering
+from storage.store import Store
+
+
+def policy_from(settings: Settings) -> Policy:
+    return Policy(
+        yellow_working_days=settings.yellow_working_days,
+        approval_limit_days=settings.approval_limit_days,
+        report_max_chars=settings.report_max_chars,
+    )
+
+
+@dataclass
+class Services:
+    settings: Settings
+    clock: Clock
+    policy: Policy
+    rendering: Rendering
+    calendar: WorkCalendar = field(default_factory=WorkCalendar)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, clock: Clock) -> Services:
+        return cls(
+            settings=settings,
+            clock=clock,
+            policy=policy_from(settings),
+            rendering=Rendering(settings.default_locale, settings.timezone),
+            calendar=cls.build_calendar(settings, (), ()),
+        )
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    @staticmethod
+    def build_calendar(settings: Settings, overrides: tuple[DayOverride, ...],
+                       covered_years: tuple[int, ...]) -> WorkCalendar:
+        return WorkCalendar(overrides, covered_years, OfficeHours(settings.office_intervals),
+                            settings.tz)
+
+    async def reload_calendar(self, store: Store) -> WorkCalendar:
+        """Rebuild the calendar from the override table (after start or an import)."""
+        overrides = tuple(
+            DayOverride(o.day, o.is_workday, o.name, o.source)
+            for o in await store.calendar_overrides()
+        )
+        years = tuple(y.year for y in await store.calendar_years())
+        self.calendar = self.build_calendar(self.settings, overrides, years)
+        return self.calendar

@@ -1,0 +1,1 @@
+"""Rendering: what people see in Telegram (HTML text and inline keyboards)."""

@@ -1,0 +1,210 @@
+"""Cards: the report card, the case card, the project roll-up, nudges and refusals."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from datetime import datetime
+
+from bot.domain.approvals import CaseView
+from bot.domain.errors import Refusal
+from bot.domain.nudging import PlannedNudge
+from bot.domain.projects import ProjectLine
+from bot.domain.reporting import MilestoneStatus, ReportView
+from bot.domain.vocabulary import AttachmentKind, CaseState, Decision, NudgeLevel, ProjectStatus
+from bot.i18n import N_, Translator
+from bot.views.text import LIGHT_EMOJI, clip, esc, light_label, mention, status_label, time_left
+from storage.models import Attachment
+
+STEP_NAMES = {"leader": N_("Leader in charge")}
+DECISION_DONE = {Decision.APPROVE: N_("✅ Approved by {who}"),
+                 Decision.RETURN: N_("↩️ Returned by {who}")}
+
+
+def shown_hash(text: str, buttons: object) -> str:
+    """What a message shows, as a key: an edit to the same key would be refused."""
+    return hashlib.sha256(f"{text}\x00{buttons!r}".encode()).hexdigest()
+
+
+def attachments_line(t: Translator, files: list[Attachment]) -> str | None:
+    if not files:
+        return None
+    photos = sum(1 for f in files if f.kind == AttachmentKind.PHOTO)
+    documents = [f for f in files if f.kind == AttachmentKind.DOCUMENT]
+    parts = []
+    if photos:
+        parts.append(t.ngettext("{n} photo", "{n} photos", photos).format(n=photos))
+    if documents:
+        names = ", ".join(esc(f.file_name or t.gettext("document")) for f in documents[:5])
+        extra = len(documents) - 5
+        parts.append(names + (f" +{extra}" if extra > 0 else ""))
+    return "📎 " + "; ".join(parts)
+
+
+def milestone_line(t: Translator, status: MilestoneStatus) -> str:
+    m = status.milestone
+    return t.gettext("{light} Milestone: {title} · due {day} · {left}").format(
+        light=LIGHT_EMOJI[status.light], title=esc(m.title), day=t.day(m.due_on),
+        left=time_left(t, status.left))
+
+
+def report_card(t: Translator, view: ReportView) -> str:
+    lines = [
+        t.gettext("📋 <b>Progress report</b> · {code} {name}").format(
+            code=esc(view.project.code), name=esc(view.project.name)),
+    ]
+    if view.milestone is not None:
+        lines.append(milestone_line(t, view.milestone))
+    lines.append(f"👤 {esc(view.author.name)} · {t.when(view.report.created_at)}")
+    if view.report.text:
+        lines.append(f"<blockquote>{esc(view.report.text)}</blockquote>")
+    files = attachments_line(t, view.attachments)
+    if files:
+        lines.append(files)
+    return clip("\n".join(lines))
+
+
+def step_name(t: Translator, name: str) -> str:
+    return t.gettext(STEP_NAMES[name]) if name in STEP_NAMES else esc(name)
+
+
+def case_card(t: Translator, view: CaseView) -> str:
+    case, project = view.case, view.project
+    lines = [
+        t.gettext("📝 <b>For approval</b> #{id} · {code} {name}").format(
+            id=case.id, code=esc(project.code), name=esc(project.name)),
+        f"<b>{esc(case.title)}</b>",
+        t.gettext("👤 Submitted by {who} · {when}").format(
+            who=esc(view.submitter.name), when=t.when(case.created_at)),
+    ]
+    files = attachments_line(t, view.attachments)
+    if files:
+        lines.append(files)
+    for step_view in view.steps:
+        step = step_view.step
+        people = t.gettext(" or ").join(esc(a.person.name) for a in step_view.assignments)
+        lines.append(t.gettext("Step: {step} — {people}").format(
+            step=step_name(t, step.name), people=people))
+        if step_view.light is not None and step.due_at is not None:
+            lines.append(t.gettext("{light} · due {when}").format(
+                light=light_label(t, step_view.light), when=t.when(step.due_at)))
+    for decided in view.decided():
+        a = decided.assignment
+        assert a.decision is not None and a.decided_at is not None
+        lines.append(t.gettext(DECISION_DONE[Decision(a.decision)]).format(
+            who=esc(decided.person.name)) + f" · {t.when(a.decided_at)}")
+        if a.reason:
+            lines.append(t.gettext("Reason: {reason}").format(reason=esc(a.reason)))
+    if case.state == CaseState.PENDING and view.current is not None:
+        waiting = t.gettext(" or ").join(
+            mention(a.person) for a in view.current.assignments if a.assignment.decision is None)
+        lines.append(t.gettext("⏳ Waiting for {people}").format(people=waiting))
+    lines.append(t.gettext("Query code: <code>{code}</code>").format(code=case.query_code))
+    return clip("\n".join(lines))
+
+
+def decision_notice(t: Translator, view: CaseView) -> str:
+    """What the submitter is told when their item is decided."""
+    case, project = view.case, view.project
+    last = view.decided()[-1]
+    if case.state == CaseState.APPROVED:
+        text = t.gettext("✅ Your item “{title}” ({code}) was approved by {who}.")
+    else:
+        text = t.gettext("↩️ Your item “{title}” ({code}) was returned by {who}.")
+    text = text.format(title=esc(case.title), code=esc(project.code),
+                       who=esc(last.person.name))
+    if last.assignment.reason:
+        text += "\n" + t.gettext("Reason: {reason}").format(reason=esc(last.assignment.reason))
+        text += "\n" + t.gettext("Please revise it and submit it again with /submit.")
+    return text
+
+
+def projects_list(t: Translator, lines: list[ProjectLine], counts: Counter[str]) -> str:
+    if not lines:
+        return t.gettext("No key projects yet. An administrator can import them with "
+                         "<code>greenlight org import</code>.")
+    out = [t.ngettext("<b>{n} key project</b>", "<b>{n} key projects</b>", len(lines)).format(
+        n=len(lines))]
+    out.append(" · ".join(
+        f"{status_label(t, status)} {counts[status]}" for status in ProjectStatus
+        if counts[status]))
+    out.append("")
+    for line in lines:
+        p = line.project
+        head = LIGHT_EMOJI[line.light] if line.light else "✅"
+        row = f"{head} <b>{esc(p.code)}</b> {esc(p.name)} · {status_label(t, p.status)}"
+        if line.light is not None and line.milestone is not None:
+            row += "\n    " + milestone_line(t, line.milestone)
+        if line.open_cases:
+            row += "\n    " + t.ngettext("{n} item awaiting approval",
+                                         "{n} items awaiting approval",
+                                         line.open_cases).format(n=line.open_cases)
+        out.append(row)
+    return clip("\n".join(out))
+
+
+def nudge_text(t: Translator, planned: PlannedNudge, waiting_for: list[str]) -> str:
+    step, case, project = planned.step, planned.case, planned.project
+    assert step.due_at is not None
+    if planned.level == NudgeLevel.YELLOW:
+        head = t.gettext("🟡 <b>Due soon</b>: “{title}” ({code} {name})")
+    else:
+        head = t.gettext("🔴 <b>Overdue</b>: “{title}” ({code} {name})")
+    lines = [
+        head.format(title=esc(case.title), code=esc(project.code), name=esc(project.name)),
+        t.gettext("Step “{step}” is due {when} — {left}.").format(
+            step=step_name(t, step.name), when=t.when(step.due_at),
+            left=time_left(t, planned.left)),
+    ]
+    if waiting_for:
+        lines.append(t.gettext("⏳ Waiting for {people}").format(
+            people=t.gettext(" or ").join(esc(name) for name in waiting_for)))
+    lines.append(t.gettext("Query code: <code>{code}</code>").format(code=case.query_code))
+    return "\n".join(lines)
+
+
+REFUSALS = {
+    "not_registered": N_("You are not registered in Greenlight yet. Ask an administrator to "
+                         "add your Telegram id <code>{tg_user_id}</code>."),
+    "no_project_here": N_("This group is not linked to a key project. An administrator can "
+                          "link it with /bind CODE."),
+    "unknown_project": N_("There is no key project with the code {code}."),
+    "too_long": N_("Too long: {length} characters, the limit is {limit}. Please shorten it."),
+    "no_approver": N_("Project {project} has no leader in charge to approve it. "
+                      "Please ask an administrator."),
+    "stale_card": N_("This card is out of date."),
+    "already_decided": N_("Already decided: {decision} by {by} at {at}."),
+    "not_your_turn": N_("This decision is not yours: it waits for someone else."),
+    "unknown_button": N_("This button is no longer valid."),
+}
+NOT_ALLOWED = {
+    "report": N_("Only the handlers, guides and leader of {project} can report its progress."),
+    "submit": N_("Only the handlers of {project} can submit items for approval."),
+    "bind": N_("Only administrators can link a group to a project."),
+}
+EMPTY = {
+    "title": N_("Please give the item a title, e.g. <code>/submit Site plan for review</code>."),
+    "reason": N_("A return needs a reason."),
+}
+DECISION_WORD = {Decision.APPROVE: N_("approved"), Decision.RETURN: N_("returned")}
+
+
+def refusal(t: Translator, error: Refusal) -> str:
+    values = {k: esc(v) for k, v in error.values.items()}
+    if error.code == "not_allowed":
+        template = NOT_ALLOWED.get(str(error.values.get("action")),
+                                   N_("You are not allowed to do that."))
+    elif error.code == "empty_text":
+        template = EMPTY.get(str(error.values.get("what")),
+                             N_("Nothing to report: add text, a photo or a document."))
+    elif error.code == "no_project_here" and error.values.get("private"):
+        template = N_("Reports and items for approval go into the project's group: "
+                      "send the command there.")
+    elif error.code == "already_decided":
+        at = error.values.get("at")
+        values["at"] = t.when(at) if isinstance(at, datetime) else "?"
+        values["decision"] = t.gettext(DECISION_WORD[Decision(error.values["decision"])])
+        template = REFUSALS["already_decided"]
+    else:
+        template = REFUSALS.get(error.code, N_("Sorry, that cannot be done."))
+    return t.gettext(template).format(**values)

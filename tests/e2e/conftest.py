@@ -1,0 +1,166 @@
+"""End to end: the real bot polls the Bot API emulator; tests act only through its control API.
+
+Each test gets a fresh emulator (on a free port), a fresh database with the demo bureau
+imported, and the bot polling with ``handle_as_tasks=False``, so a control call with
+``wait`` returns once the bot has finished with the update. Time is a ManualClock; the
+deadline sweep is run by the test, never by real time passing. After every test the
+emulator's record of Bot API calls is checked against the published Bot API spec.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.app import App, create_app, run_polling
+from bot.config import load_settings
+from bot.domain.clock import ManualClock
+from bot.domain.org import apply_org, parse_org
+from bot.jobs import SweepResult
+from sandbox.demo import DEMO_CHATS, DEMO_USERS, demo_org_yaml
+from sandbox.emulator.client import ControlClient
+from sandbox.emulator.config import EmulatorConfig
+from sandbox.emulator.server import Emulator
+from storage.store import Store
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+TOKEN = "777000:E2E-TOKEN"
+# A Monday morning in office hours; the demo's milestone dates are relative to it.
+START = datetime(2026, 11, 23, 10, 0, tzinfo=SHANGHAI)
+
+Json = dict[str, Any]
+
+
+@dataclass
+class World:
+    """The bureau in Telegram: people acting, chats showing, time moving when told."""
+
+    emu: Emulator
+    ctl: ControlClient
+    app: App
+    clock: ManualClock
+    users: dict[str, int] = field(default_factory=dict)  # person key -> Telegram user id
+    chats: dict[str, int] = field(default_factory=dict)  # chat key -> Telegram chat id
+
+    def uid(self, who: str | int) -> int:
+        return who if isinstance(who, int) else self.users[who]
+
+    def cid(self, where: str | int) -> int:
+        if isinstance(where, int):
+            return where
+        return self.chats[where] if where in self.chats else self.users[where]
+
+    async def say(self, who: str | int, where: str | int, text: str,
+                  reply_to: int | None = None) -> Json:
+        return await self.ctl.send_text(self.uid(who), self.cid(where), text,
+                                        reply_to_message_id=reply_to)
+
+    async def photo(self, who: str | int, where: str | int, caption: str | None = None,
+                    reply_to: int | None = None) -> Json:
+        return await self.ctl.send_photo(self.uid(who), self.cid(where), caption=caption,
+                                         reply_to_message_id=reply_to)
+
+    async def document(self, who: str | int, where: str | int, name: str,
+                       caption: str | None = None, reply_to: int | None = None) -> Json:
+        return await self.ctl.send_document(self.uid(who), self.cid(where), b"%PDF-1.4 demo",
+                                            name, "application/pdf", caption=caption,
+                                            reply_to_message_id=reply_to)
+
+    async def press(self, who: str | int, where: str | int, message_id: int, data: str,
+                    forge: bool = False) -> Json:
+        return await self.ctl.press(self.uid(who), self.cid(where), message_id, data,
+                                    forge=forge)
+
+    async def shown(self, where: str | int) -> list[Json]:
+        return list(await self.ctl.chat(self.cid(where)))
+
+    async def from_bot(self, where: str | int) -> list[Json]:
+        return [m for m in await self.shown(where) if m.get("from", {}).get("is_bot")]
+
+    async def last_from_bot(self, where: str | int) -> Json:
+        messages = await self.from_bot(where)
+        assert messages, f"the bot has said nothing in {where}"
+        return messages[-1]
+
+    async def sweep(self) -> SweepResult:
+        return await self.app.jobs.sweep()
+
+    @contextlib.asynccontextmanager
+    async def db(self) -> AsyncIterator[Store]:
+        async with self.app.sessions() as session:
+            yield Store(session)
+
+
+def text_of(message: Json) -> str:
+    return str(message.get("text") or message.get("caption") or "")
+
+
+def buttons(message: Json) -> dict[str, str]:
+    """Button text -> callback data of a message's inline keyboard."""
+    markup = message.get("reply_markup") or {}
+    return {b["text"]: b.get("callback_data", "") for row in markup.get("inline_keyboard", [])
+            for b in row}
+
+
+def button(message: Json, label_part: str) -> str:
+    for label, data in buttons(message).items():
+        if label_part in label:
+            return data
+    raise AssertionError(f"no button with {label_part!r} on: {buttons(message)}")
+
+
+async def build_world(database_url: str, tmp_path: Path, *, started: set[str] | None = None,
+                      **settings: Any) -> tuple[World, asyncio.Task[None]]:
+    emu = Emulator(EmulatorConfig(port=0, bot_token=TOKEN, strict=True))
+    await emu.start()
+    clock = ManualClock(START)
+    config = load_settings(bot_token=TOKEN, api_base_url=emu.base_url,
+                           database_url=database_url, data_dir=tmp_path, **settings)
+    app = await create_app(config, clock=clock)
+    async with app.sessions() as session:
+        store = Store(session)
+        org = parse_org(demo_org_yaml(START.date(), app.services.calendar), "demo.yaml")
+        await apply_org(store, org, now=clock.now())
+        await store.commit()
+    ctl = ControlClient(emu.base_url)
+    world = World(emu, ctl, app, clock)
+    for key, user in DEMO_USERS.items():
+        await ctl.create_user(user.telegram_id, user.first_name, username=user.username,
+                              language_code=user.language)
+        world.users[key] = user.telegram_id
+    for key, chat in DEMO_CHATS.items():
+        await ctl.create_chat(chat.chat_id, chat.type, chat.title,
+                              members=[DEMO_USERS[m].telegram_id for m in chat.members])
+        world.chats[key] = chat.chat_id
+    task = asyncio.create_task(run_polling(app, handle_as_tasks=False, polling_timeout=10,
+                                           with_scheduler=False))
+    # People who opened a private chat with the bot (others cannot get private messages).
+    for key in DEMO_USERS if started is None else started:
+        await world.say(key, key, "/start")
+    return world, task
+
+
+async def tear_down(world: World, task: asyncio.Task[None]) -> list[str]:
+    violations = list(await world.ctl.violations())
+    await world.app.dispatcher.stop_polling()
+    with contextlib.suppress(asyncio.CancelledError):
+        await asyncio.wait_for(task, 10)
+    await world.ctl.close()
+    await world.emu.stop()
+    return violations
+
+
+@pytest.fixture
+async def world(database_url: str, tmp_path: Path) -> AsyncIterator[World]:
+    built, task = await build_world(database_url, tmp_path)
+    yield built
+    violations = await tear_down(built, task)
+    assert violations == [], "Bot API spec violations:\n" + "\n".join(violations)

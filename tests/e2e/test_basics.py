@@ -1,0 +1,60 @@
+"""Getting started: /start, /help by role, /projects, the command menu, unknown commands."""
+
+from __future__ import annotations
+
+from tests.e2e.conftest import World, text_of
+
+
+async def test_start_greets_registered_people_by_name(world: World) -> None:
+    reply = await world.last_from_bot("liuxiao")
+    assert "刘晓，您好" in text_of(reply)
+    assert "/report" in text_of(reply)
+
+
+async def test_start_tells_a_stranger_their_id_to_register(world: World) -> None:
+    text = text_of(await world.last_from_bot("huang"))
+    assert "尚未登记" in text
+    assert str(world.users["huang"]) in text
+
+
+async def test_help_depends_on_the_role(world: World) -> None:
+    await world.say("li", "li", "/help")
+    leader = text_of(await world.last_from_bot("li"))
+    await world.say("liuxiao", "liuxiao", "/help")
+    handler = text_of(await world.last_from_bot("liuxiao"))
+    await world.say("ma", "ma", "/help")
+    admin = text_of(await world.last_from_bot("ma"))
+    assert "同意" in leader and "/submit" not in leader
+    assert "/submit" in handler and "/bind" not in handler
+    assert "/bind" in admin  # ma's locale is English
+    assert "make this group the work group" in admin
+
+
+async def test_projects_roll_up_with_lights_late_first(world: World) -> None:
+    await world.say("chen", "leaders", "/projects")
+    text = text_of(await world.last_from_bot("leaders"))
+    assert "重点项目 6 个" in text
+    lines = [line for line in text.splitlines() if "KP-00" in line]
+    assert lines[0].startswith("🔴") and "KP-004" in lines[0]
+    assert lines[1].startswith("🟡") and "KP-002" in lines[1]
+    assert any(line.startswith("✅") and "KP-005" in line for line in lines)
+    assert "提前介入" in text and "已办结待跟进" in text
+
+
+async def test_the_command_menu_is_published_in_both_languages(world: World) -> None:
+    published = {entry["language_code"]: entry["commands"] for entry in await world.ctl.commands()}
+    assert {c["command"] for c in published["zh"]} >= {"projects", "report", "submit", "help"}
+    zh = {c["command"]: c["description"] for c in published["zh"]}
+    en = {c["command"]: c["description"] for c in published["en"]}
+    assert zh["submit"] == "提交审批事项"
+    assert en["submit"] == "Submit an item for approval"
+
+
+async def test_an_unknown_command_gets_a_clear_reply(world: World) -> None:
+    await world.say("liuxiao", "KP-002", "/frobnicate now")
+    assert "无法识别的命令 /frobnicate" in text_of(await world.last_from_bot("KP-002"))
+
+
+async def test_unregistered_people_cannot_see_projects(world: World) -> None:
+    await world.say("huang", "huang", "/projects")
+    assert "尚未在绿灯登记" in text_of(await world.last_from_bot("huang"))
