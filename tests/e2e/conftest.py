@@ -140,19 +140,34 @@ async def build_world(database_url: str, tmp_path: Path, *, started: set[str] | 
         await ctl.create_chat(chat.chat_id, chat.type, chat.title,
                               members=[DEMO_USERS[m].telegram_id for m in chat.members])
         world.chats[key] = chat.chat_id
-    task = asyncio.create_task(run_polling(app, handle_as_tasks=False, polling_timeout=10,
-                                           with_scheduler=False))
+    task = await start_polling(app)
     # People who opened a private chat with the bot (others cannot get private messages).
     for key in DEMO_USERS if started is None else started:
         await world.say(key, key, "/start")
     return world, task
 
 
-async def tear_down(world: World, task: asyncio.Task[None]) -> list[str]:
-    violations = list(await world.ctl.violations())
+async def start_polling(app: App) -> asyncio.Task[None]:
+    return asyncio.create_task(run_polling(app, handle_as_tasks=False, polling_timeout=10,
+                                           with_scheduler=False))
+
+
+async def stop_polling(world: World, task: asyncio.Task[None]) -> None:
     await world.app.dispatcher.stop_polling()
     with contextlib.suppress(asyncio.CancelledError):
         await asyncio.wait_for(task, 10)
+
+
+async def restart_bot(world: World, task: asyncio.Task[None]) -> asyncio.Task[None]:
+    """Stop the bot and start a new process-like instance on the same database."""
+    await stop_polling(world, task)
+    world.app = await create_app(world.app.settings, clock=world.clock)
+    return await start_polling(world.app)
+
+
+async def tear_down(world: World, task: asyncio.Task[None]) -> list[str]:
+    violations = list(await world.ctl.violations())
+    await stop_polling(world, task)
     await world.ctl.close()
     await world.emu.stop()
     return violations

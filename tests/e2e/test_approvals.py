@@ -10,7 +10,16 @@ from pathlib import Path
 from sqlmodel import select
 
 from storage.models import Assignment, AuditEvent, Case, Step
-from tests.e2e.conftest import Json, World, build_world, button, buttons, tear_down, text_of
+from tests.e2e.conftest import (
+    Json,
+    World,
+    build_world,
+    button,
+    buttons,
+    restart_bot,
+    tear_down,
+    text_of,
+)
 
 ITEM = "微波站迁建选址方案"
 
@@ -209,5 +218,22 @@ async def test_a_leader_who_never_started_the_bot_is_mentioned_in_the_group(
         again = [r for r in await world.ctl.requests("sendMessage")
                  if r["params"].get("chat_id") == 100003]
         assert len(again) == 1  # the refusal was remembered: no second attempt
+    finally:
+        assert await tear_down(world, task) == []
+
+
+async def test_a_return_started_before_a_restart_finishes_after_it(
+        database_url: str, tmp_path: Path) -> None:
+    world, task = await build_world(database_url, tmp_path)
+    try:
+        group_card = await submit(world)
+        await world.press("li", "KP-002", group_card["message_id"], button(group_card, "退回"))
+        prompt = await world.last_from_bot("KP-002")
+        task = await restart_bot(world, task)
+        await world.say("li", "KP-002", "重启后补充的理由", reply_to=prompt["message_id"])
+        [decided] = await decisions(world)
+        assert decided.reason == "重启后补充的理由"
+        shown = await world.ctl.message(world.cid("KP-002"), group_card["message_id"])
+        assert "理由：重启后补充的理由" in text_of(shown)
     finally:
         assert await tear_down(world, task) == []

@@ -1,0 +1,96 @@
+"""The command line: admin commands print plainly, bad input exits 2 with one clear line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from bot.cli import app
+
+ROOT = Path(__file__).resolve().parent.parent
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str) -> None:
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("GREENLIGHT_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GREENLIGHT_DATABASE_URL", database_url)
+
+
+def test_run_without_a_token_names_the_variable() -> None:
+    result = runner.invoke(app, ["run"])
+    assert result.exit_code == 2
+    assert "GREENLIGHT_BOT_TOKEN is not set" in result.output
+
+
+def test_a_bad_setting_stops_start_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GREENLIGHT_TIMEZONE", "Mars/Base")
+    result = runner.invoke(app, ["db", "upgrade"])
+    assert result.exit_code == 2
+    assert result.output.strip() == (
+        "greenlight: GREENLIGHT_TIMEZONE: unknown time zone 'Mars/Base'")
+
+
+def test_db_upgrade_reports_the_revision() -> None:
+    result = runner.invoke(app, ["db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == "database at revision 0001"
+
+
+def test_org_import_is_idempotent_and_errors_name_the_line(tmp_path: Path) -> None:
+    example = ROOT / "examples" / "org.yaml"
+    first = runner.invoke(app, ["org", "import", str(example)])
+    assert first.exit_code == 0, first.output
+    second = runner.invoke(app, ["org", "import", str(example)])
+    assert second.exit_code == 0
+    assert first.output != second.output  # created first, unchanged the second time
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("sections:\n  - {code: a, name: A, head: nobody}\n", encoding="utf-8")
+    failed = runner.invoke(app, ["org", "import", str(broken)])
+    assert failed.exit_code == 2
+    assert "broken.yaml line 2" in failed.output and "nobody" in failed.output
+
+
+def test_calendar_due_across_national_day_2026() -> None:
+    result = runner.invoke(app, ["calendar", "due", "2026-09-21", "30"])
+    assert result.exit_code == 0
+    assert result.output.splitlines()[0] == "2026-11-09"
+
+
+def test_calendar_due_in_an_uncovered_year_is_marked_uncertain() -> None:
+    result = runner.invoke(app, ["calendar", "due", "2026-12-21", "30"])
+    first = result.output.splitlines()[0]
+    assert first.startswith("2027-02-01 uncertain")
+    assert "2027" in first
+
+
+def test_calendar_import_makes_the_year_certain(tmp_path: Path) -> None:
+    notice = tmp_path / "2027.yaml"
+    notice.write_text(
+        "year: 2027\nsource: 国务院办公厅通知（示例）\nholidays:\n"
+        "  - {from: 2027-01-01, to: 2027-01-03, name: 元旦}\n"
+        "workdays:\n  - {date: 2027-01-04, name: 元旦调休}\n", encoding="utf-8")
+    imported = runner.invoke(app, ["calendar", "import", str(notice)])
+    assert imported.exit_code == 0, imported.output
+    assert imported.output.strip() == (
+        "4 days added, 0 changed, 0 unchanged; official data now covers: 2027")
+    again = runner.invoke(app, ["calendar", "import", str(notice)])
+    assert again.output.startswith("0 days added, 0 changed, 4 unchanged")
+    due = runner.invoke(app, ["calendar", "due", "2026-12-31", "1"])
+    assert due.output.splitlines()[0] == "2027-01-04"  # New Year off, the 4th made a workday
+    shown = runner.invoke(app, ["calendar", "show", "2027"])
+    assert "2027: official data" in shown.output
+    assert "2027-01-04" in shown.output and "[override]" in shown.output
+
+
+def test_calendar_due_refuses_a_malformed_date() -> None:
+    result = runner.invoke(app, ["calendar", "due", "2026-02-30", "3"])
+    assert result.exit_code == 2
+    assert "is not a date" in result.output
