@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
 
 from aiogram import Bot, Dispatcher
 from aiogram.types import BotCommand, BotCommandScopeDefault
@@ -91,8 +90,6 @@ def schedule_sweep(app: App) -> None:
     app.scheduler.add_job(
         app.jobs.sweep, "interval", seconds=app.settings.sweep_interval_seconds,
         id=SWEEP_JOB_ID, replace_existing=True, coalesce=True, max_instances=1,
-        # The first sweep runs right away: it catches up on what fell due while stopped.
-        next_run_time=app.services.now() + timedelta(seconds=1),
     )
 
 
@@ -105,6 +102,7 @@ async def run_polling(app: App, *, handle_as_tasks: bool = True, polling_timeout
     await app.bot.delete_webhook(drop_pending_updates=False)
     await publish_commands(app.bot, app.settings.default_locale)
     if with_scheduler:
+        await app.jobs.sweep()  # catch up on what fell due while the bot was stopped
         schedule_sweep(app)
         app.scheduler.start()
     me = await app.bot.get_me()

@@ -44,8 +44,10 @@ async def send_private(bot: Bot, store: Store, person: Person, text: str,
         await store.save(person)
         log.info("private message to %s refused: %s", person.key, exc.message)
         return Delivered(NONE, error=f"403 {exc.message}")
-    except TelegramBadRequest as exc:  # e.g. "chat not found": never met the bot
-        person.dm_blocked = True
+    except TelegramBadRequest as exc:
+        if "chat not found" not in exc.message:
+            raise  # anything else is a bug in what we sent, not a closed door
+        person.dm_blocked = True  # the person never met the bot
         await store.save(person)
         return Delivered(NONE, error=f"400 {exc.message}")
     return Delivered(PRIVATE, message)

@@ -119,3 +119,16 @@ async def test_a_flood_limit_is_waited_out(world: World) -> None:
     assert (await world.sweep()).sent == 2
     answered = [r["error_code"] for r in await world.ctl.requests("sendMessage")][-3:]
     assert answered == [429, None, None]
+
+
+async def test_the_sweep_is_scheduled_once_with_the_configured_interval(world: World) -> None:
+    from bot.app import schedule_sweep
+    from bot.jobs import SWEEP_JOB_ID
+
+    world.app.scheduler.start(paused=True)
+    schedule_sweep(world.app)
+    schedule_sweep(world.app)  # registering again replaces the job, never adds a second
+    jobs = world.app.scheduler.get_jobs()
+    assert [job.id for job in jobs] == [SWEEP_JOB_ID]
+    assert jobs[0].trigger.interval == timedelta(seconds=60)
+    assert jobs[0].max_instances == 1
