@@ -1,23 +1,20 @@
 """Organisation import: parsing with line-accurate errors, and upserts against a real database.
 
-The database is a fresh SQLite file per test, or, when ``GREENLIGHT_TEST_DATABASE_URL`` is set
-(e.g. ``postgresql+asyncpg://postgres@127.0.0.1:5432/test``), that database with its ``public``
-schema dropped and recreated. Either way the schema comes from the Alembic migrations.
+The database comes from the shared fixtures in ``tests/conftest.py``: an empty, migrated
+SQLite file per test, or PostgreSQL when ``GREENLIGHT_TEST_DATABASE_URL`` is set.
 """
 
 from __future__ import annotations
 
 import ast
 import json
-import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import text
 from sqlmodel import SQLModel
 
 import bot.domain.org as org_module
@@ -32,8 +29,7 @@ from bot.domain.org import (
 )
 from bot.domain.vocabulary import ProjectStatus
 from sandbox.demo import DEMO_CHATS, DEMO_USERS, EXAMPLE_TODAY, demo_org_yaml, working_day
-from storage.db import SessionFactory, create_engine, create_session_factory
-from storage.migrate import upgrade
+from storage.db import SessionFactory
 from storage.models import (
     AuditEvent,
     Chat,
@@ -58,27 +54,6 @@ T = TypeVar("T")
 
 
 # --------------------------------------------------------------------------- fixtures
-
-
-@pytest.fixture
-async def sessions(tmp_path: Path) -> AsyncIterator[SessionFactory]:
-    url = os.environ.get("GREENLIGHT_TEST_DATABASE_URL")
-    if url:
-        engine = create_engine(url)
-        async with engine.begin() as connection:
-            await connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-            await connection.execute(text("CREATE SCHEMA public"))
-    else:
-        engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'greenlight.db'}")
-    await upgrade(engine)
-    yield create_session_factory(engine)
-    await engine.dispose()
-
-
-@pytest.fixture
-async def store(sessions: SessionFactory) -> AsyncIterator[Store]:
-    async with sessions() as session:
-        yield Store(session)
 
 
 @pytest.fixture(scope="module")
