@@ -1,0 +1,611 @@
+"""``greenlight sandbox``: the whole bot on this machine, no token, no Telegram.
+
+One process runs the Telegram Bot API emulator (``sandbox.emulator``), the real bot polling
+it, the demo bureau (``sandbox.demo``) and a Telegram-like chat page where a visitor acts as
+any of the bureau's people. Its database is ``<data_dir>/sandbox.db``, never the production
+one. Time is :class:`sandbox.clock.OffsetClock`: real time plus an offset the page moves
+forward (an hour, a working day) to watch lights turn yellow and red and nudges go out.
+
+Routes added to the emulator's app (besides the Bot API and ``/_control/...``):
+
+==============================  =================================================================
+``GET /``                       the chat page (``sandbox/web/index.html``)
+``GET /sandbox/static/<file>``  its script and style sheet
+``GET /sandbox/info``           demo people (names, roles, keys, ids), chats, the sandbox time
+``GET /sandbox/overview``       ``?user_id=``: that person's chats (last message, force-reply
+                                prompts), the sandbox time, recent failed Bot API calls
+``POST /sandbox/press``         press an inline button and wait for the bot's callback answer
+``GET /sandbox/file/<file_id>`` a file the emulator keeps, with its MIME type
+``POST /sandbox/advance``       ``{"hours": n}`` or ``{"working_days": n}``, then one sweep
+``POST /sandbox/sweep``         run the deadline sweep now
+==============================  =================================================================
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import math
+import secrets
+from collections.abc import Awaitable, Callable, Iterable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from aiogram import Bot
+from aiohttp import web
+from pydantic import SecretStr
+
+from bot.app import App, create_app, run_polling
+from bot.config import Settings, SettingsError
+from bot.domain.org import apply_org, parse_org
+from bot.jobs import Jobs, SweepResult
+from bot.services import Services
+from sandbox.clock import OffsetClock, load_offset, save_offset, working_days_later
+from sandbox.demo import DEMO_CHATS, DEMO_USERS, PEOPLE, PROJECTS, SECTIONS, demo_org_yaml
+from sandbox.emulator.actions import ActionError
+from sandbox.emulator.client import ControlClient
+from sandbox.emulator.config import EmulatorConfig
+from sandbox.emulator.control import Refusal
+from sandbox.emulator.server import Emulator
+from storage.db import SessionFactory
+from storage.store import Store
+
+log = logging.getLogger(__name__)
+Json = dict[str, Any]
+
+SANDBOX_TOKEN = "7000000001:SANDBOX-greenlight-local-only"
+DB_FILE = "sandbox.db"
+CLOCK_FILE = "sandbox-clock.json"
+WEB_DIR = Path(__file__).with_name("web")
+# Staff who never open a private chat with the bot: their nudges fall back to a group mention.
+NOT_STARTED = frozenset({"lin"})
+MAX_HOURS = 24 * 366
+MAX_WORKING_DAYS = 250
+FLOOD_PER_GROUP_PER_MINUTE = 20
+FLOOD_GLOBAL_PER_SECOND = 30
+
+ROLE_LABELS = {
+    "director": "局长",
+    "leader": "分管领导",
+    "handler": "经办人",
+    "guide": "规划引导员",
+    "supervisor": "督查",
+    "admin": "系统管理员",
+}
+WEEKDAYS = "一二三四五六日"
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def reply(value: Any, status: int = 200) -> web.Response:
+    return web.json_response(value, status=status, dumps=dumps)
+
+
+def failure(status: int, message: str) -> web.Response:
+    return reply({"error": message}, status)
+
+
+def local_text(instant: datetime) -> str:
+    return f"{instant:%Y-%m-%d} 周{WEEKDAYS[instant.weekday()]} {instant:%H:%M}"
+
+
+def offset_text(offset: timedelta) -> str:
+    minutes = round(offset.total_seconds() / 60)
+    days, minutes = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    parts = [f"{days}天" if days else "", f"{hours}小时" if hours else "",
+             f"{minutes}分" if minutes and not days else ""]
+    return "+" + ("".join(parts) or "0")
+
+
+# --------------------------------------------------------------------------- serial sweeps
+
+
+class SerialJobs(Jobs):
+    """The bot's jobs with sweeps one at a time: the scheduler's and the page's never overlap,
+    so the count an advance reports is the nudges that advance caused."""
+
+    def __init__(self, bot: Bot, sessions: SessionFactory, services: Services) -> None:
+        super().__init__(bot, sessions, services)
+        self.lock = asyncio.Lock()
+
+    async def sweep(self) -> SweepResult:
+        async with self.lock:
+            return await super().sweep()
+
+    async def sweep_after(self, change: Callable[[], object]) -> SweepResult:
+        """``change()`` (e.g. move the clock), then sweep, with no other sweep in between."""
+        async with self.lock:
+            change()
+            return await super().sweep()
+
+
+# --------------------------------------------------------------------------- the page's routes
+
+
+@dataclass
+class SandboxSite:
+    """The chat page and the ``/sandbox/...`` routes, installed on the emulator's app."""
+
+    emu: Emulator
+    clock: OffsetClock
+    clock_path: Path
+    tz_name: str
+    app: App | None = None  # set once the bot is wired
+    jobs: SerialJobs | None = None
+    # chat id -> message id -> {"selective", "placeholder"}: the bot's force-reply prompts.
+    # Telegram does not return a ForceReply in the Message, so the page learns of it here.
+    force_replies: dict[int, dict[int, Json]] = field(default_factory=dict)
+    run_id: str = field(default_factory=lambda: secrets.token_hex(4))  # per start: page state
+
+    def install(self, web_app: web.Application) -> None:
+        web_app.middlewares.append(self._watch_force_replies)
+        router = web_app.router
+        router.add_get("/", self.index)
+        router.add_get("/index.html", self.index)
+        router.add_static("/sandbox/static/", WEB_DIR, append_version=False)
+        router.add_get("/sandbox/info", self.info)
+        router.add_get("/sandbox/overview", self.overview)
+        router.add_post("/sandbox/press", self.press)
+        router.add_get("/sandbox/file/{file_id}", self.file)
+        router.add_post("/sandbox/advance", self.advance)
+        router.add_post("/sandbox/sweep", self.sweep)
+
+    # -- page ----------------------------------------------------------------------------------
+
+    async def index(self, request: web.Request) -> web.StreamResponse:
+        return web.FileResponse(WEB_DIR / "index.html", headers={"Cache-Control": "no-cache"})
+
+    # -- time ----------------------------------------------------------------------------------
+
+    def clock_json(self) -> Json:
+        now = self.clock.now()
+        local = now.astimezone(ZoneInfo(self.tz_name))
+        calendar = self.app.services.calendar if self.app is not None else None
+        return {
+            "now": local.isoformat(),
+            "text": local_text(local),
+            "timezone": self.tz_name,
+            "offset_seconds": self.clock.offset.total_seconds(),
+            "offset_text": offset_text(self.clock.offset),
+            "workday": calendar.is_workday(local.date()) if calendar else None,
+            "office_time": calendar.is_office_time(now) if calendar else None,
+            "history": self.clock.history,
+        }
+
+    # -- who is who ----------------------------------------------------------------------------
+
+    async def info(self, request: web.Request) -> web.StreamResponse:
+        world = self.emu.world
+        sections = {s.code: s.name for s in SECTIONS}
+        people = []
+        for key, user in DEMO_USERS.items():
+            person = next((p for p in PEOPLE if p.key == key), None)
+            roles = list(person.roles) if person else []
+            labels = [ROLE_LABELS.get(r, r) for r in roles] or ["报建单位联系人（未登记）"]
+            projects = sorted(
+                {p.code for p in PROJECTS
+                 if key == p.leader or key in p.handlers or key in p.guides}
+            )
+            record = world.users.get(user.telegram_id)
+            people.append({
+                "key": key,
+                "name": user.first_name,
+                "username": user.username,
+                "telegram_id": user.telegram_id,
+                "language": user.language,
+                "staff": user.staff,
+                "roles": roles,
+                "role_label": "、".join(labels),
+                "section": sections.get(person.section) if person else None,
+                "projects": projects,
+                "started": bool(record and record.started),
+            })
+        chats = [
+            {
+                "key": key,
+                "chat_id": chat.chat_id,
+                "title": chat.title,
+                "kind": chat.kind,
+                "project": chat.project,
+                "type": chat.type,
+                "members": list(chat.members),
+            }
+            for key, chat in DEMO_CHATS.items()
+        ]
+        return reply({
+            "bot": world.get_me(),
+            "people": people,
+            "chats": chats,
+            "clock": self.clock_json(),
+            "ready": self.app is not None,
+            "run_id": self.run_id,
+        })
+
+    async def overview(self, request: web.Request) -> web.StreamResponse:
+        """One person's view: their chats with the newest message in each, the clock."""
+        try:
+            user_id = int(request.query["user_id"])
+        except (KeyError, ValueError):
+            return failure(400, "user_id is required")
+        world = self.emu.world
+        user = world.users.get(user_id)
+        if user is None:
+            return failure(404, f"unknown user {user_id}")
+        chats: list[Json] = []
+        for chat in world.chats.values():
+            if chat.type == "private" and chat.id != user_id:
+                continue
+            if chat.is_group and not world.is_member(chat, user_id):
+                continue
+            ids = sorted(chat.messages)
+            last = chat.messages[ids[-1]] if ids else None
+            chats.append({
+                "id": chat.id,
+                "type": chat.type,
+                "title": world.bot.first_name if chat.type == "private" else chat.title,
+                "message_ids": ids[-100:],
+                "last": _preview(last) if last else None,
+                "force_reply": self.force_replies.get(chat.id, {}),
+            })
+        chats.sort(key=lambda c: (c["type"] != "private", -(c["last"] or {}).get("date", 0)))
+        return reply({
+            "user": {**user.to_dict(), "started": user.started, "blocked": user.blocked},
+            "chats": chats,
+            "clock": self.clock_json(),
+            "api_errors": self._api_errors(),
+        })
+
+    def _api_errors(self, limit: int = 20) -> list[Json]:
+        """The bot's most recent failed Bot API calls, newest first."""
+        out: list[Json] = []
+        for entry in reversed(self.emu.request_log):
+            if entry.get("ok") is False:
+                params = entry.get("params") or {}
+                out.append({
+                    "method": entry["method"],
+                    "chat_id": params.get("chat_id"),
+                    "error_code": entry.get("error_code"),
+                    "description": entry.get("description"),
+                    "at": entry.get("at"),
+                })
+                if len(out) >= limit:
+                    break
+        return out
+
+    # -- buttons and files ---------------------------------------------------------------------
+
+    async def press(self, request: web.Request) -> web.StreamResponse:
+        """The control API's ``press``, but waiting for the callback answer: the bot handles
+        updates as tasks, so the answer may come a moment after the update is confirmed."""
+        body = await _json_body(request)
+        if isinstance(body, web.StreamResponse):
+            return body
+        try:
+            outcome = await self.emu.control.press({**body, "wait": True, "timeout": 10.0})
+        except Refusal as error:
+            return failure(error.status, str(error))
+        except (ActionError, ValueError, TypeError) as error:
+            return failure(400, str(error))
+        record = self.emu.world.callbacks.get(outcome["callback_query_id"])
+        for _ in range(200):  # up to 10 s
+            if record is None or record.answered:
+                break
+            await asyncio.sleep(0.05)
+        answer = None
+        if record is not None and record.answer is not None:
+            answer = {k: record.answer.get(k) for k in ("text", "show_alert", "url")}
+        return reply({**outcome, "answer": answer,
+                      "answered": bool(record and record.answered)})
+
+    async def file(self, request: web.Request) -> web.StreamResponse:
+        stored = self.emu.world.files.get(request.match_info["file_id"])
+        if stored is None:
+            return failure(404, "unknown file_id")
+        mime = stored.mime_type or _sniff(stored.data) or "application/octet-stream"
+        headers = {"Cache-Control": "max-age=86400"}
+        if stored.file_name:
+            disposition = "attachment" if "download" in request.query else "inline"
+            headers["Content-Disposition"] = (
+                f"{disposition}; filename*=UTF-8''{_quote(stored.file_name)}"
+            )
+        return web.Response(body=stored.data, content_type=mime, headers=headers)
+
+    # -- time travel ---------------------------------------------------------------------------
+
+    async def advance(self, request: web.Request) -> web.StreamResponse:
+        body = await _json_body(request)
+        if isinstance(body, web.StreamResponse):
+            return body
+        app, jobs = self.app, self.jobs
+        if app is None or jobs is None:
+            return failure(503, "the sandbox is still starting")
+        hours, days = body.get("hours"), body.get("working_days")
+        if (hours is None) == (days is None):
+            return failure(400, 'POST {"hours": n} or {"working_days": n}')
+        try:
+            amount = float(hours if hours is not None else days)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            return failure(400, "the amount must be a number")
+        if not math.isfinite(amount) or amount <= 0:
+            return failure(400, "the sandbox clock only moves forward: give a positive amount")
+        if hours is not None and amount > MAX_HOURS:
+            return failure(400, f"at most {MAX_HOURS} hours at a time")
+        if days is not None and (amount != int(amount) or amount > MAX_WORKING_DAYS):
+            return failure(400, f"working_days must be a whole number up to {MAX_WORKING_DAYS}")
+        before = self.clock.now()
+
+        def move() -> None:
+            if hours is not None:
+                self.clock.advance(timedelta(hours=amount))
+            else:
+                now = self.clock.now()
+                target = working_days_later(now, app.services.calendar, int(amount))
+                self.clock.advance(target - now)
+            save_offset(self.clock_path, self.clock.offset)
+
+        result = await jobs.sweep_after(move)
+        return reply({
+            "advanced_seconds": (self.clock.now() - before).total_seconds(),
+            "sent": result.sent,
+            "failed": result.failed,
+            "clock": self.clock_json(),
+        })
+
+    async def sweep(self, request: web.Request) -> web.StreamResponse:
+        if self.jobs is None:
+            return failure(503, "the sandbox is still starting")
+        result = await self.jobs.sweep()
+        return reply({"sent": result.sent, "failed": result.failed, "clock": self.clock_json()})
+
+    # -- force-reply prompts -------------------------------------------------------------------
+
+    @web.middleware
+    async def _watch_force_replies(
+        self, request: web.Request,
+        handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+    ) -> web.StreamResponse:
+        response = await handler(request)
+        if not request.path.startswith("/bot") or not isinstance(response, web.Response):
+            return response
+        # The emulator logged the call just before answering (no await in between).
+        entry = self.emu.request_log[-1] if self.emu.request_log else None
+        if not entry or not entry.get("ok"):
+            return response
+        markup = (entry.get("params") or {}).get("reply_markup")
+        if not isinstance(markup, dict) or not markup.get("force_reply"):
+            return response
+        body = response.body
+        if not isinstance(body, bytes | bytearray):
+            return response
+        with contextlib.suppress(ValueError, TypeError, KeyError):
+            result = json.loads(body)["result"]
+            self.force_replies.setdefault(int(result["chat"]["id"]), {})[
+                int(result["message_id"])] = {
+                "selective": bool(markup.get("selective")),
+                "placeholder": markup.get("input_field_placeholder"),
+            }
+        return response
+
+
+def _preview(message: Json) -> Json:
+    text = message.get("text") or message.get("caption") or ""
+    if not text:
+        text = "[图片]" if "photo" in message else (
+            f"[文件] {message['document'].get('file_name', '')}" if "document" in message
+            else "…")
+    sender = message.get("from") or {}
+    return {
+        "message_id": message["message_id"],
+        "date": message.get("date", 0),
+        "from": sender.get("first_name", ""),
+        "is_bot": bool(sender.get("is_bot")),
+        "text": text[:80],
+    }
+
+
+def _sniff(data: bytes) -> str | None:
+    from sandbox.emulator.media import image_info
+
+    info = image_info(data)
+    return info[2] if info else None
+
+
+def _quote(name: str) -> str:
+    from urllib.parse import quote
+
+    return quote(name, safe="")
+
+
+async def _json_body(request: web.Request) -> Json | web.StreamResponse:
+    try:
+        body = await request.json() if request.body_exists else {}
+    except ValueError:
+        return failure(400, "body must be JSON")
+    if not isinstance(body, dict):
+        return failure(400, "body must be a JSON object")
+    return body
+
+
+# --------------------------------------------------------------------------- start-up steps
+
+
+async def import_demo(app: App, clock: OffsetClock) -> None:
+    """The demo bureau, milestone dates counted from the sandbox's today (idempotent)."""
+    today = clock.now().astimezone(app.settings.tz).date()
+    org = parse_org(demo_org_yaml(today, app.services.calendar), "demo.yaml")
+    async with app.sessions() as session:
+        store = Store(session)
+        await apply_org(store, org, now=clock.now())
+        await store.commit()
+
+
+async def populate(ctl: ControlClient) -> None:
+    """The demo people and their groups in the emulated Telegram."""
+    for user in DEMO_USERS.values():
+        await ctl.create_user(user.telegram_id, user.first_name, username=user.username,
+                              language_code=user.language)
+    for chat in DEMO_CHATS.values():
+        await ctl.create_chat(chat.chat_id, "supergroup" if chat.type == "supergroup"
+                              else "group", chat.title,
+                              members=[DEMO_USERS[m].telegram_id for m in chat.members])
+
+
+def starters() -> list[str]:
+    """Who opens a private chat with the bot at start: the staff, except :data:`NOT_STARTED`."""
+    return [key for key, user in DEMO_USERS.items() if user.staff and key not in NOT_STARTED]
+
+
+async def start_people(ctl: ControlClient, emu: Emulator, keys: Iterable[str],
+                       patience: float = 20.0) -> None:
+    """Each sends /start in private; returns once the bot has greeted every one of them."""
+    ids = [DEMO_USERS[key].telegram_id for key in keys]
+    for user_id in ids:
+        await ctl.send_text(user_id, user_id, "/start")
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + patience
+    while True:
+        waiting = [uid for uid in ids if not any(
+            m.get("from", {}).get("is_bot") for m in emu.world.chats[uid].messages.values())]
+        if not waiting:
+            return
+        if loop.time() > deadline:
+            log.warning("the bot has not answered /start for %s yet", waiting)
+            return
+        await asyncio.sleep(0.02)
+
+
+def quiet_logs(settings: Settings) -> None:
+    """Keep the console readable: no line per update or per scheduled sweep."""
+    if settings.log_level != "DEBUG":
+        for name in ("aiogram.event", "apscheduler.executors.default", "apscheduler.scheduler"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def remove_database(data_dir: Path) -> None:
+    for name in (DB_FILE, f"{DB_FILE}-wal", f"{DB_FILE}-shm", f"{DB_FILE}-journal", CLOCK_FILE):
+        with contextlib.suppress(FileNotFoundError):
+            (data_dir / name).unlink()
+
+
+def banner(base_url: str, db_path: Path, clock: OffsetClock, tz_name: str) -> str:
+    now = local_text(clock.now().astimezone(ZoneInfo(tz_name)))
+    moved = f"（已前进 {offset_text(clock.offset)}）" if clock.offset else ""
+    return "\n".join([
+        "",
+        "🚦 绿灯 Greenlight 沙盒已就绪 · sandbox ready",
+        f"   聊天页面 chat page    {base_url}/",
+        f"   沙盒时间 clock        {now} {tz_name}{moved}",
+        f"   沙盒数据库 database   {db_path}",
+        "                         (always this file, whatever GREENLIGHT_DATABASE_URL says;"
+        " --fresh starts empty)",
+        f"   Bot API emulator      {base_url}/bot<token>/<method>, control: {base_url}/_control/",
+        "",
+        "试一试 · try it:",
+        "   1. 汇报 report    以「刘晓」在「天台山公园工作群」发送 /report 今日完成现场踏勘",
+        "                     as 刘晓 in 天台山公园工作群 send `/report 今日完成现场踏勘`",
+        "   2. 审批 approve   以「刘晓」在群里发送 /submit 微波站迁建选址方案，"
+        "再以「李副局长」在私聊里点「✅ 同意」",
+        "                     as 刘晓 send `/submit 微波站迁建选址方案`,"
+        " then as 李副局长 press 同意 in the private chat",
+        "   3. 催办 nudge     提交后在页面上点「⏩ +1 工作日」，看黄灯、红灯提醒；",
+        "                     林引导没有启动机器人（私信 403），康乐公园的提醒会在群里 @ 他",
+        "                     press ⏩ +1 working day on the page to watch the lights turn"
+        " yellow and red",
+        "",
+        "正式使用：配置真实 token 后运行 `greenlight run` · production: `greenlight run`"
+        " with a real token",
+        "按 Ctrl-C 停止 · Ctrl-C stops the sandbox",
+        "",
+    ])
+
+
+# --------------------------------------------------------------------------- the sandbox
+
+
+async def run_sandbox(settings: Settings, *, port: int = 8081, fresh: bool = False,
+                      ready: asyncio.Event | None = None) -> None:
+    """Run the emulator, the bot, the demo bureau and the chat page until cancelled."""
+    data_dir = settings.data_dir.expanduser().resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    if fresh:
+        remove_database(data_dir)
+    db_path = data_dir / DB_FILE
+    clock_path = data_dir / CLOCK_FILE
+    clock = OffsetClock(offset=load_offset(clock_path))
+    quiet_logs(settings)
+
+    emu = Emulator(EmulatorConfig(
+        host="127.0.0.1", port=port, bot_token=SANDBOX_TOKEN, privacy_mode=True,
+        flood_per_group_per_minute=FLOOD_PER_GROUP_PER_MINUTE,
+        flood_global_per_second=FLOOD_GLOBAL_PER_SECOND,
+    ))
+    site = SandboxSite(emu, clock, clock_path, settings.timezone)
+    site.install(emu.app)
+
+    async with AsyncExitStack() as stack:
+        try:
+            await emu.start()
+        except OSError as error:
+            raise SettingsError(f"cannot listen on 127.0.0.1:{port} ({error.strerror}); "
+                                "try another --port") from None
+        stack.push_async_callback(emu.stop)
+        ctl = ControlClient(emu.base_url)
+        stack.push_async_callback(ctl.close)
+
+        sandbox_settings = settings.model_copy(update={
+            "database_url": f"sqlite+aiosqlite:///{db_path}",
+            "api_base_url": emu.base_url,
+            "bot_token": SecretStr(SANDBOX_TOKEN),
+            "data_dir": data_dir,
+        })
+        app = await create_app(sandbox_settings, clock=clock, token=SANDBOX_TOKEN)
+        stack.push_async_callback(app.close)
+        jobs = SerialJobs(app.bot, app.sessions, app.services)
+        app.jobs = jobs
+        await import_demo(app, clock)
+        await populate(ctl)
+
+        polling = asyncio.create_task(run_polling(app), name="greenlight-sandbox-polling")
+        stack.push_async_callback(stop_polling, app, jobs, polling)
+        await start_people(ctl, emu, starters())
+        site.app, site.jobs = app, jobs
+
+        print(banner(emu.base_url, db_path, clock, settings.timezone), flush=True)
+        if ready is not None:
+            ready.set()
+        # Until cancelled; if the bot stops on its own, its error ends the sandbox.
+        await asyncio.wait({polling})
+        polling.result()
+
+
+async def stop_polling(app: App, jobs: SerialJobs, polling: asyncio.Task[None]) -> None:
+    """Let a running sweep finish and stop the scheduler, stop taking updates, let the
+    handlers in flight finish."""
+    if app.scheduler.running:
+        app.scheduler.pause()  # no new sweeps; one already running or waiting finishes first
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(10), jobs.lock:
+                app.scheduler.shutdown(wait=False)
+    if not polling.done():
+        with contextlib.suppress(RuntimeError):  # "Polling is not started": still starting
+            await asyncio.wait_for(app.dispatcher.stop_polling(), 10)
+        if not polling.done():
+            polling.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await asyncio.wait_for(polling, 10)
+    handling = list(app.dispatcher._handle_update_tasks)
+    if handling:
+        _, late = await asyncio.wait(handling, timeout=5)
+        for task in late:
+            task.cancel()
+        if late:
+            await asyncio.wait(late, timeout=1)
