@@ -81,6 +81,11 @@ class Settings(BaseSettings):
     approval_limit_days: int = Field(
         default=3, ge=0, le=365, description="Working days a leader has for an approval."
     )
+    case_types_file: Path | None = Field(
+        default=None,
+        description="YAML file of case types (steps, modes, limits); default: the packaged "
+        "`bot/case_types.yaml`.",
+    )
     report_max_chars: int = Field(
         default=3000, ge=100, le=3500, description="Longest progress report text accepted."
     )

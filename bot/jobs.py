@@ -10,7 +10,7 @@ from aiogram.exceptions import TelegramAPIError
 
 from bot.delivery import send_to_person
 from bot.domain import nudging
-from bot.domain.vocabulary import StepState
+from bot.domain.vocabulary import AssignmentState, StepState
 from bot.services import Services
 from bot.views.cards import nudge_text
 from storage.db import SessionFactory
@@ -58,7 +58,7 @@ class Jobs:
         if planned.step.state == StepState.OPEN:
             for a in await store.assignments(planned.step.id):
                 person = await store.get(Person, a.person_id)
-                if a.decision is None and person is not None:
+                if a.state == AssignmentState.PENDING and person is not None:
                     waiting.append(person.name)
         chat = await store.get(Chat, planned.project.chat_id) if planned.project.chat_id else None
         text = nudge_text(rendering.for_person(planned.person), planned, waiting)

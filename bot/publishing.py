@@ -1,25 +1,41 @@
-"""Case cards: one in the project group, one in each assignee's private chat, kept true.
+"""Case cards kept true: one in the project group, one per open turn in private, CC copies.
 
-Every card is re-rendered after each decision; a card whose text and buttons would not
-change is not edited (Telegram refuses such an edit), and buttons disappear as soon as
-the person (or, on the group card, everyone) has nothing left to decide.
+After every change :func:`sync_cards` does three things, in this order:
+1. every pending turn that has no card yet gets one: a private card with its buttons, or,
+   when Telegram refuses a private message (403), a mention in the project group;
+2. CC recipients of the open step and, when the case waits on a supplement, the submitter
+   get their copy;
+3. every existing card is re-rendered and edited only if what it shows would change
+   (Telegram refuses an edit to identical content), so stale buttons disappear at once.
 """
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from aiogram import Bot
 from aiogram.types import InlineKeyboardMarkup, ReplyParameters
 
 from bot.delivery import PRIVATE, edit_text, send_private
-from bot.domain.approvals import CaseView
+from bot.domain.case_view import CaseView, case_view
 from bot.domain.vocabulary import CaseState
 from bot.i18n import Rendering, Translator
-from bot.views.cards import case_card, shown_hash
-from bot.views.keyboards import decision_keyboard
-from storage.models import Card, Person
+from bot.services import Services
+from bot.views.cards import shown_hash
+from bot.views.case_card import (
+    case_card,
+    group_keyboard,
+    holder_name,
+    outcome_notice,
+    submitter_keyboard,
+    turn_keyboard,
+)
+from bot.views.text import mention
+from storage.models import Card, Chat, Person
 from storage.store import Store
 
-GROUP_CARD, PRIVATE_CARD = "group", "private"
+GROUP, PRIVATE_CARD, CC, SUBMITTER = "group", "private", "cc", "submitter"
+MENTION, NOTICE = "mention", "notice"  # group messages that are never edited
 
 
 def reply_to_message(message_id: int | None) -> ReplyParameters | None:
@@ -29,57 +45,145 @@ def reply_to_message(message_id: int | None) -> ReplyParameters | None:
     return ReplyParameters(message_id=message_id, allow_sending_without_reply=True)
 
 
-def _buttons(t: Translator, view: CaseView, person: Person | None) -> InlineKeyboardMarkup | None:
-    """Decision buttons while the step is open; on a private card only for its owner's turn."""
-    current = view.current
-    if view.case.state != CaseState.PENDING or current is None or current.step.id is None:
-        return None
-    undecided = [a for a in current.assignments if a.assignment.decision is None]
-    if person is not None and all(a.person.id != person.id for a in undecided):
-        return None
-    return decision_keyboard(t, current.step.id) if undecided else None
+def _render(kind: str, t: Translator, view: CaseView,
+            card: Card | None) -> tuple[str, InlineKeyboardMarkup | None]:
+    text = case_card(t, view)
+    if kind == GROUP:
+        return text, group_keyboard(t, view)
+    if kind == PRIVATE_CARD:
+        return text, turn_keyboard(t, view, card.assignment_id if card else None)
+    if kind == SUBMITTER:
+        notice = outcome_notice(t, view) if view.state is CaseState.SUPPLEMENT else None
+        return (f"{notice}\n\n{text}" if notice else text), submitter_keyboard(t, view)
+    return text, None  # CC
 
 
-async def publish_case(bot: Bot, store: Store, view: CaseView, *, group_chat_id: int,
-                       reply_to: int | None, rendering: Rendering) -> None:
-    """Post the group card, then a private card to each assignee who can get one."""
-    assert view.case.id is not None
-    t = rendering.for_group()
-    text, markup = case_card(t, view), _buttons(t, view, None)
+async def publish_case(bot: Bot, store: Store, services: Services, case_id: int, *,
+                       group_chat_id: int, reply_to: int | None) -> None:
+    """Post the group card of a new case, then send every card it needs."""
+    view = await case_view(store, case_id, services.now(), services.calendar, services.policy)
+    text, markup = _render(GROUP, services.rendering.for_group(), view, None)
     message = await bot.send_message(group_chat_id, text, reply_markup=markup,
                                      reply_parameters=reply_to_message(reply_to))
-    store.add(Card(case_id=view.case.id, tg_chat_id=group_chat_id,
-                   tg_message_id=message.message_id, kind=GROUP_CARD,
-                   shown_hash=shown_hash(text, markup)))
-    current = view.current
-    for assignee in current.assignments if current else []:
-        person = assignee.person
-        t = rendering.for_person(person)
-        text, markup = case_card(t, view), _buttons(t, view, person)
-        delivered = await send_private(bot, store, person, text, markup)
-        if delivered.channel == PRIVATE and delivered.message is not None:
-            store.add(Card(case_id=view.case.id, tg_chat_id=delivered.message.chat.id,
-                           tg_message_id=delivered.message.message_id, person_id=person.id,
-                           kind=PRIVATE_CARD, shown_hash=shown_hash(text, markup)))
+    store.add(Card(case_id=case_id, tg_chat_id=group_chat_id, tg_message_id=message.message_id,
+                   kind=GROUP, shown_hash=shown_hash(text, markup)))
     await store.commit()
+    await sync_cards(bot, store, services, case_id, view=view)
 
 
-async def refresh_cards(bot: Bot, store: Store, view: CaseView, rendering: Rendering) -> int:
-    """Edit every card of the case to what it should show now; returns how many changed."""
-    assert view.case.id is not None
-    changed = 0
-    for card in await store.cards(view.case.id):
-        person = await store.get(Person, card.person_id) if card.person_id else None
-        t = rendering.for_person(person) if person else rendering.for_group()
-        text, markup = case_card(t, view), _buttons(t, view, person)
+async def sync_cards(bot: Bot, store: Store, services: Services, case_id: int, *,
+                     view: CaseView | None = None, announce: bool = True) -> None:
+    rendering = services.rendering
+    if view is None:
+        view = await case_view(store, case_id, services.now(), services.calendar,
+                               services.policy)
+    cards = await store.cards(case_id)
+    group = next((c for c in cards if c.kind == GROUP), None)
+    # Who was already told: a turn by its private card or group mention; a return by the
+    # submitter's card or, when private messages are refused, a notice in the group.
+    turns_told = {c.assignment_id for c in cards if c.kind in (PRIVATE_CARD, MENTION)}
+    returns_told = {c.assignment_id for c in cards if c.kind in (SUBMITTER, NOTICE)}
+    current = view.current
+    if announce and current is not None and view.state is CaseState.PENDING:
+        for held in current.pending():
+            if held.assignment.id not in turns_told:
+                await _announce_turn(bot, store, rendering, view, held.assignment.id,
+                                     held.person, group, holder_name(
+                                         rendering.for_group(), held, link=True))
+        if current.step.id is not None:
+            copied = {c.person_id for c in cards if c.kind == CC and c.step_id == current.step.id}
+            for person in current.cc:
+                if person.id not in copied:
+                    await _send_card(bot, store, rendering, view, CC, person,
+                                     step_id=current.step.id)
+    if announce and view.state is CaseState.SUPPLEMENT:
+        returned = _returning_assignment(view)
+        if returned is not None and returned not in returns_told:
+            await _send_card(bot, store, rendering, view, SUBMITTER, view.submitter,
+                             assignment_id=returned, group=group)
+    for card in await store.cards(case_id):
+        if card.kind in (MENTION, NOTICE):
+            continue
+        owner = await store.get(Person, card.person_id) if card.person_id else None
+        t = rendering.for_person(owner) if owner else rendering.for_group()
+        text, markup = _render(card.kind, t, view, card)
         key = shown_hash(text, markup)
         if key == card.shown_hash:
             continue
         if await edit_text(bot, card.tg_chat_id, card.tg_message_id, text, markup):
             card.shown_hash = key
-            changed += 1
         else:
             await store.delete(card)
     await store.commit()
-    return changed
+
+
+async def _announce_turn(bot: Bot, store: Store, rendering: Rendering, view: CaseView,
+                         assignment_id: int | None, person: Person, group: Card | None,
+                         name_link: str) -> None:
+    """A new turn: a private card, or a mention under the group card when that is refused."""
+    card = await _send_card(bot, store, rendering, view, PRIVATE_CARD, person,
+                            assignment_id=assignment_id)
+    if card is not None or group is None:
+        return
+    t = rendering.for_group()
+    text = t.gettext("⏳ {who}, “{title}” (#{id}) waits for your decision: use the buttons "
+                     "on the card above.").format(who=name_link, title=view.case.title,
+                                                  id=view.case.id)
+    message = await bot.send_message(group.tg_chat_id, text,
+                                     reply_parameters=reply_to_message(group.tg_message_id))
+    store.add(Card(case_id=view.case.id, tg_chat_id=group.tg_chat_id,  # type: ignore[arg-type]
+                   tg_message_id=message.message_id, person_id=person.id, kind=MENTION,
+                   assignment_id=assignment_id))
+
+
+async def _send_card(bot: Bot, store: Store, rendering: Rendering, view: CaseView, kind: str,
+                     person: Person, *, assignment_id: int | None = None,
+                     step_id: int | None = None, group: Card | None = None) -> Card | None:
+    t = rendering.for_person(person)
+    draft = Card(case_id=view.case.id, tg_chat_id=0, tg_message_id=0,  # type: ignore[arg-type]
+                 person_id=person.id, kind=kind, assignment_id=assignment_id, step_id=step_id)
+    text, markup = _render(kind, t, view, draft)
+    delivered = await send_private(bot, store, person, text, markup)
+    if delivered.channel != PRIVATE or delivered.message is None:
+        if kind == SUBMITTER and group is not None:  # the submitter must hear of a return
+            notice = outcome_notice(rendering.for_group(), view) or ""
+            message = await bot.send_message(
+                group.tg_chat_id, f"{mention(person)}\n{notice}",
+                reply_parameters=reply_to_message(group.tg_message_id))
+            store.add(Card(case_id=view.case.id, tg_chat_id=group.tg_chat_id,  # type: ignore[arg-type]
+                           tg_message_id=message.message_id, person_id=person.id,
+                           kind=NOTICE, assignment_id=assignment_id))
+        return None
+    draft.tg_chat_id = delivered.message.chat.id
+    draft.tg_message_id = delivered.message.message_id
+    draft.shown_hash = shown_hash(text, markup)
+    store.add(draft)
+    await store.flush()
+    return draft
+
+
+def _returning_assignment(view: CaseView) -> int | None:
+    """The decision that sent the case back to its submitter (the newest return)."""
+    returns = [h.assignment for s in view.steps for lane in s.lanes for h in lane.assignments
+               if h.assignment.decision == "return" and h.assignment.decided_at is not None]
+    if not returns:
+        return None
+    newest = max(returns, key=lambda a: (a.decided_at or datetime.min, a.id or 0))
+    return newest.id
+
+
+async def notify_submitter(bot: Bot, store: Store, services: Services, case_id: int) -> None:
+    """Tell the submitter their case is approved (returns reach them through their card)."""
+    view = await case_view(store, case_id, services.now(), services.calendar, services.policy)
+    if view.state is not CaseState.APPROVED:
+        return
+    t = services.rendering.for_person(view.submitter)
+    notice = outcome_notice(t, view)
+    if notice:
+        chat = await store.get(Chat, view.project.chat_id) if view.project.chat_id else None
+        delivered = await send_private(bot, store, view.submitter, notice)
+        if delivered.channel != PRIVATE and chat is not None:
+            await bot.send_message(chat.tg_chat_id, f"{mention(view.submitter)} "
+                                   f"{outcome_notice(services.rendering.for_group(), view)}")
+    await store.commit()
 

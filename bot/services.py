@@ -5,8 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from bot.config import Settings
+from bot.config import Settings, SettingsError
 from bot.domain.calendar import DayOverride, OfficeHours, WorkCalendar
+from bot.domain.casetypes import (
+    CaseTypes,
+    CaseTypesError,
+    default_case_types_path,
+    load_case_types,
+)
 from bot.domain.clock import Clock
 from bot.domain.policy import Policy
 from bot.i18n import Rendering
@@ -21,12 +27,22 @@ def policy_from(settings: Settings) -> Policy:
     )
 
 
+def case_types_from(settings: Settings) -> CaseTypes:
+    """The configured case types; a bad file stops start-up naming the file and line."""
+    path = settings.case_types_file or default_case_types_path()
+    try:
+        return load_case_types(path)
+    except CaseTypesError as exc:
+        raise SettingsError(f"GREENLIGHT_CASE_TYPES_FILE: {exc}") from None
+
+
 @dataclass
 class Services:
     settings: Settings
     clock: Clock
     policy: Policy
     rendering: Rendering
+    case_types: CaseTypes
     calendar: WorkCalendar = field(default_factory=WorkCalendar)
 
     @classmethod
@@ -36,6 +52,7 @@ class Services:
             clock=clock,
             policy=policy_from(settings),
             rendering=Rendering(settings.default_locale, settings.timezone),
+            case_types=case_types_from(settings),
             calendar=cls.build_calendar(settings, (), ()),
         )
 

@@ -512,10 +512,12 @@ def banner(base_url: str, db_path: Path, clock: OffsetClock, tz_name: str) -> st
         "试一试 · try it:",
         "   1. 汇报 report    以「刘晓」在「天台山公园工作群」发送 /report 今日完成现场踏勘",
         "                     as 刘晓 in 天台山公园工作群 send `/report 今日完成现场踏勘`",
-        "   2. 审批 approve   以「刘晓」在群里发送 /submit 微波站迁建选址方案，"
+        "   2. 审批 approve   以「刘晓」在群里发送 /submit 微波站迁建选址方案，选「一般事项审批」，"
         "再以「李副局长」在私聊里点「✅ 同意」",
-        "                     as 刘晓 send `/submit 微波站迁建选址方案`,"
+        "                     as 刘晓 send `/submit 微波站迁建选址方案`, pick 一般事项审批,"
         " then as 李副局长 press 同意 in the private chat",
+        "                     /pending 列出待办可批量审批，/away 登记外出由代理人审批"
+        " · /pending to bulk-decide, /away to delegate",
         "   3. 催办 nudge     提交后在页面上点「⏩ +1 工作日」，看黄灯、红灯提醒；",
         "                     林引导没有启动机器人（私信 403），康乐公园的提醒会在群里 @ 他",
         "                     press ⏩ +1 working day on the page to watch the lights turn"

@@ -122,8 +122,13 @@ class Case(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     project_id: int = Field(foreign_key="project.id", index=True)
     type_code: str = Field(max_length=64)
+    # The case type as it was at submission (JSON), so later config edits leave it alone.
+    definition: str = Field(default="{}", sa_type=Text)
+    details: str = Field(default="{}", sa_type=Text)  # the type's extra fields (JSON)
     title: str = Field(max_length=255)
     body: str = Field(default="", sa_type=Text)
+    green_channel: bool = False
+    round: int = 1  # goes up when a case is returned to an earlier step
     submitter_id: int = Field(foreign_key="person.id")
     state: str = Field(max_length=32, index=True)
     query_code: str = Field(unique=True, max_length=16)
@@ -133,12 +138,14 @@ class Case(SQLModel, table=True):
 
 
 class Step(SQLModel, table=True):
-    __table_args__ = (UniqueConstraint("case_id", "seq"),)
+    __table_args__ = (UniqueConstraint("case_id", "round", "seq"),)
     id: int | None = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="case.id", index=True)
+    round: int = 1
     seq: int
     name: str = Field(max_length=255)
-    mode: str = Field(max_length=16)  # single | all | any
+    name_en: str | None = Field(default=None, max_length=255)
+    mode: str = Field(max_length=16)  # single | all | any | joint
     limit_days: int
     timeout_policy: str = Field(default="none", max_length=16)
     state: str = Field(max_length=16, index=True)
@@ -146,18 +153,69 @@ class Step(SQLModel, table=True):
     due_at: datetime | None = _utc(index=True)
     due_uncertain: bool = False
     closed_at: datetime | None = _utc()
+    paused_at: datetime | None = _utc()  # waiting on the submitter: the clock stops
+    cc: str = Field(default="[]", sa_type=Text)  # person ids given a copy (JSON)
     version: int = 1  # compare-and-set guard for concurrent decisions
+
+
+class Lane(SQLModel, table=True):
+    """One department's part of a step; a normal step has one lane, a joint step several."""
+
+    __table_args__ = (UniqueConstraint("step_id", "seq"),)
+    id: int | None = Field(default=None, primary_key=True)
+    step_id: int = Field(foreign_key="step.id", index=True)
+    seq: int
+    name: str = Field(max_length=255)
+    name_en: str | None = Field(default=None, max_length=255)
+    mode: str = Field(max_length=16)  # single | all | any
+    limit_days: int
+    state: str = Field(max_length=16)
+    due_at: datetime | None = _utc()
+    due_uncertain: bool = False
+    remaining_days: int | None = None  # working days left when the clock stopped
 
 
 class Assignment(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     step_id: int = Field(foreign_key="step.id", index=True)
+    lane_id: int = Field(foreign_key="lane.id", index=True)
     person_id: int = Field(foreign_key="person.id", index=True)
-    on_behalf_of_id: int | None = Field(default=None, foreign_key="person.id")
+    on_behalf_of_id: int | None = Field(default=None, foreign_key="person.id")  # "B for A"
+    state: str = Field(default="pending", max_length=16, index=True)
+    added: bool = False  # a signer added to the step, who must approve as well
+    waits_for_id: int | None = Field(default=None, foreign_key="assignment.id")
+    transferred_from_id: int | None = Field(default=None, foreign_key="assignment.id")
     decision: str | None = Field(default=None, max_length=16)
-    reason: str | None = Field(default=None, sa_type=Text)
+    reason: str | None = Field(default=None, sa_type=Text)  # why returned or transferred
+    comment: str | None = Field(default=None, sa_type=Text)  # said with an approval
     decided_at: datetime | None = _utc()
+    created_at: datetime | None = _utc()
     version: int = 1
+
+
+class Delegation(SQLModel, table=True):
+    """Out of office: assignments arriving for ``person`` go to ``delegate`` meanwhile."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    delegate_id: int = Field(foreign_key="person.id")
+    starts_on: date
+    ends_on: date
+    note: str = Field(default="", max_length=255)
+    created_at: datetime = _utc(nullable=False)
+    cancelled_at: datetime | None = _utc()
+
+
+class Comment(SQLModel, table=True):
+    """A remark on a case, written as a reply to one of its cards."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    author_id: int = Field(foreign_key="person.id")
+    text: str = Field(sa_type=Text)
+    created_at: datetime = _utc(nullable=False)
+    tg_chat_id: int | None = Field(default=None, sa_type=BigInteger)
+    tg_message_id: int | None = None
 
 
 class Card(SQLModel, table=True):
@@ -169,7 +227,11 @@ class Card(SQLModel, table=True):
     tg_chat_id: int = Field(sa_type=BigInteger)
     tg_message_id: int
     person_id: int | None = Field(default=None, foreign_key="person.id")
-    kind: str = Field(max_length=16)  # group | private
+    kind: str = Field(max_length=16)  # group | private | cc | submitter | mention | notice
+    # What the card was sent for: a turn (a private card or a group mention), a step (CC),
+    # or the return that asks the submitter for a supplement.
+    assignment_id: int | None = Field(default=None, foreign_key="assignment.id", index=True)
+    step_id: int | None = Field(default=None, foreign_key="step.id")
     shown_hash: str = Field(default="", max_length=64)  # what it shows now, to skip no-op edits
 
 

@@ -1,136 +1,204 @@
-"""Approvals: a handler submits an item; the leader in charge (or the B post) decides.
+"""Cases moving through their steps: submit, decide, return, resubmit, withdraw, transfer,
+add a signer.
 
-A decision is recorded once: the step row is updated with compare-and-set on its
-version, so of two simultaneous presses exactly one wins and the other is told who
-decided. Every press is re-checked against the database: the presser must hold an
-undecided assignment in a step that is still open.
+Every change to a step goes through compare-and-set on the step's version, so of two
+simultaneous presses exactly one lands and the other is re-checked against what the
+first did. Every press is re-checked against the database: the presser must hold a
+pending assignment in a step that is still open. Each function commits and writes an
+audit event, or raises a refusal and changes nothing.
 """
 
 from __future__ import annotations
 
+import json
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from bot.domain import steps as machine
+from bot.domain.assignees import Assignee, resolve_all, with_delegation
 from bot.domain.calendar import WorkCalendar
+from bot.domain.casetypes import AssigneeRule, CaseType, StepSpec, from_snapshot, to_snapshot
 from bot.domain.errors import (
     AlreadyDecided,
+    BadReturnTarget,
+    CaseClosed,
     EmptyText,
+    MissingField,
     NoApprover,
+    NotAllowed,
+    NotYetYourTurn,
     NotYourTurn,
     StaleCard,
     TooLong,
+    Transferred,
 )
-from bot.domain.lights import light
 from bot.domain.people import Actor, require_submitter
 from bot.domain.policy import Policy
 from bot.domain.reporting import FileRef
-from bot.domain.vocabulary import CaseState, Decision, Light, StepMode, StepState
-from storage.models import Assignment, Attachment, Case, Person, Project, Step
+from bot.domain.vocabulary import (
+    AssignmentState,
+    CaseState,
+    Decision,
+    LaneState,
+    Role,
+    StepMode,
+    StepState,
+)
+from storage.models import Assignment, Attachment, Case, Lane, Person, Project, Step
 from storage.store import Store
 
 QUERY_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
-DEFAULT_CASE_TYPE = "item"
-CAS_ATTEMPTS = 5  # a countersign step may see several decisions race; each retry re-reads
-
-
-@dataclass
-class AssignmentView:
-    assignment: Assignment
-    person: Person
-    on_behalf_of: Person | None = None
-
-
-@dataclass
-class StepView:
-    step: Step
-    assignments: list[AssignmentView]
-    light: Light | None  # None once closed
-
-
-@dataclass
-class CaseView:
-    case: Case
-    project: Project
-    submitter: Person
-    steps: list[StepView]
-    attachments: list[Attachment] = field(default_factory=list)
-
-    @property
-    def current(self) -> StepView | None:
-        return next((s for s in self.steps if s.step.state == StepState.OPEN), None)
-
-    def decided(self) -> list[AssignmentView]:
-        return [a for s in self.steps for a in s.assignments if a.assignment.decision]
+CAS_ATTEMPTS = 8  # decisions on one step may race; each retry re-reads everything
+ACTIVE = (AssignmentState.PENDING, AssignmentState.WAITING)
+# When a step's own rule names nobody any more, it falls to the leader in charge, then admins.
+FALLBACK_RULES = (AssigneeRule("project_leader", None),)
 
 
 @dataclass(frozen=True)
-class DecisionResult:
+class Outcome:
+    """What a change did, for the bot to announce (cards are re-synced from the database)."""
+
     case_id: int
-    step_id: int
-    decision: Decision
-    case_closed: bool
+    step_id: int | None
+    event: str  # approved | approved_step | approved_case | returned | returned_to_step |
+    #             resubmitted | withdrawn | transferred | signer_added
 
 
 def new_query_code() -> str:
     return "".join(secrets.choice(QUERY_CODE_ALPHABET) for _ in range(8))
 
 
-async def approvers_for(store: Store, project: Project) -> list[Person]:
-    """The leader in charge and, when set, their B post."""
-    if project.leader_id is None:
-        return []
-    leader = await store.get(Person, project.leader_id)
-    if leader is None or not leader.active:
-        return []
-    people = [leader]
-    if leader.backup_id is not None:
-        backup = await store.get(Person, leader.backup_id)
-        if backup is not None and backup.active:
-            people.append(backup)
-    return people
+def case_type_of(case: Case) -> CaseType:
+    return from_snapshot(json.loads(case.definition))
 
 
-async def submit_case(store: Store, actor: Actor, project: Project, *, title: str,
-                      files: list[FileRef], now: datetime, calendar: WorkCalendar,
-                      policy: Policy) -> CaseView:
+# -- submitting -------------------------------------------------------------------------------
+
+
+async def submit_case(store: Store, actor: Actor, project: Project, case_type: CaseType, *,
+                      title: str, details: dict[str, str], files: list[FileRef],
+                      green_channel: bool, now: datetime, calendar: WorkCalendar,
+                      policy: Policy) -> Case:
+    """Create a case of ``case_type`` and open its first step. Commits."""
     await require_submitter(store, actor, project)
     title = " ".join(title.split())
     if not title:
         raise EmptyText(what="title")
     if len(title) > policy.title_max_chars:
         raise TooLong(length=len(title), limit=policy.title_max_chars)
-    approvers = await approvers_for(store, project)
-    if not approvers:
-        raise NoApprover(project=project.code)
+    details = _check_details(case_type, details)
     assert project.id is not None
-    case = await store.save(Case(
-        project_id=project.id, type_code=DEFAULT_CASE_TYPE, title=title, submitter_id=actor.id,
-        state=CaseState.PENDING, query_code=new_query_code(), created_at=now,
-    ))
+    case = Case(project_id=project.id, type_code=case_type.code,
+                definition=json.dumps(to_snapshot(case_type), ensure_ascii=False),
+                details=json.dumps(details, ensure_ascii=False), title=title,
+                green_channel=green_channel, submitter_id=actor.id, state=CaseState.PENDING,
+                query_code=new_query_code(), created_at=now)
+    # Who decides the first step must be known before anything is written.
+    first = case_type.steps[0]
+    lanes = [await _assignees(store, lane.assignees, case, project, now, calendar)
+             for lane in first.lanes]
+    if any(not people for people in lanes):
+        raise NoApprover(project=project.code, step=first.name)
+    await store.save(case)
     assert case.id is not None
-    deadline = calendar.deadline(now, policy.approval_limit_days)
-    step = await store.save(Step(
-        case_id=case.id, seq=1, name="leader", limit_days=policy.approval_limit_days,
-        mode=StepMode.ANY if len(approvers) > 1 else StepMode.SINGLE, state=StepState.OPEN,
-        started_at=now, due_at=deadline.due, due_uncertain=deadline.uncertain,
-    ))
-    assert step.id is not None
-    for person in approvers:
-        assert person.id is not None
-        store.add(Assignment(step_id=step.id, person_id=person.id))
+    steps = await _create_round(store, case, case_type, 1, 1)
+    await _open_step(store, case, project, steps[0], first, now, calendar, chosen=lanes)
     for ref in files:
-        store.add(Attachment(case_id=case.id, kind=ref.kind, file_id=ref.file_id,
-                             file_unique_id=ref.file_unique_id, file_name=ref.file_name,
-                             mime_type=ref.mime_type, file_size=ref.file_size))
+        store.add(_attachment(case.id, ref))
     await store.flush()
     await store.audit(at=now, actor_id=actor.id, action="case.submitted", subject=f"case:{case.id}",
-                      data={"project": project.code, "title": title,
-                            "approvers": [p.id for p in approvers],
-                            "due": deadline.due.isoformat()})
+                      data={"project": project.code, "type": case_type.code, "title": title,
+                            "green_channel": green_channel, "due": _iso(steps[0].due_at)})
+    await store.commit()
+    return case
+
+
+def _check_details(case_type: CaseType, details: dict[str, str]) -> dict[str, str]:
+    clean: dict[str, str] = {}
+    for field in case_type.fields:
+        value = " ".join(details.get(field.key, "").split())
+        if field.required and not value:
+            raise MissingField(field=field.label)
+        if len(value) > field.max_length:
+            raise TooLong(length=len(value), limit=field.max_length)
+        if value:
+            clean[field.key] = value
+    return clean
+
+
+async def _create_round(store: Store, case: Case, case_type: CaseType, round_: int,
+                        from_seq: int) -> list[Step]:
+    """Step rows (waiting) for steps ``from_seq``… of the type, in round ``round_``."""
     assert case.id is not None
-    return await case_view(store, case.id, now, calendar, policy)
+    created = []
+    for seq, spec in enumerate(case_type.steps, start=1):
+        if seq < from_seq:
+            continue
+        created.append(await store.save(Step(
+            case_id=case.id, round=round_, seq=seq, name=spec.name, name_en=spec.name_en,
+            mode=StepMode.JOINT if spec.joint else spec.lanes[0].mode,
+            limit_days=case_type.limit_for(max(spec.lanes, key=lambda lane: lane.limit_days),
+                                           case.green_channel),
+            timeout_policy=spec.timeout, state=StepState.WAITING)))
+    return created
+
+
+async def _assignees(store: Store, rules: tuple[AssigneeRule, ...], case: Case,
+                     project: Project, now: datetime, calendar: WorkCalendar) -> list[Assignee]:
+    people = await resolve_all(store, rules, case, project)
+    return await with_delegation(store, people, now.astimezone(calendar.tz).date())
+
+
+async def _open_step(store: Store, case: Case, project: Project, step: Step, spec: StepSpec,
+                     now: datetime, calendar: WorkCalendar,
+                     chosen: list[list[Assignee]] | None = None) -> None:
+    """Open a waiting step: its lanes, their assignments and due times, its CC list."""
+    case_type = case_type_of(case)
+    assert step.id is not None
+    dues = []
+    for index, lane_spec in enumerate(spec.lanes):
+        people = chosen[index] if chosen else await _assignees(
+            store, lane_spec.assignees, case, project, now, calendar)
+        if not people:  # nobody matches the rule any more: the leader in charge, then admins
+            fallback = await resolve_all(store, FALLBACK_RULES, case, project)
+            fallback += await store.people_with_role(Role.ADMIN)
+            people = await with_delegation(store, fallback[:1],
+                                           now.astimezone(calendar.tz).date())
+        if not people:
+            raise NoApprover(project=project.code, step=spec.name)
+        limit = case_type.limit_for(lane_spec, case.green_channel)
+        deadline = calendar.deadline(now, limit)
+        dues.append(deadline)
+        lane = await store.save(Lane(
+            step_id=step.id, seq=index + 1, name=lane_spec.name, name_en=lane_spec.name_en,
+            mode=lane_spec.mode, limit_days=limit, state=LaneState.OPEN, due_at=deadline.due,
+            due_uncertain=deadline.uncertain))
+        for assignee in people:
+            store.add(_assignment(step, lane, assignee, now))
+    latest = max(dues, key=lambda d: d.due)  # a joint step is due with its slowest department
+    cc = await resolve_all(store, spec.cc, case, project)
+    step.state, step.started_at = StepState.OPEN, now
+    step.due_at, step.due_uncertain = latest.due, any(d.uncertain for d in dues)
+    step.cc = json.dumps([p.id for p in cc])
+    await store.save(step)
+
+
+def _assignment(step: Step, lane: Lane, assignee: Assignee, now: datetime, **values: object
+                ) -> Assignment:
+    assert step.id is not None and lane.id is not None
+    on_behalf = assignee.on_behalf_of.id if assignee.on_behalf_of else None
+    return Assignment(step_id=step.id, lane_id=lane.id, person_id=assignee.id,
+                      on_behalf_of_id=on_behalf, created_at=now, **values)  # type: ignore[arg-type]
+
+
+def _attachment(case_id: int, ref: FileRef) -> Attachment:
+    return Attachment(case_id=case_id, kind=ref.kind, file_id=ref.file_id,
+                      file_unique_id=ref.file_unique_id, file_name=ref.file_name,
+                      mime_type=ref.mime_type, file_size=ref.file_size)
+
+
+# -- deciding ---------------------------------------------------------------------------------
 
 
 async def check_press(store: Store, actor: Actor, step_id: int) -> tuple[Step, Assignment]:
@@ -138,57 +206,149 @@ async def check_press(store: Store, actor: Actor, step_id: int) -> tuple[Step, A
     step = await store.get(Step, step_id)
     if step is None:
         raise StaleCard()
+    mine = [a for a in await store.assignments(step_id) if a.person_id == actor.id]
+    if step.state in (StepState.PAUSED, StepState.WITHDRAWN):
+        case = await store.get(Case, step.case_id)
+        raise CaseClosed(state=case.state if case else step.state)
     if step.state != StepState.OPEN:
         raise await _already_decided(store, step)
-    mine = [a for a in await store.assignments(step_id) if a.person_id == actor.id]
-    if not mine:
-        raise NotYourTurn()
-    pending = [a for a in mine if a.decision is None]
-    if not pending:
+    by_state = {a.state: a for a in mine}
+    if AssignmentState.PENDING in by_state:
+        return step, by_state[AssignmentState.PENDING]
+    if AssignmentState.WAITING in by_state:
+        waiting = by_state[AssignmentState.WAITING]
+        first = await store.get(Assignment, waiting.waits_for_id) if waiting.waits_for_id else None
+        who = await store.get(Person, first.person_id) if first else None
+        raise NotYetYourTurn(waiting_for=who.name if who else "?")
+    if AssignmentState.TRANSFERRED in by_state and not (
+            by_state.keys() & {AssignmentState.DECIDED, AssignmentState.CANCELLED}):
+        gone = by_state[AssignmentState.TRANSFERRED]
+        successor = await store.one(Assignment, transferred_from_id=gone.id)
+        to = await store.get(Person, successor.person_id) if successor else None
+        raise Transferred(to=to.name if to else "?")
+    if mine:
         raise await _already_decided(store, step)
-    return step, pending[0]
+    raise NotYourTurn()
 
 
 async def decide(store: Store, actor: Actor, step_id: int, decision: Decision, *,
-                 reason: str | None, now: datetime, policy: Policy) -> DecisionResult:
-    """Record ``actor``'s decision once; commits. Raises a refusal (nothing changed) otherwise."""
-    if decision is Decision.RETURN:
-        reason = (reason or "").strip()
-        if not reason:
-            raise EmptyText(what="reason")
-        if len(reason) > policy.reason_max_chars:
-            raise TooLong(length=len(reason), limit=policy.reason_max_chars)
+                 reason: str | None = None, comment: str | None = None,
+                 return_to: int | None = None, now: datetime, calendar: WorkCalendar,
+                 policy: Policy) -> Outcome:
+    """Record ``actor``'s decision once. A return goes to the submitter for supplement (the
+    clock stops) or, with ``return_to``, to that earlier step of the case. Commits."""
+    reason, comment = _checked_text(reason, policy), _checked_text(comment, policy)
+    if decision is Decision.RETURN and not reason:
+        raise EmptyText(what="reason")
     for _attempt in range(CAS_ATTEMPTS):
-        # check_press re-reads: a step closed meanwhile raises "already decided".
-        step, assignment = await check_press(store, actor, step_id)
-        assignments = await store.assignments(step_id)
-        decisions = [decision if a.id == assignment.id else _decision(a) for a in assignments]
-        new_state = machine.outcome(StepMode(step.mode), decisions)
+        step, mine = await check_press(store, actor, step_id)
+        case = await store.get(Case, step.case_id)
+        assert case is not None
+        if return_to is not None and not 1 <= return_to < step.seq:
+            raise BadReturnTarget()
+        lanes = {lane.id: lane for lane in await store.all(Lane, step_id=step_id)}
+        everyone = await store.assignments(step_id)
+        lane_states = {}
+        for lane_id, lane in lanes.items():
+            votes = [_vote(a, decision if a.id == mine.id else None) for a in everyone
+                     if a.lane_id == lane_id]
+            lane_states[lane_id] = machine.lane_outcome(StepMode(lane.mode), votes)
+        state = machine.step_outcome(lane_states.values())
+        if state is StepState.RETURNED and return_to is None:
+            state = StepState.PAUSED
         values: dict[str, object] = {}
-        if new_state != StepState.OPEN:
-            machine.check_transition(StepState(step.state), new_state)
-            values = {"state": new_state.value, "closed_at": now}
+        if state is not StepState.OPEN:
+            machine.check_transition(StepState(step.state), state)
+            values["state"] = state.value
+            values["paused_at" if state is StepState.PAUSED else "closed_at"] = now
         if await store.compare_and_set_step(step, **values):
             break
     else:
         raise StaleCard()
-    assignment.decision = decision.value
-    assignment.reason = reason
-    assignment.decided_at = now
-    assignment.version += 1
-    case = await store.get(Case, step.case_id)
-    assert case is not None and case.id is not None and step.id is not None
-    case_closed = new_state != StepState.OPEN
-    if case_closed:
-        case.state = CaseState.APPROVED if new_state == StepState.APPROVED else CaseState.RETURNED
-        case.closed_at = now
-        case.version += 1
+    mine.state, mine.decision, mine.decided_at = AssignmentState.DECIDED, decision.value, now
+    mine.reason, mine.comment, mine.version = reason, comment, mine.version + 1
+    lane = lanes[mine.lane_id]
+    lane.state = lane_states[mine.lane_id]
+    mode = StepMode(lane.mode)
+    for other in everyone:
+        if other.id == mine.id or other.state not in ACTIVE:
+            continue
+        same_lane = other.lane_id == mine.lane_id
+        if state in (StepState.APPROVED, StepState.RETURNED):
+            other.state = AssignmentState.CANCELLED  # the step is over for everyone
+        elif decision is Decision.RETURN and same_lane:
+            other.state = AssignmentState.CANCELLED  # the lane starts afresh on resubmission
+        elif other.waits_for_id == mine.id:
+            other.state = AssignmentState.PENDING  # an added signer's turn comes
+        elif same_lane and not other.added and machine.others_released(mode, decision,
+                                                                          mine.added):
+            other.state = AssignmentState.CANCELLED  # or-sign: someone already decided
+    project = await store.get(Project, case.project_id)
+    assert project is not None and case.id is not None and step.id is not None
+    event = "approved"
+    if state is StepState.APPROVED:
+        event = await _after_step(store, case, project, step, now, calendar)
+    elif state is StepState.PAUSED:
+        event = "returned"
+        for open_lane in lanes.values():
+            if open_lane.state != LaneState.APPROVED and open_lane.due_at is not None:
+                left = calendar.remaining_working_days(now, open_lane.due_at).days
+                open_lane.remaining_days = max(left, 0)
+        case.state = CaseState.SUPPLEMENT
+    elif state is StepState.RETURNED:
+        event = "returned_to_step"
+        assert return_to is not None
+        case.round += 1
+        case_type = case_type_of(case)
+        new_steps = await _create_round(store, case, case_type, case.round, return_to)
+        await _open_step(store, case, project, new_steps[0], case_type.steps[return_to - 1],
+                         now, calendar)
+    case.version += 1
+    await store.flush()
     await store.audit(at=now, actor_id=actor.id, action=f"case.{decision.value}",
                       subject=f"case:{case.id}",
-                      data={"step": step.id, "assignment": assignment.id, "reason": reason,
-                            "step_state": new_state.value})
+                      data={"step": step.id, "assignment": mine.id, "reason": reason,
+                            "comment": comment, "return_to": return_to, "step_state": state,
+                            "on_behalf_of": mine.on_behalf_of_id})
     await store.commit()
-    return DecisionResult(case.id, step.id, decision, case_closed)
+    return Outcome(case.id, step.id, event)
+
+
+async def _after_step(store: Store, case: Case, project: Project, step: Step, now: datetime,
+                      calendar: WorkCalendar) -> str:
+    """A step was approved: open the next one, or approve the case."""
+    following = await store.one(Step, case_id=case.id, round=case.round, seq=step.seq + 1)
+    if following is None:
+        case.state, case.closed_at = CaseState.APPROVED, now
+        return "approved_case"
+    spec = case_type_of(case).steps[following.seq - 1]
+    await _open_step(store, case, project, following, spec, now, calendar)
+    return "approved_step"
+
+
+def _vote(assignment: Assignment, decision: Decision | None) -> machine.Vote:
+    if decision is not None:
+        return machine.Vote(AssignmentState.DECIDED, decision, assignment.added)
+    made = Decision(assignment.decision) if assignment.decision else None
+    return machine.Vote(AssignmentState(assignment.state), made, assignment.added)
+
+
+def _checked_text(text: str | None, policy: Policy) -> str | None:
+    text = (text or "").strip() or None
+    if text is not None and len(text) > policy.reason_max_chars:
+        raise TooLong(length=len(text), limit=policy.reason_max_chars)
+    return text
+
+
+async def _already_decided(store: Store, step: Step) -> AlreadyDecided | StaleCard:
+    """Who settled this: the newest decision in the step (or the withdrawal)."""
+    decided = [a for a in await store.assignments(step.id) if a.decision]  # type: ignore[arg-type]
+    if decided:
+        last = max(decided, key=lambda a: (a.decided_at or step.started_at, a.id or 0))
+        person = await store.get(Person, last.person_id)
+        return AlreadyDecided(by=person.name if person else "?", decision=last.decision,
+                              at=last.decided_at)
+    return StaleCard()
 
 
 async def record_refused_press(store: Store, *, actor_id: int | None, tg_user_id: int,
@@ -199,37 +359,164 @@ async def record_refused_press(store: Store, *, actor_id: int | None, tg_user_id
     await store.commit()
 
 
-async def case_view(store: Store, case_id: int, now: datetime, calendar: WorkCalendar,
-                    policy: Policy) -> CaseView:
+# -- the submitter: supplement and withdraw ------------------------------------------------
+
+
+async def resubmit(store: Store, actor: Actor, case_id: int, *, note: str | None,
+                   files: list[FileRef], now: datetime, calendar: WorkCalendar,
+                   policy: Policy) -> Outcome:
+    """The supplement is in: the paused step runs again with the working days it had left."""
+    case = await own_case(store, actor, case_id)
+    if case.state != CaseState.SUPPLEMENT:
+        raise CaseClosed(state=case.state)
+    note = _checked_text(note, policy)
+    step = await store.one(Step, case_id=case_id, round=case.round, state=StepState.PAUSED)
+    if step is None or not await store.compare_and_set_step(
+            step, state=StepState.OPEN.value, paused_at=None):
+        raise StaleCard()
+    everyone = await store.assignments(step.id)  # type: ignore[arg-type]
+    dues = []
+    for lane in await store.all(Lane, step_id=step.id):
+        if lane.state == LaneState.APPROVED:
+            continue
+        deadline = calendar.deadline(now, lane.remaining_days or 0)
+        lane.due_at, lane.due_uncertain = deadline.due, deadline.uncertain
+        lane.remaining_days = None
+        dues.append(deadline)
+        if lane.state == LaneState.RETURNED:  # everyone of the lane looks again
+            lane.state = LaneState.OPEN
+            again = [a for a in everyone if a.lane_id == lane.id and a.state in (
+                AssignmentState.DECIDED, AssignmentState.CANCELLED)]
+            for old in again:
+                old.state = AssignmentState.SUPERSEDED  # its decision stays on the record
+            originals = [await store.get(Person, old.on_behalf_of_id or old.person_id)
+                         for old in again]
+            day = now.astimezone(calendar.tz).date()
+            for assignee in await with_delegation(store, [p for p in originals if p], day):
+                store.add(_assignment(step, lane, assignee, now))
+    if dues:
+        step.due_at = max(d.due for d in dues)
+        step.due_uncertain = any(d.uncertain for d in dues)
+    case.state = CaseState.PENDING
+    case.version += 1
+    for ref in files:
+        store.add(_attachment(case_id, ref))
+    await store.flush()
+    await store.audit(at=now, actor_id=actor.id, action="case.resubmitted",
+                      subject=f"case:{case_id}",
+                      data={"step": step.id, "note": note, "files": len(files),
+                            "due": _iso(step.due_at)})
+    await store.commit()
+    return Outcome(case_id, step.id, "resubmitted")
+
+
+async def withdraw(store: Store, actor: Actor, case_id: int, *, now: datetime) -> Outcome:
+    """The submitter takes a pending case back; every open turn ends."""
+    case = await own_case(store, actor, case_id)
+    if case.state not in (CaseState.PENDING, CaseState.SUPPLEMENT):
+        raise CaseClosed(state=case.state)
+    current = [s for s in await store.all(Step, case_id=case_id, round=case.round)
+               if s.state in (StepState.OPEN, StepState.PAUSED, StepState.WAITING)]
+    for step in current:
+        if not await store.compare_and_set_step(step, state=StepState.WITHDRAWN.value,
+                                                closed_at=now):
+            raise StaleCard()
+        for assignment in await store.assignments(step.id):  # type: ignore[arg-type]
+            if assignment.state in ACTIVE:
+                assignment.state = AssignmentState.CANCELLED
+    case.state, case.closed_at, case.version = CaseState.WITHDRAWN, now, case.version + 1
+    await store.flush()
+    await store.audit(at=now, actor_id=actor.id, action="case.withdrawn",
+                      subject=f"case:{case_id}", data={})
+    await store.commit()
+    return Outcome(case_id, None, "withdrawn")
+
+
+async def own_case(store: Store, actor: Actor, case_id: int) -> Case:
     case = await store.get(Case, case_id)
-    assert case is not None
-    project = await store.get(Project, case.project_id)
-    submitter = await store.get(Person, case.submitter_id)
-    assert project is not None and submitter is not None
-    views = []
-    for step in await store.steps(case_id):
-        assert step.id is not None
-        people = []
-        for a in await store.assignments(step.id):
-            person = await store.get(Person, a.person_id)
-            assert person is not None
-            behalf = await store.get(Person, a.on_behalf_of_id) if a.on_behalf_of_id else None
-            people.append(AssignmentView(a, person, behalf))
-        is_open = step.state == StepState.OPEN and step.due_at is not None
-        step_light = light(now, step.due_at, calendar, policy) if is_open else None  # type: ignore[arg-type]
-        views.append(StepView(step, people, step_light))
-    return CaseView(case, project, submitter, views, await store.attachments(case_id=case_id))
+    if case is None:
+        raise StaleCard()
+    if case.submitter_id != actor.id and not actor.has(Role.ADMIN):
+        raise NotAllowed(action="own_case")
+    return case
 
 
-async def _already_decided(store: Store, step: Step) -> AlreadyDecided | StaleCard:
+# -- assignees: transfer and add a signer -------------------------------------------------------
+
+
+async def transfer(store: Store, actor: Actor, step_id: int, to_person_id: int, *,
+                   reason: str | None, now: datetime, calendar: WorkCalendar,
+                   policy: Policy) -> Outcome:
+    """Hand my turn in this step to someone else, with a reason."""
+    reason = _checked_text(reason, policy)
+    if not reason:
+        raise EmptyText(what="reason")
+    step, mine = await _my_turn_for_change(store, actor, step_id, to_person_id)
+    target = await _target(store, to_person_id, now, calendar)
     assert step.id is not None
-    for a in await store.assignments(step.id):
-        if a.decision is not None:
-            person = await store.get(Person, a.person_id)
-            return AlreadyDecided(by=person.name if person else "?", decision=a.decision,
-                                  at=a.decided_at)
-    return StaleCard()
+    mine.state, mine.reason = AssignmentState.TRANSFERRED, reason
+    successor = await store.save(Assignment(
+        step_id=step.id, lane_id=mine.lane_id, person_id=target.id,
+        on_behalf_of_id=target.on_behalf_of.id if target.on_behalf_of else None,
+        added=mine.added, waits_for_id=mine.waits_for_id, transferred_from_id=mine.id,
+        created_at=now))
+    for waiting in await store.all(Assignment, step_id=step_id, waits_for_id=mine.id):
+        waiting.waits_for_id = successor.id
+    await store.flush()
+    await store.audit(at=now, actor_id=actor.id, action="case.transferred",
+                      subject=f"case:{step.case_id}",
+                      data={"step": step_id, "from": actor.id, "to": target.id, "reason": reason})
+    await store.commit()
+    return Outcome(step.case_id, step_id, "transferred")
 
 
-def _decision(assignment: Assignment) -> Decision | None:
-    return Decision(assignment.decision) if assignment.decision else None
+async def add_signer(store: Store, actor: Actor, step_id: int, person_id: int, *, before: bool,
+                     now: datetime, calendar: WorkCalendar) -> Outcome:
+    """Someone else must approve too: before me (I wait for them) or after me."""
+    step, mine = await _my_turn_for_change(store, actor, step_id, person_id)
+    target = await _target(store, person_id, now, calendar)
+    assert step.id is not None
+    signer = Assignment(
+        step_id=step.id, lane_id=mine.lane_id, person_id=target.id, added=True,
+        on_behalf_of_id=target.on_behalf_of.id if target.on_behalf_of else None,
+        state=AssignmentState.PENDING if before else AssignmentState.WAITING,
+        waits_for_id=None if before else mine.id, created_at=now)
+    await store.save(signer)
+    if before:
+        mine.state, mine.waits_for_id = AssignmentState.WAITING, signer.id
+    await store.flush()
+    await store.audit(at=now, actor_id=actor.id, action="case.signer_added",
+                      subject=f"case:{step.case_id}",
+                      data={"step": step_id, "signer": target.id, "before": before})
+    await store.commit()
+    return Outcome(step.case_id, step_id, "signer_added")
+
+
+async def _my_turn_for_change(store: Store, actor: Actor, step_id: int,
+                              other_id: int) -> tuple[Step, Assignment]:
+    """My pending turn, locked against concurrent decisions by bumping the step's version."""
+    for _attempt in range(CAS_ATTEMPTS):
+        step, mine = await check_press(store, actor, step_id)
+        if other_id == actor.id:
+            raise NotAllowed(action="self")
+        live = {a.person_id for a in await store.assignments(step_id)
+                if a.lane_id == mine.lane_id and a.state in ACTIVE}
+        if other_id in live:
+            raise NotAllowed(action="already_assigned")
+        if await store.compare_and_set_step(step):
+            return step, mine
+    raise StaleCard()
+
+
+async def _target(store: Store, person_id: int, now: datetime,
+                  calendar: WorkCalendar) -> Assignee:
+    person = await store.get(Person, person_id)
+    if person is None or not person.active:
+        raise NotAllowed(action="unknown_person")
+    [assignee] = await with_delegation(store, [person], now.astimezone(calendar.tz).date())
+    return assignee
+
+
+def _iso(instant: datetime | None) -> str | None:
+    return instant.isoformat() if instant else None
+

@@ -59,3 +59,35 @@ class NotYourTurn(Refusal):
 
 class UnknownButton(Refusal):
     code = "unknown_button"
+
+
+class NotYetYourTurn(Refusal):
+    code = "not_yet_your_turn"
+
+
+class Transferred(Refusal):
+    code = "transferred"
+
+
+class CaseClosed(Refusal):
+    code = "case_closed"
+
+
+class BadReturnTarget(Refusal):
+    code = "bad_return_target"
+
+
+class MissingField(Refusal):
+    code = "missing_field"
+
+
+class UnknownCaseType(Refusal):
+    code = "unknown_case_type"
+
+
+class BadDate(Refusal):
+    code = "bad_date"
+
+
+class UnknownPerson(Refusal):
+    code = "unknown_person"

@@ -34,22 +34,45 @@ class MemberRole(StrEnum):
 
 
 class CaseState(StrEnum):
-    PENDING = "pending"  # waiting for decisions
+    PENDING = "pending"  # moving through its steps
+    SUPPLEMENT = "supplement"  # returned to the submitter for supplement (补正): clock stopped
     APPROVED = "approved"
-    RETURNED = "returned"
+    WITHDRAWN = "withdrawn"  # taken back by the submitter
+    RETURNED = "returned"  # closed by a return before supplements existed (old records)
+
+
+CLOSED_CASE_STATES = frozenset({CaseState.APPROVED, CaseState.WITHDRAWN, CaseState.RETURNED})
 
 
 class StepMode(StrEnum):
     SINGLE = "single"  # one assignee decides
     ALL = "all"  # countersign 会签: everyone must approve
     ANY = "any"  # or-sign 或签: the first decision counts
+    JOINT = "joint"  # a step of several lanes (departments) in parallel; never a lane's mode
 
 
 class StepState(StrEnum):
     WAITING = "waiting"  # a later step, not started yet
     OPEN = "open"
+    PAUSED = "paused"  # waiting on the submitter's supplement; its clock is stopped
+    APPROVED = "approved"
+    RETURNED = "returned"  # sent back to an earlier step (or, in old records, to the handler)
+    WITHDRAWN = "withdrawn"
+
+
+class LaneState(StrEnum):
+    OPEN = "open"
     APPROVED = "approved"
     RETURNED = "returned"
+
+
+class AssignmentState(StrEnum):
+    WAITING = "waiting"  # an added signer's turn comes after someone else's approval
+    PENDING = "pending"  # can decide now
+    DECIDED = "decided"
+    TRANSFERRED = "transferred"  # handed to someone else, who got a new assignment
+    CANCELLED = "cancelled"  # no longer needed: the or-sign was decided, or the case ended
+    SUPERSEDED = "superseded"  # an earlier pass, before the case was resubmitted
 
 
 class Decision(StrEnum):

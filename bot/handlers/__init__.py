@@ -1,8 +1,9 @@
 """aiogram routers, one per feature, included in this order:
 
 1. scenes (a conversation in progress sees its own messages first),
-2. common (/start, /help, /cancel), 3. projects, 4. reports, 5. approvals,
-6. fallback (unknown commands and buttons, stray messages) last.
+2. common (/start, /help, /cancel), 3. projects, 4. reports, 5. approvals, 6. pending,
+7. away, 8. comments (replies to case cards), 9. fallback (unknown commands and buttons,
+stray messages) last.
 """
 
 from __future__ import annotations
@@ -10,15 +11,21 @@ from __future__ import annotations
 from aiogram import Dispatcher, Router
 from aiogram.fsm.scene import SceneRegistry
 
-from bot.handlers import approvals, common, fallback, projects, reports
+from bot.handlers import approvals, away, comments, common, fallback, pending, projects, reports
+from bot.scenarios.decision_comment import ApproveCommentScene
 from bot.scenarios.report_prompt import ReportPromptScene
-from bot.scenarios.return_reason import ReturnReasonScene
+from bot.scenarios.resubmit import ResubmitScene
+from bot.scenarios.return_reason import BulkReturnScene, ReturnReasonScene
+from bot.scenarios.submit import SubmitScene
+from bot.scenarios.transfer_reason import TransferReasonScene
 
 
 def setup_routers(dispatcher: Dispatcher) -> None:
     scenes = Router(name="scenes")
     dispatcher.include_router(scenes)
     # The registry sits on the dispatcher so every handler can be given ``scenes``.
-    SceneRegistry(dispatcher).add(ReportPromptScene, ReturnReasonScene, router=scenes)
-    for feature in (common, projects, reports, approvals, fallback):
+    SceneRegistry(dispatcher).add(ReportPromptScene, ReturnReasonScene, BulkReturnScene,
+                                  ApproveCommentScene, ResubmitScene, TransferReasonScene,
+                                  SubmitScene, router=scenes)
+    for feature in (common, projects, reports, approvals, pending, away, comments, fallback):
         dispatcher.include_router(feature.build_router())

@@ -31,6 +31,11 @@ async def help_text(t: Translator, actor: Actor | None, tg_user_id: int, store: 
     if actor.has(Role.LEADER, Role.DIRECTOR):
         lines.append(t.gettext("Items for your approval arrive as cards with ✅ Approve and "
                                "↩️ Return buttons, here and in the project's group."))
+    lines.append(t.gettext("/pending — everything waiting for your decision, with bulk "
+                           "approve and return"))
+    lines.append(t.gettext("/away FROM TO WHO — out of office: WHO decides for you meanwhile; "
+                           "/back ends it"))
+    lines.append(t.gettext("Reply to a case card to add a comment to it."))
     if actor.has(Role.GUIDE):
         lines.append(t.gettext("You will get deadline reminders for the projects you guide."))
     if actor.has(Role.ADMIN):

@@ -1,71 +1,116 @@
-"""↩️ Return: ask the leader for the reason, then send the case back to the handler with it."""
+"""↩️ Return: ask for the reason, then send the case back (to the submitter, or to an
+earlier step) with it."""
 
 from __future__ import annotations
 
-from aiogram import Bot, F
-from aiogram.fsm.scene import Scene, on
-from aiogram.types import CallbackQuery, ForceReply, Message
+from aiogram import Bot
+from aiogram.fsm.scene import on
+from aiogram.types import CallbackQuery, Message
 
 from bot.domain.approvals import decide
 from bot.domain.errors import EmptyText, Refusal, TooLong
 from bot.domain.people import Actor, require_actor
 from bot.domain.vocabulary import Decision
-from bot.handlers.announce import announce_decision
-from bot.i18n import Translator
+from bot.handlers.announce import announce
+from bot.i18n import N_, Translator
+from bot.scenarios.base import NOT_COMMAND, PLAIN_TEXT, Conversation, ask
 from bot.services import Services
 from bot.views.cards import refusal
-from bot.views.text import mention
 from storage.models import Case, Step
 from storage.store import Store
 
 
-class ReturnReasonScene(Scene, state="return_reason"):
+class ReturnReasonScene(Conversation, state="return_reason"):
+    CANCELLED = N_("Cancelled. The item is still waiting for a decision.")
+    WAITING_FOR = N_("I am waiting for the reason for returning. Reply with it, or send /cancel.")
+
     @on.callback_query.enter()
-    async def ask(self, query: CallbackQuery, t: Translator, store: Store,
-                  step_id: int) -> None:
+    async def ask_reason(self, query: CallbackQuery, t: Translator, store: Store, bot: Bot,
+                         step_id: int, return_to: int = 0) -> None:
         assert query.message is not None
         step = await store.get(Step, step_id)
         case = await store.get(Case, step.case_id) if step else None
-        person = await store.person_by_tg(query.from_user.id)
-        await self.wizard.update_data(step_id=step_id)
-        await query.bot.send_message(  # type: ignore[union-attr]
-            query.message.chat.id,
-            t.gettext("{who} Reply to this message with the reason for returning "
-                      "“{title}”. /cancel keeps it open.").format(
-                who=mention(person) if person else "", title=case.title if case else "?"),
-            reply_markup=ForceReply(selective=True,
-                                    input_field_placeholder=t.gettext("Reason for returning")))
+        await self.wizard.update_data(step_id=step_id, return_to=return_to)
+        await ask(bot, query.message.chat.id, t, await store.person_by_tg(query.from_user.id),
+                  t.gettext("Reply to this message with the reason for returning “{title}”. "
+                            "/cancel keeps it open.").format(title=case.title if case else "?"),
+                  t.gettext("Reason for returning"))
 
-    @on.message(F.text.startswith("/cancel"))
-    async def cancel(self, message: Message, t: Translator) -> None:
-        await self.wizard.exit()
-        await message.reply(t.gettext("Cancelled. The item is still waiting for a decision."))
-
-    @on.message(F.text.startswith("/"))
-    async def other_command(self, message: Message, t: Translator) -> None:
-        await message.reply(t.gettext("I am waiting for the reason for returning. Reply with "
-                                      "it, or send /cancel."))
-
-    @on.message(F.text)
+    @on.message(PLAIN_TEXT)
     async def receive(self, message: Message, actor: Actor | None, store: Store,
                       services: Services, bot: Bot, t: Translator) -> None:
         assert message.from_user is not None and message.text is not None
         actor = require_actor(actor, message.from_user.id)
-        step_id = int((await self.wizard.get_data())["step_id"])
+        data = await self.wizard.get_data()
         try:
-            result = await decide(store, actor, step_id, Decision.RETURN, reason=message.text,
-                                  now=services.now(), policy=services.policy)
+            outcome = await decide(store, actor, int(data["step_id"]), Decision.RETURN,
+                                   reason=message.text, return_to=int(data["return_to"]) or None,
+                                   now=services.now(), calendar=services.calendar,
+                                   policy=services.policy)
         except (TooLong, EmptyText) as error:
-            await message.reply(refusal(t, error))  # stay here: they can try again
+            await message.reply(refusal(t, error))  # stay: they can try again
             return
         except Refusal as error:
             await self.wizard.exit()
             await message.reply(refusal(t, error))
             return
         await self.wizard.exit()
-        await message.reply(t.gettext("↩️ Returned to the handler with your reason."))
-        await announce_decision(bot, store, services, result.case_id, actor)
+        await message.reply(t.gettext("↩️ Returned to the handler with your reason.")
+                            if outcome.event == "returned" else
+                            t.gettext("↩️ Returned to the earlier step with your reason."))
+        await announce(bot, store, services, outcome)
 
-    @on.message()
+    @on.message(NOT_COMMAND)
+    async def not_text(self, message: Message, t: Translator) -> None:
+        await message.reply(t.gettext("Please write the reason as text, or send /cancel."))
+
+
+class BulkReturnScene(Conversation, state="bulk_return"):
+    """↩️ Return several items from /pending with one reason, each to its submitter."""
+
+    CANCELLED = N_("Cancelled. The items are still waiting for a decision.")
+    WAITING_FOR = N_("I am waiting for the reason for returning. Reply with it, or send /cancel.")
+
+    @on.callback_query.enter()
+    async def ask_reason(self, query: CallbackQuery, t: Translator, store: Store, bot: Bot,
+                         step_ids: list[int]) -> None:
+        assert query.message is not None
+        await self.wizard.update_data(step_ids=step_ids)
+        await ask(bot, query.message.chat.id, t, await store.person_by_tg(query.from_user.id),
+                  t.ngettext("Reply with the reason for returning this item.",
+                             "Reply with one reason for returning these {n} items.",
+                             len(step_ids)).format(n=len(step_ids)),
+                  t.gettext("Reason for returning"))
+
+    @on.message(PLAIN_TEXT)
+    async def receive(self, message: Message, actor: Actor | None, store: Store,
+                      services: Services, bot: Bot, t: Translator) -> None:
+        assert message.from_user is not None and message.text is not None
+        actor = require_actor(actor, message.from_user.id)
+        done = refused = 0
+        for step_id in (await self.wizard.get_data())["step_ids"]:
+            try:
+                outcome = await decide(store, actor, int(step_id), Decision.RETURN,
+                                       reason=message.text, now=services.now(),
+                                       calendar=services.calendar, policy=services.policy)
+            except (TooLong, EmptyText) as error:
+                await message.reply(refusal(t, error))  # the same for all: let them retry
+                return
+            except Refusal:
+                await store.rollback()
+                refused += 1
+                continue
+            done += 1
+            await announce(bot, store, services, outcome)
+        await self.wizard.exit()
+        summary = t.ngettext("↩️ {n} returned to its handler.", "↩️ {n} returned to their "
+                             "handlers.", done).format(n=done)
+        if refused:
+            summary += " " + t.ngettext("{n} could not be: already decided or not yours.",
+                                        "{n} could not be: already decided or not yours.",
+                                        refused).format(n=refused)
+        await message.reply(summary)
+
+    @on.message(NOT_COMMAND)
     async def not_text(self, message: Message, t: Translator) -> None:
         await message.reply(t.gettext("Please write the reason as text, or send /cancel."))

@@ -6,19 +6,14 @@ import hashlib
 from collections import Counter
 from datetime import datetime
 
-from bot.domain.approvals import CaseView
 from bot.domain.errors import Refusal
 from bot.domain.nudging import PlannedNudge
 from bot.domain.projects import ProjectLine
 from bot.domain.reporting import MilestoneStatus, ReportView
 from bot.domain.vocabulary import AttachmentKind, CaseState, Decision, NudgeLevel, ProjectStatus
 from bot.i18n import N_, Translator
-from bot.views.text import LIGHT_EMOJI, clip, esc, light_label, mention, status_label, time_left
+from bot.views.text import LIGHT_EMOJI, clip, esc, localized, status_label, time_left
 from storage.models import Attachment
-
-STEP_NAMES = {"leader": N_("Leader in charge")}
-DECISION_DONE = {Decision.APPROVE: N_("✅ Approved by {who}"),
-                 Decision.RETURN: N_("↩️ Returned by {who}")}
 
 
 def shown_hash(text: str, buttons: object) -> str:
@@ -64,61 +59,6 @@ def report_card(t: Translator, view: ReportView) -> str:
     return clip("\n".join(lines))
 
 
-def step_name(t: Translator, name: str) -> str:
-    return t.gettext(STEP_NAMES[name]) if name in STEP_NAMES else esc(name)
-
-
-def case_card(t: Translator, view: CaseView) -> str:
-    case, project = view.case, view.project
-    lines = [
-        t.gettext("📝 <b>For approval</b> #{id} · {code} {name}").format(
-            id=case.id, code=esc(project.code), name=esc(project.name)),
-        f"<b>{esc(case.title)}</b>",
-        t.gettext("👤 Submitted by {who} · {when}").format(
-            who=esc(view.submitter.name), when=t.when(case.created_at)),
-    ]
-    files = attachments_line(t, view.attachments)
-    if files:
-        lines.append(files)
-    for step_view in view.steps:
-        step = step_view.step
-        people = t.gettext(" or ").join(esc(a.person.name) for a in step_view.assignments)
-        lines.append(t.gettext("Step: {step} — {people}").format(
-            step=step_name(t, step.name), people=people))
-        if step_view.light is not None and step.due_at is not None:
-            lines.append(t.gettext("{light} · due {when}").format(
-                light=light_label(t, step_view.light), when=t.when(step.due_at)))
-    for decided in view.decided():
-        a = decided.assignment
-        assert a.decision is not None and a.decided_at is not None
-        lines.append(t.gettext(DECISION_DONE[Decision(a.decision)]).format(
-            who=esc(decided.person.name)) + f" · {t.when(a.decided_at)}")
-        if a.reason:
-            lines.append(t.gettext("Reason: {reason}").format(reason=esc(a.reason)))
-    if case.state == CaseState.PENDING and view.current is not None:
-        waiting = t.gettext(" or ").join(
-            mention(a.person) for a in view.current.assignments if a.assignment.decision is None)
-        lines.append(t.gettext("⏳ Waiting for {people}").format(people=waiting))
-    lines.append(t.gettext("Query code: <code>{code}</code>").format(code=case.query_code))
-    return clip("\n".join(lines))
-
-
-def decision_notice(t: Translator, view: CaseView) -> str:
-    """What the submitter is told when their item is decided."""
-    case, project = view.case, view.project
-    last = view.decided()[-1]
-    if case.state == CaseState.APPROVED:
-        text = t.gettext("✅ Your item “{title}” ({code}) was approved by {who}.")
-    else:
-        text = t.gettext("↩️ Your item “{title}” ({code}) was returned by {who}.")
-    text = text.format(title=esc(case.title), code=esc(project.code),
-                       who=esc(last.person.name))
-    if last.assignment.reason:
-        text += "\n" + t.gettext("Reason: {reason}").format(reason=esc(last.assignment.reason))
-        text += "\n" + t.gettext("Please revise it and submit it again with /submit.")
-    return text
-
-
 def projects_list(t: Translator, lines: list[ProjectLine], counts: Counter[str]) -> str:
     if not lines:
         return t.gettext("No key projects yet. An administrator can import them with "
@@ -153,7 +93,7 @@ def nudge_text(t: Translator, planned: PlannedNudge, waiting_for: list[str]) -> 
     lines = [
         head.format(title=esc(case.title), code=esc(project.code), name=esc(project.name)),
         t.gettext("Step “{step}” is due {when} — {left}.").format(
-            step=step_name(t, step.name), when=t.when(step.due_at),
+            step=localized(t, step.name, step.name_en), when=t.when(step.due_at),
             left=time_left(t, planned.left)),
     ]
     if waiting_for:
@@ -176,15 +116,35 @@ REFUSALS = {
     "already_decided": N_("Already decided: {decision} by {by} at {at}."),
     "not_your_turn": N_("This decision is not yours: it waits for someone else."),
     "unknown_button": N_("This button is no longer valid."),
+    "not_yet_your_turn": N_("Not your turn yet: {waiting_for} decides first."),
+    "transferred": N_("You handed this on to {to}."),
+    "bad_return_target": N_("It can only go back to an earlier step."),
+    "missing_field": N_("“{field}” is required."),
+    "unknown_case_type": N_("There is no such kind of item."),
+    "bad_date": N_("“{text}” is not a date I understand: write 2026-11-24, 11-24 or 11月24日."),
+    "unknown_person": N_("I do not know “{text}”: use their @username or their name as "
+                         "registered."),
+}
+CASE_CLOSED = {
+    CaseState.SUPPLEMENT: N_("This item is back with its handler for a supplement; it can be "
+                             "decided again once resubmitted."),
+    CaseState.WITHDRAWN: N_("This item was withdrawn by its submitter."),
+    CaseState.APPROVED: N_("This item is already approved."),
+    CaseState.RETURNED: N_("This item was returned."),
 }
 NOT_ALLOWED = {
     "report": N_("Only the handlers, guides and leader of {project} can report its progress."),
     "submit": N_("Only the handlers of {project} can submit items for approval."),
     "bind": N_("Only administrators can link a group to a project."),
+    "own_case": N_("Only the submitter can do that."),
+    "self": N_("Choose someone other than yourself."),
+    "already_assigned": N_("They already have a turn in this step."),
+    "unknown_person": N_("That person is not available."),
 }
 EMPTY = {
     "title": N_("Please give the item a title, e.g. <code>/submit Site plan for review</code>."),
     "reason": N_("A return needs a reason."),
+    "comment": N_("The comment is empty."),
 }
 DECISION_WORD = {Decision.APPROVE: N_("approved"), Decision.RETURN: N_("returned")}
 
@@ -200,6 +160,10 @@ def refusal(t: Translator, error: Refusal) -> str:
     elif error.code == "no_project_here" and error.values.get("private"):
         template = N_("Reports and items for approval go into the project's group: "
                       "send the command there.")
+    elif error.code == "case_closed":
+        state = str(error.values.get("state"))
+        template = CASE_CLOSED.get(CaseState(state), N_("This item is closed.")) \
+            if state in set(CaseState) else N_("This item is closed.")
     elif error.code == "already_decided":
         at = error.values.get("at")
         values["at"] = t.when(at) if isinstance(at, datetime) else "?"

@@ -1,30 +1,62 @@
-"""Inline buttons. Callback data carries ids and an action only (64-byte limit);
-the server re-checks everything on every press."""
+"""Callback data for inline buttons: ids and an action only (Telegram allows 64 bytes).
+The server re-checks everything on every press, so nothing here is trusted."""
 
 from __future__ import annotations
 
 from aiogram.filters.callback_data import CallbackData
-from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.domain.vocabulary import Decision
-from bot.i18n import Translator
 
-ACTIONS = {"a": Decision.APPROVE, "r": Decision.RETURN}
+ACTIONS = {"a": Decision.APPROVE, "c": Decision.APPROVE, "r": Decision.RETURN}
 
 
 class DecideCb(CallbackData, prefix="dc"):
+    """A decision on a step: approve (a), approve with a comment (c), return (r)."""
+
     step: int
-    act: str  # "a" approve, "r" return
+    act: str
 
     @property
     def decision(self) -> Decision | None:
         return ACTIONS.get(self.act)
 
 
-def decision_keyboard(t: Translator, step_id: int) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(inline_keyboard=[[
-        InlineKeyboardButton(text=t.gettext("✅ Approve"),
-                             callback_data=DecideCb(step=step_id, act="a").pack()),
-        InlineKeyboardButton(text=t.gettext("↩️ Return"),
-                             callback_data=DecideCb(step=step_id, act="r").pack()),
-    ]])
+class ReturnToCb(CallbackData, prefix="rt"):
+    """Where a return goes: 0 = the submitter (supplement), n = step n of the case."""
+
+    step: int
+    to: int
+
+
+class CaseCb(CallbackData, prefix="cs"):
+    """The submitter's buttons: withdraw (w), resubmit (s)."""
+
+    case: int
+    act: str
+
+
+class PeopleCb(CallbackData, prefix="pp"):
+    """Pick a colleague for a turn: transfer (t) or add a signer (s); ``page`` of the list,
+    ``person`` once chosen, ``pos`` before (b) or after (a) me for a signer."""
+
+    step: int
+    act: str
+    page: int = 0
+    person: int = 0
+    pos: str = ""
+
+
+class TypeCb(CallbackData, prefix="ty"):
+    """A case type picked in /submit (by its index in the configured list; -1 cancels)."""
+
+    index: int
+    green: int = -1  # -1: not asked yet, 0 ordinary, 1 green channel
+
+
+class PendingCb(CallbackData, prefix="pd"):
+    """/pending: toggle (t), approve one (a), return one (r), approve the selection (A),
+    return the selection (R), select all (x). The selection lives in the message's own
+    keyboard (☑ / ☐), so it needs no server state and survives restarts."""
+
+    act: str
+    step: int = 0

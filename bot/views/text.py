@@ -27,6 +27,16 @@ STATUS_LABEL = {
 LIGHT_LABEL = {Light.GREEN: N_("on time"), Light.YELLOW: N_("due soon"), Light.RED: N_("overdue")}
 
 
+LEGACY_STEP_NAMES = {"leader": N_("Leader in charge")}  # steps stored before case types
+
+
+def localized(t: Translator, zh: str, en: str | None) -> str:
+    """A configured name (step, lane) in the reader's language, escaped."""
+    if zh in LEGACY_STEP_NAMES:
+        return t.gettext(LEGACY_STEP_NAMES[zh])
+    return esc(en if t.locale == "en" and en else zh)
+
+
 def esc(value: object) -> str:
     """User text inside HTML messages must be escaped."""
     return escape(str(value), quote=False)

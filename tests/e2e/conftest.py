@@ -99,6 +99,19 @@ class World:
             yield Store(session)
 
 
+async def submit_item(world: World, title: str, *, who: str = "liuxiao",
+                      where: str = "KP-002", kind: str = "一般事项审批") -> Json:
+    """/submit a title, pick the kind of item, answer ordinary to the green channel if asked;
+    returns the group card."""
+    await world.say(who, where, f"/submit {title}")
+    picker = await world.last_from_bot(where)
+    await world.press(who, where, picker["message_id"], button(picker, kind))
+    asked = await world.last_from_bot(where)
+    if "绿色通道" in text_of(asked) and buttons(asked):
+        await world.press(who, where, asked["message_id"], button(asked, "普通"))
+    return await world.last_from_bot(where)
+
+
 def text_of(message: Json) -> str:
     return str(message.get("text") or message.get("caption") or "")
 

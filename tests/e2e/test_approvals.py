@@ -17,6 +17,7 @@ from tests.e2e.conftest import (
     button,
     buttons,
     restart_bot,
+    submit_item,
     tear_down,
     text_of,
 )
@@ -25,8 +26,7 @@ ITEM = "微波站迁建选址方案"
 
 
 async def submit(world: World, title: str = ITEM) -> Json:
-    await world.say("liuxiao", "KP-002", f"/submit {title}")
-    return await world.last_from_bot("KP-002")
+    return await submit_item(world, title)
 
 
 async def decisions(world: World) -> list[Assignment]:
@@ -43,15 +43,17 @@ async def audit_actions(world: World) -> list[str]:
 async def test_submission_posts_a_group_card_and_private_cards_to_a_and_b(world: World) -> None:
     card = await submit(world)
     text = text_of(card)
-    assert "审批事项 #1 · KP-002 天台山公园" in text
+    assert "📝 一般事项审批 #1 · KP-002 天台山公园" in text
     assert ITEM in text and "经办人：刘晓" in text
-    assert "环节：分管领导审批 — 李副局长 或 何副局长" in text
+    assert "⏳ ① 分管领导审批" in text
     assert "🟢 正常 · 时限 11月26日周四 17:30" in text  # 3 working days after Monday
     assert "⏳ 等待 李副局长 或 何副局长 处理" in text
-    assert set(buttons(card)) == {"✅ 同意", "↩️ 退回"}
+    assert set(buttons(card)) == {"✅ 同意", "↩️ 退回", "🗑 撤回"}
     for leader in ("li", "he"):
         private = await world.last_from_bot(leader)
-        assert ITEM in text_of(private) and set(buttons(private)) == {"✅ 同意", "↩️ 退回"}
+        assert ITEM in text_of(private)
+        assert set(buttons(private)) == {"✅ 同意", "↩️ 退回", "💬 附意见同意", "🔁 转交",
+                                         "➕ 加签"}
     async with world.db() as store:
         [case] = await store.all(Case)
         [step] = await store.all(Step)
@@ -68,12 +70,13 @@ async def test_approve_from_private_updates_every_card_and_tells_the_handler(
     for where, message_id in (("KP-002", group_card["message_id"]),
                               ("li", private["message_id"])):
         shown = await world.ctl.message(world.cid(where), message_id)
-        assert "✅ 李副局长 已同意 · 11月23日周一 10:07" in text_of(shown)
+        assert "✅ 李副局长 同意 · 11月23日周一 10:07" in text_of(shown)
+        assert "✅ 审批通过 · 11月23日周一 10:07" in text_of(shown)
         assert "等待" not in text_of(shown) and buttons(shown) == {}
     b_card = await world.last_from_bot("he")
-    assert "✅ 李副局长 已同意" in text_of(b_card) and buttons(b_card) == {}
+    assert "✅ 李副局长 同意" in text_of(b_card) and buttons(b_card) == {}
     notice = text_of(await world.last_from_bot("liuxiao"))
-    assert notice == f"✅ 您提交的「{ITEM}」（KP-002）已获 李副局长 同意。"
+    assert notice == f"✅ 您提交的「{ITEM}」（KP-002，#1）已审批通过。"
     [decided] = await decisions(world)
     assert decided.decision == "approve"
     assert (await audit_actions(world))[-2:] == ["case.submitted", "case.approve"]
@@ -100,7 +103,8 @@ async def test_someone_else_pressing_is_refused_and_audited(world: World) -> Non
                                 button(group_card, "同意"))
     assert pressed["answer"] == {"text": "该事项不由您审批。", "show_alert": True, "url": None}
     assert await decisions(world) == []
-    assert buttons(await world.ctl.message(world.cid("KP-002"), group_card["message_id"]))
+    assert "✅ 同意" in buttons(await world.ctl.message(world.cid("KP-002"),
+                                                     group_card["message_id"]))
     async with world.db() as store:
         [refused] = await store.all(AuditEvent, action="press.refused")
     assert '"why": "not_your_turn"' in refused.data
@@ -129,17 +133,20 @@ async def test_return_asks_for_a_reason_then_sends_it_back_to_the_handler(
     assert await decisions(world) == []  # nothing decided until the reason comes
     await world.say("he", "he", "请补充周边地下管线资料", reply_to=prompt["message_id"])
     assert text_of(await world.last_from_bot("he")) == "↩️ 已退回经办人，并附上您的理由。"
-    group = next(m for m in await world.from_bot("KP-002") if "审批事项" in text_of(m))
-    assert "↩️ 何副局长 已退回" in text_of(group)
-    assert "理由：请补充周边地下管线资料" in text_of(group) and buttons(group) == {}
-    notice = text_of(await world.last_from_bot("liuxiao"))
-    assert f"您提交的「{ITEM}」（KP-002）被 何副局长 退回" in notice
-    assert "理由：请补充周边地下管线资料" in notice and "/submit" in notice
+    group = next(m for m in await world.from_bot("KP-002") if "一般事项审批 #1" in text_of(m))
+    assert "↩️ 何副局长 退回" in text_of(group)
+    assert "理由：请补充周边地下管线资料" in text_of(group)
+    assert "⏸ 已退回经办人补正，计时暂停（剩余 3 个工作日）" in text_of(group)
+    assert set(buttons(group)) == {"📤 重新提交", "🗑 撤回"}
+    notice = await world.last_from_bot("liuxiao")
+    assert f"您提交的「{ITEM}」（KP-002，#1）被 何副局长 退回补正" in text_of(notice)
+    assert "理由：请补充周边地下管线资料" in text_of(notice)
+    assert set(buttons(notice)) == {"📤 重新提交", "🗑 撤回"}
     [decided] = await decisions(world)
     assert (decided.decision, decided.reason) == ("return", "请补充周边地下管线资料")
     async with world.db() as store:
         [case] = await store.all(Case)
-    assert case.state == "returned"
+    assert case.state == "supplement"
 
 
 async def test_return_in_the_group_with_a_reply_and_bad_reasons_first(world: World) -> None:
@@ -166,7 +173,7 @@ async def test_cancelling_a_return_keeps_the_item_open(world: World) -> None:
     await world.say("li", "KP-002", "/cancel", reply_to=prompt["message_id"])
     assert text_of(await world.last_from_bot("KP-002")) == "已取消，该事项仍待审批。"
     shown = await world.ctl.message(world.cid("KP-002"), group_card["message_id"])
-    assert set(buttons(shown)) == {"✅ 同意", "↩️ 退回"}
+    assert set(buttons(shown)) == {"✅ 同意", "↩️ 退回", "🗑 撤回"}
     assert await decisions(world) == []
 
 
@@ -184,10 +191,11 @@ async def test_a_return_reason_after_the_other_post_approved_is_refused(world: W
 async def test_only_handlers_submit_and_titles_are_checked(world: World) -> None:
     await world.say("zheng", "KP-002", "/submit 引导员代交")
     assert "只有 KP-002 的经办人可以提交审批事项" in text_of(await world.last_from_bot("KP-002"))
-    await world.say("liuxiao", "KP-002", "/submit")
-    assert "请填写事项标题" in text_of(await world.last_from_bot("KP-002"))
-    await world.say("liuxiao", "KP-002", "/submit " + "长" * 201)
+    card = await submit_item(world, "")  # no title yet: it is asked for
+    assert "请回复事项标题" in text_of(card)
+    await world.say("liuxiao", "KP-002", "长" * 201, reply_to=card["message_id"])
     assert "内容过长：201 字" in text_of(await world.last_from_bot("KP-002"))
+    await world.say("liuxiao", "KP-002", "/cancel")
     await world.say("liuxiao", "liuxiao", "/submit 私聊提交")
     assert "请在项目工作群中发送" in text_of(await world.last_from_bot("liuxiao"))
     async with world.db() as store:
@@ -196,6 +204,8 @@ async def test_only_handlers_submit_and_titles_are_checked(world: World) -> None
 
 async def test_a_document_submitted_with_the_item_is_listed(world: World) -> None:
     await world.document("liuxiao", "KP-002", "选址比选方案.pdf", caption=f"/submit {ITEM}")
+    picker = await world.last_from_bot("KP-002")
+    await world.press("liuxiao", "KP-002", picker["message_id"], button(picker, "一般事项审批"))
     card = text_of(await world.last_from_bot("KP-002"))
     assert "📎 选址比选方案.pdf" in card
 
@@ -214,7 +224,7 @@ async def test_a_leader_who_never_started_the_bot_is_mentioned_in_the_group(
         refused = [r for r in await world.ctl.requests("sendMessage")
                    if r["params"].get("chat_id") == 100003]
         assert [r["error_code"] for r in refused] == [403]
-        await world.say("liuxiao", "KP-002", "/submit 第二件")
+        await submit_item(world, "第二件")
         again = [r for r in await world.ctl.requests("sendMessage")
                  if r["params"].get("chat_id") == 100003]
         assert len(again) == 1  # the refusal was remembered: no second attempt

@@ -9,7 +9,15 @@ from pathlib import Path
 
 from bot.app import create_app
 from storage.models import Nudge
-from tests.e2e.conftest import SHANGHAI, World, build_world, button, tear_down, text_of
+from tests.e2e.conftest import (
+    SHANGHAI,
+    World,
+    build_world,
+    button,
+    submit_item,
+    tear_down,
+    text_of,
+)
 
 ITEM = "微波站迁建选址方案"
 # Submitted Monday 2026-11-23 10:00 with a 3-working-day limit: due Thursday 17:30.
@@ -19,7 +27,7 @@ THURSDAY_EVENING = datetime(2026, 11, 26, 18, 0, tzinfo=SHANGHAI)
 
 
 async def submit(world: World) -> None:
-    await world.say("liuxiao", "KP-002", f"/submit {ITEM}")
+    await submit_item(world, ITEM)
 
 
 async def nudges(world: World) -> list[Nudge]:

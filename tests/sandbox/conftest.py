@@ -94,6 +94,17 @@ class Running:
 
         return await eventually(probe, f"the bot to say {contains!r} in {chat_id}", patience)
 
+    async def submit_item(self, user_id: int, chat_id: int, title: str) -> Json:
+        """/submit, pick 一般事项审批 in the picker; returns the published group card."""
+        await self.ctl.send_text(user_id, chat_id, f"/submit {title}")
+        picker = await self.bot_said(chat_id, "请选择事项类型")
+        kind = next(b["callback_data"] for row in picker["reply_markup"]["inline_keyboard"]
+                    for b in row if "一般事项审批" in b["text"])
+        await self.post("/sandbox/press", {"user_id": user_id, "chat_id": chat_id,
+                                           "message_id": picker["message_id"],
+                                           "callback_data": kind})
+        return await self.bot_said(chat_id, f"{title}")
+
 
 @contextlib.asynccontextmanager
 async def sandbox_running(data_dir: Path, *, fresh: bool = False) -> AsyncIterator[Running]:

@@ -148,7 +148,12 @@ async def test_a_visitor_reports_answers_a_prompt_approves_and_moves_time(
         await tab.bot_says("设计单位已收到管线资料")
 
         await tab.send("/submit 浏览器提交的方案")
-        await tab.bot_says("浏览器提交的方案")
+        await tab.bot_says("请选择事项类型")
+        await tab.js("""(() => { const rows = [...document.querySelectorAll('.row.bot')]
+                             .filter(r => r.textContent.includes('请选择事项类型'));
+                         [...rows[rows.length - 1].querySelectorAll('.key')]
+                             .find(k => k.textContent.includes('一般事项审批')).click(); })()""")
+        await tab.bot_says("一般事项审批 #")
         await tab.js("""(() => { const s = document.getElementById('act-as');
                          s.value = '100003'; s.dispatchEvent(new Event('change')); })()""")
         await tab.until("document.getElementById('me-card').textContent.includes('何副局长')",

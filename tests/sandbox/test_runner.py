@@ -47,10 +47,10 @@ async def test_the_clock_moves_forward_only_when_asked(sandbox: Running) -> None
 
 
 async def submissions_turn_yellow_then_red(sandbox: Running) -> None:
-    await sandbox.ctl.send_text(LIUXIAO, TIANTAI, "/submit 微波站迁建选址方案")
-    await sandbox.ctl.send_text(LIUXIAO, KANGLE, "/submit 设计方案初稿")
-    await sandbox.bot_said(TIANTAI, "审批事项")
-    await sandbox.bot_said(KANGLE, "审批事项")
+    await sandbox.submit_item(LIUXIAO, TIANTAI, "微波站迁建选址方案")
+    await sandbox.submit_item(LIUXIAO, KANGLE, "设计方案初稿")
+    await sandbox.bot_said(TIANTAI, "一般事项审批 #")
+    await sandbox.bot_said(KANGLE, "一般事项审批 #")
 
     async def step_until(sign: str) -> list[Json]:
         steps = []

@@ -1,0 +1,170 @@
+"""What a case looks like now, for its cards and lists: steps of every round, their lanes,
+who holds which turn, lights, CC and comments. Read-only."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from bot.domain.approvals import case_type_of
+from bot.domain.calendar import DayCount, WorkCalendar
+from bot.domain.casetypes import CaseType
+from bot.domain.lights import light
+from bot.domain.policy import Policy
+from bot.domain.vocabulary import AssignmentState, CaseState, Light, StepState
+from storage.models import Assignment, Attachment, Case, Comment, Lane, Person, Project, Step
+from storage.store import Store
+
+
+@dataclass
+class AssignmentView:
+    assignment: Assignment
+    person: Person
+    on_behalf_of: Person | None = None
+
+    @property
+    def state(self) -> AssignmentState:
+        return AssignmentState(self.assignment.state)
+
+
+@dataclass
+class LaneView:
+    lane: Lane
+    assignments: list[AssignmentView]
+    light: Light | None  # open lanes of an open step only
+
+    def live(self) -> list[AssignmentView]:
+        return [a for a in self.assignments
+                if a.state not in (AssignmentState.TRANSFERRED, AssignmentState.CANCELLED)
+                or a.assignment.decision]
+
+
+@dataclass
+class StepView:
+    step: Step
+    lanes: list[LaneView]
+    light: Light | None
+    left: DayCount | None
+    cc: list[Person] = field(default_factory=list)
+
+    @property
+    def joint(self) -> bool:
+        return len(self.lanes) > 1
+
+    @property
+    def state(self) -> StepState:
+        return StepState(self.step.state)
+
+    def pending(self) -> list[AssignmentView]:
+        return [a for lane in self.lanes for a in lane.assignments
+                if a.state is AssignmentState.PENDING]
+
+    def holders(self) -> list[AssignmentView]:
+        """Everyone whose turn is open or still to come in this step."""
+        return [a for lane in self.lanes for a in lane.assignments
+                if a.state in (AssignmentState.PENDING, AssignmentState.WAITING)]
+
+
+@dataclass
+class CaseView:
+    case: Case
+    case_type: CaseType
+    project: Project
+    submitter: Person
+    steps: list[StepView]
+    attachments: list[Attachment] = field(default_factory=list)
+    comments: list[tuple[Comment, Person]] = field(default_factory=list)
+    details: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def state(self) -> CaseState:
+        return CaseState(self.case.state)
+
+    @property
+    def current(self) -> StepView | None:
+        """The open or paused step of the current round."""
+        return next((s for s in self.steps if s.step.round == self.case.round
+                     and s.state in (StepState.OPEN, StepState.PAUSED)), None)
+
+    def rounds(self) -> list[int]:
+        return sorted({s.step.round for s in self.steps})
+
+
+async def case_view(store: Store, case_id: int, now: datetime, calendar: WorkCalendar,
+                    policy: Policy) -> CaseView:
+    case = await store.get(Case, case_id)
+    assert case is not None
+    project = await store.get(Project, case.project_id)
+    submitter = await store.get(Person, case.submitter_id)
+    assert project is not None and submitter is not None
+    people: dict[int, Person] = {}
+
+    async def person(person_id: int | None) -> Person | None:
+        if person_id is None:
+            return None
+        if person_id not in people:
+            found = await store.get(Person, person_id)
+            assert found is not None
+            people[person_id] = found
+        return people[person_id]
+
+    steps = []
+    for step in await store.all(Step, order_by=Step.id, case_id=case_id):
+        assert step.id is not None
+        everyone = await store.assignments(step.id)
+        is_open = step.state == StepState.OPEN
+        lanes = []
+        for lane in await store.all(Lane, order_by=Lane.seq, step_id=step.id):
+            views = []
+            for a in everyone:
+                if a.lane_id == lane.id:
+                    holder = await person(a.person_id)
+                    assert holder is not None
+                    views.append(AssignmentView(a, holder, await person(a.on_behalf_of_id)))
+            lane_light = (light(now, lane.due_at, calendar, policy)
+                          if is_open and lane.state == "open" and lane.due_at else None)
+            lanes.append(LaneView(lane, views, lane_light))
+        step_light = left = None
+        if is_open and step.due_at is not None:
+            step_light = light(now, step.due_at, calendar, policy)
+            left = calendar.remaining_working_days(now, step.due_at)
+        cc = [p for p in [await person(i) for i in json.loads(step.cc or "[]")] if p]
+        steps.append(StepView(step, lanes, step_light, left, cc))
+    steps.sort(key=lambda s: (s.step.round, s.step.seq))
+    comments = []
+    for comment in await store.all(Comment, order_by=Comment.id, case_id=case_id):
+        author = await person(comment.author_id)
+        assert author is not None
+        comments.append((comment, author))
+    return CaseView(case, case_type_of(case), project, submitter, steps,
+                    await store.attachments(case_id=case_id), comments,
+                    json.loads(case.details or "{}"))
+
+
+@dataclass
+class PendingItem:
+    view: CaseView
+    step: StepView
+    assignment: AssignmentView
+
+
+async def pending_for(store: Store, person_id: int, now: datetime, calendar: WorkCalendar,
+                      policy: Policy) -> list[PendingItem]:
+    """Every open turn of this person, oldest first (newest last)."""
+    mine = [a for a in await store.all(Assignment, order_by=Assignment.id, person_id=person_id,
+                                       state=AssignmentState.PENDING)]
+    items = []
+    views: dict[int, CaseView] = {}
+    for assignment in mine:
+        step = await store.get(Step, assignment.step_id)
+        if step is None or step.state != StepState.OPEN:
+            continue
+        if step.case_id not in views:
+            views[step.case_id] = await case_view(store, step.case_id, now, calendar, policy)
+        view = views[step.case_id]
+        step_view = next(s for s in view.steps if s.step.id == step.id)
+        held = next(a for lane in step_view.lanes for a in lane.assignments
+                    if a.assignment.id == assignment.id)
+        items.append(PendingItem(view, step_view, held))
+    return items

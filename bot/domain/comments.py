@@ -1,0 +1,34 @@
+"""Comments on a case: a reply to one of its cards is kept with the case."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from bot.domain.errors import CaseClosed, EmptyText, StaleCard, TooLong
+from bot.domain.people import Actor
+from bot.domain.policy import Policy
+from bot.domain.vocabulary import CLOSED_CASE_STATES, CaseState
+from storage.models import Case, Comment
+from storage.store import Store
+
+
+async def add_comment(store: Store, actor: Actor, case_id: int, text: str, *,
+                      tg_chat_id: int | None, tg_message_id: int | None, now: datetime,
+                      policy: Policy) -> Comment:
+    case = await store.get(Case, case_id)
+    if case is None:
+        raise StaleCard()
+    if CaseState(case.state) in CLOSED_CASE_STATES:
+        raise CaseClosed(state=case.state)
+    text = text.strip()
+    if not text:
+        raise EmptyText(what="comment")
+    if len(text) > policy.reason_max_chars:
+        raise TooLong(length=len(text), limit=policy.reason_max_chars)
+    comment = await store.save(Comment(case_id=case_id, author_id=actor.id, text=text,
+                                       created_at=now, tg_chat_id=tg_chat_id,
+                                       tg_message_id=tg_message_id))
+    await store.audit(at=now, actor_id=actor.id, action="case.commented",
+                      subject=f"case:{case_id}", data={"comment": comment.id})
+    await store.commit()
+    return comment

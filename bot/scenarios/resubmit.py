@@ -1,0 +1,69 @@
+"""📤 Resubmit after a return: take the supplement (text, photos, a document) or none."""
+
+from __future__ import annotations
+
+from aiogram import Bot, F
+from aiogram.fsm.scene import on
+from aiogram.types import CallbackQuery, Message
+
+from bot.domain.approvals import resubmit
+from bot.domain.errors import Refusal, TooLong
+from bot.domain.people import Actor, require_actor
+from bot.handlers.announce import announce
+from bot.handlers.context import files_of
+from bot.i18n import N_, Translator
+from bot.scenarios.base import NOT_COMMAND, Conversation, ask
+from bot.services import Services
+from bot.views.cards import refusal
+from storage.store import Store
+
+
+class ResubmitScene(Conversation, state="resubmit"):
+    CANCELLED = N_("Cancelled. The item stays with you until you resubmit it.")
+    WAITING_FOR = N_("I am waiting for the supplement. Reply with it, /skip to resubmit "
+                     "without one, or /cancel.")
+
+    @on.callback_query.enter()
+    async def ask_supplement(self, query: CallbackQuery, t: Translator, store: Store, bot: Bot,
+                             case_id: int) -> None:
+        assert query.message is not None
+        await self.wizard.update_data(case_id=case_id)
+        await ask(bot, query.message.chat.id, t, await store.person_by_tg(query.from_user.id),
+                  t.gettext("Reply with the supplement: text, photos or a document. "
+                            "/skip resubmits without one."),
+                  t.gettext("Supplement"))
+
+    @on.message(F.text.startswith("/skip"))
+    async def skip(self, message: Message, actor: Actor | None, store: Store,
+                   services: Services, bot: Bot, t: Translator) -> None:
+        await self._resubmit(message, None, actor, store, services, bot, t)
+
+    @on.message(F.photo | F.document | (F.text & ~F.text.startswith("/")))
+    async def receive(self, message: Message, actor: Actor | None, store: Store,
+                      services: Services, bot: Bot, t: Translator) -> None:
+        await self._resubmit(message, message.text or message.caption, actor, store, services,
+                             bot, t)
+
+    async def _resubmit(self, message: Message, note: str | None, actor: Actor | None,
+                        store: Store, services: Services, bot: Bot, t: Translator) -> None:
+        assert message.from_user is not None
+        actor = require_actor(actor, message.from_user.id)
+        case_id = int((await self.wizard.get_data())["case_id"])
+        try:
+            outcome = await resubmit(store, actor, case_id, note=note, files=files_of(message),
+                                     now=services.now(), calendar=services.calendar,
+                                     policy=services.policy)
+        except TooLong as error:
+            await message.reply(refusal(t, error))
+            return
+        except Refusal as error:
+            await self.wizard.exit()
+            await message.reply(refusal(t, error))
+            return
+        await self.wizard.exit()
+        await message.reply(t.gettext("📤 Resubmitted: the clock runs again."))
+        await announce(bot, store, services, outcome)
+
+    @on.message(NOT_COMMAND)
+    async def unsupported(self, message: Message, t: Translator) -> None:
+        await message.reply(t.gettext(self.WAITING_FOR))

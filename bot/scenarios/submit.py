@@ -1,0 +1,201 @@
+"""/submit: pick the kind of item, give its title and fields, choose the green channel if the
+kind has one, and it goes to its first step. Every answer is a reply to the bot's question
+(or a button), so it works under group privacy mode."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from aiogram import Bot, F
+from aiogram.fsm.scene import on
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+
+from bot.domain.approvals import submit_case
+from bot.domain.casetypes import CaseType
+from bot.domain.errors import Refusal
+from bot.domain.people import Actor, require_actor
+from bot.domain.reporting import FileRef
+from bot.i18n import N_, Translator
+from bot.publishing import publish_case, reply_to_message
+from bot.scenarios.base import NOT_COMMAND, PLAIN_TEXT, Conversation, ask
+from bot.services import Services
+from bot.views.cards import refusal
+from bot.views.keyboards import TypeCb
+from bot.views.text import esc
+from storage.models import Project
+from storage.store import Store
+
+
+def type_keyboard(t: Translator, types: list[CaseType]) -> InlineKeyboardMarkup:
+    rows = [[InlineKeyboardButton(text=case_type.display_name(t.locale),
+                                  callback_data=TypeCb(index=i).pack())]
+            for i, case_type in enumerate(types)]
+    rows.append([InlineKeyboardButton(text=t.gettext("✖️ Cancel"),
+                                      callback_data=TypeCb(index=-1).pack())])
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def green_keyboard(t: Translator, index: int) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(inline_keyboard=[[
+        InlineKeyboardButton(text=t.gettext("🟢 Green channel"),
+                             callback_data=TypeCb(index=index, green=1).pack()),
+        InlineKeyboardButton(text=t.gettext("Ordinary"),
+                             callback_data=TypeCb(index=index, green=0).pack()),
+    ]])
+
+
+class SubmitScene(Conversation, state="submit"):
+    CANCELLED = N_("Cancelled. Nothing was submitted.")
+    WAITING_FOR = N_("I am waiting for your answer to my question. Reply to it, or send "
+                     "/cancel.")
+
+    @on.message.enter()
+    async def start(self, message: Message, t: Translator, services: Services, title: str,
+                    files: list[dict[str, Any]], project_id: int) -> None:
+        types = list(services.case_types)
+        await self.wizard.set_data({"title": " ".join(title.split()), "files": files,
+                                    "project_id": project_id, "type": None, "details": {},
+                                    "field": 0, "green": None, "chat_id": message.chat.id,
+                                    "reply_to": message.message_id})
+        if len(types) == 1:
+            await self.wizard.update_data(type=0)
+            await self._next(message.bot, message.from_user.id if message.from_user else 0)  # type: ignore[arg-type]
+            return
+        await message.reply(t.gettext("What kind of item is it?"),
+                            reply_markup=type_keyboard(t, types))
+
+    @on.callback_query(TypeCb.filter())
+    async def picked(self, query: CallbackQuery, callback_data: TypeCb, t: Translator,
+                     services: Services, bot: Bot) -> None:
+        types = list(services.case_types)
+        if callback_data.index == -1:
+            await self.wizard.exit()
+            await query.answer(t.gettext(self.CANCELLED))
+            if isinstance(query.message, Message):
+                await query.message.edit_text(t.gettext(self.CANCELLED))
+            return
+        if not 0 <= callback_data.index < len(types):
+            await query.answer(t.gettext("This button is no longer valid."), show_alert=True)
+            return
+        chosen = types[callback_data.index]
+        if callback_data.green == -1:
+            await self.wizard.update_data(type=callback_data.index)
+            text = t.gettext("Kind: {type}").format(type=esc(chosen.display_name(t.locale)))
+        else:
+            await self.wizard.update_data(green=bool(callback_data.green))
+            text = (t.gettext("🟢 Green channel") if callback_data.green
+                    else t.gettext("Ordinary"))
+        await query.answer()
+        if isinstance(query.message, Message):
+            await query.message.edit_text(text)
+        await self._next(bot, query.from_user.id)
+
+    @on.message(F.text.startswith("/skip"))
+    async def skip(self, message: Message, t: Translator, services: Services, bot: Bot) -> None:
+        data = await self.wizard.get_data()
+        case_type = self._type(services, data)
+        asking = data.get("asking")
+        fields = case_type.fields if case_type else ()
+        if asking == "field" and not fields[data["field"]].required:
+            await self.wizard.update_data(field=data["field"] + 1, asking=None)
+            assert message.from_user is not None
+            await self._next(bot, message.from_user.id)
+        else:
+            await message.reply(t.gettext("This one is required."))
+
+    @on.message(PLAIN_TEXT)
+    async def answered(self, message: Message, t: Translator, services: Services,
+                       bot: Bot) -> None:
+        assert message.text is not None and message.from_user is not None
+        data = await self.wizard.get_data()
+        value = " ".join(message.text.split())
+        asking = data.get("asking")
+        if asking == "title":
+            if len(value) > services.policy.title_max_chars:
+                await message.reply(t.gettext("Too long: {length} characters, the limit is "
+                                              "{limit}. Please shorten it.").format(
+                    length=len(value), limit=services.policy.title_max_chars))
+                return
+            await self.wizard.update_data(title=value, asking=None)
+        elif asking == "field":
+            case_type = self._type(services, data)
+            assert case_type is not None
+            field = case_type.fields[data["field"]]
+            if len(value) > field.max_length:
+                await message.reply(t.gettext("Too long: {length} characters, the limit is "
+                                              "{limit}. Please shorten it.").format(
+                    length=len(value), limit=field.max_length))
+                return
+            details = dict(data["details"]) | {field.key: value}
+            await self.wizard.update_data(details=details, field=data["field"] + 1, asking=None)
+        else:
+            await message.reply(t.gettext(self.WAITING_FOR))
+            return
+        await self._next(bot, message.from_user.id)
+
+    async def _next(self, bot: Bot, tg_user_id: int) -> None:
+        """Ask what is still missing, or submit."""
+        data = await self.wizard.get_data()
+        services: Services = self.wizard.data["services"]
+        t: Translator = self.wizard.data["t"]
+        store: Store = self.wizard.data["store"]
+        case_type = self._type(services, data)
+        if case_type is None:
+            return  # still choosing the kind
+        person = await store.person_by_tg(tg_user_id)
+        chat_id = int(data["chat_id"])
+        if not data["title"]:
+            await self.wizard.update_data(asking="title")
+            await ask(bot, chat_id, t, person, t.gettext("Reply with the title of the item."),
+                      t.gettext("Title"))
+            return
+        if data["field"] < len(case_type.fields):
+            field = case_type.fields[data["field"]]
+            await self.wizard.update_data(asking="field")
+            question = t.gettext("Reply with “{field}”.").format(
+                field=esc(field.display_name(t.locale)))
+            if not field.required:
+                question += " " + t.gettext("/skip if there is none.")
+            await ask(bot, chat_id, t, person, question, field.display_name(t.locale))
+            return
+        if case_type.green_channel_limit_factor and data["green"] is None:
+            await bot.send_message(chat_id, t.gettext("Green channel (shorter limits) or "
+                                                      "ordinary?"),
+                                   reply_markup=green_keyboard(t, int(data["type"])))
+            return
+        await self._submit(bot, store, services, t, case_type, data, tg_user_id)
+
+    async def _submit(self, bot: Bot, store: Store, services: Services, t: Translator,
+                      case_type: CaseType, data: dict[str, Any], tg_user_id: int) -> None:
+        actor: Actor | None = self.wizard.data.get("actor")
+        await self.wizard.exit()
+        project = await store.get(Project, int(data["project_id"]))
+        assert project is not None
+        try:
+            case = await submit_case(
+                store, require_actor(actor, tg_user_id), project, case_type,
+                title=data["title"], details=dict(data["details"]),
+                files=[FileRef(**f) for f in data["files"]], green_channel=bool(data["green"]),
+                now=services.now(), calendar=services.calendar, policy=services.policy)
+        except Refusal as error:
+            await bot.send_message(int(data["chat_id"]), refusal(t, error),
+                                   reply_parameters=reply_to_message(int(data["reply_to"])))
+            return
+        assert case.id is not None
+        await publish_case(bot, store, services, case.id, group_chat_id=int(data["chat_id"]),
+                           reply_to=int(data["reply_to"]))
+
+    @staticmethod
+    def _type(services: Services, data: dict[str, Any]) -> CaseType | None:
+        if data.get("type") is None:
+            return None
+        return list(services.case_types)[int(data["type"])]
+
+    @on.message(NOT_COMMAND)
+    async def unsupported(self, message: Message, t: Translator) -> None:
+        await message.reply(t.gettext(self.WAITING_FOR))
+
+
+def file_dicts(files: list[FileRef]) -> list[dict[str, Any]]:
+    return [asdict(f) for f in files]
