@@ -69,6 +69,18 @@ from typing import Any, TypeVar
 import yaml
 
 from bot.domain.vocabulary import Role, StepMode
+from bot.domain.yamlfile import (
+    BOOL_TAG,
+    Fields,
+    Issue,
+    Reader,
+    YamlFileError,
+    compose,
+    is_null,
+    line_of,
+    shape,
+    sub,
+)
 
 
 class TimeoutPolicy(StrEnum):
@@ -108,8 +120,6 @@ _KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*")  # person keys and section cod
 _KEY_MAX = 64
 _NAME_MAX = 100
 _INT = re.compile(r"[-+]?[0-9]+")
-_NULL = "tag:yaml.org,2002:null"
-_BOOL = "tag:yaml.org,2002:bool"
 
 
 def _localized(locale: str, zh: str, en: str | None) -> str:
@@ -335,24 +345,11 @@ class CaseTypes:
 # --------------------------------------------------------------------------- errors
 
 
-@dataclass(frozen=True)
-class CaseTypesIssue:
-    line: int | None
-    path: str  # the field, e.g. "case_types[1].steps[0].mode"; "" for the file as a whole
-    message: str
-
-    def render(self, filename: str) -> str:
-        where = f"{filename} line {self.line}" if self.line is not None else filename
-        return ": ".join([part for part in (where, self.path) if part] + [self.message])
+CaseTypesIssue = Issue  # one problem: line, field path, message
 
 
-class CaseTypesError(ValueError):
+class CaseTypesError(YamlFileError):
     """The case types file is wrong; the message has one line per problem (file, line, field)."""
-
-    def __init__(self, filename: str, issues: list[CaseTypesIssue]) -> None:
-        self.filename = filename
-        self.issues = tuple(sorted(issues, key=lambda i: i.line or 0))
-        super().__init__("\n".join(issue.render(filename) for issue in self.issues))
 
 
 # --------------------------------------------------------------------------- loading
@@ -375,17 +372,7 @@ def load_case_types(path: Path) -> CaseTypes:
 
 def parse_case_types(text: str, filename: str) -> CaseTypes:
     """Validate a case types file completely; raises :class:`CaseTypesError` listing all."""
-    try:
-        root = yaml.compose(text.removeprefix("\ufeff"), Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
-        issue = CaseTypesIssue(line, "", f"invalid YAML: {exc.problem or exc}")
-        raise CaseTypesError(filename, [issue]) from None
-    except yaml.YAMLError as exc:
-        raise CaseTypesError(filename, [CaseTypesIssue(None, "", f"invalid YAML: {exc}")]) from None
-    if root is None or _is_null(root):
-        raise CaseTypesError(filename, [CaseTypesIssue(1, "", "the file is empty")])
+    root = compose(text, filename, CaseTypesError)
     parser = _Parser()
     types = parser.parse(root)
     if parser.issues:
@@ -394,26 +381,12 @@ def parse_case_types(text: str, filename: str) -> CaseTypes:
     return CaseTypes(tuple(types), warnings, filename, tuple(parser.references))
 
 
-def _line(node: yaml.Node) -> int:
-    return node.start_mark.line + 1
 
 
-def _is_null(node: yaml.Node) -> bool:
-    return isinstance(node, yaml.ScalarNode) and node.tag == _NULL
 
 
-def _sub(path: str, name: str) -> str:
-    return f"{path}.{name}" if path else name
 
 
-def _shape(node: yaml.Node) -> str:
-    if isinstance(node, yaml.MappingNode):
-        return "a mapping"
-    if isinstance(node, yaml.SequenceNode):
-        return "a list"
-    if _is_null(node):
-        return "nothing"
-    return f"'{node.value}'"
 
 
 E = TypeVar("E", bound=StrEnum)
@@ -431,46 +404,15 @@ _STEP_NOT_LANE = {name: f"{name} belongs to the joint step, not to a lane (write
                         " joint:)" for name in ("timeout", "cc")}
 
 
-class _Fields:
-    """One mapping's fields, read with type checks; problems go to the parser."""
-
-    def __init__(self, parser: _Parser, node: yaml.MappingNode, path: str,
-                 values: dict[str, yaml.Node], key_lines: dict[str, int]) -> None:
-        self.parser, self.node, self.path, self.values = parser, node, path, values
-        self.key_lines = key_lines
-
-    @property
-    def line(self) -> int:
-        return _line(self.node)
+class _Fields(Fields):
+    """One mapping's fields, with the case types' own value kinds."""
 
     def line_of(self, name: str) -> int:
         """The line where the field is written (the mapping's own line when it is absent)."""
         return self.key_lines.get(name, self.line)
 
-    def path_of(self, name: str) -> str:
-        return _sub(self.path, name)
-
-    def error(self, name: str, message: str) -> None:
-        self.parser.error(self.line_of(name), self.path_of(name), message)
-
-    def _scalar(self, name: str, required: bool) -> str | None:
-        """The field's text; None when absent or null (an error when required)."""
-        node = self.values.get(name)
-        if node is None:
-            if required:
-                self.parser.error(self.line, self.path_of(name), "missing")
-            return None
-        if _is_null(node):
-            if required:
-                self.error(name, "empty")
-            return None
-        if not isinstance(node, yaml.ScalarNode):
-            self.error(name, f"expected a single value, got {_shape(node)}")
-            return None
-        return str(node.value)
-
     def text(self, name: str, *, required: bool = False) -> str | None:
-        value = self._scalar(name, required)
+        value = self.scalar(name, required)
         if value is None:
             return None
         value = " ".join(value.split())
@@ -484,7 +426,7 @@ class _Fields:
         return value
 
     def code(self, name: str) -> str | None:
-        value = self._scalar(name, True)
+        value = self.scalar(name, True)
         if value is None:
             return None
         if not _CODE.fullmatch(value):
@@ -493,10 +435,10 @@ class _Fields:
         return value
 
     def integer(self, name: str, low: int, high: int, unit: str = "") -> int | None:
-        value = self._scalar(name, True)
+        value = self.scalar(name, True)
         if value is None:
             return None
-        if self.values[name].tag == _BOOL or not _INT.fullmatch(value.strip()):
+        if self.values[name].tag == BOOL_TAG or not _INT.fullmatch(value.strip()):
             self.error(name, f"expected an integer, got '{value}'")
             return None
         number = int(value)
@@ -505,21 +447,12 @@ class _Fields:
             return None
         return number
 
-    def boolean(self, name: str, default: bool) -> bool:
-        value = self._scalar(name, False)
-        if value is None:
-            return default
-        if self.values[name].tag != _BOOL:
-            self.error(name, f"expected true or false, got '{value}'")
-            return default
-        return value.lower() in ("true", "yes", "on")
-
     def factor(self, name: str) -> float | None:
-        value = self._scalar(name, False)
+        value = self.scalar(name, False)
         if value is None:
             return None
         try:
-            number = float(value.strip()) if self.values[name].tag != _BOOL else math.nan
+            number = float(value.strip()) if self.values[name].tag != BOOL_TAG else math.nan
         except ValueError:
             number = math.nan
         if not math.isfinite(number):
@@ -531,7 +464,7 @@ class _Fields:
         return number
 
     def mode(self) -> StepMode | None:
-        value = self._scalar("mode", True)
+        value = self.scalar("mode", True)
         if value is None:
             return None
         value = value.strip()
@@ -545,7 +478,7 @@ class _Fields:
         return None
 
     def choice(self, name: str, enum: type[E], *, required: bool = False) -> E | None:
-        value = self._scalar(name, required)
+        value = self.scalar(name, required)
         if value is None:
             return None
         try:
@@ -560,53 +493,33 @@ class _Fields:
         node = self.values.get(name)
         if node is None:
             if required:
-                self.parser.error(self.line, self.path_of(name), "missing")
+                self.reader.error(self.line, self.path_of(name), "missing")
             return None
-        if _is_null(node):
+        if is_null(node):
             return []
         if not isinstance(node, yaml.SequenceNode):
-            self.error(name, f"expected a list, got {_shape(node)}")
+            self.error(name, f"expected a list, got {shape(node)}")
             return None
         return [(f"{self.path_of(name)}[{i}]", item) for i, item in enumerate(node.value)]
 
 
-class _Parser:
+class _Parser(Reader):
     def __init__(self) -> None:
-        self.issues: list[CaseTypesIssue] = []
-        self.warnings: list[CaseTypesIssue] = []
+        super().__init__()
+        self.warnings: list[Issue] = []
         self.references: list[Reference] = []
 
-    def error(self, line: int | None, path: str, message: str) -> None:
-        self.issues.append(CaseTypesIssue(line, path, message))
-
     def warn(self, line: int, path: str, message: str) -> None:
-        self.warnings.append(CaseTypesIssue(line, path, message))
+        self.warnings.append(Issue(line, path, message))
 
     def fields(self, node: yaml.Node, path: str, allowed: tuple[str, ...],
                misplaced: Mapping[str, str] | None = None) -> _Fields | None:
         """A mapping's fields; ``misplaced`` explains fields that belong elsewhere."""
-        if not isinstance(node, yaml.MappingNode):
-            self.error(_line(node), path, f"expected a mapping, got {_shape(node)}")
+        read = self.mapping(node, path, allowed, misplaced)
+        if read is None:
             return None
-        values: dict[str, yaml.Node] = {}
-        first: dict[str, int] = {}
-        for key_node, value in node.value:
-            if not isinstance(key_node, yaml.ScalarNode) or _is_null(key_node):
-                self.error(_line(key_node), path, "expected a field name")
-                continue
-            name = str(key_node.value)
-            if misplaced and name in misplaced:
-                self.error(_line(key_node), _sub(path, name), misplaced[name])
-            elif name not in allowed:
-                self.error(_line(key_node), _sub(path, name),
-                           f"unknown field (expected one of: {', '.join(allowed)})")
-            elif name in values:
-                self.error(_line(key_node), _sub(path, name),
-                           f"duplicate field (first at line {first[name]})")
-            else:
-                values[name] = value
-                first[name] = _line(key_node)
-        return _Fields(self, node, path, values, first)
+        assert isinstance(node, yaml.MappingNode)
+        return _Fields(self, node, path, *read)
 
     @staticmethod
     def unique(seen: dict[str, int], what: str, value: str | None, f: _Fields,
@@ -746,38 +659,38 @@ class _Parser:
             if rule is None:
                 continue
             if rule in rules:
-                self.error(_line(node), path, f"'{rule.describe()}' is listed twice")
+                self.error(line_of(node), path, f"'{rule.describe()}' is listed twice")
                 continue
             rules.append(rule)
         return tuple(rules)
 
     def selector(self, node: yaml.Node, path: str) -> AssigneeRule | None:
-        if isinstance(node, yaml.ScalarNode) and not _is_null(node):
+        if isinstance(node, yaml.ScalarNode) and not is_null(node):
             word = str(node.value).strip()
             if word in BARE_SELECTORS:
                 return AssigneeRule(word)
             if word in KEYED_SELECTORS:
-                self.error(_line(node), path, f"'{word}' needs a value: {{{word}: ...}}")
+                self.error(line_of(node), path, f"'{word}' needs a value: {{{word}: ...}}")
             else:
-                self.error(_line(node), path,
+                self.error(line_of(node), path,
                            f"unknown assignee '{word}' (expected {_SELECTOR_HELP})")
             return None
         if not isinstance(node, yaml.MappingNode):
-            self.error(_line(node), path, f"expected an assignee, got {_shape(node)}")
+            self.error(line_of(node), path, f"expected an assignee, got {shape(node)}")
             return None
         if len(node.value) != 1:
-            self.error(_line(node), path, "expected one key (person, role, section or"
+            self.error(line_of(node), path, "expected one key (person, role, section or"
                                           f" section_head), got {len(node.value)}")
             return None
         key_node, value_node = node.value[0]
         kind = str(key_node.value) if isinstance(key_node, yaml.ScalarNode) else ""
         if kind not in KEYED_SELECTORS:
-            self.error(_line(key_node), _sub(path, kind) if kind else path,
+            self.error(line_of(key_node), sub(path, kind) if kind else path,
                        "unknown selector (expected one of: person, role, section,"
                        " section_head)")
             return None
-        f = _Fields(self, node, path, {kind: value_node}, {kind: _line(key_node)})
-        value = f._scalar(kind, True)
+        f = _Fields(self, node, path, {kind: value_node}, {kind: line_of(key_node)})
+        value = f.scalar(kind, True)
         if value is None:
             return None
         value = value.strip()

@@ -81,6 +81,17 @@ from typing import Any, TypeVar
 import yaml
 
 from bot.domain.vocabulary import ChatKind, MemberRole, ProjectStatus, Role
+from bot.domain.yamlfile import (
+    BOOL_TAG,
+    Fields,
+    Issue,
+    Reader,
+    YamlFileError,
+    compose,
+    is_null,
+    line_of,
+    shape,
+)
 from storage.models import Chat, Milestone, Person, Project, ProjectMember, Report, Section
 from storage.store import Store
 
@@ -90,8 +101,6 @@ _KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*")
 _INT = re.compile(r"[-+]?[0-9]+")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _USERNAME = re.compile(r"[A-Za-z0-9_]{4,32}")
-_NULL = "tag:yaml.org,2002:null"
-_BOOL = "tag:yaml.org,2002:bool"
 _BIGINT = 2**63
 
 # Column widths (PostgreSQL enforces them; SQLite would not).
@@ -172,24 +181,11 @@ class OrgFile:
     warnings: tuple[str, ...] = field(default=(), compare=False)  # rendered, one per line
 
 
-@dataclass(frozen=True)
-class OrgIssue:
-    line: int | None
-    path: str  # the field, e.g. "people[2].section"; "" for the file as a whole
-    message: str
-
-    def render(self, filename: str) -> str:
-        where = f"{filename} line {self.line}" if self.line is not None else filename
-        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+OrgIssue = Issue  # one problem: line, field path, message
 
 
-class OrgFileError(ValueError):
+class OrgFileError(YamlFileError):
     """The org file is wrong; the message has one line per problem (file, line, field)."""
-
-    def __init__(self, filename: str, issues: list[OrgIssue]) -> None:
-        self.filename = filename
-        self.issues = tuple(sorted(issues, key=lambda i: i.line or 0))
-        super().__init__("\n".join(issue.render(filename) for issue in self.issues))
 
 
 # --------------------------------------------------------------------------- parsing
@@ -198,33 +194,17 @@ class OrgFileError(ValueError):
 def parse_org(text: str, filename: str) -> OrgFile:
     """Validate an org file completely; raises :class:`OrgFileError` listing every problem."""
     parser = _Parser(filename)
-    try:
-        root = yaml.compose(text.removeprefix("\ufeff"), Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
-        raise OrgFileError(filename, [OrgIssue(line, "", f"invalid YAML: {exc.problem or exc}")]
-                           ) from None
-    except yaml.YAMLError as exc:
-        raise OrgFileError(filename, [OrgIssue(None, "", f"invalid YAML: {exc}")]) from None
-    if root is None or _is_null(root):
-        raise OrgFileError(filename, [OrgIssue(1, "", "the file is empty")])
+    root = compose(text, filename, OrgFileError)
     org = parser.parse(root)
     if parser.issues:
         raise OrgFileError(filename, parser.issues)
     return org
 
 
-def _line(node: yaml.Node) -> int:
-    return node.start_mark.line + 1
 
 
-def _is_null(node: yaml.Node) -> bool:
-    return isinstance(node, yaml.ScalarNode) and node.tag == _NULL
 
 
-def _sub(path: str, name: str) -> str:
-    return f"{path}.{name}" if path else name
 
 
 def _choices(enum: type[StrEnum]) -> str:
@@ -241,46 +221,12 @@ class _Ref:
     path: str
 
 
-class _Fields:
-    """One mapping's fields, read with type checks; problems go to the parser."""
-
-    def __init__(self, parser: _Parser, node: yaml.MappingNode, path: str,
-                 values: dict[str, yaml.Node]) -> None:
-        self.parser, self.node, self.path, self.values = parser, node, path, values
-
-    @property
-    def line(self) -> int:
-        return _line(self.node)
-
-    def line_of(self, name: str) -> int:
-        value = self.values.get(name)
-        return _line(value) if value is not None else self.line
-
-    def path_of(self, name: str) -> str:
-        return _sub(self.path, name)
-
-    def error(self, name: str, message: str) -> None:
-        self.parser.error(self.line_of(name), self.path_of(name), message)
-
-    def _scalar(self, name: str, required: bool) -> str | None:
-        """The field's text; None when absent or null (an error when required)."""
-        node = self.values.get(name)
-        if node is None:
-            if required:
-                self.parser.error(self.line, self.path_of(name), "missing")
-            return None
-        if _is_null(node):
-            if required:
-                self.error(name, "empty")
-            return None
-        if not isinstance(node, yaml.ScalarNode):
-            self.error(name, f"expected a single value, got {_shape(node)}")
-            return None
-        return str(node.value)
+class _Fields(Fields):
+    """One mapping's fields, with the org file's own value kinds."""
 
     def text(self, name: str, *, max_len: int, required: bool = False,
              multiline: bool = False) -> str | None:
-        value = self._scalar(name, required)
+        value = self.scalar(name, required)
         if value is None:
             return None
         value = value.strip() if multiline else " ".join(value.split())
@@ -293,7 +239,7 @@ class _Fields:
         return value
 
     def key(self, name: str, *, max_len: int, required: bool = False) -> str | None:
-        value = self._scalar(name, required)
+        value = self.scalar(name, required)
         if value is None:
             return None
         value = value.strip()
@@ -306,11 +252,11 @@ class _Fields:
         return value
 
     def integer(self, name: str, *, required: bool = False) -> int | None:
-        value = self._scalar(name, required)
+        value = self.scalar(name, required)
         if value is None:
             return None
         node = self.values[name]
-        if node.tag == _BOOL or not _INT.fullmatch(value.strip()):
+        if node.tag == BOOL_TAG or not _INT.fullmatch(value.strip()):
             self.error(name, f"expected an integer, got '{value}'")
             return None
         number = int(value)
@@ -319,17 +265,8 @@ class _Fields:
             return None
         return number
 
-    def boolean(self, name: str, default: bool) -> bool:
-        value = self._scalar(name, False)
-        if value is None:
-            return default
-        if self.values[name].tag != _BOOL:
-            self.error(name, f"expected true or false, got '{value}'")
-            return default
-        return value.lower() in ("true", "yes", "on")
-
     def day(self, name: str, *, required: bool = False) -> date | None:
-        value = self._scalar(name, required)
+        value = self.scalar(name, required)
         if value is None:
             return None
         value = value.strip()
@@ -342,7 +279,7 @@ class _Fields:
         return None
 
     def choice(self, name: str, enum: type[E], what: str, *, required: bool = False) -> E | None:
-        value = self._scalar(name, required)
+        value = self.scalar(name, required)
         if value is None:
             return None
         try:
@@ -354,10 +291,10 @@ class _Fields:
     def items(self, name: str) -> list[tuple[str, yaml.Node]]:
         """A list field's entries with their paths; [] when absent or null."""
         node = self.values.get(name)
-        if node is None or _is_null(node):
+        if node is None or is_null(node):
             return []
         if not isinstance(node, yaml.SequenceNode):
-            self.error(name, f"expected a list, got {_shape(node)}")
+            self.error(name, f"expected a list, got {shape(node)}")
             return []
         return [(f"{self.path_of(name)}[{i}]", item) for i, item in enumerate(node.value)]
 
@@ -369,50 +306,26 @@ def _present(items: Iterable[T | None]) -> list[T]:
     return [item for item in items if item is not None]
 
 
-def _shape(node: yaml.Node) -> str:
-    if isinstance(node, yaml.MappingNode):
-        return "a mapping"
-    if isinstance(node, yaml.SequenceNode):
-        return "a list"
-    return f"'{node.value}'"
 
 
-class _Parser:
+class _Parser(Reader):
     def __init__(self, filename: str) -> None:
+        super().__init__()
         self.filename = filename
-        self.issues: list[OrgIssue] = []
-        self.warnings: list[OrgIssue] = []
+        self.warnings: list[Issue] = []
         self.refs: list[_Ref] = []
         self.claimed: dict[tuple[str, Any], int] = {}
         self.project_chats: dict[str, int] = {}  # project code (upper) → its chat's line
 
-    def error(self, line: int | None, path: str, message: str) -> None:
-        self.issues.append(OrgIssue(line, path, message))
-
     def warn(self, line: int, path: str, message: str) -> None:
-        self.warnings.append(OrgIssue(line, path, message))
+        self.warnings.append(Issue(line, path, message))
 
     def fields(self, node: yaml.Node, path: str, allowed: tuple[str, ...]) -> _Fields | None:
-        if not isinstance(node, yaml.MappingNode):
-            self.error(_line(node), path, f"expected a mapping, got {_shape(node)}")
+        read = self.mapping(node, path, allowed)
+        if read is None:
             return None
-        values: dict[str, yaml.Node] = {}
-        first: dict[str, int] = {}
-        for key_node, value in node.value:
-            if not isinstance(key_node, yaml.ScalarNode) or _is_null(key_node):
-                self.error(_line(key_node), path, "expected a field name")
-                continue
-            name = str(key_node.value)
-            if name not in allowed:
-                self.error(_line(key_node), _sub(path, name),
-                           f"unknown field (expected one of: {', '.join(allowed)})")
-            elif name in values:
-                self.error(_line(key_node), _sub(path, name),
-                           f"duplicate field (first at line {first[name]})")
-            else:
-                values[name] = value
-                first[name] = _line(key_node)
-        return _Fields(self, node, path, values)
+        assert isinstance(node, yaml.MappingNode)
+        return _Fields(self, node, path, *read)
 
     def ref(self, kind: str, value: str | None, line: int, path: str) -> None:
         if value is not None:
@@ -422,15 +335,15 @@ class _Parser:
         """A list of references (person keys), each checked later; duplicates are errors."""
         out: list[str] = []
         for path, item in fields.items(name):
-            if not isinstance(item, yaml.ScalarNode) or _is_null(item):
-                self.error(_line(item), path, f"expected a {kind} key, got {_shape(item)}")
+            if not isinstance(item, yaml.ScalarNode) or is_null(item):
+                self.error(line_of(item), path, f"expected a {kind} key, got {shape(item)}")
                 continue
             value = str(item.value).strip()
             if value in out:
-                self.error(_line(item), path, f"'{value}' is listed twice")
+                self.error(line_of(item), path, f"'{value}' is listed twice")
                 continue
             out.append(value)
-            self.ref(kind, value, _line(item), path)
+            self.ref(kind, value, line_of(item), path)
         return tuple(out)
 
     # ----- the file
@@ -547,17 +460,17 @@ class _Parser:
         self.ref("section", section, f.line_of("section"), f.path_of("section"))
         roles: list[Role] = []
         for item_path, item in f.items("roles"):
-            if not isinstance(item, yaml.ScalarNode) or _is_null(item):
-                self.error(_line(item), item_path, f"expected a role, got {_shape(item)}")
+            if not isinstance(item, yaml.ScalarNode) or is_null(item):
+                self.error(line_of(item), item_path, f"expected a role, got {shape(item)}")
                 continue
             try:
                 role = Role(str(item.value).strip())
             except ValueError:
-                self.error(_line(item), item_path,
+                self.error(line_of(item), item_path,
                            f"unknown role '{item.value}' (expected one of: {_choices(Role)})")
                 continue
             if role in roles:
-                self.error(_line(item), item_path, f"'{role}' is listed twice")
+                self.error(line_of(item), item_path, f"'{role}' is listed twice")
                 continue
             roles.append(role)
         backup = f.key("backup", max_len=_KEY_MAX)
