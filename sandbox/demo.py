@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 
@@ -51,7 +51,7 @@ class DemoChat:
     members: tuple[str, ...]  # DEMO_USERS keys
     kind: str = "project"  # the org file's chat kind: project | leaders | supervision
     project: str | None = None  # the project code, for a project's work group
-    type: str = "supergroup"  # the Telegram chat type
+    type: Literal["group", "supergroup"] = "supergroup"  # the Telegram chat type
 
 
 DEMO_USERS: dict[str, DemoUser] = {

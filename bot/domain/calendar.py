@@ -24,7 +24,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -273,6 +273,30 @@ class WorkCalendar:
         return self._instant(self._add_workdays(day, 1), self.office_hours.opening)
 
     # ----- helpers
+
+    def working_day_after(self, day: date, n: int) -> date:
+        """The n-th working day after ``day`` (``day`` itself for n = 0)."""
+        if n < 0:
+            raise ValueError(f"n must be >= 0, got {n}")
+        return self._add_workdays(day, n)
+
+    def working_day_before(self, day: date, n: int) -> date:
+        """The n-th working day before ``day`` (``day`` itself for n = 0)."""
+        if n < 0:
+            raise ValueError(f"n must be >= 0, got {n}")
+        if n == 0:
+            return day
+        ordinal, year = day.toordinal(), day.year
+        while True:
+            ordinals = self._year(year).ordinals
+            index = bisect_left(ordinals, ordinal)  # working days strictly before ``day``
+            if n <= index:
+                return date.fromordinal(ordinals[index - n])
+            n -= index
+            year -= 1
+            ordinal = date(year, 12, 31).toordinal() + 1
+            if year < date.min.year:
+                raise ValueError("working-day arithmetic ran past year 1")
 
     def _year(self, year: int) -> _Year:
         cached = self._years.get(year)

@@ -7,8 +7,8 @@ from aiogram.filters import Command, CommandObject
 from aiogram.fsm.scene import ScenesManager
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
-from bot.domain.approvals import add_signer, check_press, decide, own_case, withdraw
-from bot.domain.errors import CaseClosed, UnknownButton
+from bot.domain.approvals import ACTIVE, add_signer, check_press, decide, own_case, withdraw
+from bot.domain.errors import BadReturnTarget, CaseClosed, NotAllowed, StaleCard, UnknownButton
 from bot.domain.people import Actor, require_actor, require_submitter
 from bot.domain.vocabulary import CaseState, Decision
 from bot.handlers.announce import announce
@@ -96,9 +96,14 @@ async def _return_targets(store: Store, t: Translator, step: Step) -> InlineKeyb
 async def on_return_target(query: CallbackQuery, callback_data: ReturnToCb, actor: Actor | None,
                            store: Store, t: Translator, scenes: ScenesManager) -> None:
     actor = require_actor(actor, query.from_user.id)
-    await check_press(store, actor, callback_data.step)
+    step, _ = await check_press(store, actor, callback_data.step)
+    # Fix: a forged target (this step or a later one) used to be accepted here and refused
+    # only after the reason was typed; refuse the press itself, with an alert.
+    if not 0 <= callback_data.to < step.seq:
+        raise BadReturnTarget()
     await query.answer(t.gettext("Please reply with the reason for returning it."))
-    if isinstance(query.message, Message):
+    # Fix: editing a message that has no buttons (left) fails with "message is not modified".
+    if isinstance(query.message, Message) and query.message.reply_markup is not None:
         await query.message.edit_reply_markup(reply_markup=None)
     await scenes.enter(ReturnReasonScene, step_id=callback_data.step,
                        return_to=callback_data.to)
@@ -111,6 +116,9 @@ async def on_case_button(query: CallbackQuery, callback_data: CaseCb, actor: Act
     actor = require_actor(actor, query.from_user.id)
     case = await own_case(store, actor, callback_data.case)
     if callback_data.act == "s":
+        if case.state == CaseState.PENDING:
+            # Fix: an old 📤 after the case was resubmitted said "This item is closed."
+            raise StaleCard()
         if case.state != CaseState.SUPPLEMENT:
             raise CaseClosed(state=case.state)
         await query.answer(t.gettext("Please reply with the supplement."))
@@ -159,8 +167,18 @@ async def on_people(query: CallbackQuery, callback_data: PeopleCb, actor: Actor 
         else:
             await query.message.answer(title, reply_markup=markup)
         return
+    # Fix: a chosen colleague was only checked once the transfer reason was typed or the
+    # signer's position pressed; yourself, someone already holding a turn here, or an unknown
+    # person is now refused at the press, with an alert (the checks transfer/add_signer make).
     person = await store.get(Person, callback_data.person)
-    name = esc(person.name if person else "?")
+    if person is None or not person.active:
+        raise NotAllowed(action="unknown_person")
+    if person.id == actor.id:
+        raise NotAllowed(action="self")
+    if any(a.person_id == person.id and a.lane_id == mine.lane_id and a.state in ACTIVE
+           for a in await store.assignments(step.id)):  # type: ignore[arg-type]
+        raise NotAllowed(action="already_assigned")
+    name = esc(person.name)
     if callback_data.act == "t":
         await query.answer(t.gettext("Please reply with the reason."))
         await query.message.edit_text(t.gettext("🔁 To {who}").format(who=name))

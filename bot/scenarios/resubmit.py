@@ -7,8 +7,9 @@ from aiogram.fsm.scene import on
 from aiogram.types import CallbackQuery, Message
 
 from bot.domain.approvals import resubmit
-from bot.domain.errors import Refusal, TooLong
+from bot.domain.errors import CaseClosed, Refusal, StaleCard, TooLong
 from bot.domain.people import Actor, require_actor
+from bot.domain.vocabulary import CaseState
 from bot.handlers.announce import announce
 from bot.handlers.context import files_of
 from bot.i18n import N_, Translator
@@ -57,6 +58,10 @@ class ResubmitScene(Conversation, state="resubmit"):
             await message.reply(refusal(t, error))
             return
         except Refusal as error:
+            if isinstance(error, CaseClosed) and error.values.get("state") == CaseState.PENDING:
+                # Fix: already resubmitted (e.g. from another prompt): this prompt is out of
+                # date; it used to answer "This item is closed." about a case still running.
+                error = StaleCard()
             await self.wizard.exit()
             await message.reply(refusal(t, error))
             return

@@ -602,3 +602,25 @@ def test_thirty_day_deadline_is_fast() -> None:
         cal.deadline(start + timedelta(minutes=i), 30)
     per_call = (systime.perf_counter() - began) / runs
     assert per_call < 0.0005  # well under a millisecond
+
+
+def test_working_day_after_and_before_skip_holidays_and_make_up_days() -> None:
+    cal = WorkCalendar()
+    # National Day 2026: Oct 1-7 off, Sat Oct 10 a make-up workday.
+    assert cal.working_day_after(date(2026, 9, 30), 1) == date(2026, 10, 8)
+    assert cal.working_day_after(date(2026, 10, 8), 2) == date(2026, 10, 10)
+    assert cal.working_day_before(date(2026, 10, 8), 1) == date(2026, 9, 30)
+    assert cal.working_day_before(date(2026, 10, 12), 2) == date(2026, 10, 9)
+    assert cal.working_day_before(date(2026, 10, 12), 0) == date(2026, 10, 12)
+    # Across a year boundary, both ways (Sunday 2026-01-04 is a make-up workday).
+    assert cal.working_day_before(date(2026, 1, 4), 1) == date(2025, 12, 31)
+    assert cal.working_day_before(date(2026, 1, 5), 1) == date(2026, 1, 4)
+    assert cal.working_day_after(date(2025, 12, 31), 1) == date(2026, 1, 4)
+    for start in (date(2026, 2, 13), date(2026, 10, 9), date(2026, 12, 31)):
+        for n in range(0, 40):
+            assert cal.working_day_before(cal.working_day_after(start, n), n) == start or \
+                not cal.is_workday(start)
+    with pytest.raises(ValueError):
+        cal.working_day_before(date(2026, 1, 5), -1)
+    with pytest.raises(ValueError):
+        cal.working_day_after(date(2026, 1, 5), -1)
