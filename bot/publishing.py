@@ -15,6 +15,7 @@ from datetime import datetime
 
 from aiogram import Bot
 from aiogram.types import InlineKeyboardMarkup, ReplyParameters
+from sqlalchemy import text
 
 from bot.delivery import PRIVATE, edit_text, send_private
 from bot.domain.case_view import CaseView, case_view
@@ -31,10 +32,11 @@ from bot.views.case_card import (
     turn_keyboard,
 )
 from bot.views.text import mention
-from storage.models import Card, Chat, Person
+from storage.models import Assignment, Card, Chat, Person
 from storage.store import Store
 
 GROUP, PRIVATE_CARD, CC, SUBMITTER = "group", "private", "cc", "submitter"
+_CARDS_LOCK_SPACE = 0x67726E63  # "grnc": PostgreSQL advisory locks (space, case id) for cards
 MENTION, NOTICE = "mention", "notice"  # group messages that are never edited
 
 
@@ -51,7 +53,7 @@ def _render(kind: str, t: Translator, view: CaseView,
     if kind == GROUP:
         return text, group_keyboard(t, view)
     if kind == PRIVATE_CARD:
-        return text, turn_keyboard(t, view, card.assignment_id if card else None)
+        return text, turn_keyboard(t, view, card)
     if kind == SUBMITTER:
         notice = outcome_notice(t, view) if view.state is CaseState.SUPPLEMENT else None
         return (f"{notice}\n\n{text}" if notice else text), submitter_keyboard(t, view)
@@ -74,6 +76,7 @@ async def publish_case(bot: Bot, store: Store, services: Services, case_id: int,
 async def sync_cards(bot: Bot, store: Store, services: Services, case_id: int, *,
                      view: CaseView | None = None, announce: bool = True) -> None:
     rendering = services.rendering
+    await _lock_cards(store, case_id)
     if view is None:
         view = await case_view(store, case_id, services.now(), services.calendar,
                                services.policy)
@@ -81,13 +84,14 @@ async def sync_cards(bot: Bot, store: Store, services: Services, case_id: int, *
     group = next((c for c in cards if c.kind == GROUP), None)
     # Who was already told: a turn by its private card or group mention; a return by the
     # submitter's card or, when private messages are refused, a notice in the group.
-    turns_told = {c.assignment_id for c in cards if c.kind in (PRIVATE_CARD, MENTION)}
+    turns_told = {(c.assignment_id, c.turn_version) for c in cards
+                  if c.kind in (PRIVATE_CARD, MENTION)}
     returns_told = {c.assignment_id for c in cards if c.kind in (SUBMITTER, NOTICE)}
     current = view.current
     if announce and current is not None and view.state is CaseState.PENDING:
         for held in current.pending():
-            if held.assignment.id not in turns_told:
-                await _announce_turn(bot, store, rendering, view, held.assignment.id,
+            if (held.assignment.id, held.assignment.version) not in turns_told:
+                await _announce_turn(bot, store, rendering, view, held.assignment,
                                      held.person, group, holder_name(
                                          rendering.for_group(), held, link=True))
         if current.step.id is not None:
@@ -117,12 +121,31 @@ async def sync_cards(bot: Bot, store: Store, services: Services, case_id: int, *
     await store.commit()
 
 
+async def _lock_cards(store: Store, case_id: int) -> None:
+    """One card update per case at a time, until this transaction ends.
+
+    Fix: two decisions on one case at the same moment (both lanes of a joint step, two
+    countersigns) each ran this sync after committing their decision. On PostgreSQL both
+    could read the cards before either committed: each announced the step that opened
+    (duplicate private cards for its holders) and each edited the cards to the same text
+    (Telegram: "message is not modified"). With the lock, whichever syncs second reads the
+    cards and the case after the first committed them. SQLite needs nothing: every
+    transaction there takes the database's write lock (``BEGIN IMMEDIATE``).
+    (This belongs in ``Store``; it is here to keep the fix to this module.)
+    """
+    bind = store.session.bind
+    if bind is not None and bind.dialect.name == "postgresql":
+        await store.session.execute(text("SELECT pg_advisory_xact_lock(:space, :case_id)"),
+                                    {"space": _CARDS_LOCK_SPACE, "case_id": case_id})
+
+
 async def _announce_turn(bot: Bot, store: Store, rendering: Rendering, view: CaseView,
-                         assignment_id: int | None, person: Person, group: Card | None,
+                         assignment: Assignment, person: Person, group: Card | None,
                          name_link: str) -> None:
-    """A new turn: a private card, or a mention under the group card when that is refused."""
+    """A new (or reopened) turn: a private card, or a mention under the group card when a
+    private message is refused."""
     card = await _send_card(bot, store, rendering, view, PRIVATE_CARD, person,
-                            assignment_id=assignment_id)
+                            assignment_id=assignment.id, turn_version=assignment.version)
     if card is not None or group is None:
         return
     t = rendering.for_group()
@@ -133,15 +156,17 @@ async def _announce_turn(bot: Bot, store: Store, rendering: Rendering, view: Cas
                                      reply_parameters=reply_to_message(group.tg_message_id))
     store.add(Card(case_id=view.case.id, tg_chat_id=group.tg_chat_id,  # type: ignore[arg-type]
                    tg_message_id=message.message_id, person_id=person.id, kind=MENTION,
-                   assignment_id=assignment_id))
+                   assignment_id=assignment.id, turn_version=assignment.version))
 
 
 async def _send_card(bot: Bot, store: Store, rendering: Rendering, view: CaseView, kind: str,
                      person: Person, *, assignment_id: int | None = None,
-                     step_id: int | None = None, group: Card | None = None) -> Card | None:
+                     turn_version: int = 0, step_id: int | None = None,
+                     group: Card | None = None) -> Card | None:
     t = rendering.for_person(person)
     draft = Card(case_id=view.case.id, tg_chat_id=0, tg_message_id=0,  # type: ignore[arg-type]
-                 person_id=person.id, kind=kind, assignment_id=assignment_id, step_id=step_id)
+                 person_id=person.id, kind=kind, assignment_id=assignment_id, step_id=step_id,
+                 turn_version=turn_version)
     text, markup = _render(kind, t, view, draft)
     delivered = await send_private(bot, store, person, text, markup)
     if delivered.channel != PRIVATE or delivered.message is None:

@@ -232,6 +232,7 @@ class Card(SQLModel, table=True):
     # or the return that asks the submitter for a supplement.
     assignment_id: int | None = Field(default=None, foreign_key="assignment.id", index=True)
     step_id: int | None = Field(default=None, foreign_key="step.id")
+    turn_version: int = 0  # the assignment's version it was sent for: a reopened turn is new
     shown_hash: str = Field(default="", max_length=64)  # what it shows now, to skip no-op edits
 
 

@@ -45,7 +45,7 @@ from bot.domain.vocabulary import (
     StepMode,
     StepState,
 )
-from storage.models import Assignment, Attachment, Case, Lane, Person, Project, Step
+from storage.models import Assignment, Attachment, Case, Comment, Lane, Person, Project, Step
 from storage.store import Store
 
 QUERY_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
@@ -270,6 +270,7 @@ async def decide(store: Store, actor: Actor, step_id: int, decision: Decision, *
     lane = lanes[mine.lane_id]
     lane.state = lane_states[mine.lane_id]
     mode = StepMode(lane.mode)
+    opened: list[Assignment] = []
     for other in everyone:
         if other.id == mine.id or other.state not in ACTIVE:
             continue
@@ -279,10 +280,17 @@ async def decide(store: Store, actor: Actor, step_id: int, decision: Decision, *
         elif decision is Decision.RETURN and same_lane:
             other.state = AssignmentState.CANCELLED  # the lane starts afresh on resubmission
         elif other.waits_for_id == mine.id:
-            other.state = AssignmentState.PENDING  # an added signer's turn comes
+            opened.append(other)  # an added signer's turn comes
         elif same_lane and not other.added and machine.others_released(mode, decision,
                                                                           mine.added):
             other.state = AssignmentState.CANCELLED  # or-sign: someone already decided
+    # A turn that waited on one no longer needed (the or-sign was settled) is due now too.
+    ended = {a.id for a in everyone if a.state == AssignmentState.CANCELLED}
+    opened += [a for a in everyone if a.state == AssignmentState.WAITING
+               and a.waits_for_id in ended and a not in opened]
+    for turn in opened:
+        turn.state = AssignmentState.PENDING
+        turn.version += 1  # a turn that (re)opens is announced afresh
     project = await store.get(Project, case.project_id)
     assert project is not None and case.id is not None and step.id is not None
     event = "approved"
@@ -387,13 +395,7 @@ async def resubmit(store: Store, actor: Actor, case_id: int, *, note: str | None
             lane.state = LaneState.OPEN
             again = [a for a in everyone if a.lane_id == lane.id and a.state in (
                 AssignmentState.DECIDED, AssignmentState.CANCELLED)]
-            for old in again:
-                old.state = AssignmentState.SUPERSEDED  # its decision stays on the record
-            originals = [await store.get(Person, old.on_behalf_of_id or old.person_id)
-                         for old in again]
-            day = now.astimezone(calendar.tz).date()
-            for assignee in await with_delegation(store, [p for p in originals if p], day):
-                store.add(_assignment(step, lane, assignee, now))
+            await _run_lane_again(store, step, lane, again, now, calendar)
     if dues:
         step.due_at = max(d.due for d in dues)
         step.due_uncertain = any(d.uncertain for d in dues)
@@ -401,6 +403,8 @@ async def resubmit(store: Store, actor: Actor, case_id: int, *, note: str | None
     case.version += 1
     for ref in files:
         store.add(_attachment(case_id, ref))
+    if note:  # what the submitter says with the supplement is shown on the card
+        store.add(Comment(case_id=case_id, author_id=actor.id, text=note, created_at=now))
     await store.flush()
     await store.audit(at=now, actor_id=actor.id, action="case.resubmitted",
                       subject=f"case:{case_id}",
@@ -408,6 +412,27 @@ async def resubmit(store: Store, actor: Actor, case_id: int, *, note: str | None
                             "due": _iso(step.due_at)})
     await store.commit()
     return Outcome(case_id, step.id, "resubmitted")
+
+
+async def _run_lane_again(store: Store, step: Step, lane: Lane, again: list[Assignment],
+                          now: datetime, calendar: WorkCalendar) -> None:
+    """Everyone of a returned lane looks again, in the same order: added signers stay added
+    and keep waiting on whom they waited on (or on that person's new turn)."""
+    day = now.astimezone(calendar.tz).date()
+    renewed: dict[int | None, Assignment] = {}
+    for old in again:
+        original = await store.get(Person, old.on_behalf_of_id or old.person_id)
+        if original is None:
+            continue
+        [assignee] = await with_delegation(store, [original], day)
+        old.state = AssignmentState.SUPERSEDED  # its decision stays on the record
+        renewed[old.id] = await store.save(_assignment(step, lane, assignee, now,
+                                                       added=old.added))
+    for old in again:
+        new = renewed.get(old.id)
+        if new is not None and old.waits_for_id in renewed:
+            new.waits_for_id = renewed[old.waits_for_id].id
+            new.state = AssignmentState.WAITING
 
 
 async def withdraw(store: Store, actor: Actor, case_id: int, *, now: datetime) -> Outcome:
@@ -499,6 +524,9 @@ async def _my_turn_for_change(store: Store, actor: Actor, step_id: int,
         step, mine = await check_press(store, actor, step_id)
         if other_id == actor.id:
             raise NotAllowed(action="self")
+        case = await store.get(Case, step.case_id)
+        if case is not None and other_id == case.submitter_id:
+            raise NotAllowed(action="submitter")  # nobody decides their own item
         live = {a.person_id for a in await store.assignments(step_id)
                 if a.lane_id == mine.lane_id and a.state in ACTIVE}
         if other_id in live:

@@ -138,6 +138,7 @@ NOT_ALLOWED = {
     "bind": N_("Only administrators can link a group to a project."),
     "own_case": N_("Only the submitter can do that."),
     "self": N_("Choose someone other than yourself."),
+    "submitter": N_("The submitter cannot decide their own item."),
     "already_assigned": N_("They already have a turn in this step."),
     "unknown_person": N_("That person is not available."),
 }

@@ -17,6 +17,7 @@ from bot.i18n import N_, Translator
 from bot.views.cards import attachments_line
 from bot.views.keyboards import CaseCb, DecideCb, PeopleCb
 from bot.views.text import clip, esc, light_label, localized, mention, time_left
+from storage.models import Card
 
 STEP_ICON = {StepState.WAITING: "◻️", StepState.OPEN: "⏳", StepState.PAUSED: "⏸",
              StepState.APPROVED: "✅", StepState.RETURNED: "↩️", StepState.WITHDRAWN: "🗑"}
@@ -200,13 +201,15 @@ def group_keyboard(t: Translator, view: CaseView) -> InlineKeyboardMarkup | None
     return InlineKeyboardMarkup(inline_keyboard=rows) if rows else None
 
 
-def turn_keyboard(t: Translator, view: CaseView,
-                  assignment_id: int | None) -> InlineKeyboardMarkup | None:
-    """A private card's buttons: only while the turn it was sent for is still open."""
+def turn_keyboard(t: Translator, view: CaseView, card: Card | None) -> InlineKeyboardMarkup | None:
+    """A private card's buttons: only while the turn it was sent for is open, and only on the
+    card sent for this opening of it (a reopened turn gets a new card)."""
     current = view.current
-    if view.state is not CaseState.PENDING or current is None or current.step.id is None:
+    if card is None or view.state is not CaseState.PENDING or current is None \
+            or current.step.id is None:
         return None
-    if not any(h.assignment.id == assignment_id for h in current.pending()):
+    if not any(h.assignment.id == card.assignment_id
+               and h.assignment.version == card.turn_version for h in current.pending()):
         return None
     step_id = current.step.id
     return InlineKeyboardMarkup(inline_keyboard=[

@@ -364,9 +364,6 @@ async def test_resubmission_by_text_in_the_group_then_by_skip_after_a_second_ret
     assert (await the_case(world)).state == "approved"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: resubmit() (bot/domain/approvals.py) keeps the supplement text only in the audit "
-    "trail; no card or message shows the approvers what the submitter wrote"))
 async def test_the_supplement_text_reaches_the_approvers(world: World) -> None:
     group_card = await submit(world)
     await return_it(world, "li", "KP-002", group_card, "请说明迁建费用来源")
@@ -668,25 +665,27 @@ async def test_a_signer_added_before_me_decides_first(world: World) -> None:
     assert "✅ 陈局长（加签） 同意 · 11月23日周一 10:40" in group
     assert "⏳ 等待 李副局长 或 何副局长 处理" in group
     assert (await the_case(world)).state == "pending"  # an added signer's approval is not enough
-    li_now = await now(world, "li", li_card)  # 李副局长's turn: his card has its buttons again
-    assert set(buttons(li_now)) == TURN_BUTTONS
-    await press(world, "li", "li", li_card, "同意")
+    # 李副局长's turn reopens as a new card (it notifies); the old one keeps no buttons.
+    assert buttons(await now(world, "li", li_card)) == {}
+    li_new = await world.last_from_bot("li")
+    assert li_new["message_id"] != li_card["message_id"] and ITEM in text_of(li_new)
+    assert set(buttons(li_new)) == TURN_BUTTONS
+    await press(world, "li", "li", li_new, "同意")
     group_now = await now(world, "KP-002", group_card)
     assert "✅ 李副局长 同意" in text_of(group_now) and "✅ 审批通过" in text_of(group_now)
     assert await holders(world, 1) == [("li", "decided", "approve"), ("he", "cancelled", None),
                                        ("chen", "decided", "approve")]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: when the signer added before 李副局长 approves, his turn reopens only by an edit of "
-    "his old card (bot/publishing.py sync_cards sends cards to turns without one; Telegram "
-    "does not notify edits), so nothing tells him it is his turn"))
 async def test_my_turn_after_a_signer_added_before_me_is_announced(world: World) -> None:
     await submit(world)
     await add_signer(world, "li", await world.last_from_bot("li"), "陈局长", "在我之前")
     li_says = len(await world.from_bot("li"))  # welcome, card, picker
     await press(world, "chen", "chen", await world.last_from_bot("chen"), "同意")
-    assert len(await world.from_bot("li")) > li_says
+    assert len(await world.from_bot("li")) == li_says + 1  # exactly one new card
+    assert set(buttons(await world.last_from_bot("li"))) == TURN_BUTTONS
+    await press(world, "he", "he", await world.last_from_bot("he"), "同意")
+    assert len(await world.from_bot("li")) == li_says + 1  # nothing more for him
 
 
 async def test_a_signer_added_after_me_approves_once_i_have(world: World) -> None:
@@ -742,10 +741,6 @@ async def test_adding_oneself_or_a_holder_is_refused_at_the_press(world: World) 
     assert len(await audit(world, "press.refused")) == 5
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: decide() (bot/domain/approvals.py) cancels 李副局长's turn when 何副局长 approves "
-    "the or-sign but leaves the signer 李 added after himself waiting for that cancelled turn "
-    "(only waits_for_id == the decider is released): nobody can ever decide the step"))
 async def test_a_signer_added_after_the_a_post_gets_the_turn_when_the_b_post_approves(
         world: World) -> None:
     await submit(world)
@@ -758,10 +753,6 @@ async def test_a_signer_added_after_the_a_post_gets_the_turn_when_the_b_post_app
     assert (await the_case(world)).state == "approved"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: resubmit() (bot/domain/approvals.py) re-creates the returned lane's assignments "
-    "as ordinary ones, dropping `added` and `waits_for`: the signer added after 李副局长 "
-    "becomes an or-signer and approves the leader's item alone"))
 async def test_an_added_signer_stays_added_after_a_resubmission(world: World) -> None:
     group_card = await submit(world)
     li_card = await world.last_from_bot("li")
