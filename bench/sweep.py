@@ -48,6 +48,7 @@ from bot.domain.calendar import WorkCalendar
 from bot.domain.lights import light
 from bot.domain.policy import Policy
 from bot.domain.vocabulary import CaseState, MemberRole, StepMode, StepState
+from bot.jobs import ladder_for
 from storage.db import SessionFactory, create_engine, create_session_factory
 from storage.models import Case, Nudge, Step
 from storage.store import Store
@@ -134,7 +135,8 @@ async def sweep(sessions: SessionFactory, now: datetime, calendar: WorkCalendar,
                 policy: Policy) -> int:
     """One ``plan()`` in its own session, as ``Jobs.sweep`` runs it; nudges claimed."""
     async with sessions() as session:
-        return len(await nudging.plan(Store(session), now, calendar, policy))
+        planned = await nudging.plan(Store(session), now, calendar, policy, ladder_for)
+        return len(planned.nudges)
 
 
 async def mark_all_sent(sessions: SessionFactory, now: datetime) -> None:

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 
 from aiogram import Bot, Dispatcher
 from aiogram.types import BotCommand, BotCommandScopeDefault
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config import Settings
@@ -17,8 +16,9 @@ from bot.domain.clock import Clock, SystemClock
 from bot.fsm_storage import SqlStorage
 from bot.handlers import setup_routers
 from bot.i18n import LOCALES, N_, translator
-from bot.jobs import SWEEP_JOB_ID, Jobs
+from bot.jobs import Jobs
 from bot.middlewares import ActorContext, Refusals, UnitOfWork
+from bot.scheduling import Timers
 from bot.services import Services
 from bot.telegram import build_bot
 from storage.db import SessionFactory, create_engine, create_session_factory
@@ -35,6 +35,9 @@ COMMANDS = (
     ("pending", N_("Everything waiting for my decision")),
     ("away", N_("Out of office: who decides for me")),
     ("back", N_("Back in the office")),
+    ("missing", N_("Missing materials of an item and their dates")),
+    ("urges", N_("Supervision: who was urged how often")),
+    ("calendar", N_("Holidays and make-up working days")),
     ("help", N_("What I can do for you")),
     ("cancel", N_("Stop what you are entering")),
     ("bind", N_("Admins: link this group to a project")),
@@ -50,12 +53,11 @@ class App:
     sessions: SessionFactory
     bot: Bot
     dispatcher: Dispatcher
-    scheduler: AsyncIOScheduler
+    timers: Timers
     jobs: Jobs
 
     async def close(self) -> None:
-        if self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
+        await self.timers.shutdown()
         await self.bot.session.close()
         await self.engine.dispose()
 
@@ -75,9 +77,9 @@ async def create_app(settings: Settings, *, clock: Clock | None = None,
     dispatcher.update.outer_middleware(ActorContext(services))
     dispatcher.update.outer_middleware(Refusals(services))
     setup_routers(dispatcher)
-    jobs = Jobs(bot, sessions, services)
-    scheduler = AsyncIOScheduler(timezone=settings.tz)
-    return App(settings, services, engine, sessions, bot, dispatcher, scheduler, jobs)
+    timers = Timers(settings.db_url, settings.tz)
+    jobs = Jobs(bot, sessions, services, engine, timers)
+    return App(settings, services, engine, sessions, bot, dispatcher, timers, jobs)
 
 
 async def publish_commands(bot: Bot, default_locale: str) -> None:
@@ -87,13 +89,6 @@ async def publish_commands(bot: Bot, default_locale: str) -> None:
         commands = [BotCommand(command=name, description=t.gettext(text))
                     for name, text in COMMANDS]
         await bot.set_my_commands(commands, scope=BotCommandScopeDefault(), language_code=locale)
-
-
-def schedule_sweep(app: App) -> None:
-    app.scheduler.add_job(
-        app.jobs.sweep, "interval", seconds=app.settings.sweep_interval_seconds,
-        id=SWEEP_JOB_ID, replace_existing=True, coalesce=True, max_instances=1,
-    )
 
 
 async def run_polling(app: App, *, handle_as_tasks: bool = True, polling_timeout: int = 30,
@@ -106,8 +101,8 @@ async def run_polling(app: App, *, handle_as_tasks: bool = True, polling_timeout
     await publish_commands(app.bot, app.settings.default_locale)
     if with_scheduler:
         await app.jobs.sweep()  # catch up on what fell due while the bot was stopped
-        schedule_sweep(app)
-        app.scheduler.start()
+        await app.timers.start(app.jobs)
+        await app.timers.schedule_sweep(app.settings.sweep_interval_seconds)
     me = await app.bot.get_me()
     log.info("Greenlight is running as @%s against %s", me.username, app.settings.api_base_url)
     try:

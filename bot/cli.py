@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
@@ -29,6 +29,8 @@ calendar_app = typer.Typer(help="The working-day calendar.", no_args_is_help=Tru
 app.add_typer(db_app, name="db")
 app.add_typer(org_app, name="org")
 app.add_typer(calendar_app, name="calendar")
+export_app = typer.Typer(help="Exports for the supervision office.", no_args_is_help=True)
+app.add_typer(export_app, name="export")
 
 
 def fail(message: str) -> None:
@@ -232,6 +234,57 @@ def calendar_show(year: Annotated[int, typer.Argument(help="The year to list.")]
         return out
 
     typer.echo("\n".join(run_async(main)))
+
+
+@calendar_app.command("add")
+def calendar_add(
+    day: Annotated[str, typer.Argument(help="The date, YYYY-MM-DD.")],
+    kind: Annotated[str, typer.Argument(help="holiday or workday.")],
+    name: Annotated[str, typer.Argument(help="What it is, e.g. 春节 or 春节调休.")] = "",
+) -> None:
+    """Declare one day a holiday or a (make-up) working day."""
+    settings = settings_or_exit()
+    try:
+        when = date.fromisoformat(day)
+    except ValueError:
+        fail(f"'{day}' is not a date: use YYYY-MM-DD")
+        raise AssertionError from None
+    if kind not in ("holiday", "workday"):
+        fail(f"'{kind}' must be holiday or workday")
+
+    async def main() -> bool:
+        from bot.domain.calendar_admin import set_day
+        from bot.domain.clock import SystemClock
+
+        async with _store(settings) as store:
+            return await set_day(store, day=when, is_workday=kind == "workday", name=name,
+                                 source="greenlight calendar add", now=SystemClock().now())
+
+    changed = run_async(main)
+    typer.echo(f"{when.isoformat()} is now a {kind}" if changed else "nothing to change")
+
+
+@export_app.command("urges")
+def export_urges(
+    file: Annotated[Path, typer.Argument(help="The .xlsx file to write.")],
+    year: Annotated[int | None, typer.Option(help="The year; default: this year.")] = None,
+) -> None:
+    """Who was urged how often (yellow, red, urge notices), per person and section."""
+    settings = settings_or_exit()
+
+    async def main() -> int:
+        from bot.domain.clock import SystemClock
+        from bot.domain.supervision import urge_counts
+        from bot.export import write_urge_counts
+
+        chosen = year or SystemClock().now().astimezone(settings.tz).year
+        async with _store(settings) as store:
+            counts = await urge_counts(store, chosen, settings.tz)
+        write_urge_counts(counts, file)
+        return len(counts.people)
+
+    people = run_async(main)
+    typer.echo(f"wrote {file} ({people} people)")
 
 
 @asynccontextmanager

@@ -78,8 +78,21 @@ class Settings(BaseSettings):
         le=30,
         description="A step turns yellow when this many working days or fewer are left.",
     )
-    approval_limit_days: int = Field(
-        default=3, ge=0, le=365, description="Working days a leader has for an approval."
+    yellow_share: float | None = Field(
+        default=None, gt=0, lt=1,
+        description="Also yellow when this share of the limit or less is left (e.g. 0.2).",
+    )
+    quiet_hours: bool = Field(
+        default=True,
+        description="Hold nudges outside office hours and on days off; they go out at the "
+        "next office hour, once.",
+    )
+    urgent_breaks_quiet: bool = Field(
+        default=True, description="Green-channel cases are nudged at any hour."
+    )
+    digest_after: int = Field(
+        default=3, ge=1, le=50,
+        description="More nudges than this for one person in one sweep arrive as one digest.",
     )
     case_types_file: Path | None = Field(
         default=None,

@@ -1,70 +1,246 @@
-"""Timed work: the deadline sweep (yellow and red nudges)."""
+"""Timed work: the deadline sweep (deemed approvals, nudges, urge notices, warnings)."""
 
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from dataclasses import dataclass
+from datetime import datetime
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from bot.delivery import send_to_person
+from bot.delivery import PRIVATE, send_private, send_to_person
 from bot.domain import nudging
-from bot.domain.vocabulary import AssignmentState, StepState
+from bot.domain.approvals import case_type_of, deem_approved, deemable_steps
+from bot.domain.ladder import DEFAULT_LADDER, Ladder, RungKind
+from bot.domain.vocabulary import AssignmentState, ChatKind, StepState
+from bot.handlers.announce import announce
+from bot.publishing import reply_to_message
+from bot.scheduling import Timers
 from bot.services import Services
-from bot.views.cards import nudge_text
+from bot.views.nudges import (
+    deemed_text,
+    digest_text,
+    nudge_text,
+    uncertain_year_text,
+    urge_keyboard,
+    urge_text,
+)
+from bot.views.text import localized
 from storage.db import SessionFactory
-from storage.models import Chat, Person
+from storage.models import Card, Case, Chat, Person, Section, Step
 from storage.store import Store
 
 log = logging.getLogger(__name__)
-SWEEP_JOB_ID = "deadline-sweep"
+SWEEP_LOCK = 0x67726E73  # "grns": one sweep at a time across processes (PostgreSQL)
 
 
 @dataclass
 class SweepResult:
     sent: int = 0
     failed: int = 0
+    urges: int = 0
+    deemed: int = 0
+    skipped: bool = False  # another process was sweeping
+
+
+def ladder_for(case: Case) -> Ladder:
+    """The case type's own ladder, else the bureau's default."""
+    return case_type_of(case).ladder or DEFAULT_LADDER
 
 
 class Jobs:
-    def __init__(self, bot: Bot, sessions: SessionFactory, services: Services) -> None:
-        self.bot, self.sessions, self.services = bot, sessions, services
+    def __init__(self, bot: Bot, sessions: SessionFactory, services: Services,
+                 engine: AsyncEngine, timers: Timers | None = None) -> None:
+        self.bot, self.sessions, self.services, self.engine = bot, sessions, services, engine
+        self.timers = timers
+        self.timed: set[tuple[int, datetime]] | None = None  # due timers known to be set
 
     async def sweep(self) -> SweepResult:
-        """Claim what is due, then deliver each nudge and record how it went out."""
-        result = SweepResult()
-        services = self.services
-        async with self.sessions() as session:
-            store = Store(session)
-            now = services.now()
-            for planned in await nudging.plan(store, now, services.calendar, services.policy):
-                try:
-                    await self._deliver(store, planned)
-                    result.sent += 1
-                except TelegramAPIError as exc:  # one failure must not stop the sweep
-                    log.warning("nudge %s not sent (%s); a later sweep retries it",
-                                planned.nudge.id, exc)
-                    planned.nudge.error = str(exc)[:255]
-                    await store.save(planned.nudge)
-                    await store.commit()
-                    result.failed += 1
+        """Deemed approvals first, then claim what is due and deliver it."""
+        async with self.engine.connect() as lock:
+            if not await _take(lock):
+                return SweepResult(skipped=True)
+            try:
+                async with self.sessions() as session:
+                    return await self._sweep(Store(session))
+            finally:
+                await _release(lock)
+
+    async def _sweep(self, store: Store) -> SweepResult:
+        services, result = self.services, SweepResult()
+        for step_id in await deemable_steps(store, services.now()):
+            outcome = await deem_approved(store, step_id, now=services.now(),
+                                          calendar=services.calendar)
+            if outcome is not None:
+                result.deemed += 1
+                await self._announce_deemed(store, step_id, outcome)
+        plan = await nudging.plan(store, services.now(), services.calendar, services.policy,
+                                  ladder_for)
+        # The section head hears of an urge notice through the notice itself (with its ✍️
+        # button), not also through a nudge of the urge rung: that nudge only goes out when
+        # the notice could not reach the head privately (it then falls back to the group).
+        heard: set[tuple[str, int, int | None]] = set()
+        for urge in plan.urges:
+            if await self._deliver_urge(store, urge, result) and urge.head is not None:
+                heard.add((urge.subject.kind, urge.subject.id, urge.head.id))
+        nudges = []
+        for item in plan.nudges:
+            if item.reached.rung.kind is RungKind.URGE and (
+                    item.subject.kind, item.subject.id, item.person.id) in heard:
+                await nudging.mark_sent(store, item.nudge, channel=PRIVATE, at=services.now())
+            else:
+                nudges.append(item)
+        await self._deliver_nudges(store, nudges, result)
+        for nudge, admin, year in plan.uncertain_years:
+            t = services.rendering.for_person(admin)
+            delivered = await send_private(self.bot, store, admin, uncertain_year_text(t, year))
+            await nudging.mark_sent(store, nudge, channel=delivered.channel, at=services.now(),
+                                    error=delivered.error)
+        await self._set_due_timers(store)
         return result
 
-    async def _deliver(self, store: Store, planned: nudging.PlannedNudge) -> None:
+    async def step_due(self, step_id: int, due: datetime) -> SweepResult | None:
+        """A step's due timer fired: sweep now if that deadline still stands."""
+        async with self.sessions() as session:
+            step = await Store(session).get(Step, step_id)
+        if step is None or step.state != StepState.OPEN or step.due_at != due:
+            return None  # decided, paused or rescheduled since: nothing is due
+        return await self.sweep()
+
+    async def _set_due_timers(self, store: Store) -> None:
+        """Every open step has a timer at its due instant (set once, kept across restarts)."""
+        if self.timers is None or not self.timers.running:
+            return
+        if self.timed is None:
+            self.timed = await self.timers.due_timers()
+        now = self.services.now()
+        for step_id, _case, due, _limit in await store.open_step_timing():
+            if due > now and (step_id, due) not in self.timed:
+                await self.timers.schedule_due(step_id, due)
+                self.timed.add((step_id, due))
+
+    async def _deliver_nudges(self, store: Store, planned: list[nudging.PlannedNudge],
+                              result: SweepResult) -> None:
+        """One message per nudge; a digest for someone with many at once."""
+        by_person: dict[int, list[nudging.PlannedNudge]] = defaultdict(list)
+        for item in planned:
+            assert item.person.id is not None
+            by_person[item.person.id].append(item)
+        for items in by_person.values():
+            try:
+                if len(items) > self.services.policy.digest_after:
+                    await self._deliver_digest(store, items)
+                else:
+                    for item in items:
+                        await self._deliver(store, item)
+                result.sent += len(items)
+            except TelegramAPIError as exc:  # one failure must not stop the sweep
+                log.warning("nudges for person %s not sent (%s); a later sweep retries",
+                            items[0].person.id, exc)
+                for item in items:
+                    if item.nudge.sent_at is None:
+                        item.nudge.error = str(exc)[:255]
+                        await store.save(item.nudge)
+                await store.commit()
+                result.failed += len(items)
+
+    async def _waiting_for(self, store: Store, item: nudging.PlannedNudge) -> list[str]:
+        step = item.subject.step
+        if step is None or step.state != StepState.OPEN or step.id is None:
+            return []
+        names = []
+        for a in await store.assignments(step.id):
+            person = await store.get(Person, a.person_id)
+            if a.state == AssignmentState.PENDING and person is not None:
+                names.append(person.name)
+        return names
+
+    async def _deliver(self, store: Store, item: nudging.PlannedNudge) -> None:
         rendering = self.services.rendering
-        assert planned.step.id is not None
-        waiting = []
-        if planned.step.state == StepState.OPEN:
-            for a in await store.assignments(planned.step.id):
-                person = await store.get(Person, a.person_id)
-                if a.state == AssignmentState.PENDING and person is not None:
-                    waiting.append(person.name)
-        chat = await store.get(Chat, planned.project.chat_id) if planned.project.chat_id else None
-        text = nudge_text(rendering.for_person(planned.person), planned, waiting)
-        group_text = nudge_text(rendering.for_group(), planned, waiting)
+        waiting = await self._waiting_for(store, item)
+        chat = await self._project_chat(store, item.subject)
         delivered = await send_to_person(
-            self.bot, store, planned.person, text,
-            group_chat_id=chat.tg_chat_id if chat else None, group_text=group_text)
-        await nudging.mark_sent(store, planned.nudge, channel=delivered.channel,
+            self.bot, store, item.person, nudge_text(rendering.for_person(item.person), item,
+                                                     waiting),
+            group_chat_id=chat.tg_chat_id if chat else None,
+            group_text=nudge_text(rendering.for_group(), item, waiting))
+        await nudging.mark_sent(store, item.nudge, channel=delivered.channel,
                                 at=self.services.now(), error=delivered.error)
+
+    async def _deliver_digest(self, store: Store, items: list[nudging.PlannedNudge]) -> None:
+        person = items[0].person
+        t = self.services.rendering.for_person(person)
+        lines = [nudge_text(t, item, await self._waiting_for(store, item)) for item in items]
+        delivered = await send_private(self.bot, store, person, digest_text(t, lines))
+        if delivered.channel != PRIVATE:  # no private chat: each in its project's group
+            for item in items:
+                await self._deliver(store, item)
+            return
+        for item in items:
+            await nudging.mark_sent(store, item.nudge, channel=PRIVATE, at=self.services.now())
+
+    async def _deliver_urge(self, store: Store, planned: nudging.PlannedUrge,
+                            result: SweepResult) -> bool:
+        """To the section head privately, and to the supervision office's chat. True when
+        the head got it privately."""
+        services, urge = self.services, planned.urge
+        assert urge.id is not None
+        section = await store.get(Section, urge.section_id) if urge.section_id else None
+        head = planned.head
+        late_days = services.calendar.working_days_between(planned.subject.due,
+                                                           services.now()).days
+        to_head = False
+        try:
+            if head is not None:
+                t = services.rendering.for_person(head)
+                to_head = (await send_private(self.bot, store, head, urge_text(
+                    t, planned, section.name if section else None, head.name, late_days),
+                    urge_keyboard(t, urge.id))).channel == PRIVATE
+            t = services.rendering.for_group()
+            for chat in await store.all(Chat, order_by=Chat.id, kind=ChatKind.SUPERVISION):
+                await self.bot.send_message(chat.tg_chat_id, urge_text(
+                    t, planned, section.name if section else None,
+                    head.name if head else None, late_days),
+                    reply_markup=urge_keyboard(t, urge.id))
+        except TelegramAPIError as exc:
+            log.warning("urge notice %s not delivered everywhere: %s", urge.id, exc)
+        await nudging.mark_urge_sent(store, urge, services.now())
+        result.urges += 1
+        return to_head
+
+    async def _announce_deemed(self, store: Store, step_id: int,
+                               outcome: object) -> None:
+        step = await store.get(Step, step_id)
+        case = await store.get(Case, step.case_id) if step else None
+        if step is None or case is None or case.id is None:
+            return
+        await announce(self.bot, store, self.services, outcome)  # type: ignore[arg-type]
+        group = await store.one(Card, case_id=case.id, kind="group")
+        if group is not None:
+            t = self.services.rendering.for_group()
+            await self.bot.send_message(
+                group.tg_chat_id, deemed_text(t, localized(t, step.name, step.name_en),
+                                              case.title, case.id),
+                reply_parameters=reply_to_message(group.tg_message_id))
+
+    async def _project_chat(self, store: Store, subject: nudging.Subject) -> Chat | None:
+        chat_id = subject.project.chat_id
+        return await store.get(Chat, chat_id) if chat_id else None
+
+
+async def _take(lock: AsyncConnection) -> bool:
+    if lock.dialect.name != "postgresql":
+        return True  # SQLite: one process, and claims are unique anyway
+    taken = await lock.scalar(text("SELECT pg_try_advisory_lock(:key)"), {"key": SWEEP_LOCK})
+    await lock.commit()
+    return bool(taken)
+
+
+async def _release(lock: AsyncConnection) -> None:
+    if lock.dialect.name == "postgresql":
+        await lock.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": SWEEP_LOCK})
+        await lock.commit()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.config import Settings, SettingsError
 from bot.domain.calendar import DayOverride, OfficeHours, WorkCalendar
@@ -22,8 +22,13 @@ from storage.store import Store
 def policy_from(settings: Settings) -> Policy:
     return Policy(
         yellow_working_days=settings.yellow_working_days,
-        approval_limit_days=settings.approval_limit_days,
+        yellow_share=settings.yellow_share,
         report_max_chars=settings.report_max_chars,
+        quiet_hours=settings.quiet_hours,
+        urgent_breaks_quiet=settings.urgent_breaks_quiet,
+        # A nudge that could not go out within two sweeps of falling due is a catch-up.
+        late_after=timedelta(seconds=2 * settings.sweep_interval_seconds),
+        digest_after=settings.digest_after,
     )
 
 

@@ -40,6 +40,7 @@ from zoneinfo import ZoneInfo
 from aiogram import Bot
 from aiohttp import web
 from pydantic import SecretStr
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.app import App, create_app, run_polling
 from bot.config import Settings, SettingsError
@@ -113,8 +114,9 @@ class SerialJobs(Jobs):
     """The bot's jobs with sweeps one at a time: the scheduler's and the page's never overlap,
     so the count an advance reports is the nudges that advance caused."""
 
-    def __init__(self, bot: Bot, sessions: SessionFactory, services: Services) -> None:
-        super().__init__(bot, sessions, services)
+    def __init__(self, bot: Bot, sessions: SessionFactory, services: Services,
+                 engine: AsyncEngine) -> None:
+        super().__init__(bot, sessions, services, engine)
         self.lock = asyncio.Lock()
 
     async def sweep(self) -> SweepResult:
@@ -571,7 +573,7 @@ async def run_sandbox(settings: Settings, *, port: int = 8081, fresh: bool = Fal
         })
         app = await create_app(sandbox_settings, clock=clock, token=SANDBOX_TOKEN)
         stack.push_async_callback(app.close)
-        jobs = SerialJobs(app.bot, app.sessions, app.services)
+        jobs = SerialJobs(app.bot, app.sessions, app.services, app.engine)
         app.jobs = jobs
         await import_demo(app, clock)
         await populate(ctl)
@@ -592,11 +594,11 @@ async def run_sandbox(settings: Settings, *, port: int = 8081, fresh: bool = Fal
 async def stop_polling(app: App, jobs: SerialJobs, polling: asyncio.Task[None]) -> None:
     """Let a running sweep finish and stop the scheduler, stop taking updates, let the
     handlers in flight finish."""
-    if app.scheduler.running:
-        app.scheduler.pause()  # no new sweeps; one already running or waiting finishes first
+    if app.timers.running:
+        app.timers.scheduler.pause()  # no new sweeps; one running or waiting finishes first
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(10), jobs.lock:
-                app.scheduler.shutdown(wait=False)
+                await app.timers.shutdown()
     if not polling.done():
         with contextlib.suppress(RuntimeError):  # "Polling is not started": still starting
             await asyncio.wait_for(app.dispatcher.stop_polling(), 10)

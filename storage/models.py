@@ -154,6 +154,7 @@ class Step(SQLModel, table=True):
     due_uncertain: bool = False
     closed_at: datetime | None = _utc()
     paused_at: datetime | None = _utc()  # waiting on the submitter: the clock stops
+    deemed: bool = False  # approved by its timeout policy (超时默许), not by anyone
     cc: str = Field(default="[]", sa_type=Text)  # person ids given a copy (JSON)
     version: int = 1  # compare-and-set guard for concurrent decisions
 
@@ -216,6 +217,38 @@ class Comment(SQLModel, table=True):
     created_at: datetime = _utc(nullable=False)
     tg_chat_id: int | None = Field(default=None, sa_type=BigInteger)
     tg_message_id: int | None = None
+
+
+class MissingItem(SQLModel, table=True):
+    """Accepted with missing materials (容缺受理): what is owed, and by when."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    name: str = Field(max_length=200)
+    supply_by: date
+    created_at: datetime = _utc(nullable=False)
+    created_by_id: int = Field(foreign_key="person.id")
+    supplied_at: datetime | None = _utc()
+
+
+class UrgeNotice(SQLModel, table=True):
+    """A formal urge notice (催办通知书), issued once for a late step or milestone; the section
+    head answers it in writing with the cause of the delay and a plan."""
+
+    __table_args__ = (UniqueConstraint("target_kind", "target_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    target_kind: str = Field(max_length=16)  # step | milestone
+    target_id: int
+    project_id: int = Field(foreign_key="project.id", index=True)
+    section_id: int | None = Field(default=None, foreign_key="section.id")
+    head_id: int | None = Field(default=None, foreign_key="person.id")
+    issued_at: datetime = _utc(nullable=False)
+    due_at: datetime = _utc(nullable=False)  # the deadline that was missed
+    sent_at: datetime | None = _utc()
+    answered_at: datetime | None = _utc()
+    answered_by_id: int | None = Field(default=None, foreign_key="person.id")
+    cause: str | None = Field(default=None, sa_type=Text)
+    plan: str | None = Field(default=None, sa_type=Text)
 
 
 class Card(SQLModel, table=True):

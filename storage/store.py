@@ -8,7 +8,7 @@ once use unique constraints inside a savepoint, so a lost race is an answer, not
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import delete, func, select, update
@@ -24,8 +24,10 @@ from storage.models import (
     CalendarOverride,
     CalendarYear,
     Card,
+    Case,
     Chat,
     Milestone,
+    MissingItem,
     Nudge,
     Person,
     Project,
@@ -34,6 +36,7 @@ from storage.models import (
     RoleGrant,
     Section,
     Step,
+    UrgeNotice,
 )
 
 M = TypeVar("M", bound=SQLModel)
@@ -205,6 +208,75 @@ class Store:
         nudge = Nudge(target_kind=target_kind, target_id=target_id, person_id=person_id,
                       level=level, created_at=now, late=late)
         return nudge if await self.insert_once(nudge) else None
+
+    async def nudge_keys(self, subjects: list[tuple[str, int]]) -> set[tuple[str, int, str]]:
+        """(kind, id, level) of every nudge already claimed for these subjects."""
+        found: set[tuple[str, int, str]] = set()
+        by_kind: dict[str, list[int]] = {}
+        for kind, target_id in subjects:
+            by_kind.setdefault(kind, []).append(target_id)
+        for kind, ids in by_kind.items():
+            for start in range(0, len(ids), 500):
+                chunk = ids[start:start + 500]
+                query = select(col(Nudge.target_id), col(Nudge.level)).where(
+                    col(Nudge.target_kind) == kind, col(Nudge.target_id).in_(chunk))
+                found |= {(kind, target, level)
+                          for target, level in await self.session.execute(query)}
+        return found
+
+    async def open_step_timing(self) -> list[tuple[int, int, datetime, int]]:
+        """(step id, case id, due, limit) of every open step with a due time."""
+        query = select(col(Step.id), col(Step.case_id), col(Step.due_at),
+                       col(Step.limit_days)).where(col(Step.state) == "open",
+                                                   col(Step.due_at).is_not(None))
+        return [(int(a), int(b), c, int(d)) for a, b, c, d in await self.session.execute(query)
+                if a is not None and c is not None]
+
+    async def open_milestone_timing(self, done: tuple[str, ...]) -> list[tuple[int, date]]:
+        """(milestone id, due date) of milestones not done, in projects not finished."""
+        query = (select(col(Milestone.id), col(Milestone.due_on))
+                 .join(Project, col(Project.id) == col(Milestone.project_id))
+                 .where(col(Milestone.done_on).is_(None), col(Project.status).not_in(done)))
+        return [(int(a), b) for a, b in await self.session.execute(query) if a is not None]
+
+    async def open_missing_timing(self) -> list[tuple[int, date]]:
+        """(item id, supply-by date) of missing materials still owed on live cases."""
+        query = (select(col(MissingItem.id), col(MissingItem.supply_by))
+                 .join(Case, col(Case.id) == col(MissingItem.case_id))
+                 .where(col(MissingItem.supplied_at).is_(None),
+                        col(Case.state).not_in(["withdrawn"])))
+        return [(int(a), b) for a, b in await self.session.execute(query) if a is not None]
+
+    async def uncertain_due_years(self) -> set[int]:
+        """Years holding the due of an open step computed without official holidays."""
+        query = select(col(Step.due_at)).where(col(Step.state) == "open",
+                                               col(Step.due_uncertain))
+        return {due.year for (due,) in await self.session.execute(query) if due is not None}
+
+    async def retake_nudge(self, nudge: Nudge, now: datetime) -> bool:
+        """Take over an abandoned claim, unless another process just did."""
+        result = await self.session.execute(
+            update(Nudge).where(col(Nudge.id) == nudge.id,
+                                col(Nudge.created_at) == nudge.created_at,
+                                col(Nudge.sent_at).is_(None))
+            .values(created_at=now).execution_options(synchronize_session=False))
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            return False
+        await self.get(Nudge, nudge.id)
+        return True
+
+    async def answer_urge(self, urge: UrgeNotice, *, answered_by_id: int, cause: str,
+                          plan: str, at: datetime) -> bool:
+        """Record the written answer unless one was recorded meanwhile."""
+        result = await self.session.execute(
+            update(UrgeNotice).where(col(UrgeNotice.id) == urge.id,
+                                     col(UrgeNotice.answered_at).is_(None))
+            .values(answered_at=at, answered_by_id=answered_by_id, cause=cause, plan=plan)
+            .execution_options(synchronize_session=False))
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            return False
+        await self.get(UrgeNotice, urge.id)
+        return True
 
     async def unsent_nudges(self) -> list[Nudge]:
         query = select(Nudge).where(col(Nudge.sent_at).is_(None)).order_by(col(Nudge.id))

@@ -18,7 +18,14 @@ from datetime import datetime
 from bot.domain import steps as machine
 from bot.domain.assignees import Assignee, resolve_all, with_delegation
 from bot.domain.calendar import WorkCalendar
-from bot.domain.casetypes import AssigneeRule, CaseType, StepSpec, from_snapshot, to_snapshot
+from bot.domain.casetypes import (
+    AssigneeRule,
+    CaseType,
+    StepSpec,
+    TimeoutPolicy,
+    from_snapshot,
+    to_snapshot,
+)
 from bot.domain.errors import (
     AlreadyDecided,
     BadReturnTarget,
@@ -357,6 +364,44 @@ async def _already_decided(store: Store, step: Step) -> AlreadyDecided | StaleCa
         return AlreadyDecided(by=person.name if person else "?", decision=last.decision,
                               at=last.decided_at)
     return StaleCard()
+
+
+async def deemable_steps(store: Store, now: datetime) -> list[int]:
+    """Open steps past their due whose type says silence means approval (超时默许)."""
+    return [s.id for s in await store.all(Step, order_by=Step.id, state=StepState.OPEN,
+                                         timeout_policy=TimeoutPolicy.DEEMED_APPROVAL)
+            if s.id is not None and s.due_at is not None and s.due_at <= now]
+
+
+async def deem_approved(store: Store, step_id: int, *, now: datetime,
+                        calendar: WorkCalendar) -> Outcome | None:
+    """Approve a step by its timeout policy: nobody decided in time. Commits; None when the
+    step was decided (or deemed by another process) meanwhile."""
+    step = await store.get(Step, step_id)
+    if step is None or step.state != StepState.OPEN or step.due_at is None or step.due_at > now:
+        return None
+    if step.timeout_policy != TimeoutPolicy.DEEMED_APPROVAL:
+        return None
+    if not await store.compare_and_set_step(step, state=StepState.APPROVED.value,
+                                            closed_at=now, deemed=True):
+        return None
+    for lane in await store.all(Lane, step_id=step_id):
+        if lane.state == LaneState.OPEN:
+            lane.state = LaneState.APPROVED
+    for assignment in await store.assignments(step_id):
+        if assignment.state in ACTIVE:
+            assignment.state = AssignmentState.CANCELLED
+    case = await store.get(Case, step.case_id)
+    project = await store.get(Project, case.project_id) if case else None
+    assert case is not None and project is not None and case.id is not None
+    event = await _after_step(store, case, project, step, now, calendar)
+    case.version += 1
+    await store.flush()
+    await store.audit(at=now, actor_id=None, action="case.deemed_approved",
+                      subject=f"case:{case.id}",
+                      data={"step": step_id, "due": _iso(step.due_at), "then": event})
+    await store.commit()
+    return Outcome(case.id, step_id, event)
 
 
 async def record_refused_press(store: Store, *, actor_id: int | None, tg_user_id: int,

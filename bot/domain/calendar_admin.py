@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from bot.domain.calendar import CalendarImport, DayOverride
 from storage.models import CalendarOverride, CalendarYear
@@ -44,6 +44,25 @@ async def import_calendar(store: Store, imported: CalendarImport, *, source: str
                             "years": list(imported.covered_years), "source": source})
     await store.commit()
     return CalendarImportReport(added, changed, unchanged, tuple(imported.covered_years))
+
+
+async def set_day(store: Store, *, day: date, is_workday: bool, name: str, source: str,
+                  now: datetime, actor_id: int | None = None) -> bool:
+    """Declare one day a holiday or a working day (an ad-hoc correction; it does not make its
+    year covered). Returns whether anything changed. Commits."""
+    row = await store.get(CalendarOverride, day)
+    if row is not None and (row.is_workday, row.name) == (is_workday, name):
+        return False
+    if row is None:
+        store.add(CalendarOverride(day=day, is_workday=is_workday, name=name, source=source))
+    else:
+        row.is_workday, row.name, row.source = is_workday, name, source
+    await store.flush()
+    await store.audit(at=now, actor_id=actor_id, action="calendar.day_set", subject="calendar",
+                      data={"day": day.isoformat(), "workday": is_workday, "name": name,
+                            "source": source})
+    await store.commit()
+    return True
 
 
 def as_override(row: CalendarOverride) -> DayOverride:

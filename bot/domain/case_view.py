@@ -122,12 +122,12 @@ async def case_view(store: Store, case_id: int, now: datetime, calendar: WorkCal
                     holder = await person(a.person_id)
                     assert holder is not None
                     views.append(AssignmentView(a, holder, await person(a.on_behalf_of_id)))
-            lane_light = (light(now, lane.due_at, calendar, policy)
+            lane_light = (light(now, lane.due_at, calendar, policy, lane.limit_days)
                           if is_open and lane.state == "open" and lane.due_at else None)
             lanes.append(LaneView(lane, views, lane_light))
         step_light = left = None
         if is_open and step.due_at is not None:
-            step_light = light(now, step.due_at, calendar, policy)
+            step_light = light(now, step.due_at, calendar, policy, step.limit_days)
             left = calendar.remaining_working_days(now, step.due_at)
         cc = [p for p in [await person(i) for i in json.loads(step.cc or "[]")] if p]
         steps.append(StepView(step, lanes, step_light, left, cc))

@@ -68,6 +68,7 @@ from typing import Any, TypeVar
 
 import yaml
 
+from bot.domain.ladder import Audience, Ladder, Rung, RungKind
 from bot.domain.vocabulary import Role, StepMode
 from bot.domain.yamlfile import (
     BOOL_TAG,
@@ -246,6 +247,7 @@ class CaseType:
     steps: tuple[StepSpec, ...]
     fields: tuple[FieldSpec, ...] = ()
     green_channel_limit_factor: float | None = None
+    ladder: Ladder | None = None  # its own escalation ladder; None: the bureau's default
 
     def __post_init__(self) -> None:
         if not self.steps:
@@ -548,7 +550,7 @@ class _Parser(Reader):
     def case_type(self, node: yaml.Node, path: str, codes: dict[str, int]) -> CaseType | None:
         before = len(self.issues)
         f = self.fields(node, path, ("code", "name", "name_en", "green_channel_limit_factor",
-                                     "fields", "steps"))
+                                     "fields", "steps", "ladder"))
         if f is None:
             return None
         code = f.code("code")
@@ -563,10 +565,56 @@ class _Parser(Reader):
             f.error("steps", "a case type needs at least one step")
         names: dict[str, int] = {}
         steps = [self.step(n, p, names) for p, n in entries or []]
+        ladder = self.ladder(f.values["ladder"], f.path_of("ladder")) \
+            if "ladder" in f.values else None
         if len(self.issues) > before or code is None or name is None:
             return None
         return CaseType(code, name, name_en, tuple(s for s in steps if s is not None),
-                        tuple(x for x in fields if x is not None), factor)
+                        tuple(x for x in fields if x is not None), factor, ladder)
+
+    def ladder(self, node: yaml.Node, path: str) -> Ladder | None:
+        """``ladder: {yellow: [..], red: [..], urge: {after: 5, to: [..]},
+        repeat: {every: 3, to: [..]}}``; a rung left out is not used."""
+        f = self.fields(node, path, tuple(kind.value for kind in RungKind))
+        if f is None:
+            return None
+        rungs = []
+        for kind in RungKind:
+            if kind.value not in f.values:
+                continue
+            value, where = f.values[kind.value], f.path_of(kind.value)
+            if kind in (RungKind.YELLOW, RungKind.RED):
+                audience = self.audience(value, where)
+                if audience is not None:
+                    rungs.append(Rung(kind, audience))
+                continue
+            counter = "after" if kind is RungKind.URGE else "every"
+            g = self.fields(value, where, (counter, "to"))
+            if g is None:
+                continue
+            days = g.integer(counter, 1, MAX_LIMIT_DAYS, " working days")
+            audience = self.audience(g.values["to"], g.path_of("to")) if "to" in g.values \
+                else None
+            if "to" not in g.values:
+                g.error("to", "missing")
+            if days is not None and audience is not None:
+                rungs.append(Rung(kind, audience, after_red_days=days if counter == "after"
+                                  else 0, every_days=days if counter == "every" else 0))
+        return Ladder(tuple(rungs))
+
+    def audience(self, node: yaml.Node, path: str) -> tuple[Audience, ...] | None:
+        if not isinstance(node, yaml.SequenceNode) or not node.value:
+            self.error(line_of(node), path, f"expected a list of who is told, got {shape(node)}")
+            return None
+        found: list[Audience] = []
+        for index, item in enumerate(node.value):
+            word = str(item.value) if isinstance(item, yaml.ScalarNode) else ""
+            try:
+                found.append(Audience(word))
+            except ValueError:
+                self.error(line_of(item), f"{path}[{index}]",
+                           _one_of(Audience, word or shape(item)))
+        return tuple(found) if len(found) == len(node.value) else None
 
     def field_spec(self, node: yaml.Node, path: str, keys: dict[str, int]) -> FieldSpec | None:
         before = len(self.issues)
@@ -724,6 +772,10 @@ def to_snapshot(case_type: CaseType) -> dict[str, Any]:
         "name": case_type.name,
         "name_en": case_type.name_en,
         "green_channel_limit_factor": case_type.green_channel_limit_factor,
+        "ladder": None if case_type.ladder is None else [
+            {"kind": rung.kind.value, "to": [a.value for a in rung.audience],
+             "after": rung.after_red_days, "every": rung.every_days}
+            for rung in case_type.ladder.rungs],
         "fields": [{"key": x.key, "label": x.label, "label_en": x.label_en,
                     "required": x.required, "max_length": x.max_length}
                    for x in case_type.fields],
@@ -757,6 +809,10 @@ def from_snapshot(data: Mapping[str, Any]) -> CaseType:
             name=str(data["name"]),
             name_en=data.get("name_en"),
             green_channel_limit_factor=None if factor is None else float(factor),
+            ladder=None if data.get("ladder") is None else Ladder(tuple(
+                Rung(RungKind(rung["kind"]), tuple(Audience(a) for a in rung["to"]),
+                     int(rung.get("after", 0)), int(rung.get("every", 0)))
+                for rung in data["ladder"])),
             fields=tuple(FieldSpec(str(x["key"]), str(x["label"]), x.get("label_en"),
                                    bool(x.get("required", False)),
                                    int(x.get("max_length", DEFAULT_FIELD_LENGTH)))

@@ -91,3 +91,7 @@ class BadDate(Refusal):
 
 class UnknownPerson(Refusal):
     code = "unknown_person"
+
+
+class UnknownItem(Refusal):
+    code = "unknown_item"

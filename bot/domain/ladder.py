@@ -66,6 +66,16 @@ DEFAULT_LADDER = Ladder((
 ))
 
 
+def escalated(ladder: Ladder) -> Ladder:
+    """The ``escalate`` timeout policy: once late, whoever holds the step and the director
+    hear it too, on the red rung and every reminder."""
+    extra = (Audience.HOLDERS, Audience.DIRECTOR)
+    return Ladder(tuple(
+        Rung(r.kind, r.audience + tuple(a for a in extra if a not in r.audience),
+             r.after_red_days, r.every_days)
+        if r.kind in (RungKind.RED, RungKind.REPEAT) else r for r in ladder.rungs))
+
+
 @dataclass(frozen=True)
 class Thresholds:
     """When yellow starts: this many working days left, or this share of the limit left,

@@ -12,11 +12,15 @@ from bot.domain.vocabulary import Light
 _SEVERITY = {Light.GREEN: 0, Light.YELLOW: 1, Light.RED: 2}
 
 
-def light(now: datetime, due: datetime, calendar: WorkCalendar, policy: Policy) -> Light:
+def light(now: datetime, due: datetime, calendar: WorkCalendar, policy: Policy,
+          limit_days: int = 0) -> Light:
+    """Red from the due on; yellow when the working days left fall to the threshold (a number
+    of days, or a share of ``limit_days``), exactly as the escalation ladder counts."""
     if now >= due:
         return Light.RED
     left = calendar.remaining_working_days(now, due)
-    return Light.YELLOW if left.days <= policy.yellow_working_days else Light.GREEN
+    threshold = policy.thresholds.days_for(limit_days)
+    return Light.YELLOW if left.days <= threshold else Light.GREEN
 
 
 def milestone_due(due_on: date, calendar: WorkCalendar) -> datetime:

@@ -1,101 +1,335 @@
-"""Deadline nudges: yellow before the limit, red after, to the handler and the guide.
+"""Deadline nudges along the escalation ladder, for steps, milestones and missing materials.
 
-A nudge is *claimed* (a row under a unique key) and committed before it is sent, so a
-level goes to a person once, whatever restarts or a second process do. A claim that was
-never marked sent (the process died in between) is delivered by a later sweep once it
-is older than :data:`ABANDONED_AFTER`.
+Each reached rung is *claimed* for each person it concerns (a row under a unique key:
+subject, person, level) and committed before anything is sent, so a level reaches a
+person once, whatever restarts or a second process do. A claim that was never marked
+sent (the process died in between) is delivered by a later sweep once it is older than
+:data:`ABANDONED_AFTER`. An urge notice (催办通知书) is claimed once per late subject.
+
+Planning is cheap when nothing is new: it reads only the timing of open subjects, works
+out in memory which rungs are in force, loads the claims already made in one query, and
+touches the details of a subject only when it has something new to claim. Each subject is
+its own short transaction, so the sweep never holds SQLite's write lock for long.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from bot.domain.calendar import DayCount, WorkCalendar
-from bot.domain.lights import light
+from bot.domain.casetypes import TimeoutPolicy
+from bot.domain.ladder import (
+    DEFAULT_LADDER,
+    Audience,
+    Ladder,
+    Reached,
+    RungKind,
+    escalated,
+    reached,
+)
 from bot.domain.policy import Policy
-from bot.domain.vocabulary import Light, MemberRole, NudgeLevel
-from storage.models import Case, Nudge, Person, Project, Step
+from bot.domain.vocabulary import AssignmentState, MemberRole, ProjectStatus, Role, StepState
+from storage.models import (
+    Case,
+    Milestone,
+    MissingItem,
+    Nudge,
+    Person,
+    Project,
+    Section,
+    Step,
+    UrgeNotice,
+)
 from storage.store import Store
 
 ABANDONED_AFTER = timedelta(minutes=5)
-STEP = "step"
+STEP, MILESTONE, MISSING, CALENDAR = "step", "milestone", "missing", "calendar"
+MISSING_LADDER = Ladder(tuple(r for r in DEFAULT_LADDER.rungs
+                              if r.kind in (RungKind.YELLOW, RungKind.RED)))
+DONE_PROJECTS = (ProjectStatus.DONE, ProjectStatus.DONE_FOLLOW_UP)
+
+
+@dataclass
+class Subject:
+    """What a nudge is about, with what its message needs."""
+
+    kind: str  # step | milestone | missing
+    id: int
+    project: Project
+    title: str  # the case's title, the milestone's, or the missing material's name
+    due: datetime
+    limit_days: int
+    ladder: Ladder
+    urgent: bool = False  # a green-channel case may break quiet hours
+    case: Case | None = None
+    step: Step | None = None
+    milestone: Milestone | None = None
+    missing: MissingItem | None = None
 
 
 @dataclass
 class PlannedNudge:
     nudge: Nudge
     person: Person
-    step: Step
-    case: Case
-    project: Project
-    level: NudgeLevel
+    subject: Subject
+    reached: Reached
     left: DayCount
+    late: bool
 
 
-def level_for(step_light: Light) -> NudgeLevel | None:
-    return {Light.YELLOW: NudgeLevel.YELLOW, Light.RED: NudgeLevel.RED}.get(step_light)
+@dataclass
+class PlannedUrge:
+    urge: UrgeNotice
+    subject: Subject
+    head: Person | None
+    late: bool
 
 
-async def recipients(store: Store, case: Case, project: Project) -> list[Person]:
-    """The case's handler and the project's guides, each once."""
-    people: dict[int, Person] = {}
-    submitter = await store.get(Person, case.submitter_id)
-    assert project.id is not None
-    for person in [submitter, *await store.members(project.id, MemberRole.GUIDE)]:
-        if person is not None and person.id is not None and person.active:
-            people.setdefault(person.id, person)
-    return list(people.values())
+@dataclass
+class Plan:
+    nudges: list[PlannedNudge] = field(default_factory=list)
+    urges: list[PlannedUrge] = field(default_factory=list)
+    uncertain_years: list[tuple[Nudge, Person, int]] = field(default_factory=list)
 
 
-async def plan(store: Store, now: datetime, calendar: WorkCalendar,
-               policy: Policy) -> list[PlannedNudge]:
-    """Claim every nudge that is due now (and re-take abandoned claims); commits."""
-    planned: list[PlannedNudge] = []
-    for step in await store.open_steps():
-        if step.due_at is None or step.id is None:
+LadderFor = Callable[[Case], Ladder]
+
+
+async def plan(store: Store, now: datetime, calendar: WorkCalendar, policy: Policy,
+               ladder_for: LadderFor) -> Plan:
+    """Claim everything that is due now, and retake abandoned claims. Commits as it goes."""
+    result = Plan()
+    planner = _Planner(store, now, calendar, policy, result, ladder_for)
+    candidates = await _candidates(store, now, calendar, policy, ladder_for)
+    claimed = await store.nudge_keys([(kind, target) for kind, target, _ in candidates])
+    for kind, target_id, rungs in candidates:
+        if all((kind, target_id, key) in claimed for key in rungs if key != "urge") \
+                and ("urge" not in rungs or (kind, target_id, "urge") in claimed):
+            continue  # nothing new for anyone (the common case of an idle sweep)
+        subject = await planner.subject(kind, target_id, ladder_for)
+        if subject is None or not policy.may_nudge(now, calendar, subject.urgent):
             continue
-        level = level_for(light(now, step.due_at, calendar, policy))
-        if level is None:
-            continue
-        case = await store.get(Case, step.case_id)
-        project = await store.get(Project, case.project_id) if case else None
-        if case is None or project is None:
-            continue
-        left = calendar.remaining_working_days(now, step.due_at)
-        for person in await recipients(store, case, project):
-            assert person.id is not None
-            nudge = await store.claim_nudge(target_kind=STEP, target_id=step.id,
-                                            person_id=person.id, level=level, now=now)
-            if nudge is not None:
-                planned.append(PlannedNudge(nudge, person, step, case, project, level, left))
-    planned.extend(await _abandoned(store, now, calendar, {p.nudge.id for p in planned}))
+        for rung in rungs.values():
+            await planner.claim(subject, rung, claimed)
+        await store.commit()
+    await planner.retake_abandoned({p.nudge.id for p in result.nudges})
+    await planner.warn_uncertain_years()
     await store.commit()
-    return planned
+    return result
 
 
-async def _abandoned(store: Store, now: datetime, calendar: WorkCalendar,
-                     skip: set[int | None]) -> list[PlannedNudge]:
-    again = []
-    for nudge in await store.unsent_nudges():
-        if nudge.id in skip or nudge.created_at > now - ABANDONED_AFTER:
-            continue
-        if nudge.target_kind != STEP:
-            continue
-        step = await store.get(Step, nudge.target_id)
-        case = await store.get(Case, step.case_id) if step else None
-        project = await store.get(Project, case.project_id) if case else None
-        person = await store.get(Person, nudge.person_id)
-        if step is None or case is None or project is None or person is None:
-            continue
-        if step.state != "open" or step.due_at is None:
-            nudge.channel, nudge.sent_at, nudge.error = "none", now, "step closed"
-            continue
-        nudge.created_at = now  # re-claimed: another sweep will not take it for a while
-        left = calendar.remaining_working_days(now, step.due_at)
-        again.append(PlannedNudge(nudge, person, step, case, project,
-                                  NudgeLevel(nudge.level), left))
-    return again
+async def _candidates(store: Store, now: datetime, calendar: WorkCalendar, policy: Policy,
+                      ladder_for: LadderFor) -> list[tuple[str, int, dict[str, Reached]]]:
+    """Subjects with at least one rung in force, from their timing alone."""
+    found: list[tuple[str, int, dict[str, Reached]]] = []
+    ladders: dict[int, Ladder] = {}
+    for step_id, case_id, due, limit in await store.open_step_timing():
+        ladder = ladders.get(case_id)
+        if ladder is None:
+            case = await store.get(Case, case_id)
+            ladder = ladders[case_id] = ladder_for(case) if case else DEFAULT_LADDER
+        rungs = reached(now, due, limit, calendar, policy.thresholds, ladder)
+        if rungs:
+            found.append((STEP, step_id, _keyed(rungs)))
+    for milestone_id, due_on in await store.open_milestone_timing(DONE_PROJECTS):
+        rungs = reached(now, calendar.close_of(due_on), 0, calendar, policy.thresholds,
+                        DEFAULT_LADDER)
+        if rungs:
+            found.append((MILESTONE, milestone_id, _keyed(rungs)))
+    for item_id, supply_by in await store.open_missing_timing():
+        rungs = reached(now, calendar.close_of(supply_by), 0, calendar, policy.thresholds,
+                        MISSING_LADDER)
+        if rungs:
+            found.append((MISSING, item_id, _keyed(rungs)))
+    return found
+
+
+def _default_ladder(_case: Case) -> Ladder:
+    return DEFAULT_LADDER
+
+
+def _settled(subject: Subject) -> bool:
+    """Whether the subject needs no nudge any more: its step is no longer open, its
+    milestone is done, its missing material supplied (a retaken claim must not go out)."""
+    if subject.step is not None and subject.step.state != StepState.OPEN:
+        return True
+    if subject.milestone is not None and (subject.milestone.done_on is not None
+                                          or subject.project.status in DONE_PROJECTS):
+        return True
+    return subject.missing is not None and subject.missing.supplied_at is not None
+
+
+def _keyed(rungs: Iterable[Reached]) -> dict[str, Reached]:
+    return {"urge" if r.rung.kind is RungKind.URGE else r.key: r for r in rungs}
+
+
+class _Planner:
+    """One sweep's claims, with the people and projects it has looked up."""
+
+    def __init__(self, store: Store, now: datetime, calendar: WorkCalendar, policy: Policy,
+                 result: Plan, ladder_for: LadderFor = _default_ladder) -> None:
+        self.store, self.now, self.calendar, self.policy = store, now, calendar, policy
+        self.result = result
+        self.ladder_for = ladder_for
+        self.people: dict[int, Person | None] = {}
+        self.projects: dict[int, Project | None] = {}
+
+    async def person(self, person_id: int | None) -> Person | None:
+        if person_id is None:
+            return None
+        if person_id not in self.people:
+            self.people[person_id] = await self.store.get(Person, person_id)
+        found = self.people[person_id]
+        return found if found is not None and found.active else None
+
+    async def project(self, project_id: int) -> Project | None:
+        if project_id not in self.projects:
+            self.projects[project_id] = await self.store.get(Project, project_id)
+        return self.projects[project_id]
+
+    async def subject(self, kind: str, target_id: int, ladder_for: LadderFor) -> Subject | None:
+        if kind == STEP:
+            step = await self.store.get(Step, target_id)
+            case = await self.store.get(Case, step.case_id) if step else None
+            project = await self.project(case.project_id) if case else None
+            if step is None or case is None or project is None or step.due_at is None:
+                return None
+            ladder = ladder_for(case)
+            if step.timeout_policy == TimeoutPolicy.ESCALATE:
+                ladder = escalated(ladder)
+            return Subject(STEP, target_id, project, case.title, step.due_at, step.limit_days,
+                           ladder, case.green_channel, case=case, step=step)
+        if kind == MILESTONE:
+            milestone = await self.store.get(Milestone, target_id)
+            project = await self.project(milestone.project_id) if milestone else None
+            if milestone is None or project is None:
+                return None
+            return Subject(MILESTONE, target_id, project, milestone.title,
+                           self.calendar.close_of(milestone.due_on), 0, DEFAULT_LADDER,
+                           project.green_channel, milestone=milestone)
+        item = await self.store.get(MissingItem, target_id)
+        case = await self.store.get(Case, item.case_id) if item else None
+        project = await self.project(case.project_id) if case else None
+        if item is None or case is None or project is None:
+            return None
+        return Subject(MISSING, target_id, project, item.name,
+                       self.calendar.close_of(item.supply_by), 0, MISSING_LADDER,
+                       case.green_channel, case=case, missing=item)
+
+    async def audience(self, subject: Subject, audience: tuple[Audience, ...]) -> list[Person]:
+        """The people a rung speaks to, each once, in order."""
+        store, project = self.store, subject.project
+        assert project.id is not None
+        found: dict[int, Person] = {}
+        for who in audience:
+            people: list[Person | None] = []
+            if who is Audience.HANDLER or (who is Audience.HOLDERS and subject.step is None):
+                if subject.case is not None:
+                    people = [await self.person(subject.case.submitter_id)]
+                else:
+                    people = list(await store.members(project.id, MemberRole.HANDLER))
+            elif who is Audience.GUIDE:
+                people = list(await store.members(project.id, MemberRole.GUIDE))
+            elif who is Audience.HOLDERS and subject.step is not None:
+                people = [await self.person(a.person_id)
+                          for a in await store.assignments(subject.id)
+                          if a.state == AssignmentState.PENDING]
+            elif who is Audience.LEADER:
+                people = [await self.person(project.leader_id)]
+            elif who is Audience.SECTION_HEAD:
+                people = [await self.person(await self._head_id(project))]
+            elif who is Audience.DIRECTOR:
+                people = list(await store.people_with_role(Role.DIRECTOR))
+            elif who is Audience.SUPERVISION:
+                people = list(await store.people_with_role(Role.SUPERVISOR))
+            for person in people:
+                if person is not None and person.id is not None and person.active:
+                    found.setdefault(person.id, person)
+        return list(found.values())
+
+    async def _head_id(self, project: Project) -> int | None:
+        section = await self.store.get(Section, project.section_id) if project.section_id \
+            else None
+        return section.head_id if section else None
+
+    def _late(self, subject: Subject, since: datetime) -> bool:
+        first = self.policy.first_sendable(since, self.calendar, subject.urgent)
+        return self.now - first > self.policy.late_after
+
+    async def claim(self, subject: Subject, rung: Reached, claimed: set[tuple[str, int, str]]
+                    ) -> None:
+        # The candidate's rung comes from the case type's ladder; the subject's ladder may
+        # widen its audience (``timeout: escalate``): speak to whom the subject's rung says.
+        rung = replace(rung, rung=subject.ladder.rung(rung.rung.kind) or rung.rung)
+        late = self._late(subject, rung.since)
+        left = self.calendar.remaining_working_days(self.now, subject.due)
+        if rung.rung.kind is RungKind.URGE and (subject.kind, subject.id, "urge") not in claimed:
+            await self._claim_urge(subject, late)
+        for person in await self.audience(subject, rung.rung.audience):
+            assert person.id is not None
+            nudge = await self.store.claim_nudge(
+                target_kind=subject.kind, target_id=subject.id, person_id=person.id,
+                level=rung.key, now=self.now, late=late)
+            if nudge is not None:
+                self.result.nudges.append(PlannedNudge(nudge, person, subject, rung, left, late))
+
+    async def _claim_urge(self, subject: Subject, late: bool) -> None:
+        project = subject.project
+        head_id = await self._head_id(project)
+        urge = UrgeNotice(target_kind=subject.kind, target_id=subject.id,
+                          project_id=project.id, section_id=project.section_id,  # type: ignore[arg-type]
+                          head_id=head_id, issued_at=self.now, due_at=subject.due)
+        if await self.store.insert_once(urge):
+            await self.store.audit(at=self.now, actor_id=None, action="urge.issued",
+                                   subject=f"{subject.kind}:{subject.id}",
+                                   data={"project": project.code, "head": head_id,
+                                         "due": subject.due.isoformat()})
+            self.result.urges.append(PlannedUrge(urge, subject, await self.person(head_id),
+                                                 late))
+
+    async def retake_abandoned(self, skip: set[int | None]) -> None:
+        """Claims a dead process never sent: delivered now, once, by whoever retakes them."""
+        for nudge in await self.store.unsent_nudges():
+            if nudge.id in skip or nudge.created_at > self.now - ABANDONED_AFTER:
+                continue
+            if nudge.target_kind == CALENDAR:
+                continue
+            # The case type's own ladder, as when the claim was made (not the default).
+            subject = await self.subject(nudge.target_kind, nudge.target_id, self.ladder_for)
+            person = await self.person(nudge.person_id)
+            if subject is None or person is None or _settled(subject):
+                nudge.channel, nudge.sent_at, nudge.error = "none", self.now, "no longer due"
+                continue
+            if not self.policy.may_nudge(self.now, self.calendar, subject.urgent):
+                continue  # quiet hours hold a retaken claim too, like any nudge
+            if not await self.store.retake_nudge(nudge, self.now):
+                continue  # another process took it first
+            rung = next((r for r in reached(self.now, subject.due, subject.limit_days,
+                                            self.calendar, self.policy.thresholds,
+                                            subject.ladder)
+                         if r.key == nudge.level), None)
+            if rung is None:
+                nudge.channel, nudge.sent_at, nudge.error = "none", self.now, "no longer due"
+                continue
+            left = self.calendar.remaining_working_days(self.now, subject.due)
+            # Late like any nudge: when it could have gone out more than late_after ago.
+            nudge.late = late = self._late(subject, rung.since)
+            self.result.nudges.append(PlannedNudge(nudge, person, subject, rung, left, late))
+
+    async def warn_uncertain_years(self) -> None:
+        """Admins hear once per year that due dates there rest on weekends alone."""
+        years = sorted({y for y in await self.store.uncertain_due_years()
+                        if not self.calendar.is_covered(y)})
+        for year in years:
+            for admin in await self.store.people_with_role(Role.ADMIN):
+                assert admin.id is not None
+                nudge = await self.store.claim_nudge(target_kind=CALENDAR, target_id=year,
+                                                     person_id=admin.id, level="uncertain",
+                                                     now=self.now)
+                if nudge is not None:
+                    self.result.uncertain_years.append((nudge, admin, year))
 
 
 async def mark_sent(store: Store, nudge: Nudge, *, channel: str, at: datetime,
@@ -105,5 +339,13 @@ async def mark_sent(store: Store, nudge: Nudge, *, channel: str, at: datetime,
     await store.save(nudge)
     await store.audit(at=at, actor_id=None, action=f"nudge.{nudge.level}",
                       subject=f"{nudge.target_kind}:{nudge.target_id}",
-                      data={"person": nudge.person_id, "channel": channel, "error": error})
+                      data={"person": nudge.person_id, "channel": channel, "error": error,
+                            "late": nudge.late})
     await store.commit()
+
+
+async def mark_urge_sent(store: Store, urge: UrgeNotice, at: datetime) -> None:
+    urge.sent_at = at
+    await store.save(urge)
+    await store.commit()
+

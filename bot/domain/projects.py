@@ -37,7 +37,7 @@ async def project_light(store: Store, project: Project, now: datetime, calendar:
     for case in open_cases:
         for step in await store.all(Step, case_id=case.id, state=StepState.OPEN):
             if step.due_at is not None:
-                lights.append(light(now, step.due_at, calendar, policy))
+                lights.append(light(now, step.due_at, calendar, policy, step.limit_days))
     if project.status in _DONE:
         return None, milestone, len(open_cases)
     return worst(lights), milestone, len(open_cases)

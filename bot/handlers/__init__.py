@@ -3,7 +3,7 @@
 1. scenes (a conversation in progress sees its own messages first),
 2. common (/start, /help, /cancel), 3. projects, 4. reports, 5. approvals, 6. pending,
 7. away, 8. comments (replies to case cards), 9. fallback (unknown commands and buttons,
-stray messages) last.
+stray messages) last; supervision (urge answers, /urges) sits before comments.
 """
 
 from __future__ import annotations
@@ -11,13 +11,26 @@ from __future__ import annotations
 from aiogram import Dispatcher, Router
 from aiogram.fsm.scene import SceneRegistry
 
-from bot.handlers import approvals, away, comments, common, fallback, pending, projects, reports
+from bot.handlers import (
+    approvals,
+    away,
+    calendar,
+    comments,
+    common,
+    fallback,
+    missing,
+    pending,
+    projects,
+    reports,
+    supervision,
+)
 from bot.scenarios.decision_comment import ApproveCommentScene
 from bot.scenarios.report_prompt import ReportPromptScene
 from bot.scenarios.resubmit import ResubmitScene
 from bot.scenarios.return_reason import BulkReturnScene, ReturnReasonScene
 from bot.scenarios.submit import SubmitScene
 from bot.scenarios.transfer_reason import TransferReasonScene
+from bot.scenarios.urge_answer import UrgeAnswerScene
 
 
 def setup_routers(dispatcher: Dispatcher) -> None:
@@ -26,6 +39,7 @@ def setup_routers(dispatcher: Dispatcher) -> None:
     # The registry sits on the dispatcher so every handler can be given ``scenes``.
     SceneRegistry(dispatcher).add(ReportPromptScene, ReturnReasonScene, BulkReturnScene,
                                   ApproveCommentScene, ResubmitScene, TransferReasonScene,
-                                  SubmitScene, router=scenes)
-    for feature in (common, projects, reports, approvals, pending, away, comments, fallback):
+                                  SubmitScene, UrgeAnswerScene, router=scenes)
+    for feature in (common, projects, reports, approvals, pending, away, missing, supervision,
+                    calendar, comments, fallback):
         dispatcher.include_router(feature.build_router())

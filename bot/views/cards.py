@@ -7,12 +7,11 @@ from collections import Counter
 from datetime import datetime
 
 from bot.domain.errors import Refusal
-from bot.domain.nudging import PlannedNudge
 from bot.domain.projects import ProjectLine
 from bot.domain.reporting import MilestoneStatus, ReportView
-from bot.domain.vocabulary import AttachmentKind, CaseState, Decision, NudgeLevel, ProjectStatus
+from bot.domain.vocabulary import AttachmentKind, CaseState, Decision, ProjectStatus
 from bot.i18n import N_, Translator
-from bot.views.text import LIGHT_EMOJI, clip, esc, localized, status_label, time_left
+from bot.views.text import LIGHT_EMOJI, clip, esc, status_label, time_left
 from storage.models import Attachment
 
 
@@ -83,26 +82,6 @@ def projects_list(t: Translator, lines: list[ProjectLine], counts: Counter[str])
     return clip("\n".join(out))
 
 
-def nudge_text(t: Translator, planned: PlannedNudge, waiting_for: list[str]) -> str:
-    step, case, project = planned.step, planned.case, planned.project
-    assert step.due_at is not None
-    if planned.level == NudgeLevel.YELLOW:
-        head = t.gettext("🟡 <b>Due soon</b>: “{title}” ({code} {name})")
-    else:
-        head = t.gettext("🔴 <b>Overdue</b>: “{title}” ({code} {name})")
-    lines = [
-        head.format(title=esc(case.title), code=esc(project.code), name=esc(project.name)),
-        t.gettext("Step “{step}” is due {when} — {left}.").format(
-            step=localized(t, step.name, step.name_en), when=t.when(step.due_at),
-            left=time_left(t, planned.left)),
-    ]
-    if waiting_for:
-        lines.append(t.gettext("⏳ Waiting for {people}").format(
-            people=t.gettext(" or ").join(esc(name) for name in waiting_for)))
-    lines.append(t.gettext("Query code: <code>{code}</code>").format(code=case.query_code))
-    return "\n".join(lines)
-
-
 REFUSALS = {
     "not_registered": N_("You are not registered in Greenlight yet. Ask an administrator to "
                          "add your Telegram id <code>{tg_user_id}</code>."),
@@ -124,6 +103,7 @@ REFUSALS = {
     "bad_date": N_("“{text}” is not a date I understand: write 2026-11-24, 11-24 or 11月24日."),
     "unknown_person": N_("I do not know “{text}”: use their @username or their name as "
                          "registered."),
+    "unknown_item": N_("No missing material “{name}” is listed for this item."),
 }
 CASE_CLOSED = {
     CaseState.SUPPLEMENT: N_("This item is back with its handler for a supplement; it can be "
@@ -139,6 +119,9 @@ NOT_ALLOWED = {
     "own_case": N_("Only the submitter can do that."),
     "self": N_("Choose someone other than yourself."),
     "submitter": N_("The submitter cannot decide their own item."),
+    "answer_urge": N_("Only the head of the responsible section answers this urge notice."),
+    "urges": N_("Only the supervision office, the director and admins see the urge counts."),
+    "calendar": N_("Only administrators can change the calendar."),
     "already_assigned": N_("They already have a turn in this step."),
     "unknown_person": N_("That person is not available."),
 }
@@ -146,8 +129,11 @@ EMPTY = {
     "title": N_("Please give the item a title, e.g. <code>/submit Site plan for review</code>."),
     "reason": N_("A return needs a reason."),
     "comment": N_("The comment is empty."),
+    "missing": N_("Name the missing material."),
+    "answer": N_("The answer is empty."),
 }
-DECISION_WORD = {Decision.APPROVE: N_("approved"), Decision.RETURN: N_("returned")}
+DECISION_WORD = {Decision.APPROVE: N_("approved"), Decision.RETURN: N_("returned"),
+                 "answer": N_("answered")}
 
 
 def refusal(t: Translator, error: Refusal) -> str:
@@ -168,7 +154,7 @@ def refusal(t: Translator, error: Refusal) -> str:
     elif error.code == "already_decided":
         at = error.values.get("at")
         values["at"] = t.when(at) if isinstance(at, datetime) else "?"
-        values["decision"] = t.gettext(DECISION_WORD[Decision(error.values["decision"])])
+        values["decision"] = t.gettext(DECISION_WORD[str(error.values["decision"])])
         template = REFUSALS["already_decided"]
     else:
         template = REFUSALS.get(error.code, N_("Sorry, that cannot be done."))

@@ -60,3 +60,9 @@ class PendingCb(CallbackData, prefix="pd"):
 
     act: str
     step: int = 0
+
+
+class UrgeCb(CallbackData, prefix="ug"):
+    """✍️ The section head answers an urge notice in writing."""
+
+    urge: int

@@ -1,0 +1,67 @@
+"""Accepted with missing materials (容缺受理): what a case still owes, and by when.
+
+The handler or the guide lists each missing item with its supply-by date; the deadline
+sweep pings them yellow and red for it like any other deadline; ticking it off stops that.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from bot.domain.errors import BadDate, CaseClosed, EmptyText, StaleCard, TooLong, UnknownItem
+from bot.domain.people import Actor, require_reporter
+from bot.domain.vocabulary import CLOSED_CASE_STATES, CaseState
+from storage.models import Case, MissingItem, Project
+from storage.store import Store
+
+NAME_MAX = 200
+
+
+async def _case(store: Store, actor: Actor, case_id: int) -> Case:
+    case = await store.get(Case, case_id)
+    if case is None:
+        raise StaleCard()
+    project = await store.get(Project, case.project_id)
+    assert project is not None
+    await require_reporter(store, actor, project)  # its handlers, guides, leader, admins
+    return case
+
+
+async def add_missing(store: Store, actor: Actor, case_id: int, *, name: str, supply_by: date,
+                      today: date, now: datetime) -> MissingItem:
+    case = await _case(store, actor, case_id)
+    if CaseState(case.state) in CLOSED_CASE_STATES - {CaseState.APPROVED}:
+        raise CaseClosed(state=case.state)
+    name = " ".join(name.split())
+    if not name:
+        raise EmptyText(what="missing")
+    if len(name) > NAME_MAX:
+        raise TooLong(length=len(name), limit=NAME_MAX)
+    if supply_by < today:
+        raise BadDate(text=supply_by.isoformat())
+    item = await store.save(MissingItem(case_id=case_id, name=name, supply_by=supply_by,
+                                        created_at=now, created_by_id=actor.id))
+    await store.audit(at=now, actor_id=actor.id, action="missing.listed",
+                      subject=f"case:{case_id}",
+                      data={"item": item.id, "name": name, "by": supply_by.isoformat()})
+    await store.commit()
+    return item
+
+
+async def mark_supplied(store: Store, actor: Actor, case_id: int, *, name: str,
+                        now: datetime) -> MissingItem:
+    await _case(store, actor, case_id)
+    wanted = " ".join(name.split())
+    for item in await store.all(MissingItem, order_by=MissingItem.id, case_id=case_id,
+                                supplied_at=None):
+        if item.name == wanted:
+            item.supplied_at = now
+            await store.audit(at=now, actor_id=actor.id, action="missing.supplied",
+                              subject=f"case:{case_id}", data={"item": item.id})
+            await store.commit()
+            return item
+    raise UnknownItem(name=wanted)
+
+
+async def missing_of(store: Store, case_id: int) -> list[MissingItem]:
+    return await store.all(MissingItem, order_by=MissingItem.supply_by, case_id=case_id)

@@ -1,0 +1,104 @@
+"""The supervision office's side: written answers to urge notices, and who was urged how often.
+
+The section head answers an urge notice (催办通知书) in writing with the cause of the delay
+and a plan (督查七步: feedback); the answer is recorded once. Counts of yellow and red
+pings and urge notices per person and per section feed the annual review.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from bot.domain.errors import AlreadyDecided, EmptyText, NotAllowed, StaleCard, TooLong
+from bot.domain.people import Actor
+from bot.domain.policy import Policy
+from bot.domain.vocabulary import Role
+from storage.models import Nudge, Person, Section, UrgeNotice
+from storage.store import Store
+
+
+async def urge_to_answer(store: Store, actor: Actor, urge_id: int) -> UrgeNotice:
+    """The notice, if ``actor`` may answer it now (its section head, or an admin)."""
+    urge = await store.get(UrgeNotice, urge_id)
+    if urge is None:
+        raise StaleCard()
+    if urge.head_id != actor.id and not actor.has(Role.ADMIN):
+        raise NotAllowed(action="answer_urge")
+    if urge.answered_at is not None:
+        who = await store.get(Person, urge.answered_by_id) if urge.answered_by_id else None
+        raise AlreadyDecided(by=who.name if who else "?", decision="answer",
+                             at=urge.answered_at)
+    return urge
+
+
+async def answer_urge(store: Store, actor: Actor, urge_id: int, *, cause: str, plan: str,
+                      now: datetime, policy: Policy) -> UrgeNotice:
+    """Record the written answer once. Commits."""
+    urge = await urge_to_answer(store, actor, urge_id)
+    cause, plan = cause.strip(), plan.strip()
+    for text in (cause, plan):
+        if not text:
+            raise EmptyText(what="answer")
+        if len(text) > policy.reason_max_chars:
+            raise TooLong(length=len(text), limit=policy.reason_max_chars)
+    if not await store.answer_urge(urge, answered_by_id=actor.id, cause=cause, plan=plan,
+                                   at=now):
+        raise await _answered(store, urge_id)
+    await store.audit(at=now, actor_id=actor.id, action="urge.answered",
+                      subject=f"{urge.target_kind}:{urge.target_id}",
+                      data={"urge": urge_id, "cause": cause, "plan": plan})
+    await store.commit()
+    return urge
+
+
+async def _answered(store: Store, urge_id: int) -> AlreadyDecided:
+    urge = await store.get(UrgeNotice, urge_id)
+    who = await store.get(Person, urge.answered_by_id) if urge and urge.answered_by_id else None
+    return AlreadyDecided(by=who.name if who else "?", decision="answer",
+                          at=urge.answered_at if urge else None)
+
+
+@dataclass
+class UrgeCounts:
+    """Who was urged how often in a year (for supervisors and the annual review)."""
+
+    year: int
+    people: dict[int, Counter[str]] = field(default_factory=dict)  # person id → level → n
+    sections: dict[int | None, Counter[str]] = field(default_factory=dict)
+    names: dict[int, str] = field(default_factory=dict)
+    section_names: dict[int | None, str] = field(default_factory=dict)
+
+
+LEVELS = ("yellow", "red", "urge")
+
+
+def level_group(level: str) -> str | None:
+    """Reminders while red count as red; calendar warnings are not urging."""
+    if level.startswith("repeat"):
+        return "red"
+    return level if level in LEVELS else None
+
+
+async def urge_counts(store: Store, year: int, tz: ZoneInfo) -> UrgeCounts:
+    """Yellow and red pings and urge notices received, per person and per section."""
+    counts = UrgeCounts(year)
+    people = {p.id: p for p in await store.all(Person)}
+    sections = {s.id: s for s in await store.all(Section)}
+    for nudge in await store.all(Nudge, order_by=Nudge.id):
+        group = level_group(nudge.level)
+        if group is None or nudge.sent_at is None or nudge.channel == "none":
+            continue
+        if nudge.sent_at.astimezone(tz).year != year:
+            continue
+        person = people.get(nudge.person_id)
+        if person is None or person.id is None:
+            continue
+        counts.people.setdefault(person.id, Counter())[group] += 1
+        counts.names[person.id] = person.name
+        section = sections.get(person.section_id) if person.section_id else None
+        counts.sections.setdefault(person.section_id, Counter())[group] += 1
+        counts.section_names[person.section_id] = section.name if section else "—"
+    return counts

@@ -1,0 +1,122 @@
+"""Durable timers: APScheduler 3 with its SQLAlchemy job store, on the bot's own database.
+
+Two kinds of job, each with an explicit id, ``replace_existing=True`` and only ids and
+ISO times as arguments, so they survive restarts and can run months later:
+
+- ``deadline-sweep``: the periodic sweep (nudges, urge notices, deemed approvals);
+- ``step-due-<id>``: a step's due instant, so what happens at the deadline (deemed
+  approval, the red nudge) happens then rather than at the next sweep.
+
+The job store is synchronous. Inside the event loop its writes would wait for SQLite's
+write lock while an async transaction of the same loop holds it: a deadlock. So the
+scheduler runs in its own thread; a job hands its coroutine to the bot's event loop and
+waits for it there, and the loop adds or removes jobs through a worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Coroutine
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.base import JobLookupError
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy.engine import make_url
+
+if TYPE_CHECKING:
+    from bot.jobs import Jobs
+
+log = logging.getLogger(__name__)
+
+SWEEP_JOB_ID = "deadline-sweep"
+JOBS_TABLE = "apscheduler_jobs"
+JOB_TIMEOUT = 600  # seconds a job may take on the event loop
+
+# The jobs of the running process: job functions are plain module functions (the job store
+# keeps only their import path and arguments), so they find the bot here.
+_running: tuple[Jobs, asyncio.AbstractEventLoop] | None = None
+
+
+def sync_url(url: str) -> str:
+    """The same database for a synchronous driver (the job store is synchronous)."""
+    parsed = make_url(url)
+    driver = {"sqlite": "sqlite", "postgresql": "postgresql+psycopg"}[parsed.get_backend_name()]
+    return parsed.set(drivername=driver).render_as_string(hide_password=False)
+
+
+def due_job_id(step_id: int) -> str:
+    return f"step-due-{step_id}"
+
+
+def sweep_job() -> None:
+    _run_on_loop(lambda jobs: jobs.sweep())
+
+
+def step_due_job(step_id: int, due: str) -> None:
+    _run_on_loop(lambda jobs: jobs.step_due(step_id, datetime.fromisoformat(due)))
+
+
+def _run_on_loop(make: Callable[[Jobs], Coroutine[Any, Any, Any]]) -> None:
+    if _running is None:
+        log.warning("a timer fired but the bot is not running; it runs again later")
+        return
+    jobs, loop = _running
+    asyncio.run_coroutine_threadsafe(make(jobs), loop).result(timeout=JOB_TIMEOUT)
+
+
+class Timers:
+    def __init__(self, database_url: str, timezone: Any) -> None:
+        options: dict[str, Any] = {"pool_pre_ping": True}
+        if make_url(database_url).get_backend_name() == "sqlite":
+            options["connect_args"] = {"timeout": 30}
+        self.scheduler = BackgroundScheduler(
+            jobstores={"default": SQLAlchemyJobStore(url=sync_url(database_url),
+                                                     tablename=JOBS_TABLE,
+                                                     engine_options=options)},
+            executors={"default": ThreadPoolExecutor(4)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+            timezone=timezone)
+
+    @property
+    def running(self) -> bool:
+        return bool(self.scheduler.running)
+
+    async def start(self, jobs: Jobs) -> None:
+        global _running
+        _running = (jobs, asyncio.get_running_loop())
+        await asyncio.to_thread(self.scheduler.start)
+
+    async def schedule_sweep(self, interval_seconds: int) -> None:
+        await asyncio.to_thread(
+            self.scheduler.add_job, sweep_job, "interval", seconds=interval_seconds,
+            id=SWEEP_JOB_ID, replace_existing=True)
+
+    async def schedule_due(self, step_id: int, due: datetime) -> None:
+        await asyncio.to_thread(
+            self.scheduler.add_job, step_due_job, "date", run_date=due,
+            args=[step_id, due.isoformat()], id=due_job_id(step_id), replace_existing=True)
+
+    async def cancel_due(self, step_id: int) -> None:
+        with contextlib.suppress(JobLookupError):
+            await asyncio.to_thread(self.scheduler.remove_job, due_job_id(step_id))
+
+    async def job_ids(self) -> set[str]:
+        jobs = await asyncio.to_thread(self.scheduler.get_jobs)
+        return {job.id for job in jobs}
+
+    async def due_timers(self) -> set[tuple[int, datetime]]:
+        """(step id, due) of every step timer set, as stored."""
+        jobs = await asyncio.to_thread(self.scheduler.get_jobs)
+        return {(int(job.args[0]), datetime.fromisoformat(job.args[1])) for job in jobs
+                if job.id.startswith("step-due-")}
+
+    async def shutdown(self) -> None:
+        global _running
+        if self.scheduler.running:
+            await asyncio.to_thread(self.scheduler.shutdown, False)
+        _running = None
