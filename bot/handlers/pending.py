@@ -9,7 +9,7 @@ from aiogram.types import CallbackQuery, Message
 
 from bot.domain.approvals import check_press, decide
 from bot.domain.case_view import pending_for
-from bot.domain.errors import Refusal, UnknownButton
+from bot.domain.errors import NotYourTurn, Refusal, UnknownButton
 from bot.domain.people import Actor, require_actor
 from bot.domain.vocabulary import Decision
 from bot.handlers.announce import announce
@@ -27,7 +27,13 @@ async def pending_command(message: Message, actor: Actor | None, store: Store,
     actor = require_actor(actor, message.from_user.id)
     items = await pending_for(store, actor.id, services.now(), services.calendar,
                               services.policy)
-    await message.answer(pending_text(t, items), reply_markup=pending_keyboard(t, items, set()))
+    text, markup = pending_text(t, items), pending_keyboard(t, items, set())
+    if message.chat.type == "private":
+        await message.answer(text, reply_markup=markup)
+    else:
+        # Fix: in a group the list answers the command, so that on_pending can tell whose
+        # list it is (anyone in the group could otherwise press its buttons).
+        await message.reply(text, reply_markup=markup)
 
 
 async def refresh(message: Message, store: Store, services: Services, t: Translator,
@@ -37,7 +43,12 @@ async def refresh(message: Message, store: Store, services: Services, t: Transla
     still = {item.step.step.id for item in items}
     text = pending_text(t, items)
     markup = pending_keyboard(t, items, selected & still)
-    if text != message.html_text or markup != message.reply_markup:
+    # Fix: compare the keyboards as data. A keyboard parsed from the update is bound to the
+    # bot (a private attribute), so ``==`` with a new one was always False: an unchanged list
+    # (Select all pressed twice, a tick for an item not listed) was edited anyway, and
+    # Telegram's "message is not modified" became an error of the update.
+    shown = message.reply_markup.model_dump() if message.reply_markup else None
+    if text != message.html_text or (markup.model_dump() if markup else None) != shown:
         await message.edit_text(text, reply_markup=markup)
 
 
@@ -48,6 +59,13 @@ async def on_pending(query: CallbackQuery, callback_data: PendingCb, actor: Acto
     if not isinstance(query.message, Message):
         raise UnknownButton()
     message = query.message
+    if message.chat.type != "private":
+        # Fix: a list in a group is its asker's. Before, anyone else's press re-drew it with
+        # their own items (wiping the asker's list and ticks) or bulk-decided the asker's
+        # ticked items in their own name.
+        asker = message.reply_to_message.from_user if message.reply_to_message else None
+        if asker is None or asker.id != query.from_user.id:
+            raise NotYourTurn()
     selected = selected_in(message.reply_markup)
     act, step_id = callback_data.act, callback_data.step
     if act == "t":
@@ -59,12 +77,22 @@ async def on_pending(query: CallbackQuery, callback_data: PendingCb, actor: Acto
         selected = {i.step.step.id for i in items if i.step.step.id is not None}
         await query.answer()
     elif act == "a":
-        outcome = await decide(store, actor, step_id, Decision.APPROVE, now=services.now(),
-                               calendar=services.calendar, policy=services.policy)
+        try:
+            outcome = await decide(store, actor, step_id, Decision.APPROVE, now=services.now(),
+                                   calendar=services.calendar, policy=services.policy)
+        except Refusal:
+            # Fix: a row decided meanwhile (by the other post, on a card) was refused but
+            # stayed on the list; drop it, then let the refusal be answered and audited.
+            await refresh(message, store, services, t, actor.id, selected)
+            raise
         await query.answer(t.gettext("✅ Approved. Thank you."))
         await announce(bot, store, services, outcome)
     elif act == "r":
-        await check_press(store, actor, step_id)
+        try:
+            await check_press(store, actor, step_id)
+        except Refusal:
+            await refresh(message, store, services, t, actor.id, selected)  # as for "a"
+            raise
         await query.answer(t.gettext("Please reply with the reason for returning it."))
         await scenes.enter(ReturnReasonScene, step_id=step_id, return_to=0)
         return
@@ -72,31 +100,37 @@ async def on_pending(query: CallbackQuery, callback_data: PendingCb, actor: Acto
         if not selected:
             await query.answer(t.gettext("Tick some items first."), show_alert=True)
             return
-        done, refused = 0, []
+        outcomes, refused = [], []
         for chosen in sorted(selected):
             try:
-                outcome = await decide(store, actor, chosen, Decision.APPROVE,
-                                       now=services.now(), calendar=services.calendar,
-                                       policy=services.policy)
+                outcomes.append(await decide(store, actor, chosen, Decision.APPROVE,
+                                             now=services.now(), calendar=services.calendar,
+                                             policy=services.policy))
             except Refusal as error:
                 await store.rollback()
                 refused.append(error)
-                continue
-            done += 1
-            await announce(bot, store, services, outcome)
+        done = len(outcomes)
         summary = t.ngettext("✅ {n} approved.", "✅ {n} approved.", done).format(n=done)
         if refused:
             summary += " " + t.ngettext("{n} could not be: already decided or not yours.",
                                         "{n} could not be: already decided or not yours.",
                                         len(refused)).format(n=len(refused))
+        # Fix: answer and re-draw the list once the decisions are recorded, and only then
+        # bring the cards up to date. Card edits wait under flood limits (20 a minute in a
+        # group); answered after them, the press outlived Telegram's callback timeout
+        # ("query is too old"): the summary was lost and the list left as it was.
         await query.answer(summary, show_alert=bool(refused))
-        selected = set()
+        await refresh(message, store, services, t, actor.id, set())
+        for outcome in outcomes:
+            await announce(bot, store, services, outcome)
+        return
     elif act == "R":
         if not selected:
             await query.answer(t.gettext("Tick some items first."), show_alert=True)
             return
         await query.answer(t.gettext("Please reply with one reason for all of them."))
-        await scenes.enter(BulkReturnScene, step_ids=sorted(selected))
+        await scenes.enter(BulkReturnScene, step_ids=sorted(selected),
+                           list_message_id=message.message_id)
         return
     else:
         raise UnknownButton()

@@ -7,7 +7,9 @@ from aiogram import Bot
 from aiogram.fsm.scene import on
 from aiogram.types import CallbackQuery, Message
 
+from bot.delivery import edit_text
 from bot.domain.approvals import decide
+from bot.domain.case_view import pending_for
 from bot.domain.errors import EmptyText, Refusal, TooLong
 from bot.domain.people import Actor, require_actor
 from bot.domain.vocabulary import Decision
@@ -16,6 +18,7 @@ from bot.i18n import N_, Translator
 from bot.scenarios.base import NOT_COMMAND, PLAIN_TEXT, Conversation, ask
 from bot.services import Services
 from bot.views.cards import refusal
+from bot.views.pending import pending_keyboard, pending_text
 from storage.models import Case, Step
 from storage.store import Store
 
@@ -73,9 +76,9 @@ class BulkReturnScene(Conversation, state="bulk_return"):
 
     @on.callback_query.enter()
     async def ask_reason(self, query: CallbackQuery, t: Translator, store: Store, bot: Bot,
-                         step_ids: list[int]) -> None:
+                         step_ids: list[int], list_message_id: int = 0) -> None:
         assert query.message is not None
-        await self.wizard.update_data(step_ids=step_ids)
+        await self.wizard.update_data(step_ids=step_ids, list_message_id=list_message_id)
         await ask(bot, query.message.chat.id, t, await store.person_by_tg(query.from_user.id),
                   t.ngettext("Reply with the reason for returning this item.",
                              "Reply with one reason for returning these {n} items.",
@@ -88,7 +91,8 @@ class BulkReturnScene(Conversation, state="bulk_return"):
         assert message.from_user is not None and message.text is not None
         actor = require_actor(actor, message.from_user.id)
         done = refused = 0
-        for step_id in (await self.wizard.get_data())["step_ids"]:
+        data = await self.wizard.get_data()
+        for step_id in data["step_ids"]:
             try:
                 outcome = await decide(store, actor, int(step_id), Decision.RETURN,
                                        reason=message.text, now=services.now(),
@@ -110,6 +114,14 @@ class BulkReturnScene(Conversation, state="bulk_return"):
                                         "{n} could not be: already decided or not yours.",
                                         refused).format(n=refused)
         await message.reply(summary)
+        # Fix: the /pending list the items were ticked on kept showing them, ticked, with
+        # "Return selected (n)" still offered. Re-draw it as bulk approve does: the items
+        # returned leave it and the selection is cleared.
+        if data.get("list_message_id"):
+            items = await pending_for(store, actor.id, services.now(), services.calendar,
+                                      services.policy)
+            await edit_text(bot, message.chat.id, int(data["list_message_id"]),
+                            pending_text(t, items), pending_keyboard(t, items, set()))
 
     @on.message(NOT_COMMAND)
     async def not_text(self, message: Message, t: Translator) -> None:
