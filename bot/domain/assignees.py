@@ -85,12 +85,28 @@ async def away_delegate(store: Store, person: Person, day: date) -> Person | Non
     return None
 
 
+MAX_HOPS = 5  # A away to B, B away to C, …: followed this far, and never in a circle
+
+
+async def acting_for(store: Store, person: Person, day: date) -> Person | None:
+    """Who acts for ``person`` on ``day``: their delegate, or the delegate's delegate when the
+    delegate is away too; None when the person is in."""
+    current, seen = person, {person.id}
+    for _hop in range(MAX_HOPS):
+        delegate = await away_delegate(store, current, day)
+        if delegate is None or delegate.id in seen:
+            break
+        seen.add(delegate.id)
+        current = delegate
+    return current if current.id != person.id else None
+
+
 async def with_delegation(store: Store, people: list[Person], day: date) -> list[Assignee]:
-    """Each person, or their delegate when they are away; nobody twice."""
+    """Each person, or whoever acts for them when they are away; nobody twice."""
     assignees: list[Assignee] = []
     seen: set[int | None] = set()
     for person in people:
-        delegate = await away_delegate(store, person, day)
+        delegate = await acting_for(store, person, day)
         assignee = Assignee(delegate, person) if delegate else Assignee(person)
         if assignee.person.id not in seen:
             seen.add(assignee.person.id)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, timedelta
 
-from bot.domain.errors import BadDate, NotAllowed, UnknownPerson
+from bot.domain.errors import BadDate, BadRange, NotAllowed, UnknownPerson
 from bot.domain.people import Actor
 from storage.models import Delegation, Person
 from storage.store import Store
@@ -44,20 +44,44 @@ def parse_day(text: str, today: date) -> date:
 
 
 async def find_person(store: Store, text: str) -> Person:
-    """A colleague by @username, org-file key or exact name."""
+    """A colleague by @username or org-file key (any case), or exact name."""
     wanted = text.strip().removeprefix("@")
     for person in await store.all(Person, order_by=Person.id, active=True):
-        if wanted and wanted in {person.username, person.key, person.name}:
+        handles = {h.casefold() for h in (person.username, person.key) if h}
+        if wanted and (wanted.casefold() in handles or wanted == person.name):
             return person
     raise UnknownPerson(text=text)
+
+
+def parse_range(start_text: str, end_text: str, today: date) -> tuple[date, date]:
+    """An absence FROM–TO. A date without a year is read next to the other one: an absence
+    that began last Friday (``11-20 11-27`` on 11-23) starts this year, not next."""
+    end = parse_day(end_text, today)
+    start = parse_day(start_text, today)
+    if start > end and not _has_year(start_text):
+        try:
+            start = start.replace(year=start.year - 1)
+        except ValueError:  # 29 February
+            raise BadDate(text=start_text) from None
+    if end < start:
+        raise BadRange(start=start.isoformat(), end=end.isoformat())
+    if end < today:
+        raise BadRange(start=start.isoformat(), end=end.isoformat(), past=True)
+    return start, end
+
+
+def _has_year(text: str) -> bool:
+    return bool(_FULL.match(text.strip())) or "年" in text
 
 
 async def set_away(store: Store, actor: Actor, *, starts_on: date, ends_on: date,
                    delegate: Person, note: str, today: date, now: datetime) -> Delegation:
     if ends_on < starts_on:
-        raise BadDate(text=f"{starts_on.isoformat()} – {ends_on.isoformat()}")
-    if ends_on < today or ends_on - starts_on > LONGEST_ABSENCE:
-        raise BadDate(text=f"{starts_on.isoformat()} – {ends_on.isoformat()}")
+        raise BadRange(start=starts_on.isoformat(), end=ends_on.isoformat())
+    if ends_on < today:
+        raise BadRange(start=starts_on.isoformat(), end=ends_on.isoformat(), past=True)
+    if ends_on - starts_on > LONGEST_ABSENCE:
+        raise BadRange(start=starts_on.isoformat(), end=ends_on.isoformat(), long=True)
     if delegate.id == actor.id or delegate.id is None:
         raise NotAllowed(action="self")
     away = await store.save(Delegation(person_id=actor.id, delegate_id=delegate.id,

@@ -95,3 +95,7 @@ class UnknownPerson(Refusal):
 
 class UnknownItem(Refusal):
     code = "unknown_item"
+
+
+class BadRange(Refusal):
+    code = "bad_range"

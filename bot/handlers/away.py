@@ -7,7 +7,7 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 
 from bot.delivery import send_private
-from bot.domain.delegation import arrangements, come_back, find_person, parse_day, set_away
+from bot.domain.delegation import arrangements, come_back, find_person, parse_range, set_away
 from bot.domain.people import Actor, require_actor
 from bot.i18n import Translator
 from bot.services import Services
@@ -37,7 +37,7 @@ async def away_command(message: Message, command: CommandObject, actor: Actor | 
     if len(words) < 3:
         await message.reply(usage(t))
         return
-    starts_on, ends_on = parse_day(words[0], today), parse_day(words[1], today)
+    starts_on, ends_on = parse_range(words[0], words[1], today)
     delegate = await find_person(store, words[2])
     away = await set_away(store, actor, starts_on=starts_on, ends_on=ends_on,
                           delegate=delegate, note=" ".join(words[3:]), today=today,

@@ -94,7 +94,8 @@ async def on_pending(query: CallbackQuery, callback_data: PendingCb, actor: Acto
             await refresh(message, store, services, t, actor.id, selected)  # as for "a"
             raise
         await query.answer(t.gettext("Please reply with the reason for returning it."))
-        await scenes.enter(ReturnReasonScene, step_id=step_id, return_to=0)
+        await scenes.enter(ReturnReasonScene, step_id=step_id, return_to=0,
+                           list_message_id=message.message_id)
         return
     elif act == "A":
         if not selected:

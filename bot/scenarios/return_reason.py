@@ -7,18 +7,16 @@ from aiogram import Bot
 from aiogram.fsm.scene import on
 from aiogram.types import CallbackQuery, Message
 
-from bot.delivery import edit_text
 from bot.domain.approvals import decide
-from bot.domain.case_view import pending_for
 from bot.domain.errors import EmptyText, Refusal, TooLong
 from bot.domain.people import Actor, require_actor
 from bot.domain.vocabulary import Decision
 from bot.handlers.announce import announce
+from bot.handlers.pending_list import redraw_list
 from bot.i18n import N_, Translator
 from bot.scenarios.base import NOT_COMMAND, PLAIN_TEXT, Conversation, ask
 from bot.services import Services
 from bot.views.cards import refusal
-from bot.views.pending import pending_keyboard, pending_text
 from storage.models import Case, Step
 from storage.store import Store
 
@@ -29,11 +27,12 @@ class ReturnReasonScene(Conversation, state="return_reason"):
 
     @on.callback_query.enter()
     async def ask_reason(self, query: CallbackQuery, t: Translator, store: Store, bot: Bot,
-                         step_id: int, return_to: int = 0) -> None:
+                         step_id: int, return_to: int = 0, list_message_id: int = 0) -> None:
         assert query.message is not None
         step = await store.get(Step, step_id)
         case = await store.get(Case, step.case_id) if step else None
-        await self.wizard.update_data(step_id=step_id, return_to=return_to)
+        await self.wizard.update_data(step_id=step_id, return_to=return_to,
+                                      list_message_id=list_message_id)
         await ask(bot, query.message.chat.id, t, await store.person_by_tg(query.from_user.id),
                   t.gettext("Reply to this message with the reason for returning “{title}”. "
                             "/cancel keeps it open.").format(title=case.title if case else "?"),
@@ -62,6 +61,9 @@ class ReturnReasonScene(Conversation, state="return_reason"):
                             if outcome.event == "returned" else
                             t.gettext("↩️ Returned to the earlier step with your reason."))
         await announce(bot, store, services, outcome)
+        if data.get("list_message_id"):  # returned from a /pending list: it leaves the list
+            await redraw_list(bot, store, services, t, chat_id=message.chat.id,
+                              message_id=int(data["list_message_id"]), person_id=actor.id)
 
     @on.message(NOT_COMMAND)
     async def not_text(self, message: Message, t: Translator) -> None:
@@ -118,10 +120,8 @@ class BulkReturnScene(Conversation, state="bulk_return"):
         # "Return selected (n)" still offered. Re-draw it as bulk approve does: the items
         # returned leave it and the selection is cleared.
         if data.get("list_message_id"):
-            items = await pending_for(store, actor.id, services.now(), services.calendar,
-                                      services.policy)
-            await edit_text(bot, message.chat.id, int(data["list_message_id"]),
-                            pending_text(t, items), pending_keyboard(t, items, set()))
+            await redraw_list(bot, store, services, t, chat_id=message.chat.id,
+                              message_id=int(data["list_message_id"]), person_id=actor.id)
 
     @on.message(NOT_COMMAND)
     async def not_text(self, message: Message, t: Translator) -> None:

@@ -147,6 +147,13 @@ def refusal(t: Translator, error: Refusal) -> str:
     elif error.code == "no_project_here" and error.values.get("private"):
         template = N_("Reports and items for approval go into the project's group: "
                       "send the command there.")
+    elif error.code == "bad_range":
+        if error.values.get("past"):
+            template = N_("That absence ({start} – {end}) is already over.")
+        elif error.values.get("long"):
+            template = N_("An absence ({start} – {end}) can last a year at most.")
+        else:
+            template = N_("That absence ends ({end}) before it starts ({start}).")
     elif error.code == "case_closed":
         state = str(error.values.get("state"))
         template = CASE_CLOSED.get(CaseState(state), N_("This item is closed.")) \
