@@ -7,6 +7,7 @@ from aiogram.filters import Command
 from aiogram.fsm.scene import ScenesManager
 from aiogram.types import CallbackQuery, Message
 
+from bot.delivery import PRIVATE, send_private
 from bot.domain.approvals import check_press, decide
 from bot.domain.case_view import pending_for
 from bot.domain.errors import NotYourTurn, Refusal, UnknownButton
@@ -22,7 +23,7 @@ from storage.store import Store
 
 
 async def pending_command(message: Message, actor: Actor | None, store: Store,
-                          services: Services, t: Translator) -> None:
+                          services: Services, bot: Bot, t: Translator) -> None:
     assert message.from_user is not None
     actor = require_actor(actor, message.from_user.id)
     items = await pending_for(store, actor.id, services.now(), services.calendar,
@@ -30,10 +31,16 @@ async def pending_command(message: Message, actor: Actor | None, store: Store,
     text, markup = pending_text(t, items), pending_keyboard(t, items, set())
     if message.chat.type == "private":
         await message.answer(text, reply_markup=markup)
-    else:
-        # Fix: in a group the list answers the command, so that on_pending can tell whose
-        # list it is (anyone in the group could otherwise press its buttons).
-        await message.reply(text, reply_markup=markup)
+        return
+    # In a group the list would show the asker's items of other projects to everyone there:
+    # it goes to the private chat, unless Telegram refuses that (never started the bot).
+    delivered = await send_private(bot, store, actor.person, text, markup)
+    if delivered.channel == PRIVATE:
+        await message.reply(t.gettext("📥 I sent your list to our private chat."))
+        return
+    # The list answers the command, so that on_pending can tell whose list it is (anyone in
+    # the group could otherwise press its buttons).
+    await message.reply(text, reply_markup=markup)
 
 
 async def refresh(message: Message, store: Store, services: Services, t: Translator,

@@ -493,8 +493,16 @@ async def test_bulk_approve_answers_before_slow_card_updates(world: World) -> No
         assert "✅ 李副局长 同意" in text_of(card) and buttons(card) == {}
 
 
+async def test_a_list_asked_for_in_a_group_goes_to_the_private_chat(world: World) -> None:
+    await four_items(world)
+    await world.say("li", "KP-002", "/pending")
+    assert text_of(await world.last_from_bot("KP-002")) == "📥 已将待办清单私信发给您。"
+    assert text_of(await world.last_from_bot("li")) == FOUR_LISTED
+
+
 async def test_a_list_asked_for_in_a_group_answers_only_its_asker(world: World) -> None:
     await four_items(world)
+    await world.ctl.block_bot(world.users["li"])  # no private chat: the list stays in the group
     await world.say("li", "KP-002", "/pending")
     listed = await world.last_from_bot("KP-002")
     assert text_of(listed) == FOUR_LISTED
