@@ -9,7 +9,13 @@ from typing import Any
 
 from aiogram import Bot, F
 from aiogram.fsm.scene import on
-from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.types import (
+    CallbackQuery,
+    ForceReply,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+)
 
 from bot.domain.approvals import submit_case
 from bot.domain.casetypes import CaseType
@@ -54,30 +60,51 @@ class SubmitScene(Conversation, state="submit"):
     async def start(self, message: Message, t: Translator, services: Services, title: str,
                     files: list[dict[str, Any]], project_id: int) -> None:
         types = list(services.case_types)
+        # "buttons": the message whose buttons this wizard waits for; "asked": every button
+        # message it sent (see ``picked``).
         await self.wizard.set_data({"title": " ".join(title.split()), "files": files,
                                     "project_id": project_id, "type": None, "details": {},
                                     "field": 0, "green": None, "chat_id": message.chat.id,
-                                    "reply_to": message.message_id})
+                                    "reply_to": message.message_id, "buttons": None,
+                                    "asked": []})
         if len(types) == 1:
             await self.wizard.update_data(type=0)
             await self._next(message.bot, message.from_user.id if message.from_user else 0)  # type: ignore[arg-type]
             return
-        await message.reply(t.gettext("What kind of item is it?"),
-                            reply_markup=type_keyboard(t, types))
+        picker = await message.reply(t.gettext("What kind of item is it?"),
+                                     reply_markup=type_keyboard(t, types))
+        await self._wait_for_buttons(picker.message_id)
 
     @on.callback_query(TypeCb.filter())
     async def picked(self, query: CallbackQuery, callback_data: TypeCb, t: Translator,
                      services: Services, bot: Bot) -> None:
         types = list(services.case_types)
+        # Fix: this wizard is keyed by (chat, presser), so a handler with a /submit of her own
+        # open in the same group used to take over a colleague's picker or green-channel
+        # buttons (her item got submitted, his picker was destroyed), and a double tap on a
+        # picker re-asked the next question after an edit Telegram refused as "not modified".
+        # Only the buttons this wizard is waiting for count now ("buttons" is missing only
+        # from a wizard begun before this fix and persisted across the restart).
+        data = await self.wizard.get_data()
+        pressed_on = query.message.message_id if query.message is not None else None
+        if "buttons" in data and (pressed_on is None or pressed_on != data["buttons"]):
+            mine = pressed_on in data.get("asked", [])
+            await query.answer(t.gettext("This button is no longer valid.") if mine else
+                               t.gettext("This question is for whoever sent /submit."),
+                               show_alert=True)
+            return
         if callback_data.index == -1:
             await self.wizard.exit()
             await query.answer(t.gettext(self.CANCELLED))
             if isinstance(query.message, Message):
                 await query.message.edit_text(t.gettext(self.CANCELLED))
             return
-        if not 0 <= callback_data.index < len(types):
+        # A kind is picked while none is chosen yet, the green channel only after that.
+        if (not 0 <= callback_data.index < len(types)
+                or (callback_data.green == -1) != (data.get("type") is None)):
             await query.answer(t.gettext("This button is no longer valid."), show_alert=True)
             return
+        await self.wizard.update_data(buttons=None)
         chosen = types[callback_data.index]
         if callback_data.green == -1:
             await self.wizard.update_data(type=callback_data.index)
@@ -111,22 +138,24 @@ class SubmitScene(Conversation, state="submit"):
         data = await self.wizard.get_data()
         value = " ".join(message.text.split())
         asking = data.get("asking")
-        if asking == "title":
-            if len(value) > services.policy.title_max_chars:
-                await message.reply(t.gettext("Too long: {length} characters, the limit is "
-                                              "{limit}. Please shorten it.").format(
-                    length=len(value), limit=services.policy.title_max_chars))
-                return
-            await self.wizard.update_data(title=value, asking=None)
-        elif asking == "field":
+        limit, placeholder = services.policy.title_max_chars, t.gettext("Title")
+        if asking == "field":
             case_type = self._type(services, data)
             assert case_type is not None
             field = case_type.fields[data["field"]]
-            if len(value) > field.max_length:
-                await message.reply(t.gettext("Too long: {length} characters, the limit is "
-                                              "{limit}. Please shorten it.").format(
-                    length=len(value), limit=field.max_length))
-                return
+            limit, placeholder = field.max_length, field.display_name(t.locale)
+        if asking in ("title", "field") and len(value) > limit:
+            # Fix: the refusal did not ask again, so in a group (privacy mode) a shorter
+            # answer typed without replying to the old question never reached the bot. The
+            # refusal now asks for the answer again itself, with a force-reply.
+            await message.reply(t.gettext("Too long: {length} characters, the limit is "
+                                          "{limit}. Please shorten it.").format(
+                length=len(value), limit=limit),
+                reply_markup=ForceReply(selective=True, input_field_placeholder=placeholder[:64]))
+            return
+        if asking == "title":
+            await self.wizard.update_data(title=value, asking=None)
+        elif asking == "field":
             details = dict(data["details"]) | {field.key: value}
             await self.wizard.update_data(details=details, field=data["field"] + 1, asking=None)
         else:
@@ -145,6 +174,14 @@ class SubmitScene(Conversation, state="submit"):
             return  # still choosing the kind
         person = await store.person_by_tg(tg_user_id)
         chat_id = int(data["chat_id"])
+        if len(data["title"]) > services.policy.title_max_chars:
+            # Fix: a title given with /submit was only checked at the very end, so an over-long
+            # one threw away every answer given meanwhile; say so now and ask for it instead.
+            await bot.send_message(chat_id, t.gettext(
+                "Too long: {length} characters, the limit is {limit}. Please shorten it.").format(
+                length=len(data["title"]), limit=services.policy.title_max_chars))
+            await self.wizard.update_data(title="")
+            data["title"] = ""
         if not data["title"]:
             await self.wizard.update_data(asking="title")
             await ask(bot, chat_id, t, person, t.gettext("Reply with the title of the item."),
@@ -160,9 +197,10 @@ class SubmitScene(Conversation, state="submit"):
             await ask(bot, chat_id, t, person, question, field.display_name(t.locale))
             return
         if case_type.green_channel_limit_factor and data["green"] is None:
-            await bot.send_message(chat_id, t.gettext("Green channel (shorter limits) or "
-                                                      "ordinary?"),
-                                   reply_markup=green_keyboard(t, int(data["type"])))
+            asked = await bot.send_message(chat_id, t.gettext("Green channel (shorter limits) "
+                                                              "or ordinary?"),
+                                           reply_markup=green_keyboard(t, int(data["type"])))
+            await self._wait_for_buttons(asked.message_id)
             return
         await self._submit(bot, store, services, t, case_type, data, tg_user_id)
 
@@ -185,6 +223,11 @@ class SubmitScene(Conversation, state="submit"):
         assert case.id is not None
         await publish_case(bot, store, services, case.id, group_chat_id=int(data["chat_id"]),
                            reply_to=int(data["reply_to"]))
+
+    async def _wait_for_buttons(self, message_id: int) -> None:
+        data = await self.wizard.get_data()
+        await self.wizard.update_data(buttons=message_id,
+                                      asked=[*data.get("asked", []), message_id])
 
     @staticmethod
     def _type(services: Services, data: dict[str, Any]) -> CaseType | None:
