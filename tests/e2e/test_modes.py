@@ -724,17 +724,13 @@ async def test_a_hundred_presses_at_once_record_exactly_one_decision(
             assert buttons(card) == {}, where_
         notices = [m for m in await world.from_bot("liuxiao") if "已审批通过" in text_of(m)]
         assert len(notices) == 1
-        # At most one prompt per ↩️ answered (exactly one: see the next test).
-        assert len(await reason_prompts(world)) <= len(asked)
+        # One prompt per ↩️ answered.
+        assert len(await reason_prompts(world)) == len(asked)
         assert [r for r in await world.ctl.requests() if not r["ok"]] == []
     finally:
         assert await tear_down(world, task) == []
 
 
-@pytest.mark.xfail(ON_POSTGRES, strict=True, reason=(
-    "bug: bot/fsm_storage.py SqlStorage._write reads the FsmRecord and inserts it when "
-    "missing; two updates of one person in one chat at once both insert -> UniqueViolation "
-    "on fsmrecord_pkey, the update fails after its ↩️ was answered, and no prompt is sent"))
 async def test_return_pressed_twice_at_once_asks_for_the_reason_each_time(
         database_url: str, tmp_path: Path) -> None:
     world, task = await concurrent_world(database_url, tmp_path)
