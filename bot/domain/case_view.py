@@ -13,7 +13,17 @@ from bot.domain.casetypes import CaseType
 from bot.domain.lights import light
 from bot.domain.policy import Policy
 from bot.domain.vocabulary import AssignmentState, CaseState, Light, StepState
-from storage.models import Assignment, Attachment, Case, Comment, Lane, Person, Project, Step
+from storage.models import (
+    Assignment,
+    Attachment,
+    Case,
+    Comment,
+    Lane,
+    MissingItem,
+    Person,
+    Project,
+    Step,
+)
 from storage.store import Store
 
 
@@ -76,6 +86,7 @@ class CaseView:
     attachments: list[Attachment] = field(default_factory=list)
     comments: list[tuple[Comment, Person]] = field(default_factory=list)
     details: dict[str, str] = field(default_factory=dict)
+    missing: list[MissingItem] = field(default_factory=list)  # 容缺受理: owed by a date
 
     @property
     def state(self) -> CaseState:
@@ -137,9 +148,10 @@ async def case_view(store: Store, case_id: int, now: datetime, calendar: WorkCal
         author = await person(comment.author_id)
         assert author is not None
         comments.append((comment, author))
+    missing = await store.all(MissingItem, order_by=MissingItem.supply_by, case_id=case_id)
     return CaseView(case, case_type_of(case), project, submitter, steps,
                     await store.attachments(case_id=case_id), comments,
-                    json.loads(case.details or "{}"))
+                    json.loads(case.details or "{}"), missing)
 
 
 @dataclass

@@ -123,6 +123,10 @@ def case_card(t: Translator, view: CaseView) -> str:
     files = attachments_line(t, view.attachments)
     if files:
         lines.append(files)
+    for item in view.missing:
+        lines.append(t.gettext("✅ {name} supplied").format(name=esc(item.name)) if item.supplied_at
+                     else t.gettext("🧩 Missing: {name}, due {day}").format(
+                         name=esc(item.name), day=t.day(item.supply_by)))
     lines.append("")
     shown_round = 0
     for step in view.steps:

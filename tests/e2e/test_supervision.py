@@ -139,6 +139,9 @@ async def test_missing_materials_are_listed_nudged_and_ticked_off(world: World) 
     by = translator("zh").full_day(date(2026, 11, 25))
     assert text_of(await world.last_from_bot("KP-002")) == (
         f"🧩 #1：容缺材料「地形图」须于 {by} 前补齐。")
+    card = [m for m in await world.from_bot("KP-002") if "一般事项审批 #1" in text_of(m)][0]
+    shown = text_of(await world.ctl.message(world.cid("KP-002"), card["message_id"]))
+    assert f"🧩 容缺：地形图（{translator('zh').day(date(2026, 11, 25))}前补齐）" in shown
     await world.say("zhou", "supervision", "/missing #1 11-25 别的")
     assert "只有 KP-002 的经办人" in text_of(await world.last_from_bot("supervision"))
     await world.say("liuxiao", "KP-002", "/missing #1 2026-11-01 过期的")
@@ -156,6 +159,8 @@ async def test_missing_materials_are_listed_nudged_and_ticked_off(world: World) 
     assert pinged == {(liuxiao.id, "yellow"), (zheng.id, "yellow")}
     await world.say("liuxiao", "KP-002", "/supplied #1 地形图")
     assert text_of(await world.last_from_bot("KP-002")) == "✅ #1：「地形图」已补齐。"
+    shown = text_of(await world.ctl.message(world.cid("KP-002"), card["message_id"]))
+    assert "✅ 地形图 已补齐" in shown and "容缺：地形图" not in shown
     await world.say("liuxiao", "KP-002", "/supplied #1 地形图")
     assert "没有登记名为「地形图」的容缺材料" in text_of(await world.last_from_bot("KP-002"))
     world.clock.set(datetime(2026, 11, 27, 8, 31, tzinfo=SHANGHAI))  # would be red: supplied
