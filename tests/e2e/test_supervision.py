@@ -139,7 +139,7 @@ async def test_missing_materials_are_listed_nudged_and_ticked_off(world: World) 
     by = translator("zh").full_day(date(2026, 11, 25))
     assert text_of(await world.last_from_bot("KP-002")) == (
         f"🧩 #1：容缺材料「地形图」须于 {by} 前补齐。")
-    card = [m for m in await world.from_bot("KP-002") if "一般事项审批 #1" in text_of(m)][0]
+    card = next(m for m in await world.from_bot("KP-002") if "一般事项审批 #1" in text_of(m))
     shown = text_of(await world.ctl.message(world.cid("KP-002"), card["message_id"]))
     assert f"🧩 容缺：地形图（{translator('zh').day(date(2026, 11, 25))}前补齐）" in shown
     await world.say("zhou", "supervision", "/missing #1 11-25 别的")
