@@ -7,13 +7,20 @@ matched before these inherited ones.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
 from aiogram import Bot, F
 from aiogram.fsm.scene import Scene, on
 from aiogram.types import ForceReply, Message
 
+from bot.domain.errors import EmptyText, Refusal, TooLong
 from bot.i18n import N_, Translator
+from bot.views.cards import refusal
 from bot.views.text import mention
 from storage.models import Person
+
+T = TypeVar("T")
 
 PLAIN_TEXT = F.text & ~F.text.startswith("/")
 NOT_COMMAND = ~F.text.startswith("/")  # for catch-alls: commands go to the handlers below
@@ -33,6 +40,24 @@ class Conversation(Scene):
 
     CANCELLED = N_("Cancelled.")
     WAITING_FOR = N_("I am waiting for your answer. Reply to my question, or send /cancel.")
+    NOT_TEXT = WAITING_FOR  # what a message of the wrong kind (a sticker, a photo) is told
+
+    async def settle(self, message: Message, t: Translator, change: Awaitable[T],
+                     refine: Callable[[Refusal], Refusal] | None = None) -> T | None:
+        """Make the change the conversation was for. A refusal they can fix by answering
+        again (too long, empty) keeps the conversation; any other refusal, or success, ends
+        it. None when refused (the refusal was said)."""
+        try:
+            result = await change
+        except (TooLong, EmptyText) as error:
+            await message.reply(refusal(t, error))
+            return None
+        except Refusal as error:
+            await self.wizard.exit()
+            await message.reply(refusal(t, refine(error) if refine else error))
+            return None
+        await self.wizard.exit()
+        return result
 
     @on.message(F.text.startswith("/cancel"))
     async def cancel(self, message: Message, t: Translator) -> None:
@@ -42,3 +67,7 @@ class Conversation(Scene):
     @on.message(F.text.startswith("/"))
     async def other_command(self, message: Message, t: Translator) -> None:
         await message.reply(t.gettext(self.WAITING_FOR))
+
+    @on.message(NOT_COMMAND)
+    async def not_understood(self, message: Message, t: Translator) -> None:
+        await message.reply(t.gettext(self.NOT_TEXT))

@@ -7,20 +7,19 @@ from aiogram.fsm.scene import on
 from aiogram.types import CallbackQuery, Message
 
 from bot.domain.approvals import decide
-from bot.domain.errors import EmptyText, Refusal, TooLong
 from bot.domain.people import Actor, require_actor
 from bot.domain.vocabulary import Decision
 from bot.handlers.announce import announce
 from bot.i18n import N_, Translator
-from bot.scenarios.base import NOT_COMMAND, PLAIN_TEXT, Conversation, ask
+from bot.scenarios.base import PLAIN_TEXT, Conversation, ask
 from bot.services import Services
-from bot.views.cards import refusal
 from storage.store import Store
 
 
 class ApproveCommentScene(Conversation, state="approve_comment"):
     CANCELLED = N_("Cancelled. The item is still waiting for a decision.")
     WAITING_FOR = N_("I am waiting for your comment. Reply with it, or send /cancel.")
+    NOT_TEXT = N_("Please write the comment as text, or send /cancel.")
 
     @on.callback_query.enter()
     async def ask_comment(self, query: CallbackQuery, t: Translator, store: Store, bot: Bot,
@@ -37,21 +36,10 @@ class ApproveCommentScene(Conversation, state="approve_comment"):
         assert message.from_user is not None and message.text is not None
         actor = require_actor(actor, message.from_user.id)
         step_id = int((await self.wizard.get_data())["step_id"])
-        try:
-            outcome = await decide(store, actor, step_id, Decision.APPROVE, comment=message.text,
-                                   now=services.now(), calendar=services.calendar,
-                                   policy=services.policy)
-        except (TooLong, EmptyText) as error:
-            await message.reply(refusal(t, error))
+        outcome = await self.settle(message, t, decide(
+            store, actor, step_id, Decision.APPROVE, comment=message.text, now=services.now(),
+            calendar=services.calendar, policy=services.policy))
+        if outcome is None:
             return
-        except Refusal as error:
-            await self.wizard.exit()
-            await message.reply(refusal(t, error))
-            return
-        await self.wizard.exit()
         await message.reply(t.gettext("✅ Approved with your comment."))
         await announce(bot, store, services, outcome)
-
-    @on.message(NOT_COMMAND)
-    async def not_text(self, message: Message, t: Translator) -> None:
-        await message.reply(t.gettext("Please write the comment as text, or send /cancel."))

@@ -17,6 +17,7 @@ from storage.store import Store
 class ReportPromptScene(Conversation, state="report_prompt"):
     CANCELLED = N_("Cancelled. Nothing was reported.")
     WAITING_FOR = N_("I am waiting for your progress report. Reply with it, or send /cancel.")
+    NOT_TEXT = N_("Please send text, photos or a document, or /cancel.")
 
     @on.message.enter()
     async def ask_progress(self, message: Message, t: Translator, store: Store, bot: Bot) -> None:
@@ -34,7 +35,3 @@ class ReportPromptScene(Conversation, state="report_prompt"):
                           actor=require_actor(actor, message.from_user.id),
                           store=store, services=services, bot=bot)
         await self.wizard.exit()
-
-    @on.message(NOT_COMMAND)
-    async def unsupported(self, message: Message, t: Translator) -> None:
-        await message.reply(t.gettext("Please send text, photos or a document, or /cancel."))

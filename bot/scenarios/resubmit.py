@@ -7,15 +7,14 @@ from aiogram.fsm.scene import on
 from aiogram.types import CallbackQuery, Message
 
 from bot.domain.approvals import resubmit
-from bot.domain.errors import CaseClosed, Refusal, StaleCard, TooLong
+from bot.domain.errors import CaseClosed, Refusal, StaleCard
 from bot.domain.people import Actor, require_actor
 from bot.domain.vocabulary import CaseState
 from bot.handlers.announce import announce
 from bot.handlers.context import files_of
 from bot.i18n import N_, Translator
-from bot.scenarios.base import NOT_COMMAND, Conversation, ask
+from bot.scenarios.base import Conversation, ask
 from bot.services import Services
-from bot.views.cards import refusal
 from storage.store import Store
 
 
@@ -50,25 +49,19 @@ class ResubmitScene(Conversation, state="resubmit"):
         assert message.from_user is not None
         actor = require_actor(actor, message.from_user.id)
         case_id = int((await self.wizard.get_data())["case_id"])
-        try:
-            outcome = await resubmit(store, actor, case_id, note=note, files=files_of(message),
-                                     now=services.now(), calendar=services.calendar,
-                                     policy=services.policy)
-        except TooLong as error:
-            await message.reply(refusal(t, error))
+        outcome = await self.settle(
+            message, t, resubmit(store, actor, case_id, note=note, files=files_of(message),
+                                 now=services.now(), calendar=services.calendar,
+                                 policy=services.policy), refine=_already_resubmitted)
+        if outcome is None:
             return
-        except Refusal as error:
-            if isinstance(error, CaseClosed) and error.values.get("state") == CaseState.PENDING:
-                # Fix: already resubmitted (e.g. from another prompt): this prompt is out of
-                # date; it used to answer "This item is closed." about a case still running.
-                error = StaleCard()
-            await self.wizard.exit()
-            await message.reply(refusal(t, error))
-            return
-        await self.wizard.exit()
         await message.reply(t.gettext("📤 Resubmitted: the clock runs again."))
         await announce(bot, store, services, outcome)
 
-    @on.message(NOT_COMMAND)
-    async def unsupported(self, message: Message, t: Translator) -> None:
-        await message.reply(t.gettext(self.WAITING_FOR))
+
+def _already_resubmitted(error: Refusal) -> Refusal:
+    """Resubmitted meanwhile (from another prompt): this prompt is out of date, the case is
+    not closed."""
+    if isinstance(error, CaseClosed) and error.values.get("state") == CaseState.PENDING:
+        return StaleCard()
+    return error

@@ -14,7 +14,7 @@ from bot.domain.vocabulary import Decision
 from bot.handlers.announce import announce
 from bot.handlers.pending_list import redraw_list
 from bot.i18n import N_, Translator
-from bot.scenarios.base import NOT_COMMAND, PLAIN_TEXT, Conversation, ask
+from bot.scenarios.base import PLAIN_TEXT, Conversation, ask
 from bot.services import Services
 from bot.views.cards import refusal
 from storage.models import Case, Step
@@ -24,6 +24,7 @@ from storage.store import Store
 class ReturnReasonScene(Conversation, state="return_reason"):
     CANCELLED = N_("Cancelled. The item is still waiting for a decision.")
     WAITING_FOR = N_("I am waiting for the reason for returning. Reply with it, or send /cancel.")
+    NOT_TEXT = N_("Please write the reason as text, or send /cancel.")
 
     @on.callback_query.enter()
     async def ask_reason(self, query: CallbackQuery, t: Translator, store: Store, bot: Bot,
@@ -44,19 +45,12 @@ class ReturnReasonScene(Conversation, state="return_reason"):
         assert message.from_user is not None and message.text is not None
         actor = require_actor(actor, message.from_user.id)
         data = await self.wizard.get_data()
-        try:
-            outcome = await decide(store, actor, int(data["step_id"]), Decision.RETURN,
-                                   reason=message.text, return_to=int(data["return_to"]) or None,
-                                   now=services.now(), calendar=services.calendar,
-                                   policy=services.policy)
-        except (TooLong, EmptyText) as error:
-            await message.reply(refusal(t, error))  # stay: they can try again
+        outcome = await self.settle(message, t, decide(
+            store, actor, int(data["step_id"]), Decision.RETURN, reason=message.text,
+            return_to=int(data["return_to"]) or None, now=services.now(),
+            calendar=services.calendar, policy=services.policy))
+        if outcome is None:
             return
-        except Refusal as error:
-            await self.wizard.exit()
-            await message.reply(refusal(t, error))
-            return
-        await self.wizard.exit()
         await message.reply(t.gettext("↩️ Returned to the handler with your reason.")
                             if outcome.event == "returned" else
                             t.gettext("↩️ Returned to the earlier step with your reason."))
@@ -65,9 +59,6 @@ class ReturnReasonScene(Conversation, state="return_reason"):
             await redraw_list(bot, store, services, t, chat_id=message.chat.id,
                               message_id=int(data["list_message_id"]), person_id=actor.id)
 
-    @on.message(NOT_COMMAND)
-    async def not_text(self, message: Message, t: Translator) -> None:
-        await message.reply(t.gettext("Please write the reason as text, or send /cancel."))
 
 
 class BulkReturnScene(Conversation, state="bulk_return"):
@@ -75,6 +66,7 @@ class BulkReturnScene(Conversation, state="bulk_return"):
 
     CANCELLED = N_("Cancelled. The items are still waiting for a decision.")
     WAITING_FOR = N_("I am waiting for the reason for returning. Reply with it, or send /cancel.")
+    NOT_TEXT = N_("Please write the reason as text, or send /cancel.")
 
     @on.callback_query.enter()
     async def ask_reason(self, query: CallbackQuery, t: Translator, store: Store, bot: Bot,
@@ -122,7 +114,3 @@ class BulkReturnScene(Conversation, state="bulk_return"):
         if data.get("list_message_id"):
             await redraw_list(bot, store, services, t, chat_id=message.chat.id,
                               message_id=int(data["list_message_id"]), person_id=actor.id)
-
-    @on.message(NOT_COMMAND)
-    async def not_text(self, message: Message, t: Translator) -> None:
-        await message.reply(t.gettext("Please write the reason as text, or send /cancel."))

@@ -24,7 +24,7 @@ from bot.domain.people import Actor, require_actor
 from bot.domain.reporting import FileRef
 from bot.i18n import N_, Translator
 from bot.publishing import publish_case, reply_to_message
-from bot.scenarios.base import NOT_COMMAND, PLAIN_TEXT, Conversation, ask
+from bot.scenarios.base import PLAIN_TEXT, Conversation, ask
 from bot.services import Services
 from bot.views.cards import refusal
 from bot.views.keyboards import TypeCb
@@ -234,10 +234,6 @@ class SubmitScene(Conversation, state="submit"):
         if data.get("type") is None:
             return None
         return list(services.case_types)[int(data["type"])]
-
-    @on.message(NOT_COMMAND)
-    async def unsupported(self, message: Message, t: Translator) -> None:
-        await message.reply(t.gettext(self.WAITING_FOR))
 
 
 def file_dicts(files: list[FileRef]) -> list[dict[str, Any]]:

@@ -7,13 +7,11 @@ from aiogram.fsm.scene import on
 from aiogram.types import CallbackQuery, Message
 
 from bot.domain.approvals import transfer
-from bot.domain.errors import EmptyText, Refusal, TooLong
 from bot.domain.people import Actor, require_actor
 from bot.handlers.announce import announce
 from bot.i18n import N_, Translator
-from bot.scenarios.base import NOT_COMMAND, PLAIN_TEXT, Conversation, ask
+from bot.scenarios.base import PLAIN_TEXT, Conversation, ask
 from bot.services import Services
-from bot.views.cards import refusal
 from bot.views.text import esc
 from storage.models import Person
 from storage.store import Store
@@ -23,6 +21,7 @@ class TransferReasonScene(Conversation, state="transfer_reason"):
     CANCELLED = N_("Cancelled. The decision stays with you.")
     WAITING_FOR = N_("I am waiting for the reason for the transfer. Reply with it, or send "
                      "/cancel.")
+    NOT_TEXT = N_("Please write the reason as text, or send /cancel.")
 
     @on.callback_query.enter()
     async def ask_reason(self, query: CallbackQuery, t: Translator, store: Store, bot: Bot,
@@ -41,21 +40,10 @@ class TransferReasonScene(Conversation, state="transfer_reason"):
         assert message.from_user is not None and message.text is not None
         actor = require_actor(actor, message.from_user.id)
         data = await self.wizard.get_data()
-        try:
-            outcome = await transfer(store, actor, int(data["step_id"]), int(data["person_id"]),
-                                     reason=message.text, now=services.now(),
-                                     calendar=services.calendar, policy=services.policy)
-        except (TooLong, EmptyText) as error:
-            await message.reply(refusal(t, error))
+        outcome = await self.settle(message, t, transfer(
+            store, actor, int(data["step_id"]), int(data["person_id"]), reason=message.text,
+            now=services.now(), calendar=services.calendar, policy=services.policy))
+        if outcome is None:
             return
-        except Refusal as error:
-            await self.wizard.exit()
-            await message.reply(refusal(t, error))
-            return
-        await self.wizard.exit()
         await message.reply(t.gettext("🔁 Handed on."))
         await announce(bot, store, services, outcome)
-
-    @on.message(NOT_COMMAND)
-    async def not_text(self, message: Message, t: Translator) -> None:
-        await message.reply(t.gettext("Please write the reason as text, or send /cancel."))

@@ -6,12 +6,12 @@ from aiogram import Bot
 from aiogram.fsm.scene import on
 from aiogram.types import CallbackQuery, Message
 
-from bot.domain.errors import EmptyText, Refusal, TooLong
+from bot.domain.errors import TooLong
 from bot.domain.people import Actor, require_actor
 from bot.domain.supervision import answer_urge
 from bot.domain.vocabulary import ChatKind
 from bot.i18n import N_, Translator
-from bot.scenarios.base import NOT_COMMAND, PLAIN_TEXT, Conversation, ask
+from bot.scenarios.base import PLAIN_TEXT, Conversation, ask
 from bot.services import Services
 from bot.views.cards import refusal
 from bot.views.supervision import answer_text
@@ -23,6 +23,7 @@ class UrgeAnswerScene(Conversation, state="urge_answer"):
     CANCELLED = N_("Cancelled. The urge notice still waits for your answer.")
     WAITING_FOR = N_("I am waiting for your written answer. Reply to my question, or send "
                      "/cancel.")
+    NOT_TEXT = N_("Please write the answer as text, or send /cancel.")
 
     @on.callback_query.enter()
     async def ask_cause(self, query: CallbackQuery, t: Translator, store: Store, bot: Bot,
@@ -48,25 +49,14 @@ class UrgeAnswerScene(Conversation, state="urge_answer"):
                       t.gettext("Reply with the plan: what will be done, by when."),
                       t.gettext("Plan"))
             return
-        try:
-            urge = await answer_urge(store, actor, int(data["urge_id"]), cause=data["cause"],
-                                     plan=message.text, now=services.now(),
-                                     policy=services.policy)
-        except (TooLong, EmptyText) as error:
-            await message.reply(refusal(t, error))
+        urge = await self.settle(message, t, answer_urge(
+            store, actor, int(data["urge_id"]), cause=data["cause"], plan=message.text,
+            now=services.now(), policy=services.policy))
+        if urge is None:
             return
-        except Refusal as error:
-            await self.wizard.exit()
-            await message.reply(refusal(t, error))
-            return
-        await self.wizard.exit()
         await message.reply(t.gettext("📝 Answer recorded and sent to the supervision office."))
         project = await store.get(Project, urge.project_id)
         group = services.rendering.for_group()
         for chat in await store.all(Chat, order_by=Chat.id, kind=ChatKind.SUPERVISION):
             await bot.send_message(chat.tg_chat_id, answer_text(
                 group, urge, actor.person.name, project.code if project else "?"))
-
-    @on.message(NOT_COMMAND)
-    async def not_text(self, message: Message, t: Translator) -> None:
-        await message.reply(t.gettext("Please write the answer as text, or send /cancel."))
