@@ -49,7 +49,10 @@ class SweepResult:
 
 def ladder_for(case: Case) -> Ladder:
     """The case type's own ladder, else the bureau's default."""
-    return case_type_of(case).ladder or DEFAULT_LADDER
+    try:
+        return case_type_of(case).ladder or DEFAULT_LADDER
+    except ValueError:  # no readable snapshot (a case from before migration 0002 has '{}'):
+        return DEFAULT_LADDER  # the default ladder, rather than every sweep failing on it
 
 
 class Jobs:
@@ -97,7 +100,16 @@ class Jobs:
         await self._deliver_nudges(store, nudges, result)
         for nudge, admin, year in plan.uncertain_years:
             t = services.rendering.for_person(admin)
-            delivered = await send_private(self.bot, store, admin, uncertain_year_text(t, year))
+            try:
+                delivered = await send_private(self.bot, store, admin,
+                                               uncertain_year_text(t, year))
+            except TelegramAPIError as exc:  # like a nudge: recorded, retaken by a later sweep
+                log.warning("calendar warning for %s not sent (%s)", admin.id, exc)
+                nudge.error = str(exc)[:255]
+                await store.save(nudge)
+                await store.commit()
+                result.failed += 1
+                continue
             await nudging.mark_sent(store, nudge, channel=delivered.channel, at=services.now(),
                                     error=delivered.error)
         await self._set_due_timers(store)
@@ -118,7 +130,12 @@ class Jobs:
         if self.timed is None:
             self.timed = await self.timers.due_timers()
         now = self.services.now()
-        for step_id, _case, due, _limit in await store.open_step_timing():
+        timings = await store.open_step_timing()
+        # End the read transaction first: the job store writes through its own connection,
+        # and on SQLite that write waits for this session's lock while we wait for it
+        # (a deadlock, "database is locked" after the busy timeout).
+        await store.commit()
+        for step_id, _case, due, _limit in timings:
             if due > now and (step_id, due) not in self.timed:
                 await self.timers.schedule_due(step_id, due)
                 self.timed.add((step_id, due))
@@ -194,20 +211,26 @@ class Jobs:
         late_days = services.calendar.working_days_between(planned.subject.due,
                                                            services.now()).days
         to_head = False
-        try:
-            if head is not None:
-                t = services.rendering.for_person(head)
+        # Each destination on its own: the head's failure must not keep the notice from the
+        # supervision office, nor one chat's from the others.
+        if head is not None:
+            t = services.rendering.for_person(head)
+            try:
                 to_head = (await send_private(self.bot, store, head, urge_text(
                     t, planned, section.name if section else None, head.name, late_days),
                     urge_keyboard(t, urge.id))).channel == PRIVATE
-            t = services.rendering.for_group()
-            for chat in await store.all(Chat, order_by=Chat.id, kind=ChatKind.SUPERVISION):
+            except TelegramAPIError as exc:
+                log.warning("urge notice %s not delivered to the head: %s", urge.id, exc)
+        t = services.rendering.for_group()
+        for chat in await store.all(Chat, order_by=Chat.id, kind=ChatKind.SUPERVISION):
+            try:
                 await self.bot.send_message(chat.tg_chat_id, urge_text(
                     t, planned, section.name if section else None,
                     head.name if head else None, late_days),
                     reply_markup=urge_keyboard(t, urge.id))
-        except TelegramAPIError as exc:
-            log.warning("urge notice %s not delivered everywhere: %s", urge.id, exc)
+            except TelegramAPIError as exc:
+                log.warning("urge notice %s not delivered to chat %s: %s", urge.id,
+                            chat.tg_chat_id, exc)
         await nudging.mark_urge_sent(store, urge, services.now())
         result.urges += 1
         return to_head

@@ -150,6 +150,15 @@ def _default_ladder(_case: Case) -> Ladder:
     return DEFAULT_LADDER
 
 
+def _from_start(subject: Subject, rung: Reached) -> Reached:
+    """A rung is not reached before its subject began: a step of one working day is yellow
+    from the close of the working day before it started, yet its nudge is not late when it
+    goes out just after the submission (nor does it say it fell due days before)."""
+    start = subject.step.started_at if subject.step is not None else (
+        subject.missing.created_at if subject.missing is not None else None)
+    return replace(rung, since=start) if start is not None and rung.since < start else rung
+
+
 def _settled(subject: Subject) -> bool:
     """Whether the subject needs no nudge any more: its step is no longer open, its
     milestone is done, its missing material supplied (a retaken claim must not go out)."""
@@ -262,7 +271,8 @@ class _Planner:
                     ) -> None:
         # The candidate's rung comes from the case type's ladder; the subject's ladder may
         # widen its audience (``timeout: escalate``): speak to whom the subject's rung says.
-        rung = replace(rung, rung=subject.ladder.rung(rung.rung.kind) or rung.rung)
+        rung = _from_start(subject, replace(
+            rung, rung=subject.ladder.rung(rung.rung.kind) or rung.rung))
         late = self._late(subject, rung.since)
         left = self.calendar.remaining_working_days(self.now, subject.due)
         if rung.rung.kind is RungKind.URGE and (subject.kind, subject.id, "urge") not in claimed:
@@ -295,6 +305,13 @@ class _Planner:
             if nudge.id in skip or nudge.created_at > self.now - ABANDONED_AFTER:
                 continue
             if nudge.target_kind == CALENDAR:
+                # An admin's warning that never went out (the send failed): again, once,
+                # while the year is still uncovered.
+                admin = await self.person(nudge.person_id)
+                if admin is None or self.calendar.is_covered(nudge.target_id):
+                    nudge.channel, nudge.sent_at, nudge.error = "none", self.now, "no longer due"
+                elif await self.store.retake_nudge(nudge, self.now):
+                    self.result.uncertain_years.append((nudge, admin, nudge.target_id))
                 continue
             # The case type's own ladder, as when the claim was made (not the default).
             subject = await self.subject(nudge.target_kind, nudge.target_id, self.ladder_for)
@@ -313,6 +330,7 @@ class _Planner:
             if rung is None:
                 nudge.channel, nudge.sent_at, nudge.error = "none", self.now, "no longer due"
                 continue
+            rung = _from_start(subject, rung)
             left = self.calendar.remaining_working_days(self.now, subject.due)
             # Late like any nudge: when it could have gone out more than late_after ago.
             nudge.late = late = self._late(subject, rung.since)
