@@ -27,8 +27,11 @@ def at(month: int, day: int, hour: int = 10, minute: int = 0) -> datetime:
     return datetime(2026, month, day, hour, minute, tzinfo=SH)
 
 
+ONE_DAY = Thresholds()
+
+
 def keys(now: datetime, *, due: datetime = DUE, limit: int = 3,
-         thresholds: Thresholds = Thresholds(), ladder: Ladder = DEFAULT_LADDER
+         thresholds: Thresholds = ONE_DAY, ladder: Ladder = DEFAULT_LADDER
          ) -> list[tuple[str, datetime]]:
     return [(r.key, r.since.astimezone(SH)) for r in
             reached(now, due, limit, CAL, thresholds, ladder)]
