@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.delivery import PRIVATE, send_private, send_to_person
 from bot.domain import nudging
-from bot.domain.approvals import case_type_of, deem_approved, deemable_steps
+from bot.domain.approvals import Outcome, case_type_of, deem_approved, deemable_steps
 from bot.domain.ladder import DEFAULT_LADDER, Ladder, RungKind
 from bot.domain.vocabulary import AssignmentState, ChatKind, StepState
 from bot.handlers.announce import announce
@@ -208,8 +208,9 @@ class Jobs:
         assert urge.id is not None
         section = await store.get(Section, urge.section_id) if urge.section_id else None
         head = planned.head
-        late_days = services.calendar.working_days_between(planned.subject.due,
-                                                           services.now()).days
+        # Late by as many working days as cards and nudges say at the same moment.
+        late_days = -services.calendar.remaining_working_days(services.now(),
+                                                              planned.subject.due).days
         to_head = False
         # Each destination on its own: the head's failure must not keep the notice from the
         # supervision office, nor one chat's from the others.
@@ -235,20 +236,24 @@ class Jobs:
         result.urges += 1
         return to_head
 
-    async def _announce_deemed(self, store: Store, step_id: int,
-                               outcome: object) -> None:
+    async def _announce_deemed(self, store: Store, step_id: int, outcome: Outcome) -> None:
+        """Cards brought up to date, and the group told why the step closed. The approval
+        is recorded already: a Telegram failure here must not stop the sweep."""
         step = await store.get(Step, step_id)
         case = await store.get(Case, step.case_id) if step else None
         if step is None or case is None or case.id is None:
             return
-        await announce(self.bot, store, self.services, outcome)  # type: ignore[arg-type]
-        group = await store.one(Card, case_id=case.id, kind="group")
-        if group is not None:
-            t = self.services.rendering.for_group()
-            await self.bot.send_message(
-                group.tg_chat_id, deemed_text(t, localized(t, step.name, step.name_en),
-                                              case.title, case.id),
-                reply_parameters=reply_to_message(group.tg_message_id))
+        try:
+            await announce(self.bot, store, self.services, outcome)
+            group = await store.one(Card, case_id=case.id, kind="group")
+            if group is not None:
+                t = self.services.rendering.for_group()
+                await self.bot.send_message(
+                    group.tg_chat_id, deemed_text(t, localized(t, step.name, step.name_en),
+                                                  case.title, case.id),
+                    reply_parameters=reply_to_message(group.tg_message_id))
+        except TelegramAPIError as exc:
+            log.warning("deemed approval of step %s not announced: %s", step_id, exc)
 
     async def _project_chat(self, store: Store, subject: nudging.Subject) -> Chat | None:
         chat_id = subject.project.chat_id

@@ -446,6 +446,8 @@ async def resubmit(store: Store, actor: Actor, case_id: int, *, note: str | None
         step.due_uncertain = any(d.uncertain for d in dues)
     case.state = CaseState.PENDING
     case.version += 1
+    # The clock runs against a new due: yellow and red may come again for it.
+    await store.retire_claims("step", step.id, f"v{step.version}")  # type: ignore[arg-type]
     for ref in files:
         store.add(_attachment(case_id, ref))
     if note:  # what the submitter says with the supplement is shown on the card

@@ -76,7 +76,9 @@ LEVELS = ("yellow", "red", "urge")
 
 
 def level_group(level: str) -> str | None:
-    """Reminders while red count as red; calendar warnings are not urging."""
+    """Reminders while red count as red; calendar warnings are not urging. Claims set aside
+    when a due changed (``red~v3``) still count."""
+    level = level.split("~")[0]
     if level.startswith("repeat"):
         return "red"
     return level if level in LEVELS else None

@@ -91,6 +91,9 @@ def _step_lines(t: Translator, view: CaseView, step: StepView) -> list[str]:
     else:
         for lane in step.lanes:
             lines += _lane_lines(t, step, lane, "   ")
+    if step.step.deemed and step.step.closed_at is not None:
+        deemed = t.gettext("⏰ Deemed approved: nobody decided in time · {when}")
+        lines.append("   " + deemed.format(when=t.when(step.step.closed_at)))
     if step.state is StepState.PAUSED:
         days = max((lane.lane.remaining_days or 0) for lane in step.lanes)
         lines.append("   " + t.ngettext(

@@ -37,10 +37,10 @@ def nudge_text(t: Translator, planned: PlannedNudge, waiting_for: list[str]) -> 
     kind = planned.reached.rung.kind.value
     head = t.gettext(HEADS[kind])
     if planned.late:
-        head += " " + t.gettext("(sent late: it fell due at {when})").format(
-            when=t.when(planned.reached.since))
+        head = t.gettext("{head} (sent late: it fell due at {when})").format(
+            head=head, when=t.when(planned.reached.since))
     subject = planned.subject
-    lines = [f"{head}: {subject_line(t, subject)}",
+    lines = [t.gettext("{head}: {subject}").format(head=head, subject=subject_line(t, subject)),
              t.gettext("Due {when} — {left}.").format(when=t.when(subject.due),
                                                       left=time_left(t, planned.left))]
     if waiting_for:
