@@ -29,7 +29,7 @@ from bot.views.nudges import (
     urge_keyboard,
     urge_text,
 )
-from bot.views.text import localized
+from bot.views.text import localized, mention
 from storage.db import SessionFactory
 from storage.models import Card, Case, Chat, Person, Section, Step
 from storage.store import Store
@@ -212,27 +212,45 @@ class Jobs:
         late_days = -services.calendar.remaining_working_days(services.now(),
                                                               planned.subject.due).days
         to_head = False
-        # Each destination on its own: the head's failure must not keep the notice from the
-        # supervision office, nor one chat's from the others.
-        if head is not None:
+        # Each copy on its own: the head's failure must not keep the notice from the
+        # supervision office; a copy that failed is sent again by a later sweep.
+        head_done = urge.head_sent_at is not None or head is None
+        if not head_done and head is not None:
             t = services.rendering.for_person(head)
+            text = urge_text(t, planned, section.name if section else None, head.name,
+                             late_days)
             try:
-                to_head = (await send_private(self.bot, store, head, urge_text(
-                    t, planned, section.name if section else None, head.name, late_days),
-                    urge_keyboard(t, urge.id))).channel == PRIVATE
+                delivered = await send_private(self.bot, store, head, text,
+                                               urge_keyboard(t, urge.id))
+                to_head = delivered.channel == PRIVATE
+                if not to_head:  # no private chat: in the project's group, with its ✍️
+                    chat = await self._project_chat(store, planned.subject)
+                    if chat is not None:
+                        group = services.rendering.for_group()
+                        await self.bot.send_message(chat.tg_chat_id, f"{mention(head)}\n" +
+                                                    urge_text(group, planned,
+                                                              section.name if section else None,
+                                                              head.name, late_days),
+                                                    reply_markup=urge_keyboard(group, urge.id))
+                head_done = True
             except TelegramAPIError as exc:
                 log.warning("urge notice %s not delivered to the head: %s", urge.id, exc)
-        t = services.rendering.for_group()
-        for chat in await store.all(Chat, order_by=Chat.id, kind=ChatKind.SUPERVISION):
-            try:
-                await self.bot.send_message(chat.tg_chat_id, urge_text(
-                    t, planned, section.name if section else None,
-                    head.name if head else None, late_days),
-                    reply_markup=urge_keyboard(t, urge.id))
-            except TelegramAPIError as exc:
-                log.warning("urge notice %s not delivered to chat %s: %s", urge.id,
-                            chat.tg_chat_id, exc)
-        await nudging.mark_urge_sent(store, urge, services.now())
+        office_done = urge.office_sent_at is not None
+        if not office_done:
+            t = services.rendering.for_group()
+            office_done = True
+            for chat in await store.all(Chat, order_by=Chat.id, kind=ChatKind.SUPERVISION):
+                try:
+                    await self.bot.send_message(chat.tg_chat_id, urge_text(
+                        t, planned, section.name if section else None,
+                        head.name if head else None, late_days),
+                        reply_markup=urge_keyboard(t, urge.id))
+                except TelegramAPIError as exc:
+                    office_done = False
+                    log.warning("urge notice %s not delivered to chat %s: %s", urge.id,
+                                chat.tg_chat_id, exc)
+        await nudging.mark_urge_delivered(store, urge, services.now(), head=head_done,
+                                          office=office_done)
         result.urges += 1
         return to_head
 

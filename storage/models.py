@@ -244,7 +244,9 @@ class UrgeNotice(SQLModel, table=True):
     head_id: int | None = Field(default=None, foreign_key="person.id")
     issued_at: datetime = _utc(nullable=False)
     due_at: datetime = _utc(nullable=False)  # the deadline that was missed
-    sent_at: datetime | None = _utc()
+    head_sent_at: datetime | None = _utc()  # the section head's copy (private, or in the group)
+    office_sent_at: datetime | None = _utc()  # the supervision office's chats
+    sent_at: datetime | None = _utc()  # both: nothing left to deliver
     answered_at: datetime | None = _utc()
     answered_by_id: int | None = Field(default=None, foreign_key="person.id")
     cause: str | None = Field(default=None, sa_type=Text)

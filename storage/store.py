@@ -278,6 +278,16 @@ class Store:
         await self.get(UrgeNotice, urge.id)
         return True
 
+    async def retire_claims(self, target_kind: str, target_id: int, suffix: str) -> None:
+        """Set a subject's claims aside (its due changed): each level can be claimed again,
+        and the nudges already sent still count, under ``level~suffix``."""
+        await self.session.execute(
+            update(Nudge).where(col(Nudge.target_kind) == target_kind,
+                                col(Nudge.target_id) == target_id,
+                                col(Nudge.level).not_like("%~%"))
+            .values(level=col(Nudge.level) + f"~{suffix}")
+            .execution_options(synchronize_session=False))
+
     async def unsent_nudges(self) -> list[Nudge]:
         query = select(Nudge).where(col(Nudge.sent_at).is_(None)).order_by(col(Nudge.id))
         return list((await self.session.execute(query)).scalars())

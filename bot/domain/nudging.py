@@ -115,6 +115,7 @@ async def plan(store: Store, now: datetime, calendar: WorkCalendar, policy: Poli
             await planner.claim(subject, rung, claimed)
         await store.commit()
     await planner.retake_abandoned({p.nudge.id for p in result.nudges})
+    await planner.finish_urges({u.urge.id for u in result.urges})
     await planner.warn_uncertain_years()
     await store.commit()
     return result
@@ -299,6 +300,23 @@ class _Planner:
             self.result.urges.append(PlannedUrge(urge, subject, await self.person(head_id),
                                                  late))
 
+    async def finish_urges(self, skip: set[int | None]) -> None:
+        """Urge notices with a copy still undelivered (a failed send): delivered now, within
+        office hours, as long as the subject is still late."""
+        for urge in await self.store.all(UrgeNotice, order_by=UrgeNotice.id, sent_at=None):
+            if urge.id in skip or urge.issued_at > self.now - ABANDONED_AFTER:
+                continue
+            subject = await self.subject(urge.target_kind, urge.target_id, self.ladder_for)
+            if subject is None or not self.policy.may_nudge(self.now, self.calendar,
+                                                            subject.urgent):
+                continue
+            if (subject.step is not None and subject.step.state != StepState.OPEN) or (
+                    subject.milestone is not None and subject.milestone.done_on is not None):
+                urge.sent_at = self.now  # settled meanwhile: nothing left to urge
+                continue
+            self.result.urges.append(PlannedUrge(urge, subject,
+                                                 await self.person(urge.head_id), True))
+
     async def retake_abandoned(self, skip: set[int | None]) -> None:
         """Claims a dead process never sent: delivered now, once, by whoever retakes them."""
         for nudge in await self.store.unsent_nudges():
@@ -362,8 +380,16 @@ async def mark_sent(store: Store, nudge: Nudge, *, channel: str, at: datetime,
     await store.commit()
 
 
-async def mark_urge_sent(store: Store, urge: UrgeNotice, at: datetime) -> None:
-    urge.sent_at = at
+async def mark_urge_delivered(store: Store, urge: UrgeNotice, at: datetime, *, head: bool,
+                              office: bool) -> None:
+    """Record which copies went out; the notice is done when both have."""
+    if head and urge.head_sent_at is None:
+        urge.head_sent_at = at
+    if office and urge.office_sent_at is None:
+        urge.office_sent_at = at
+    if urge.office_sent_at is not None and (urge.head_sent_at is not None
+                                            or urge.head_id is None):
+        urge.sent_at = at
     await store.save(urge)
     await store.commit()
 

@@ -334,8 +334,6 @@ async def test_an_urge_notice_the_head_could_not_get_still_reaches_supervision(
     assert not any(t.startswith("📮 催办通知书") for t in zhao)
 
 
-@pytest.mark.xfail(strict=True, reason="an urge notice is marked sent even when the section "
-                   "head's private copy failed; nothing delivers it again (no retry path)")
 async def test_a_failed_urge_notice_to_the_head_is_sent_again_later(world: World) -> None:
     await finish_milestones(world)
     await submit(world)
