@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
@@ -16,9 +16,9 @@ from bot.delivery import PRIVATE, send_private, send_to_person
 from bot.domain import nudging
 from bot.domain.approvals import Outcome, case_type_of, deem_approved, deemable_steps
 from bot.domain.ladder import DEFAULT_LADDER, Ladder, RungKind
-from bot.domain.vocabulary import AssignmentState, ChatKind, StepState
+from bot.domain.vocabulary import AssignmentState, CaseState, ChatKind, StepState
 from bot.handlers.announce import announce
-from bot.publishing import reply_to_message
+from bot.publishing import reply_to_message, sync_cards
 from bot.scheduling import Timers
 from bot.services import Services
 from bot.views.nudges import (
@@ -49,10 +49,7 @@ class SweepResult:
 
 def ladder_for(case: Case) -> Ladder:
     """The case type's own ladder, else the bureau's default."""
-    try:
-        return case_type_of(case).ladder or DEFAULT_LADDER
-    except ValueError:  # no readable snapshot (a case from before migration 0002 has '{}'):
-        return DEFAULT_LADDER  # the default ladder, rather than every sweep failing on it
+    return case_type_of(case).ladder or DEFAULT_LADDER
 
 
 class Jobs:
@@ -61,6 +58,7 @@ class Jobs:
         self.bot, self.sessions, self.services, self.engine = bot, sessions, services, engine
         self.timers = timers
         self.timed: set[tuple[int, datetime]] | None = None  # due timers known to be set
+        self.refreshed_on: date | None = None  # the day every pending case's cards were
 
     async def sweep(self) -> SweepResult:
         """Deemed approvals first, then claim what is due and deliver it."""
@@ -98,6 +96,8 @@ class Jobs:
             else:
                 nudges.append(item)
         await self._deliver_nudges(store, nudges, result)
+        await self._refresh_cards(store, {item.subject.case.id for item in plan.nudges
+                                          if item.subject.case is not None})
         for nudge, admin, year in plan.uncertain_years:
             t = services.rendering.for_person(admin)
             try:
@@ -114,6 +114,24 @@ class Jobs:
                                     error=delivered.error)
         await self._set_due_timers(store)
         return result
+
+    async def _refresh_cards(self, store: Store, touched: set[int | None]) -> None:
+        """Cards show lights and working days left, which change with time alone: those of
+        the cases just nudged now, and every pending case's once a day (edits that would not
+        change anything are skipped, so this is cheap when nothing moved)."""
+        now = self.services.now()
+        today = now.astimezone(self.services.settings.tz).date()
+        cases = {case_id for case_id in touched if case_id is not None}
+        if self.refreshed_on != today and self.services.policy.may_nudge(
+                now, self.services.calendar, urgent=False):
+            cases |= {c.id for c in await store.all(Case, state=CaseState.PENDING)
+                      if c.id is not None}
+            self.refreshed_on = today
+        for case_id in sorted(cases):
+            try:
+                await sync_cards(self.bot, store, self.services, case_id, announce=False)
+            except TelegramAPIError as exc:
+                log.warning("cards of case %s not refreshed: %s", case_id, exc)
 
     async def step_due(self, step_id: int, due: datetime) -> SweepResult | None:
         """A step's due timer fired: sweep now if that deadline still stands."""

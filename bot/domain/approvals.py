@@ -21,6 +21,7 @@ from bot.domain.calendar import WorkCalendar
 from bot.domain.casetypes import (
     AssigneeRule,
     CaseType,
+    LaneSpec,
     StepSpec,
     TimeoutPolicy,
     from_snapshot,
@@ -76,8 +77,20 @@ def new_query_code() -> str:
     return "".join(secrets.choice(QUERY_CODE_ALPHABET) for _ in range(8))
 
 
+# Cases stored before case types existed carry no snapshot; they were all this kind.
+LEGACY_ITEM = CaseType(
+    code="item", name="一般事项审批", name_en="Item for approval",
+    steps=(StepSpec("leader", "Leader in charge", (LaneSpec(
+        "leader", "Leader in charge", StepMode.ANY,
+        (AssigneeRule("project_leader"), AssigneeRule("leader_backup")), 3),)),))
+
+
 def case_type_of(case: Case) -> CaseType:
-    return from_snapshot(json.loads(case.definition))
+    """The case type as it was when the case was submitted."""
+    try:
+        return from_snapshot(json.loads(case.definition or "{}"))
+    except ValueError:
+        return LEGACY_ITEM
 
 
 # -- submitting -------------------------------------------------------------------------------

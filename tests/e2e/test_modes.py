@@ -350,9 +350,6 @@ async def test_a_joint_step_shows_both_departments_and_closes_when_both_approved
 # -- 3. cards stay true (see also each_card_edited_once_by and the ``world`` fixture) --------
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: bot/jobs.py Jobs.sweep sends nudges but never re-syncs case cards, so between "
-    "decisions a card keeps the light and 'N working days left' of its last edit"))
 async def test_the_cards_light_and_days_left_stay_true_as_time_passes(world: World) -> None:
     group = await submit_item(world, "微波站迁建选址方案")
     li_card = await world.last_from_bot("li")
