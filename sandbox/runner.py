@@ -46,6 +46,7 @@ from bot.app import App, create_app, run_polling
 from bot.config import Settings, SettingsError
 from bot.domain.org import apply_org, parse_org
 from bot.jobs import Jobs, SweepResult
+from bot.scheduling import Timers
 from bot.services import Services
 from sandbox.clock import OffsetClock, load_offset, save_offset, working_days_later
 from sandbox.demo import DEMO_CHATS, DEMO_USERS, PEOPLE, PROJECTS, SECTIONS, demo_org_yaml
@@ -115,8 +116,8 @@ class SerialJobs(Jobs):
     so the count an advance reports is the nudges that advance caused."""
 
     def __init__(self, bot: Bot, sessions: SessionFactory, services: Services,
-                 engine: AsyncEngine) -> None:
-        super().__init__(bot, sessions, services, engine)
+                 engine: AsyncEngine, timers: Timers | None = None) -> None:
+        super().__init__(bot, sessions, services, engine, timers)
         self.lock = asyncio.Lock()
 
     async def sweep(self) -> SweepResult:
@@ -466,12 +467,17 @@ def starters() -> list[str]:
     return [key for key, user in DEMO_USERS.items() if user.staff and key not in NOT_STARTED]
 
 
-async def start_people(ctl: ControlClient, emu: Emulator, keys: Iterable[str],
-                       patience: float = 20.0) -> None:
-    """Each sends /start in private; returns once the bot has greeted every one of them."""
+async def open_private_chats(ctl: ControlClient, keys: Iterable[str]) -> list[int]:
+    """Each sends /start in private, before the bot runs: Telegram (the emulator) knows at
+    once that they started the bot, so the first sweep can already write to them."""
     ids = [DEMO_USERS[key].telegram_id for key in keys]
     for user_id in ids:
-        await ctl.send_text(user_id, user_id, "/start")
+        await ctl.send_text(user_id, user_id, "/start", wait=False)
+    return ids
+
+
+async def greeted(emu: Emulator, ids: list[int], patience: float = 20.0) -> None:
+    """Returns once the bot has answered every /start (or after ``patience`` seconds)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + patience
     while True:
@@ -509,6 +515,7 @@ def banner(base_url: str, db_path: Path, clock: OffsetClock, tz_name: str) -> st
         f"   沙盒数据库 database   {db_path}",
         "                         (always this file, whatever GREENLIGHT_DATABASE_URL says;"
         " --fresh starts empty)",
+        "   提醒不受办公时间限制 nudges at any hour (GREENLIGHT_QUIET_HOURS=true to hold them)",
         f"   Bot API emulator      {base_url}/bot<token>/<method>, control: {base_url}/_control/",
         "",
         "试一试 · try it:",
@@ -570,17 +577,22 @@ async def run_sandbox(settings: Settings, *, port: int = 8081, fresh: bool = Fal
             "api_base_url": emu.base_url,
             "bot_token": SecretStr(SANDBOX_TOKEN),
             "data_dir": data_dir,
+            # A visitor moving the clock at any hour should see the nudges it causes; quiet
+            # hours only when asked for (GREENLIGHT_QUIET_HOURS=true).
+            "quiet_hours": settings.quiet_hours if "quiet_hours" in settings.model_fields_set
+            else False,
         })
         app = await create_app(sandbox_settings, clock=clock, token=SANDBOX_TOKEN)
         stack.push_async_callback(app.close)
-        jobs = SerialJobs(app.bot, app.sessions, app.services, app.engine)
+        jobs = SerialJobs(app.bot, app.sessions, app.services, app.engine, app.timers)
         app.jobs = jobs
         await import_demo(app, clock)
         await populate(ctl)
 
+        started = await open_private_chats(ctl, starters())
         polling = asyncio.create_task(run_polling(app), name="greenlight-sandbox-polling")
         stack.push_async_callback(stop_polling, app, jobs, polling)
-        await start_people(ctl, emu, starters())
+        await greeted(emu, started)
         site.app, site.jobs = app, jobs
 
         print(banner(emu.base_url, db_path, clock, settings.timezone), flush=True)

@@ -50,11 +50,16 @@ def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
 
 
 async def _truncate_all(url: str) -> None:
-    tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
+    tables = [f'"{t.name}"' for t in SQLModel.metadata.sorted_tables]
     engine = create_engine(url)
     try:
         async with engine.begin() as connection:
-            await connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+            # APScheduler's job store makes its own table when timers first run.
+            jobs = await connection.scalar(text("SELECT to_regclass('apscheduler_jobs')"))
+            if jobs is not None:
+                tables.append("apscheduler_jobs")
+            await connection.execute(
+                text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
     finally:
         await engine.dispose()
 

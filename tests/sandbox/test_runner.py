@@ -18,7 +18,6 @@ from tests.sandbox.conftest import (
     LIUXIAO,
     TIANTAI,
     ZHENG,
-    Json,
     Running,
     eventually,
     sandbox_running,
@@ -46,42 +45,52 @@ async def test_the_clock_moves_forward_only_when_asked(sandbox: Running) -> None
     await submissions_turn_yellow_then_red(sandbox)
 
 
+def step_nudges(sandbox: Running) -> list[tuple[str, str]]:
+    """(person key, level) of the nudges about case steps (the demo's milestones aside)."""
+    with contextlib.closing(sqlite3.connect(sandbox.data_dir / DB_FILE)) as connection:
+        rows = connection.execute(
+            "SELECT person.key, nudge.level FROM nudge JOIN person ON person.id = nudge.person_id"
+            " WHERE nudge.target_kind = 'step' ORDER BY nudge.id").fetchall()
+    return [(key, level) for key, level in rows]
+
+
 async def submissions_turn_yellow_then_red(sandbox: Running) -> None:
     await sandbox.submit_item(LIUXIAO, TIANTAI, "微波站迁建选址方案")
     await sandbox.submit_item(LIUXIAO, KANGLE, "设计方案初稿")
     await sandbox.bot_said(TIANTAI, "一般事项审批 #")
     await sandbox.bot_said(KANGLE, "一般事项审批 #")
 
-    async def step_until(sign: str) -> list[Json]:
-        steps = []
+    async def step_until(level: str) -> list[tuple[str, str]]:
         for _ in range(8):  # limit: 3 working days; yellow 1 day before; whatever today is
             before = await sandbox.get("/sandbox/info")
             moved = await sandbox.post("/sandbox/advance", {"working_days": 1})
-            steps.append(moved)
             assert moved["clock"]["workday"] is True
             assert moved["clock"]["offset_seconds"] > before["clock"]["offset_seconds"]
             assert moved["advanced_seconds"] >= 23 * 3600
-            if moved["sent"]:
-                return steps
-        raise AssertionError(f"no {sign} nudge after {len(steps)} working days")
+            assert moved["failed"] == 0
+            reached = [n for n in step_nudges(sandbox) if n[1] == level]
+            if reached:
+                return reached
+        raise AssertionError(f"no {level} nudge after 8 working days")
 
-    yellow = await step_until("yellow")
-    assert yellow[-1]["sent"] == 4  # 刘晓 twice, 郑引导 (private), 林引导 (group mention)
-    assert yellow[-1]["failed"] == 0
+    yellow = await step_until("yellow")  # both cases: 刘晓 twice, and each project's guide
+    assert sorted(yellow) == [("lin", "yellow"), ("liuxiao", "yellow"), ("liuxiao", "yellow"),
+                              ("zheng", "yellow")]
     assert text_of(await sandbox.bot_said(LIUXIAO, "微波站迁建选址方案")).startswith("🟡 黄灯预警")
     assert text_of(await sandbox.bot_said(ZHENG, "微波站迁建选址方案")).startswith("🟡 黄灯预警")
     mention = await sandbox.bot_said(KANGLE, "黄灯预警")
-    assert text_of(mention).startswith("林引导\n🟡 黄灯预警")
+    assert text_of(mention).startswith("林引导\n🟡 黄灯预警")  # 林引导 never started the bot
     overview = await sandbox.get(f"/sandbox/overview?user_id={LIN}")
     assert [(e["method"], e["chat_id"], e["error_code"]) for e in overview["api_errors"]] == [
         ("sendMessage", LIN, 403)]  # the refused private message the sandbox shows
 
-    again = await sandbox.post("/sandbox/sweep")
-    assert again["sent"] == 0  # each level goes to a person once
+    await sandbox.post("/sandbox/sweep")
+    assert len(step_nudges(sandbox)) == 4  # each level goes to a person once
 
-    await step_until("red")
+    red = await step_until("red")  # to the handler, the leader in charge, the section head
+    assert sorted(red) == [("he", "red"), ("li", "red"), ("liuxiao", "red"), ("liuxiao", "red"),
+                           ("zhao", "red"), ("zhao", "red")]
     assert text_of(await sandbox.bot_said(LIUXIAO, "设计方案初稿")).startswith("🔴 红灯超期")
-    assert text_of(await sandbox.bot_said(KANGLE, "红灯超期")).startswith("林引导\n🔴")
 
 
 async def test_restart_keeps_data_and_time_fresh_starts_empty(tmp_path: Path) -> None:
