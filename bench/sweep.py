@@ -9,7 +9,9 @@ from 5 working days overdue to 20 working days ahead. Measured per size:
 * an idle sweep a minute later, after those nudges were marked sent: nothing new to claim;
 * the peak of Python memory allocated during each (``tracemalloc``, in a separate pass,
   since tracing slows everything down);
-* SQL statements per sweep (an event listener on the engine).
+* SQL statements per sweep (an event listener on the engine);
+* a press arriving halfway through each kind of sweep: how long its small write waited
+  (on SQLite only one transaction writes at a time).
 
 Run: ``python -m bench.sweep [--quick] [--json [PATH]] [--db ...] [--sizes 1000 10000]``
 """
@@ -25,6 +27,7 @@ import tracemalloc
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -48,7 +51,6 @@ from bot.domain.calendar import WorkCalendar
 from bot.domain.lights import light
 from bot.domain.policy import Policy
 from bot.domain.vocabulary import CaseState, MemberRole, StepMode, StepState
-from bot.jobs import ladder_for
 from storage.db import SessionFactory, create_engine, create_session_factory
 from storage.models import Case, Nudge, Step
 from storage.store import Store
@@ -69,7 +71,6 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=SHANGHAI)  # a Monday in office hours
 DUE_SPREAD = (-5, 20)  # due from 5 working days overdue to 20 ahead
 SEED = 7
-WRITE_AFTER_S = 0.2  # the write starts this long after the sweep (which is then under way)
 QUICK_TRACE_MAX = 2000  # --quick traces memory only up to this many steps
 
 
@@ -132,10 +133,12 @@ class StatementCounter:
 
 
 async def sweep(sessions: SessionFactory, now: datetime, calendar: WorkCalendar,
-                policy: Policy) -> int:
-    """One ``plan()`` in its own session, as ``Jobs.sweep`` runs it; nudges claimed."""
+                policy: Policy, ladders: nudging.CaseLadders) -> int:
+    """One ``plan()`` in its own session, as ``Jobs.sweep`` runs it; nudges claimed. The
+    case ladders are kept from sweep to sweep as the bot keeps them: a first sweep gets a
+    new ``CaseLadders`` (a fresh process reads every open case's definition once)."""
     async with sessions() as session:
-        planned = await nudging.plan(Store(session), now, calendar, policy, ladder_for)
+        planned = await nudging.plan(Store(session), now, calendar, policy, ladders)
         return len(planned.nudges)
 
 
@@ -159,13 +162,14 @@ async def timed(action: Callable[[], Awaitable[T]]) -> tuple[float, T]:
     return time.perf_counter() - started, result
 
 
-async def write_meanwhile(sessions: SessionFactory, sweep_run: Awaitable[T]
+async def write_meanwhile(sessions: SessionFactory, sweep_run: Awaitable[T], after: float
                           ) -> tuple[float, T, float, str | None]:
-    """Run a sweep and, once it is under way, one small write (an audit event, as every press
-    and report appends): the sweep's seconds and result, how long the write took, its error."""
+    """Run a sweep and, ``after`` seconds into it (half its usual time, so it is under way),
+    one small write (an audit event, as every press and report appends): the sweep's seconds
+    and result, how long the write took, its error."""
     started = time.perf_counter()
     task = asyncio.ensure_future(sweep_run)
-    await asyncio.sleep(WRITE_AFTER_S)
+    await asyncio.sleep(after)
     began, error = time.perf_counter(), None
     try:
         async with sessions() as session:
@@ -209,21 +213,31 @@ async def measure(kind: str, report: Report, workdir: Path, steps: int, repeats:
         first_times, idle_times, claims, again = [], [], 0, 0
         first_sql = idle_sql = 0
         writes: dict[str, tuple[float, str | None]] = {}
-        for repeat in range(repeats):
+        for _ in range(repeats):
             await forget_nudges(sessions)
             counter.count = 0
-            seconds, claims = await timed(lambda: sweep(sessions, NOW, calendar, policy))
+            ladders = nudging.CaseLadders()
+            seconds, claims = await timed(partial(sweep, sessions, NOW, calendar, policy,
+                                                  ladders))
             first_sql = counter.count
             first_times.append(seconds)
             await mark_all_sent(sessions, NOW)
-            if repeat == 0:  # once more, with a press arriving while the idle sweep runs
-                _, _, waited, error = await write_meanwhile(
-                    sessions, sweep(sessions, later, calendar, policy))
-                writes["idle"] = (waited, error)
             counter.count = 0
-            seconds, again = await timed(lambda: sweep(sessions, later, calendar, policy))
+            seconds, again = await timed(partial(sweep, sessions, later, calendar, policy,
+                                                 ladders))
             idle_sql = counter.count
             idle_times.append(seconds)
+        # Once more each, with a press arriving halfway through the sweep.
+        await forget_nudges(sessions)
+        _, _, waited, error = await write_meanwhile(
+            sessions, sweep(sessions, NOW, calendar, policy, nudging.CaseLadders()),
+            statistics.median(first_times) / 2)
+        writes["first"] = (waited, error)
+        await mark_all_sent(sessions, NOW)
+        _, _, waited, error = await write_meanwhile(
+            sessions, sweep(sessions, later, calendar, policy, ladders),
+            statistics.median(idle_times) / 2)
+        writes["idle"] = (waited, error)
         target = sweep_target(steps)
         report.timing(f"{kind}.{steps}.first", "first sweep (claims nudges)", first_times,
                       target=target, detail=f"{claims:,} nudges claimed")
@@ -240,21 +254,23 @@ async def measure(kind: str, report: Report, workdir: Path, steps: int, repeats:
         report.figures[f"{kind}.{steps}.first"]["claimed"] = claims
         if again:
             report.alert(f"[{kind}] the idle sweep claimed {again} nudges again")
-        waited, error = writes["idle"]
-        report.value(f"{kind}.{steps}.write_during_sweep",
-                     f"a write {WRITE_AFTER_S:g} s into the idle sweep waited", waited, "s",
-                     target=WRITE_DURING, detail=f"FAILED: {error}" if error else "")
-        report.figures[f"{kind}.{steps}.write_during_sweep"]["error"] = error
+        for which, key in (("first", "write_during_first"), ("idle", "write_during_sweep")):
+            waited, error = writes[which]
+            report.value(f"{kind}.{steps}.{key}", f"a write halfway through the {which} sweep",
+                         waited, "s", target=WRITE_DURING,
+                         detail=f"FAILED: {error}" if error else "")
+            report.figures[f"{kind}.{steps}.{key}"]["error"] = error
 
         if not trace_memory:
             report.note(f"peak memory at {steps:,} steps: full runs only (tracing is slow)")
             return
         await forget_nudges(sessions)
-        peak, _ = await traced(lambda: sweep(sessions, NOW, calendar, policy))
+        ladders = nudging.CaseLadders()
+        peak, _ = await traced(lambda: sweep(sessions, NOW, calendar, policy, ladders))
         report.value(f"{kind}.{steps}.first_peak", "first sweep: peak Python memory", peak, "B",
                      target=PEAK_MEMORY)
         await mark_all_sent(sessions, NOW)
-        peak, _ = await traced(lambda: sweep(sessions, later, calendar, policy))
+        peak, _ = await traced(lambda: sweep(sessions, later, calendar, policy, ladders))
         report.value(f"{kind}.{steps}.idle_peak", "idle sweep: peak Python memory", peak, "B",
                      target=PEAK_MEMORY)
     finally:

@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.delivery import PRIVATE, send_private, send_to_person
 from bot.domain import nudging
-from bot.domain.approvals import Outcome, case_type_of, deem_approved, deemable_steps
-from bot.domain.ladder import DEFAULT_LADDER, Ladder, RungKind
+from bot.domain.approvals import Outcome, deem_approved, deemable_steps
+from bot.domain.ladder import RungKind
 from bot.domain.vocabulary import AssignmentState, CaseState, ChatKind, StepState
 from bot.handlers.announce import announce
 from bot.publishing import reply_to_message, sync_cards
@@ -47,17 +47,13 @@ class SweepResult:
     skipped: bool = False  # another process was sweeping
 
 
-def ladder_for(case: Case) -> Ladder:
-    """The case type's own ladder, else the bureau's default."""
-    return case_type_of(case).ladder or DEFAULT_LADDER
-
-
 class Jobs:
     def __init__(self, bot: Bot, sessions: SessionFactory, services: Services,
                  engine: AsyncEngine, timers: Timers | None = None) -> None:
         self.bot, self.sessions, self.services, self.engine = bot, sessions, services, engine
         self.timers = timers
         self.timed: set[tuple[int, datetime]] | None = None  # due timers known to be set
+        self.ladders = nudging.CaseLadders()
         self.refreshed_on: date | None = None  # the day every pending case's cards were
 
     async def sweep(self) -> SweepResult:
@@ -80,7 +76,7 @@ class Jobs:
                 result.deemed += 1
                 await self._announce_deemed(store, step_id, outcome)
         plan = await nudging.plan(store, services.now(), services.calendar, services.policy,
-                                  ladder_for)
+                                  self.ladders)
         # The section head hears of an urge notice through the notice itself (with its ✍️
         # button), not also through a nudge of the urge rung: that nudge only goes out when
         # the notice could not reach the head privately (it then falls back to the group).

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 SessionFactory = async_sessionmaker[AsyncSession]
+READ_ONLY = "greenlight_read_only"  # an execution option: a transaction that only reads
 
 
 def is_sqlite(url: str) -> bool:
@@ -27,7 +28,9 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     SQLite allows one writer. A transaction that reads and then writes can fail at once
     with "database is locked" when another writer slipped in between; starting every
     transaction with ``BEGIN IMMEDIATE`` takes the write lock up front and waits for it
-    (busy timeout) instead, so concurrent button presses queue rather than fail.
+    (busy timeout) instead, so concurrent button presses queue rather than fail. A
+    transaction begun with the :data:`READ_ONLY` execution option takes no lock (in WAL mode
+    readers never block writers), for long reads such as the deadline sweep's planning.
     """
     kwargs: dict[str, Any] = {"echo": echo}
     if is_sqlite(url):
@@ -57,7 +60,8 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        read_only = connection.get_execution_options().get(READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def create_session_factory(engine: AsyncEngine) -> SessionFactory:

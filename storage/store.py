@@ -12,11 +12,13 @@ from datetime import date, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel, col
 
 from storage import audit
+from storage.db import READ_ONLY
 from storage.models import (
     Assignment,
     Attachment,
@@ -40,6 +42,12 @@ from storage.models import (
 )
 
 M = TypeVar("M", bound=SQLModel)
+CHUNK = 500  # ids per IN (...) list: well under SQLite's and asyncpg's parameter limits
+
+
+def _chunks(ids: Sequence[int]) -> list[list[int]]:
+    unique = sorted(set(ids))
+    return [unique[start:start + CHUNK] for start in range(0, len(unique), CHUNK)]
 
 
 class Store:
@@ -47,6 +55,12 @@ class Store:
         self.session = session
 
     # -- unit of work -------------------------------------------------------------------
+    async def begin_reading(self) -> None:
+        """Begin a transaction that only reads (call it with none open). On SQLite it holds
+        no lock, so presses are not kept waiting while it runs; a write in it may fail
+        ("database is locked"), so end it before writing."""
+        await self.session.connection(execution_options={READ_ONLY: True})
+
     async def commit(self) -> None:
         await self.session.commit()
 
@@ -80,6 +94,15 @@ class Store:
     # first), so a row another transaction just changed is never seen stale.
     async def get(self, model: type[M], ident: Any) -> M | None:
         return await self.session.get(model, ident, populate_existing=True)
+
+    async def by_ids(self, model: type[M], ids: Sequence[int]) -> dict[int, M]:
+        """Rows of ``model`` by primary key, a few queries for any number of ids."""
+        found: dict[int, M] = {}
+        key = col(model.id)  # type: ignore[attr-defined]
+        for chunk in _chunks(ids):
+            for row in await self._fresh(select(model).where(key.in_(chunk))):
+                found[row.id] = row
+        return found
 
     async def one(self, model: type[M], **equals: Any) -> M | None:
         return (await self._fresh(select(model).filter_by(**equals).limit(1))).first()
@@ -209,6 +232,16 @@ class Store:
                       level=level, created_at=now, late=late)
         return nudge if await self.insert_once(nudge) else None
 
+    async def claim_nudges(self, rows: Sequence[dict[str, Any]]) -> list[Nudge]:
+        """Record many nudges before they are sent, in one statement; those whose unique key
+        exists already (another process claimed them) are skipped, not returned."""
+        if not rows:
+            return []
+        dialect = self.session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        statement = insert(Nudge).on_conflict_do_nothing().returning(Nudge)
+        return list(await self.session.scalars(statement, list(rows)))
+
     async def nudge_keys(self, subjects: list[tuple[str, int]]) -> set[tuple[str, int, str]]:
         """(kind, id, level) of every nudge already claimed for these subjects."""
         found: set[tuple[str, int, str]] = set()
@@ -216,12 +249,29 @@ class Store:
         for kind, target_id in subjects:
             by_kind.setdefault(kind, []).append(target_id)
         for kind, ids in by_kind.items():
-            for start in range(0, len(ids), 500):
-                chunk = ids[start:start + 500]
+            for chunk in _chunks(ids):
                 query = select(col(Nudge.target_id), col(Nudge.level)).where(
                     col(Nudge.target_kind) == kind, col(Nudge.target_id).in_(chunk))
                 found |= {(kind, target, level)
                           for target, level in await self.session.execute(query)}
+        return found
+
+    async def case_definitions(self, case_ids: Sequence[int]) -> dict[int, str]:
+        """The case type snapshot each case was submitted under."""
+        found: dict[int, str] = {}
+        for chunk in _chunks(case_ids):
+            query = select(col(Case.id), col(Case.definition)).where(col(Case.id).in_(chunk))
+            found.update({int(a): b for a, b in await self.session.execute(query) if a})
+        return found
+
+    async def assignments_of(self, step_ids: Sequence[int]) -> dict[int, list[Assignment]]:
+        """Each step's assignments in order, for many steps at once."""
+        found: dict[int, list[Assignment]] = {step_id: [] for step_id in step_ids}
+        for chunk in _chunks(step_ids):
+            query = (select(Assignment).where(col(Assignment.step_id).in_(chunk))
+                     .order_by(col(Assignment.id)))
+            for row in await self._fresh(query):
+                found[row.step_id].append(row)
         return found
 
     async def open_step_timing(self) -> list[tuple[int, int, datetime, int]]:
@@ -288,8 +338,10 @@ class Store:
             .values(level=col(Nudge.level) + f"~{suffix}")
             .execution_options(synchronize_session=False))
 
-    async def unsent_nudges(self) -> list[Nudge]:
-        query = select(Nudge).where(col(Nudge.sent_at).is_(None)).order_by(col(Nudge.id))
+    async def unsent_nudges(self, claimed_by: datetime) -> list[Nudge]:
+        """Claims made at or before ``claimed_by`` and never marked sent."""
+        query = select(Nudge).where(col(Nudge.sent_at).is_(None),
+                                    col(Nudge.created_at) <= claimed_by).order_by(col(Nudge.id))
         return list((await self.session.execute(query)).scalars())
 
     # -- audit -----------------------------------------------------------------------------

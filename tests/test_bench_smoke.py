@@ -29,7 +29,8 @@ CASES: dict[str, tuple[list[str], set[str]]] = {
         "sqlite.contention_2_double", "sqlite.contention_8_double"}),
     "sweep": (["--db", "sqlite", "--sizes", "120"], {
         "sqlite.120.first", "sqlite.120.idle", "sqlite.120.first_per_step",
-        "sqlite.120.first_peak", "sqlite.120.idle_peak", "sqlite.120.write_during_sweep"}),
+        "sqlite.120.first_peak", "sqlite.120.idle_peak", "sqlite.120.write_during_sweep",
+        "sqlite.120.write_during_first"}),
     "e2e": (["--db", "sqlite", "--iterations", "3", "--burst", "6"], {
         "sqlite.report", "sqlite.submit", "sqlite.press", "sqlite.updates_per_second"}),
 }

@@ -6,20 +6,24 @@ person once, whatever restarts or a second process do. A claim that was never ma
 sent (the process died in between) is delivered by a later sweep once it is older than
 :data:`ABANDONED_AFTER`. An urge notice (催办通知书) is claimed once per late subject.
 
-Planning is cheap when nothing is new: it reads only the timing of open subjects, works
-out in memory which rungs are in force, loads the claims already made in one query, and
-touches the details of a subject only when it has something new to claim. Each subject is
-its own short transaction, so the sweep never holds SQLite's write lock for long.
+Planning is cheap when nothing is new: it reads only the timing of open subjects (and each
+open case's ladder, once per case and process), works out in memory which rungs are in
+force, loads the claims already made in one query, and touches the details of a subject
+only when it has something new to claim. Those are handled in batches, each a few queries
+and one short transaction, so the sweep never holds SQLite's write lock for long.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
 
 from bot.domain.calendar import DayCount, WorkCalendar
-from bot.domain.casetypes import TimeoutPolicy
+from bot.domain.casetypes import TimeoutPolicy, from_snapshot
 from bot.domain.ladder import (
     DEFAULT_LADDER,
     Audience,
@@ -32,6 +36,7 @@ from bot.domain.ladder import (
 from bot.domain.policy import Policy
 from bot.domain.vocabulary import AssignmentState, MemberRole, ProjectStatus, Role, StepState
 from storage.models import (
+    Assignment,
     Case,
     Milestone,
     MissingItem,
@@ -45,6 +50,7 @@ from storage.models import (
 from storage.store import Store
 
 ABANDONED_AFTER = timedelta(minutes=5)
+BATCH = 200  # subjects claimed per transaction
 STEP, MILESTONE, MISSING, CALENDAR = "step", "milestone", "missing", "calendar"
 MISSING_LADDER = Ladder(tuple(r for r in DEFAULT_LADDER.rungs
                               if r.kind in (RungKind.YELLOW, RungKind.RED)))
@@ -94,25 +100,60 @@ class Plan:
     uncertain_years: list[tuple[Nudge, Person, int]] = field(default_factory=list)
 
 
-LadderFor = Callable[[Case], Ladder]
+@lru_cache(maxsize=128)
+def ladder_of(definition: str) -> Ladder:
+    """The ladder of the case type a case was submitted under, else the bureau's default."""
+    try:
+        own = from_snapshot(json.loads(definition or "{}")).ladder
+    except ValueError:  # a case from before snapshots: the default
+        own = None
+    return own or DEFAULT_LADDER
+
+
+class CaseLadders:
+    """Each open case's ladder, kept from sweep to sweep: a case keeps the snapshot of its
+    type for life, so its definition is read once per process, not every minute."""
+
+    def __init__(self) -> None:
+        self.by_case: dict[int, Ladder] = {}
+
+    async def load(self, store: Store, case_ids: set[int]) -> None:
+        """Know the ladders of these cases (and forget cases no longer open)."""
+        missing = [case_id for case_id in case_ids if case_id not in self.by_case]
+        for case_id, definition in (await store.case_definitions(missing)).items():
+            self.by_case[case_id] = ladder_of(definition)
+        self.by_case = {case_id: ladder for case_id, ladder in self.by_case.items()
+                        if case_id in case_ids}
+
+    def of(self, case: Case) -> Ladder:
+        known = self.by_case.get(case.id) if case.id is not None else None
+        return known or ladder_of(case.definition)
 
 
 async def plan(store: Store, now: datetime, calendar: WorkCalendar, policy: Policy,
-               ladder_for: LadderFor) -> Plan:
+               ladders: CaseLadders) -> Plan:
     """Claim everything that is due now, and retake abandoned claims. Commits as it goes."""
     result = Plan()
-    planner = _Planner(store, now, calendar, policy, result, ladder_for)
-    candidates = await _candidates(store, now, calendar, policy, ladder_for)
+    planner = _Planner(store, now, calendar, policy, result, ladders)
+    await store.commit()
+    await store.begin_reading()  # planning only reads: on SQLite, presses never wait for it
+    candidates = await _candidates(store, now, calendar, policy, ladders)
     claimed = await store.nudge_keys([(kind, target) for kind, target, _ in candidates])
-    for kind, target_id, rungs in candidates:
-        if all((kind, target_id, key) in claimed for key in rungs if key != "urge") \
-                and ("urge" not in rungs or (kind, target_id, "urge") in claimed):
-            continue  # nothing new for anyone (the common case of an idle sweep)
-        subject = await planner.subject(kind, target_id, ladder_for)
-        if subject is None or not policy.may_nudge(now, calendar, subject.urgent):
-            continue
-        for rung in rungs.values():
-            await planner.claim(subject, rung, claimed)
+    await store.commit()
+    new = [(kind, target_id, rungs) for kind, target_id, rungs in candidates
+           if not all((kind, target_id, key) in claimed for key in rungs)]
+    for start in range(0, len(new), BATCH):
+        batch = new[start:start + BATCH]
+        await store.begin_reading()
+        await planner.prefetch(batch)
+        for kind, target_id, rungs in batch:
+            subject = await planner.subject(kind, target_id)
+            if subject is None or not policy.may_nudge(now, calendar, subject.urgent):
+                continue
+            for rung in rungs.values():
+                await planner.want(subject, rung, claimed)
+        await store.commit()
+        await planner.claim_wanted()  # one short write transaction per batch
         await store.commit()
     await planner.retake_abandoned({p.nudge.id for p in result.nudges})
     await planner.finish_urges({u.urge.id for u in result.urges})
@@ -122,15 +163,13 @@ async def plan(store: Store, now: datetime, calendar: WorkCalendar, policy: Poli
 
 
 async def _candidates(store: Store, now: datetime, calendar: WorkCalendar, policy: Policy,
-                      ladder_for: LadderFor) -> list[tuple[str, int, dict[str, Reached]]]:
+                      ladders: CaseLadders) -> list[tuple[str, int, dict[str, Reached]]]:
     """Subjects with at least one rung in force, from their timing alone."""
     found: list[tuple[str, int, dict[str, Reached]]] = []
-    ladders: dict[int, Ladder] = {}
-    for step_id, case_id, due, limit in await store.open_step_timing():
-        ladder = ladders.get(case_id)
-        if ladder is None:
-            case = await store.get(Case, case_id)
-            ladder = ladders[case_id] = ladder_for(case) if case else DEFAULT_LADDER
+    steps = await store.open_step_timing()
+    await ladders.load(store, {case_id for _, case_id, _, _ in steps})
+    for step_id, case_id, due, limit in steps:
+        ladder = ladders.by_case.get(case_id, DEFAULT_LADDER)
         rungs = reached(now, due, limit, calendar, policy.thresholds, ladder)
         if rungs:
             found.append((STEP, step_id, _keyed(rungs)))
@@ -145,10 +184,6 @@ async def _candidates(store: Store, now: datetime, calendar: WorkCalendar, polic
         if rungs:
             found.append((MISSING, item_id, _keyed(rungs)))
     return found
-
-
-def _default_ladder(_case: Case) -> Ladder:
-    return DEFAULT_LADDER
 
 
 def _from_start(subject: Subject, rung: Reached) -> Reached:
@@ -175,16 +210,43 @@ def _keyed(rungs: Iterable[Reached]) -> dict[str, Reached]:
     return {"urge" if r.rung.kind is RungKind.URGE else r.key: r for r in rungs}
 
 
+@dataclass
+class _Wanted:
+    """A nudge to claim, waiting for its batch's single INSERT."""
+
+    person: Person
+    subject: Subject
+    reached: Reached
+    left: DayCount
+    late: bool
+
+
 class _Planner:
-    """One sweep's claims, with the people and projects it has looked up."""
+    """One sweep's claims, with the rows it has looked up (people, projects, and each
+    batch's steps, cases and assignments, read in a few queries per batch)."""
 
     def __init__(self, store: Store, now: datetime, calendar: WorkCalendar, policy: Policy,
-                 result: Plan, ladder_for: LadderFor = _default_ladder) -> None:
+                 result: Plan, ladders: CaseLadders) -> None:
         self.store, self.now, self.calendar, self.policy = store, now, calendar, policy
         self.result = result
-        self.ladder_for = ladder_for
+        self.ladders = ladders
         self.people: dict[int, Person | None] = {}
         self.projects: dict[int, Project | None] = {}
+        self.members: dict[tuple[int, str], list[Person]] = {}
+        self.heads: dict[int, int | None] = {}
+        self.roles: dict[str, list[Person]] = {}
+        self.steps: dict[int, Step] = {}
+        self.cases: dict[int, Case] = {}
+        self.assignments: dict[int, list[Assignment]] = {}
+        self.wanted: dict[tuple[str, int, int, str], _Wanted] = {}
+        self.wanted_urges: dict[tuple[str, int], tuple[Subject, bool]] = {}
+
+    async def prefetch(self, batch: Sequence[tuple[str, int, Any]]) -> None:
+        """Read the steps of a batch, their cases and assignments, in a few queries."""
+        step_ids = [target_id for kind, target_id, _ in batch if kind == STEP]
+        self.steps = await self.store.by_ids(Step, step_ids)
+        self.cases = await self.store.by_ids(Case, [s.case_id for s in self.steps.values()])
+        self.assignments = await self.store.assignments_of(step_ids)
 
     async def person(self, person_id: int | None) -> Person | None:
         if person_id is None:
@@ -199,14 +261,15 @@ class _Planner:
             self.projects[project_id] = await self.store.get(Project, project_id)
         return self.projects[project_id]
 
-    async def subject(self, kind: str, target_id: int, ladder_for: LadderFor) -> Subject | None:
+    async def subject(self, kind: str, target_id: int) -> Subject | None:
         if kind == STEP:
-            step = await self.store.get(Step, target_id)
-            case = await self.store.get(Case, step.case_id) if step else None
+            step = self.steps.get(target_id) or await self.store.get(Step, target_id)
+            case = None if step is None else (
+                self.cases.get(step.case_id) or await self.store.get(Case, step.case_id))
             project = await self.project(case.project_id) if case else None
             if step is None or case is None or project is None or step.due_at is None:
                 return None
-            ladder = ladder_for(case)
+            ladder = self.ladders.of(case)
             if step.timeout_policy == TimeoutPolicy.ESCALATE:
                 ladder = escalated(ladder)
             return Subject(STEP, target_id, project, case.title, step.due_at, step.limit_days,
@@ -228,9 +291,24 @@ class _Planner:
                        self.calendar.close_of(item.supply_by), 0, MISSING_LADDER,
                        case.green_channel, case=case, missing=item)
 
+    async def _members(self, project_id: int, role: str) -> list[Person]:
+        if (project_id, role) not in self.members:
+            self.members[project_id, role] = list(await self.store.members(project_id, role))
+        return self.members[project_id, role]
+
+    async def _with_role(self, role: str) -> list[Person]:
+        if role not in self.roles:
+            self.roles[role] = list(await self.store.people_with_role(role))
+        return self.roles[role]
+
+    async def _holders(self, step_id: int) -> list[Assignment]:
+        if step_id not in self.assignments:
+            self.assignments[step_id] = await self.store.assignments(step_id)
+        return self.assignments[step_id]
+
     async def audience(self, subject: Subject, audience: tuple[Audience, ...]) -> list[Person]:
         """The people a rung speaks to, each once, in order."""
-        store, project = self.store, subject.project
+        project = subject.project
         assert project.id is not None
         found: dict[int, Person] = {}
         for who in audience:
@@ -239,37 +317,42 @@ class _Planner:
                 if subject.case is not None:
                     people = [await self.person(subject.case.submitter_id)]
                 else:
-                    people = list(await store.members(project.id, MemberRole.HANDLER))
+                    people = list(await self._members(project.id, MemberRole.HANDLER))
             elif who is Audience.GUIDE:
-                people = list(await store.members(project.id, MemberRole.GUIDE))
+                people = list(await self._members(project.id, MemberRole.GUIDE))
             elif who is Audience.HOLDERS and subject.step is not None:
                 people = [await self.person(a.person_id)
-                          for a in await store.assignments(subject.id)
+                          for a in await self._holders(subject.id)
                           if a.state == AssignmentState.PENDING]
             elif who is Audience.LEADER:
                 people = [await self.person(project.leader_id)]
             elif who is Audience.SECTION_HEAD:
                 people = [await self.person(await self._head_id(project))]
             elif who is Audience.DIRECTOR:
-                people = list(await store.people_with_role(Role.DIRECTOR))
+                people = list(await self._with_role(Role.DIRECTOR))
             elif who is Audience.SUPERVISION:
-                people = list(await store.people_with_role(Role.SUPERVISOR))
+                people = list(await self._with_role(Role.SUPERVISOR))
             for person in people:
                 if person is not None and person.id is not None and person.active:
                     found.setdefault(person.id, person)
         return list(found.values())
 
     async def _head_id(self, project: Project) -> int | None:
-        section = await self.store.get(Section, project.section_id) if project.section_id \
-            else None
-        return section.head_id if section else None
+        assert project.id is not None
+        if project.id not in self.heads:
+            section = await self.store.get(Section, project.section_id) \
+                if project.section_id else None
+            self.heads[project.id] = section.head_id if section else None
+        return self.heads[project.id]
 
     def _late(self, subject: Subject, since: datetime) -> bool:
         first = self.policy.first_sendable(since, self.calendar, subject.urgent)
         return self.now - first > self.policy.late_after
 
-    async def claim(self, subject: Subject, rung: Reached, claimed: set[tuple[str, int, str]]
-                    ) -> None:
+    async def want(self, subject: Subject, rung: Reached, claimed: set[tuple[str, int, str]]
+                   ) -> None:
+        """Note the nudges (and the urge notice) a rung in force calls for; nothing is
+        written until :meth:`claim_wanted`."""
         # The candidate's rung comes from the case type's ladder; the subject's ladder may
         # widen its audience (``timeout: escalate``): speak to whom the subject's rung says.
         rung = _from_start(subject, replace(
@@ -277,14 +360,29 @@ class _Planner:
         late = self._late(subject, rung.since)
         left = self.calendar.remaining_working_days(self.now, subject.due)
         if rung.rung.kind is RungKind.URGE and (subject.kind, subject.id, "urge") not in claimed:
-            await self._claim_urge(subject, late)
+            self.wanted_urges.setdefault((subject.kind, subject.id), (subject, late))
         for person in await self.audience(subject, rung.rung.audience):
             assert person.id is not None
-            nudge = await self.store.claim_nudge(
-                target_kind=subject.kind, target_id=subject.id, person_id=person.id,
-                level=rung.key, now=self.now, late=late)
-            if nudge is not None:
-                self.result.nudges.append(PlannedNudge(nudge, person, subject, rung, left, late))
+            key = (subject.kind, subject.id, person.id, rung.key)
+            self.wanted.setdefault(key, _Wanted(person, subject, rung, left, late))
+
+    async def claim_wanted(self) -> None:
+        """Claim the batch's urge notices, then its nudges in one statement (a key another
+        process claimed first is left to it), and forget the batch's rows."""
+        wanted, self.wanted = self.wanted, {}
+        urges, self.wanted_urges = self.wanted_urges, {}
+        self.steps, self.cases, self.assignments = {}, {}, {}
+        for subject, late in urges.values():
+            await self._claim_urge(subject, late)
+        claimed = {(n.target_kind, n.target_id, n.person_id, n.level): n
+                   for n in await self.store.claim_nudges([
+                       {"target_kind": kind, "target_id": target_id, "person_id": person_id,
+                        "level": level, "created_at": self.now, "late": item.late}
+                       for (kind, target_id, person_id, level), item in wanted.items()])}
+        for key, item in wanted.items():  # in the order they were planned
+            if key in claimed:
+                self.result.nudges.append(PlannedNudge(claimed[key], item.person, item.subject,
+                                                       item.reached, item.left, item.late))
 
     async def _claim_urge(self, subject: Subject, late: bool) -> None:
         project = subject.project
@@ -306,7 +404,7 @@ class _Planner:
         for urge in await self.store.all(UrgeNotice, order_by=UrgeNotice.id, sent_at=None):
             if urge.id in skip or urge.issued_at > self.now - ABANDONED_AFTER:
                 continue
-            subject = await self.subject(urge.target_kind, urge.target_id, self.ladder_for)
+            subject = await self.subject(urge.target_kind, urge.target_id)
             if subject is None or not self.policy.may_nudge(self.now, self.calendar,
                                                             subject.urgent):
                 continue
@@ -319,8 +417,8 @@ class _Planner:
 
     async def retake_abandoned(self, skip: set[int | None]) -> None:
         """Claims a dead process never sent: delivered now, once, by whoever retakes them."""
-        for nudge in await self.store.unsent_nudges():
-            if nudge.id in skip or nudge.created_at > self.now - ABANDONED_AFTER:
+        for nudge in await self.store.unsent_nudges(claimed_by=self.now - ABANDONED_AFTER):
+            if nudge.id in skip:
                 continue
             if nudge.target_kind == CALENDAR:
                 # An admin's warning that never went out (the send failed): again, once,
@@ -332,7 +430,7 @@ class _Planner:
                     self.result.uncertain_years.append((nudge, admin, nudge.target_id))
                 continue
             # The case type's own ladder, as when the claim was made (not the default).
-            subject = await self.subject(nudge.target_kind, nudge.target_id, self.ladder_for)
+            subject = await self.subject(nudge.target_kind, nudge.target_id)
             person = await self.person(nudge.person_id)
             if subject is None or person is None or _settled(subject):
                 nudge.channel, nudge.sent_at, nudge.error = "none", self.now, "no longer due"
