@@ -37,18 +37,18 @@ from bot.domain.errors import (
     NotYourTurn,
     Refusal,
 )
-from bot.domain.org import apply_org, parse_org
 from bot.domain.people import Actor, identify
 from bot.domain.policy import Policy
 from bot.domain.reporting import FileRef, file_report
 from bot.domain.vocabulary import AssignmentState, Decision
-from sandbox.demo import DEMO_USERS, demo_org_yaml
+from sandbox.demo import DEMO_USERS
 from storage.db import SessionFactory
 from storage.models import Assignment, AuditEvent, Case, Lane, Report, Step
 from storage.store import Store
 
+from .conftest import MONDAY
+
 SH = ZoneInfo("Asia/Shanghai")
-MONDAY = datetime(2026, 11, 23, 10, 0, tzinfo=SH)
 CALENDAR = WorkCalendar()
 POLICY = Policy()
 TYPES = load_case_types(default_case_types_path())
@@ -61,16 +61,6 @@ case_types:
       - {name: 领导会签, mode: all, assignees: [{role: leader}], limit: 2}
       - {name: 局长审定, mode: single, assignees: [{role: director}], limit: 1}
 """, "extra.yaml")
-
-
-@pytest.fixture
-async def bureau(sessions: SessionFactory) -> SessionFactory:
-    async with sessions() as session:
-        store = Store(session)
-        await apply_org(store, parse_org(demo_org_yaml(MONDAY.date(), CALENDAR), "demo.yaml"),
-                        now=MONDAY)
-        await store.commit()
-    return sessions
 
 
 class Bureau:

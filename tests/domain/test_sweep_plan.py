@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -15,16 +14,15 @@ from bot.domain.approvals import submit_case, withdraw
 from bot.domain.calendar import WorkCalendar
 from bot.domain.casetypes import default_case_types_path, load_case_types
 from bot.domain.ladder import DEFAULT_LADDER
-from bot.domain.org import apply_org, parse_org
 from bot.domain.people import identify
 from bot.domain.policy import Policy
-from sandbox.demo import DEMO_USERS, demo_org_yaml
+from sandbox.demo import DEMO_USERS
 from storage.db import SessionFactory
 from storage.models import Milestone, Nudge
 from storage.store import Store
 
-SH = ZoneInfo("Asia/Shanghai")
-MONDAY = datetime(2026, 11, 23, 10, 0, tzinfo=SH)
+from .conftest import MONDAY
+
 THURSDAY = MONDAY + timedelta(days=3)  # a three-day item is due today at 17:30: yellow
 CALENDAR = WorkCalendar()
 POLICY = Policy()
@@ -42,15 +40,14 @@ class CountingStore(Store):
 
 
 @pytest.fixture
-async def bureau(sessions: SessionFactory) -> SessionFactory:
-    async with sessions() as session:
+async def quiet(bureau: SessionFactory) -> SessionFactory:
+    """The bureau with its milestones done: only the cases call for nudges."""
+    async with bureau() as session:
         store = Store(session)
-        await apply_org(store, parse_org(demo_org_yaml(MONDAY.date(), CALENDAR), "demo.yaml"),
-                        now=MONDAY)
-        for milestone in await store.all(Milestone):  # only the cases speak here
+        for milestone in await store.all(Milestone):
             milestone.done_on = MONDAY.date()
         await store.commit()
-    return sessions
+    return bureau
 
 
 async def submit_items(sessions: SessionFactory, count: int) -> list[int]:
@@ -77,8 +74,8 @@ async def sweep(sessions: SessionFactory, now: datetime,
 
 
 async def test_claims_another_process_made_first_are_left_to_it(
-        bureau: SessionFactory) -> None:
-    async with bureau() as session:
+        quiet: SessionFactory) -> None:
+    async with quiet() as session:
         store = Store(session)
         liuxiao = await store.person_by_key("liuxiao")
         assert liuxiao is not None
@@ -89,18 +86,18 @@ async def test_claims_another_process_made_first_are_left_to_it(
         assert [(n.level, n.id != first.id) for n in again] == [("red", True)]
         again[0].sent_at = MONDAY  # the rows it returns are the session's own
         await store.commit()
-    async with bureau() as session:
+    async with quiet() as session:
         rows = await Store(session).all(Nudge, order_by=Nudge.id)
     assert [(n.level, n.sent_at is not None) for n in rows] == [("yellow", False),
                                                                 ("red", True)]
 
 
 async def test_many_subjects_are_claimed_in_batches_once_each_in_order(
-        bureau: SessionFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+        quiet: SessionFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(nudging, "BATCH", 2)
-    cases = await submit_items(bureau, 5)
+    cases = await submit_items(quiet, 5)
     ladders = nudging.CaseLadders()
-    planned = await sweep(bureau, THURSDAY, ladders)
+    planned = await sweep(quiet, THURSDAY, ladders)
     subjects = [p.subject.case.id for p in planned.nudges if p.subject.case is not None]
     assert subjects == sorted(subjects) and set(subjects) == set(cases)
     per_case = Counter(subjects)
@@ -108,16 +105,16 @@ async def test_many_subjects_are_claimed_in_batches_once_each_in_order(
     assert {p.reached.key for p in planned.nudges} == {"yellow"}
     assert all(p.nudge.id is not None and p.nudge.sent_at is None for p in planned.nudges)
 
-    assert (await sweep(bureau, THURSDAY + timedelta(minutes=1), ladders)).nudges == []
-    async with bureau() as session:
+    assert (await sweep(quiet, THURSDAY + timedelta(minutes=1), ladders)).nudges == []
+    async with quiet() as session:
         assert await Store(session).count(Nudge) == 10
 
 
 async def test_each_open_cases_ladder_is_read_once_and_closed_cases_forgotten(
-        bureau: SessionFactory) -> None:
-    first, second = await submit_items(bureau, 2)
+        quiet: SessionFactory) -> None:
+    first, second = await submit_items(quiet, 2)
     ladders = nudging.CaseLadders()
-    async with bureau() as session:
+    async with quiet() as session:
         store = CountingStore(session)
         store.asked = []
         await nudging.plan(store, MONDAY, CALENDAR, POLICY, ladders)
