@@ -87,8 +87,13 @@ LEGACY_ITEM = CaseType(
 
 def case_type_of(case: Case) -> CaseType:
     """The case type as it was when the case was submitted."""
+    return case_type_from(case.definition)
+
+
+def case_type_from(definition: str) -> CaseType:
+    """The case type a stored definition (a case's snapshot) describes."""
     try:
-        return from_snapshot(json.loads(case.definition or "{}"))
+        return from_snapshot(json.loads(definition or "{}"))
     except ValueError:
         return LEGACY_ITEM
 

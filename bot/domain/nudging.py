@@ -15,15 +15,15 @@ and one short transaction, so the sweep never holds SQLite's write lock for long
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
+from bot.domain.approvals import case_type_from
 from bot.domain.calendar import DayCount, WorkCalendar
-from bot.domain.casetypes import TimeoutPolicy, from_snapshot
+from bot.domain.casetypes import TimeoutPolicy
 from bot.domain.ladder import (
     DEFAULT_LADDER,
     Audience,
@@ -103,11 +103,7 @@ class Plan:
 @lru_cache(maxsize=128)
 def ladder_of(definition: str) -> Ladder:
     """The ladder of the case type a case was submitted under, else the bureau's default."""
-    try:
-        own = from_snapshot(json.loads(definition or "{}")).ladder
-    except ValueError:  # a case from before snapshots: the default
-        own = None
-    return own or DEFAULT_LADDER
+    return case_type_from(definition).ladder or DEFAULT_LADDER
 
 
 class CaseLadders:
