@@ -225,13 +225,6 @@ class Store:
         return await self.all(Card, order_by=Card.id, case_id=case_id)
 
     # -- nudges --------------------------------------------------------------------------
-    async def claim_nudge(self, *, target_kind: str, target_id: int, person_id: int, level: str,
-                          now: datetime, late: bool = False) -> Nudge | None:
-        """Record a nudge before it is sent; None when it exists already (sent once)."""
-        nudge = Nudge(target_kind=target_kind, target_id=target_id, person_id=person_id,
-                      level=level, created_at=now, late=late)
-        return nudge if await self.insert_once(nudge) else None
-
     async def claim_nudges(self, rows: Sequence[dict[str, Any]]) -> list[Nudge]:
         """Record many nudges before they are sent, in one statement; those whose unique key
         exists already (another process claimed them) are skipped, not returned."""

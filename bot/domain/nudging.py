@@ -453,12 +453,11 @@ class _Planner:
         years = sorted({y for y in await self.store.uncertain_due_years()
                         if not self.calendar.is_covered(y)})
         for year in years:
-            for admin in await self.store.people_with_role(Role.ADMIN):
+            for admin in await self._with_role(Role.ADMIN):
                 assert admin.id is not None
-                nudge = await self.store.claim_nudge(target_kind=CALENDAR, target_id=year,
-                                                     person_id=admin.id, level="uncertain",
-                                                     now=self.now)
-                if nudge is not None:
+                for nudge in await self.store.claim_nudges([{
+                        "target_kind": CALENDAR, "target_id": year, "person_id": admin.id,
+                        "level": "uncertain", "created_at": self.now, "late": False}]):
                     self.result.uncertain_years.append((nudge, admin, year))
 
 
