@@ -489,20 +489,6 @@ class _Fields(Fields):
             self.error(name, _one_of(enum, value))
             return None
 
-    def items(self, name: str, *, required: bool = False) -> list[tuple[str, yaml.Node]] | None:
-        """A list field's entries with their paths: None when absent (an error when required)
-        or not a list, [] when null or empty."""
-        node = self.values.get(name)
-        if node is None:
-            if required:
-                self.reader.error(self.line, self.path_of(name), "missing")
-            return None
-        if is_null(node):
-            return []
-        if not isinstance(node, yaml.SequenceNode):
-            self.error(name, f"expected a list, got {shape(node)}")
-            return None
-        return [(f"{self.path_of(name)}[{i}]", item) for i, item in enumerate(node.value)]
 
 
 class _Parser(Reader):

@@ -288,15 +288,9 @@ class _Fields(Fields):
             self.error(name, f"unknown {what} '{value}' (expected one of: {_choices(enum)})")
             return None
 
-    def items(self, name: str) -> list[tuple[str, yaml.Node]]:
-        """A list field's entries with their paths; [] when absent or null."""
-        node = self.values.get(name)
-        if node is None or is_null(node):
-            return []
-        if not isinstance(node, yaml.SequenceNode):
-            self.error(name, f"expected a list, got {shape(node)}")
-            return []
-        return [(f"{self.path_of(name)}[{i}]", item) for i, item in enumerate(node.value)]
+    def items(self, name: str, *, required: bool = False) -> list[tuple[str, yaml.Node]]:
+        """A list field's entries with their paths; [] when absent, null or not a list."""
+        return super().items(name, required=required) or []
 
 
 T = TypeVar("T")
