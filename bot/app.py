@@ -77,7 +77,7 @@ async def create_app(settings: Settings, *, clock: Clock | None = None,
     dispatcher.update.outer_middleware(ActorContext(services))
     dispatcher.update.outer_middleware(Refusals(services))
     setup_routers(dispatcher)
-    timers = Timers(settings.db_url, settings.tz)
+    timers = Timers(settings.db_url, settings.tz, services.clock)
     jobs = Jobs(bot, sessions, services, engine, timers)
     return App(settings, services, engine, sessions, bot, dispatcher, timers, jobs)
 

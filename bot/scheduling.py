@@ -11,6 +11,10 @@ The job store is synchronous. Inside the event loop its writes would wait for SQ
 write lock while an async transaction of the same loop holds it: a deadlock. So the
 scheduler runs in its own thread; a job hands its coroutine to the bot's event loop and
 waits for it there, and the loop adds or removes jobs through a worker thread.
+
+APScheduler reads the wall clock and offers no hook for another: :class:`ClockScheduler`
+gives the few methods that ask the time the injected clock instead, so timers follow a
+test's manual clock (and a sandbox's moved one) exactly as they follow real time.
 """
 
 from __future__ import annotations
@@ -18,15 +22,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import types
 from collections.abc import Callable, Coroutine
-from datetime import datetime
+from datetime import datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
 from sqlalchemy.engine import make_url
+
+from bot.domain.clock import Clock
 
 if TYPE_CHECKING:
     from bot.jobs import Jobs
@@ -69,12 +77,47 @@ def _run_on_loop(make: Callable[[Jobs], Coroutine[Any, Any, Any]]) -> None:
     asyncio.run_coroutine_threadsafe(make(jobs), loop).result(timeout=JOB_TIMEOUT)
 
 
+def _reading_clock(method: Callable[..., Any], clock: Clock) -> Callable[..., Any]:
+    """``method`` of APScheduler's with ``datetime.now`` in its module answered by ``clock``."""
+
+    class ClockTime(datetime):
+        @classmethod
+        def now(cls, tz: tzinfo | None = None) -> datetime:  # type: ignore[override]
+            return clock.now().astimezone(tz)
+
+    scope = {**method.__globals__, "datetime": ClockTime}
+    return types.FunctionType(method.__code__, scope, method.__name__, method.__defaults__,
+                              method.__closure__)
+
+
+class ClockScheduler(BackgroundScheduler):
+    """A background scheduler that asks ``clock`` what time it is.
+
+    The methods below are the scheduler's every reading of the time (the loop that finds due
+    jobs and computes its next wake-up, and the three that compute a next run time). Interval
+    jobs are given their start explicitly; the executors read the clock only for a misfire
+    grace time, which the timers do not set. ``tests/test_timers.py`` holds it to a manual
+    clock ahead of and behind the real one.
+    """
+
+    READS_THE_TIME = ("_process_jobs", "_real_add_job", "reschedule_job", "resume_job")
+
+    def __init__(self, clock: Clock, **options: Any) -> None:
+        super().__init__(**options)
+        self.clock = clock
+        for name in self.READS_THE_TIME:
+            setattr(self, name, types.MethodType(
+                _reading_clock(getattr(BaseScheduler, name), clock), self))
+
+
 class Timers:
-    def __init__(self, database_url: str, timezone: Any) -> None:
+    def __init__(self, database_url: str, timezone: Any, clock: Clock) -> None:
         options: dict[str, Any] = {"pool_pre_ping": True}
         if make_url(database_url).get_backend_name() == "sqlite":
             options["connect_args"] = {"timeout": 30}
-        self.scheduler = BackgroundScheduler(
+        self.clock = clock
+        self.scheduler = ClockScheduler(
+            clock,
             jobstores={"default": SQLAlchemyJobStore(url=sync_url(database_url),
                                                      tablename=JOBS_TABLE,
                                                      engine_options=options)},
@@ -92,9 +135,10 @@ class Timers:
         await asyncio.to_thread(self.scheduler.start)
 
     async def schedule_sweep(self, interval_seconds: int) -> None:
+        interval = timedelta(seconds=interval_seconds)
         await asyncio.to_thread(
             self.scheduler.add_job, sweep_job, "interval", seconds=interval_seconds,
-            id=SWEEP_JOB_ID, replace_existing=True)
+            start_date=self.clock.now() + interval, id=SWEEP_JOB_ID, replace_existing=True)
 
     async def schedule_due(self, step_id: int, due: datetime) -> None:
         await asyncio.to_thread(
@@ -104,6 +148,10 @@ class Timers:
     async def cancel_due(self, step_id: int) -> None:
         with contextlib.suppress(JobLookupError):
             await asyncio.to_thread(self.scheduler.remove_job, due_job_id(step_id))
+
+    def wakeup(self) -> None:
+        """Look for due jobs now (after a manual clock moved; real time wakes it by itself)."""
+        self.scheduler.wakeup()
 
     async def job_ids(self) -> set[str]:
         jobs = await asyncio.to_thread(self.scheduler.get_jobs)

@@ -6,8 +6,20 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from bot import scheduling
+from bot.domain.clock import ManualClock
 from bot.scheduling import SWEEP_JOB_ID, Timers, due_job_id, sync_url
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+# Far from any real date, before and after: the timers must follow the clock they are given.
+CLOCKS = [datetime(2001, 3, 5, 9, 0, tzinfo=UTC), datetime(2093, 6, 1, 9, 0, tzinfo=UTC)]
+NOW = CLOCKS[1]
+
+
+def timers_at(database_url: str, clock: ManualClock) -> Timers:
+    return Timers(database_url, SHANGHAI, clock)
 
 
 class RecordingJobs:
@@ -34,14 +46,15 @@ def test_the_job_store_uses_a_synchronous_driver_on_the_same_database() -> None:
 
 
 async def test_jobs_persist_across_restarts_once_each(database_url: str) -> None:
-    first = Timers(database_url, ZoneInfo("Asia/Shanghai"))
+    clock = ManualClock(NOW)
+    first = timers_at(database_url, clock)
     await first.start(RecordingJobs())  # type: ignore[arg-type]
     await first.schedule_sweep(60)
-    due = datetime(2030, 1, 2, 9, 30, tzinfo=UTC)  # far away: it does not fire here
+    due = NOW + timedelta(days=30)
     await first.schedule_due(7, due)
     await first.shutdown()
 
-    second = Timers(database_url, ZoneInfo("Asia/Shanghai"))
+    second = timers_at(database_url, clock)
     await second.start(RecordingJobs())  # type: ignore[arg-type]
     try:
         assert await second.job_ids() == {SWEEP_JOB_ID, due_job_id(7)}
@@ -58,10 +71,11 @@ async def test_jobs_persist_across_restarts_once_each(database_url: str) -> None
 
 async def test_a_due_timer_runs_its_work_on_the_bot_event_loop(database_url: str) -> None:
     jobs = RecordingJobs()
-    timers = Timers(database_url, ZoneInfo("Asia/Shanghai"))
+    clock = ManualClock(NOW)
+    timers = timers_at(database_url, clock)
     await timers.start(jobs)  # type: ignore[arg-type]
     try:
-        due = datetime.now(UTC) - timedelta(seconds=1)  # already due: fires at once
+        due = NOW - timedelta(seconds=1)  # already due: fires at once
         await timers.schedule_due(42, due)
         await asyncio.wait_for(jobs.fired.wait(), 10)
         assert jobs.calls == [("step_due", (42, due))]
@@ -74,10 +88,10 @@ async def test_a_due_timer_runs_its_work_on_the_bot_event_loop(database_url: str
 
 
 async def test_stored_jobs_carry_ids_and_times_only(database_url: str) -> None:
-    timers = Timers(database_url, ZoneInfo("Asia/Shanghai"))
+    timers = timers_at(database_url, ManualClock(NOW))
     await timers.start(RecordingJobs())  # type: ignore[arg-type]
     try:
-        due = datetime(2030, 1, 2, 9, 30, tzinfo=UTC)
+        due = NOW + timedelta(days=30)
         await timers.schedule_due(7, due)
         await timers.schedule_sweep(60)
         jobs = {job.id: job for job in timers.scheduler.get_jobs()}
@@ -85,5 +99,31 @@ async def test_stored_jobs_carry_ids_and_times_only(database_url: str) -> None:
         assert jobs[due_job_id(7)].func_ref == "bot.scheduling:step_due_job"
         assert jobs[SWEEP_JOB_ID].args == () and jobs[SWEEP_JOB_ID].trigger.interval == \
             timedelta(seconds=60)
+    finally:
+        await timers.shutdown()
+
+
+@pytest.mark.parametrize("start", CLOCKS, ids=["clock-behind", "clock-ahead"])
+async def test_timers_fire_by_the_injected_clock_not_the_real_one(database_url: str,
+                                                                  start: datetime) -> None:
+    jobs = RecordingJobs()
+    clock = ManualClock(start)
+    timers = timers_at(database_url, clock)
+    await timers.start(jobs)  # type: ignore[arg-type]
+    try:
+        due = start + timedelta(hours=1)
+        await timers.schedule_due(5, due)
+        await timers.schedule_sweep(60)
+        stored = {job.id: job.next_run_time for job in timers.scheduler.get_jobs()}
+        assert stored == {due_job_id(5): due, SWEEP_JOB_ID: start + timedelta(seconds=60)}
+        # One round of the scheduler's own loop, run here rather than waited for: by the
+        # clock's time the sweep is next, a minute away, and nothing is due yet.
+        wait = await asyncio.to_thread(timers.scheduler._process_jobs)
+        assert wait == 60 and jobs.calls == []
+        clock.advance(timedelta(hours=1))
+        await asyncio.to_thread(timers.scheduler._process_jobs)
+        await asyncio.wait_for(jobs.fired.wait(), 10)
+        assert ("step_due", (5, due)) in jobs.calls
+        assert due_job_id(5) not in await timers.job_ids()
     finally:
         await timers.shutdown()
