@@ -48,14 +48,16 @@ def settings_or_exit(*, serving: bool = False) -> Settings:
         raise AssertionError from exc  # unreachable: fail() exits
     level = settings.log_level if serving else "WARNING"
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # start-up says what it migrated
     return settings
 
 
 def run_async(make: Callable[[], Awaitable[T]]) -> T:
+    from bot.startup import StartupError
+
     try:
         return asyncio.run(make())  # type: ignore[arg-type]  # a coroutine, typed loosely
-    except SettingsError as exc:
+    except (SettingsError, StartupError) as exc:
         fail(str(exc))
         raise AssertionError from exc
     except KeyboardInterrupt:
@@ -66,7 +68,7 @@ def run_async(make: Callable[[], Awaitable[T]]) -> T:
 def run() -> None:
     """Run the bot against Telegram (or the Bot API server in GREENLIGHT_API_BASE_URL)."""
     settings = settings_or_exit(serving=True)
-    token = None
+    token = ""
     try:
         token = settings.token()
     except SettingsError as exc:
@@ -74,7 +76,11 @@ def run() -> None:
 
     async def main() -> None:
         from bot.app import create_app, run_polling
+        from bot.startup import check_bot_api, check_database, check_token
 
+        check_token(token)
+        await check_bot_api(token, settings.api_base_url)
+        await check_database(settings.db_url)
         await run_polling(await create_app(settings, token=token))
 
     run_async(main)
@@ -120,12 +126,13 @@ def db_upgrade() -> None:
     settings = settings_or_exit()
 
     async def main() -> str | None:
+        from bot.startup import check_database
         from storage.db import create_engine
-        from storage.migrate import current_revision, upgrade
+        from storage.migrate import current_revision
 
+        await check_database(settings.db_url)
         engine = create_engine(settings.db_url)
         try:
-            await upgrade(engine)
             return await current_revision(engine)
         finally:
             await engine.dispose()

@@ -113,9 +113,28 @@ class FloodControl(BaseRequestMiddleware):
         raise AssertionError("unreachable")
 
 
+class Session(AiohttpSession):
+    """aiogram's HTTP session for a Bot API server at ``api_base_url``.
+
+    aiogram waits a quarter of a second on close for TLS connections to wind down; a server
+    reached over plain HTTP (a local Bot API server, the emulator) has none to wait for.
+    """
+
+    def __init__(self, api_base_url: str) -> None:
+        base = api_base_url.rstrip("/")
+        super().__init__(api=TelegramAPIServer.from_base(base))
+        self.tls = base.startswith("https://")
+
+    async def close(self) -> None:
+        if self.tls:
+            await super().close()
+        elif self._session is not None and not self._session.closed:
+            await self._session.close()
+
+
 def build_bot(token: str, api_base_url: str, *, per_second: int = 25,
               group_per_minute: int = 19) -> Bot:
-    session = AiohttpSession(api=TelegramAPIServer.from_base(api_base_url.rstrip("/")))
+    session = Session(api_base_url)
     session.middleware(FloodControl(per_second, group_per_minute))
     return Bot(token, session=session,
                default=DefaultBotProperties(
