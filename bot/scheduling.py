@@ -109,6 +109,13 @@ class ClockScheduler(BackgroundScheduler):
             setattr(self, name, types.MethodType(
                 _reading_clock(getattr(BaseScheduler, name), clock), self))
 
+    def remove_job(self, job_id: str, jobstore: str | None = None) -> None:
+        """Remove a job; one already gone is removed. After running a one-off job the loop
+        removes it, and by then another process sharing the job store may have done so: the
+        loop's thread must not die of that (no timer would fire again in this process)."""
+        with contextlib.suppress(JobLookupError):
+            super().remove_job(job_id, jobstore)
+
 
 class Timers:
     def __init__(self, database_url: str, timezone: Any, clock: Clock) -> None:
@@ -146,8 +153,7 @@ class Timers:
             args=[step_id, due.isoformat()], id=due_job_id(step_id), replace_existing=True)
 
     async def cancel_due(self, step_id: int) -> None:
-        with contextlib.suppress(JobLookupError):
-            await asyncio.to_thread(self.scheduler.remove_job, due_job_id(step_id))
+        await asyncio.to_thread(self.scheduler.remove_job, due_job_id(step_id))
 
     def wakeup(self) -> None:
         """Look for due jobs now (after a manual clock moved; real time wakes it by itself)."""

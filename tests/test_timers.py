@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from apscheduler.job import Job
 
 from bot import scheduling
 from bot.domain.clock import ManualClock
@@ -125,5 +126,36 @@ async def test_timers_fire_by_the_injected_clock_not_the_real_one(database_url: 
         await asyncio.wait_for(jobs.fired.wait(), 10)
         assert ("step_due", (5, due)) in jobs.calls
         assert due_job_id(5) not in await timers.job_ids()
+    finally:
+        await timers.shutdown()
+
+
+async def test_a_timer_removed_by_another_process_meanwhile_does_not_stop_the_timers(
+        database_url: str) -> None:
+    jobs = RecordingJobs()
+    clock = ManualClock(NOW)
+    timers = timers_at(database_url, clock)
+    await timers.start(jobs)  # type: ignore[arg-type]
+    try:
+        await timers.schedule_due(9, NOW + timedelta(hours=1))
+        executor = timers.scheduler._lookup_executor("default")
+        store = timers.scheduler._lookup_jobstore("default")
+        submit = executor.submit_job
+
+        def submit_then_lose_it(job: Job, run_times: list[datetime]) -> None:
+            submit(job, run_times)
+            if job.id == due_job_id(9):
+                store.remove_job(job.id)  # another process ran and removed it first
+
+        executor.submit_job = submit_then_lose_it  # type: ignore[method-assign]
+        clock.advance(timedelta(hours=1))
+        timers.wakeup()
+        await asyncio.wait_for(jobs.fired.wait(), 10)
+        jobs.fired.clear()
+        # The scheduler's thread lives on: a timer set now still fires.
+        await timers.schedule_due(10, clock.now())
+        await asyncio.wait_for(jobs.fired.wait(), 10)
+        assert [args for name, args in jobs.calls if name == "step_due"] == [
+            (9, NOW + timedelta(hours=1)), (10, clock.now())]
     finally:
         await timers.shutdown()
