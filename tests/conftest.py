@@ -1,8 +1,10 @@
 """Databases for tests: a real SQLite file by default, PostgreSQL when asked.
 
 Set ``GREENLIGHT_TEST_DATABASE_URL`` (e.g. ``postgresql+asyncpg://postgres@127.0.0.1/test``)
-to run everything on PostgreSQL. The schema is migrated once per run; each test then
-gets an empty database (a copy of the migrated SQLite template, or truncated tables).
+to run everything on PostgreSQL. The schema is migrated once per run and worker; each test
+then gets an empty database (a copy of the migrated SQLite template, or truncated tables).
+Tests run in parallel (pytest-xdist): each worker has its own SQLite files and, on
+PostgreSQL, its own database beside the one named (``test_gw0``, ``test_gw1``, …).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 from sqlmodel import SQLModel
 
 import storage.models  # noqa: F401  (the tables)
@@ -37,12 +40,37 @@ async def _migrate_fresh(url: str) -> None:
         await engine.dispose()
 
 
+async def _create_database(url: str) -> None:
+    """(Re)create the database ``url`` names, through the server's default database."""
+    parsed = make_url(url)
+    name = parsed.database
+    engine = create_engine(parsed.set(database="postgres").render_as_string(hide_password=False))
+    try:
+        async with engine.connect() as connection:
+            autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            await autocommit.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            await autocommit.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        await engine.dispose()
+
+
+def worker_database_url(base: str, worker: str) -> str:
+    """This xdist worker's own database on the server of ``base``."""
+    if worker == "master":
+        return base
+    url = make_url(base)
+    return url.set(database=f"{url.database}_{worker}").render_as_string(hide_password=False)
+
+
 @pytest.fixture(scope="session")
-def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def migrated_template(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Iterator[str]:
     """The migrated database every test starts from: a SQLite file, or the PostgreSQL URL."""
     if TEST_DATABASE_URL:
-        asyncio.run(_migrate_fresh(TEST_DATABASE_URL))
-        yield TEST_DATABASE_URL
+        url = worker_database_url(TEST_DATABASE_URL, worker_id)
+        if url != TEST_DATABASE_URL:
+            asyncio.run(_create_database(url))
+        asyncio.run(_migrate_fresh(url))
+        yield url
         return
     path = tmp_path_factory.mktemp("template") / "template.db"
     asyncio.run(_migrate_fresh(f"sqlite+aiosqlite:///{path}"))
@@ -68,8 +96,8 @@ async def _truncate_all(url: str) -> None:
 async def database_url(migrated_template: str, tmp_path: Path) -> str:
     """An empty, migrated database for this test."""
     if TEST_DATABASE_URL:
-        await _truncate_all(TEST_DATABASE_URL)
-        return TEST_DATABASE_URL
+        await _truncate_all(migrated_template)
+        return migrated_template
     path = tmp_path / "greenlight.db"
     shutil.copyfile(migrated_template, path)
     return f"sqlite+aiosqlite:///{path}"
