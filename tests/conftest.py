@@ -77,17 +77,28 @@ def migrated_template(tmp_path_factory: pytest.TempPathFactory, worker_id: str) 
     yield str(path)
 
 
-async def _truncate_all(url: str) -> None:
-    tables = [f'"{t.name}"' for t in SQLModel.metadata.sorted_tables]
+# Emptying a PostgreSQL database between tests, in one round trip: DELETE on tables of a few
+# rows is several times faster than TRUNCATE, and with foreign keys unchecked (every table is
+# emptied) the order does not matter. APScheduler's job store makes its own table when timers
+# first run; identities start again at 1.
+EMPTY_POSTGRES = (
+    "SET LOCAL session_replication_role = replica;"
+    + "".join(f'DELETE FROM "{table.name}";' for table in SQLModel.metadata.sorted_tables)
+    + "DO $$ BEGIN IF to_regclass('apscheduler_jobs') IS NOT NULL THEN "
+      "DELETE FROM apscheduler_jobs; END IF; END $$;"
+    "SELECT setval(s.oid, 1, false) FROM pg_class s JOIN pg_namespace n "
+    "ON n.oid = s.relnamespace WHERE s.relkind = 'S' AND n.nspname = 'public';"
+)
+
+
+async def truncate_all(url: str) -> None:
+    """Empty every table of the PostgreSQL database at ``url``."""
     engine = create_engine(url)
     try:
         async with engine.begin() as connection:
-            # APScheduler's job store makes its own table when timers first run.
-            jobs = await connection.scalar(text("SELECT to_regclass('apscheduler_jobs')"))
-            if jobs is not None:
-                tables.append("apscheduler_jobs")
-            await connection.execute(
-                text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+            driver = (await connection.get_raw_connection()).driver_connection
+            assert driver is not None
+            await driver.execute(EMPTY_POSTGRES)  # several statements at once
     finally:
         await engine.dispose()
 
@@ -96,7 +107,7 @@ async def _truncate_all(url: str) -> None:
 async def database_url(migrated_template: str, tmp_path: Path) -> str:
     """An empty, migrated database for this test."""
     if TEST_DATABASE_URL:
-        await _truncate_all(migrated_template)
+        await truncate_all(migrated_template)
         return migrated_template
     path = tmp_path / "greenlight.db"
     shutil.copyfile(migrated_template, path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import dataclasses
 import logging
 import time
@@ -22,6 +23,15 @@ from .state import World
 from .transport import error_reply, loggable, read_params, reply, split_uploads
 from .updates import UpdateQueue
 from .webhook import Webhook
+
+
+@dataclasses.dataclass(frozen=True)
+class WorldState:
+    """What :meth:`Emulator.save_world` keeps: the world's data and the next update id."""
+
+    world: dict[str, Any]
+    next_update_id: int
+
 
 log = logging.getLogger("sandbox.emulator")
 Json = dict[str, Any]
@@ -119,6 +129,21 @@ class Emulator:
         self.api.flood = self.flood
         self.request_log.clear()
         self.violations.clear()
+
+    def save_world(self) -> WorldState:
+        """Users, chats, messages, files and the update count, for :meth:`load_world`.
+
+        Taken between updates (none pending); logs, faults and the webhook are not kept.
+        """
+        if self.queue.pending_count:
+            raise RuntimeError("save the world between updates: some are still pending")
+        kept = {k: v for k, v in vars(self.world).items() if k != "config"}
+        return WorldState(copy.deepcopy(kept), self.queue.next_id)
+
+    def load_world(self, state: WorldState) -> None:
+        """Continue from a saved world (this emulator's own settings stay as they are)."""
+        vars(self.world).update(copy.deepcopy(state.world))
+        self.queue.continue_from(state.next_update_id)
 
     # -- Bot API -------------------------------------------------------------------------------
 

@@ -78,6 +78,16 @@ class UpdateQueue:
         self._pending = [u for u in self._pending if u["update_id"] >= below]
         self._notify()
 
+    @property
+    def next_id(self) -> int:
+        return self._next_id
+
+    def continue_from(self, next_id: int) -> None:
+        """Number new updates from ``next_id`` on, as if all before it were confirmed."""
+        self._pending = []
+        self._next_id = self._confirmed_below = next_id
+        self._notify()
+
     def drop_pending(self) -> None:
         self.confirm(self._next_id)
 

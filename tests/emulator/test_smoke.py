@@ -98,3 +98,21 @@ async def test_run_emulator_prints_where_it_listens(capsys: pytest.CaptureFixtur
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
+
+
+async def test_a_saved_world_continues_in_another_emulator(world: ControlClient, emu: Emulator,
+                                                           bot: BotHttp) -> None:
+    with pytest.raises(RuntimeError, match="pending"):
+        emu.save_world()  # ALICE's /start is not taken yet
+    first = await drain(bot)
+    await bot.ok("sendMessage", chat_id=ALICE, text="你好")
+    state = emu.save_world()
+    await bot.ok("sendMessage", chat_id=ALICE, text="after the save")  # not in the state
+    async with Emulator(EmulatorConfig(port=0, bot_token=TOKEN)) as other:
+        other.load_world(state)
+        async with ControlClient(other.base_url) as ctl:
+            shown = await ctl.chat(ALICE)
+            assert [m.get("text") for m in shown] == ["/start", "你好"]
+            sent = await ctl.send_text(ALICE, ALICE, "again", wait=False)
+    assert sent["update_id"] == first[-1]["update_id"] + 1  # numbering goes on
+    assert [m.get("text") for m in await world.chat(ALICE)][-1] == "after the save"
