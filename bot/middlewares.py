@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Awaitable, Callable
 from html import unescape
@@ -19,6 +20,8 @@ from bot.services import Services
 from bot.views.cards import refusal as refusal_text
 from storage.db import SessionFactory
 from storage.store import Store
+
+log = logging.getLogger(__name__)
 
 ALERT_LIMIT = 200  # Telegram shows at most 200 characters in a callback alert
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
@@ -100,6 +103,18 @@ class Refusals(BaseMiddleware):
                     store, actor_id=actor.id if actor else None, tg_user_id=query.from_user.id,
                     data=query.data or "", why=refusal.code, now=self.services.now())
                 await query.answer(plain(text)[:ALERT_LIMIT], show_alert=True)
+            elif isinstance(event, Update) and event.message is not None:
+                await event.message.reply(text)
+            return None
+        except Exception:
+            # A bug, or a fault outside the bot: nothing it began is kept, and the person is
+            # told so rather than left with a spinning button or no reply.
+            log.exception("update %s failed", getattr(event, "update_id", "?"))
+            await data["store"].rollback()
+            text = data["t"].gettext("Something went wrong on our side, and nothing was "
+                                     "changed. Please try again in a moment.")
+            if isinstance(event, Update) and event.callback_query is not None:
+                await event.callback_query.answer(text[:ALERT_LIMIT], show_alert=True)
             elif isinstance(event, Update) and event.message is not None:
                 await event.message.reply(text)
             return None

@@ -10,6 +10,7 @@ import re
 from datetime import date, datetime, timedelta
 
 from bot.domain.errors import BadDate, BadRange, NotAllowed, UnknownPerson
+from bot.domain.inputs import FIRST_YEAR, LAST_YEAR
 from bot.domain.people import Actor
 from storage.models import Delegation, Person
 from storage.store import Store
@@ -40,6 +41,8 @@ def parse_day(text: str, today: date) -> date:
             found = date(today.year + 1, month, day)
     except ValueError:
         raise BadDate(text=text) from None
+    if not FIRST_YEAR <= found.year <= LAST_YEAR:
+        raise BadDate(text=text)
     return found
 
 
@@ -58,7 +61,8 @@ def parse_range(start_text: str, end_text: str, today: date) -> tuple[date, date
     that began last Friday (``11-20 11-27`` on 11-23) starts this year, not next."""
     end = parse_day(end_text, today)
     start = parse_day(start_text, today)
-    if start > end and not _has_year(start_text):
+    rolled_forward = start.year > today.year and not _has_year(start_text)
+    if start > end and rolled_forward:  # a past day read as next year's: it was this year's
         try:
             start = start.replace(year=start.year - 1)
         except ValueError:  # 29 February

@@ -8,6 +8,7 @@ from aiogram.types import Message
 
 from bot.domain.calendar_admin import set_day
 from bot.domain.delegation import parse_day
+from bot.domain.inputs import parse_year
 from bot.domain.people import Actor, require_actor, require_role
 from bot.domain.vocabulary import Role
 from bot.i18n import Translator
@@ -24,9 +25,9 @@ async def calendar_command(message: Message, command: CommandObject, actor: Acto
     actor = require_actor(actor, message.from_user.id)
     today = services.now().astimezone(services.settings.tz).date()
     words = (command.args or "").split()
-    if not words or (len(words) == 1 and words[0].isdigit() and len(words[0]) == 4):
-        year = int(words[0]) if words else today.year
-        await message.reply(year_text(t, services.calendar.year_listing(year)))
+    year = parse_year(words[0]) if len(words) == 1 else None
+    if not words or year is not None:
+        await message.reply(year_text(t, services.calendar.year_listing(year or today.year)))
         return
     if len(words) < 2 or words[1] not in KINDS:
         await message.reply(usage(t))

@@ -7,6 +7,7 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 
 from bot.domain.delegation import parse_day
+from bot.domain.inputs import parse_id
 from bot.domain.missing import add_missing, mark_supplied, missing_of
 from bot.domain.people import Actor, require_actor
 from bot.i18n import Translator
@@ -14,11 +15,6 @@ from bot.publishing import sync_cards
 from bot.services import Services
 from bot.views.text import esc
 from storage.store import Store
-
-
-def case_number(word: str) -> int | None:
-    word = word.removeprefix("#")
-    return int(word) if word.isdigit() else None
 
 
 def usage(t: Translator) -> str:
@@ -32,7 +28,7 @@ async def missing_command(message: Message, command: CommandObject, actor: Actor
     assert message.from_user is not None
     actor = require_actor(actor, message.from_user.id)
     words = (command.args or "").split()
-    case_id = case_number(words[0]) if words else None
+    case_id = parse_id(words[0]) if words else None
     if case_id is None or len(words) == 2:
         await message.reply(usage(t))
         return
@@ -62,7 +58,7 @@ async def supplied_command(message: Message, command: CommandObject, actor: Acto
     assert message.from_user is not None
     actor = require_actor(actor, message.from_user.id)
     words = (command.args or "").split()
-    case_id = case_number(words[0]) if words else None
+    case_id = parse_id(words[0]) if words else None
     if case_id is None or len(words) < 2:
         await message.reply(usage(t))
         return

@@ -7,6 +7,7 @@ from aiogram.filters import Command, CommandObject
 from aiogram.fsm.scene import ScenesManager
 from aiogram.types import CallbackQuery, Message
 
+from bot.domain.inputs import parse_year
 from bot.domain.people import Actor, require_actor, require_role
 from bot.domain.supervision import urge_counts, urge_to_answer
 from bot.domain.vocabulary import Role
@@ -32,8 +33,13 @@ async def urges_command(message: Message, command: CommandObject, actor: Actor |
     actor = require_actor(actor, message.from_user.id)
     require_role(actor, Role.SUPERVISOR, Role.DIRECTOR, Role.ADMIN, action="urges")
     year = services.now().astimezone(services.settings.tz).year
-    if command.args and command.args.strip().isdigit():
-        year = int(command.args.strip())
+    if command.args:
+        asked = parse_year(command.args)
+        if asked is None:
+            await message.reply(t.gettext("Usage: <code>/urges</code> for this year, or "
+                                          "<code>/urges 2026</code>."))
+            return
+        year = asked
     await message.reply(counts_text(t, await urge_counts(store, year, services.settings.tz)))
 
 

@@ -3,8 +3,12 @@ The server re-checks everything on every press, so nothing here is trusted."""
 
 from __future__ import annotations
 
-from aiogram.filters.callback_data import CallbackData
+from typing import Annotated
 
+from aiogram.filters.callback_data import CallbackData
+from pydantic import Field
+
+from bot.domain.inputs import Id
 from bot.domain.vocabulary import Decision
 
 ACTIONS = {"a": Decision.APPROVE, "c": Decision.APPROVE, "r": Decision.RETURN}
@@ -13,7 +17,7 @@ ACTIONS = {"a": Decision.APPROVE, "c": Decision.APPROVE, "r": Decision.RETURN}
 class DecideCb(CallbackData, prefix="dc"):
     """A decision on a step: approve (a), approve with a comment (c), return (r)."""
 
-    step: int
+    step: Id
     act: str
 
     @property
@@ -24,14 +28,14 @@ class DecideCb(CallbackData, prefix="dc"):
 class ReturnToCb(CallbackData, prefix="rt"):
     """Where a return goes: 0 = the submitter (supplement), n = step n of the case."""
 
-    step: int
-    to: int
+    step: Id
+    to: Id
 
 
 class CaseCb(CallbackData, prefix="cs"):
     """The submitter's buttons: withdraw (w), resubmit (s)."""
 
-    case: int
+    case: Id
     act: str
 
 
@@ -39,18 +43,18 @@ class PeopleCb(CallbackData, prefix="pp"):
     """Pick a colleague for a turn: transfer (t) or add a signer (s); ``page`` of the list,
     ``person`` once chosen, ``pos`` before (b) or after (a) me for a signer."""
 
-    step: int
+    step: Id
     act: str
-    page: int = 0
-    person: int = 0
+    page: Id = 0
+    person: Id = 0
     pos: str = ""
 
 
 class TypeCb(CallbackData, prefix="ty"):
     """A case type picked in /submit (by its index in the configured list; -1 cancels)."""
 
-    index: int
-    green: int = -1  # -1: not asked yet, 0 ordinary, 1 green channel
+    index: Annotated[int, Field(ge=-1, le=999)]
+    green: Annotated[int, Field(ge=-1, le=1)] = -1  # -1: not asked yet, 0 ordinary, 1 green
 
 
 class PendingCb(CallbackData, prefix="pd"):
@@ -59,10 +63,10 @@ class PendingCb(CallbackData, prefix="pd"):
     keyboard (☑ / ☐), so it needs no server state and survives restarts."""
 
     act: str
-    step: int = 0
+    step: Id = 0
 
 
 class UrgeCb(CallbackData, prefix="ug"):
     """✍️ The section head answers an urge notice in writing."""
 
-    urge: int
+    urge: Id
