@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
 from aiogram.types import InlineKeyboardMarkup, Message
+from markupsafe import Markup
 
 from bot.views.text import mention
 from storage.models import Person
@@ -30,7 +31,7 @@ class Delivered:
     error: str | None = None
 
 
-async def send_private(bot: Bot, store: Store, person: Person, text: str,
+async def send_private(bot: Bot, store: Store, person: Person, text: Markup,
                        markup: InlineKeyboardMarkup | None = None) -> Delivered:
     """Try a private message; a 403 marks the person so we stop trying."""
     if person.tg_user_id is None:
@@ -53,18 +54,20 @@ async def send_private(bot: Bot, store: Store, person: Person, text: str,
     return Delivered(PRIVATE, message)
 
 
-async def send_to_person(bot: Bot, store: Store, person: Person, text: str, *,
-                         group_chat_id: int | None, group_text: str | None = None) -> Delivered:
+async def send_to_person(bot: Bot, store: Store, person: Person, text: Markup, *,
+                         group_chat_id: int | None,
+                         group_text: Markup | None = None) -> Delivered:
     """Private if possible, else in the group with the person mentioned (``group_text`` is
     the same message in the group's language)."""
     private = await send_private(bot, store, person, text)
     if private.channel == PRIVATE or group_chat_id is None:
         return private
-    message = await bot.send_message(group_chat_id, f"{mention(person)}\n{group_text or text}")
+    message = await bot.send_message(
+        group_chat_id, Markup("{}\n{}").format(mention(person), group_text or text))
     return Delivered(GROUP, message, private.error)
 
 
-async def edit_text(bot: Bot, chat_id: int, message_id: int, text: str,
+async def edit_text(bot: Bot, chat_id: int, message_id: int, text: Markup,
                     markup: InlineKeyboardMarkup | None) -> bool:
     """Edit a message; False when it is gone. Callers skip edits that change nothing."""
     try:

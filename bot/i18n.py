@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 from babel import Locale
 from babel.dates import format_skeleton
+from markupsafe import Markup
 
 LOCALES_DIR = Path(__file__).resolve().parent / "locales"
 DOMAIN = "greenlight"
@@ -41,11 +42,13 @@ class Translator:
             DOMAIN, localedir=LOCALES_DIR, languages=[self.locale], fallback=True
         )
 
-    def gettext(self, message: str) -> str:
-        return self._catalog.gettext(message)
+    # Catalog strings are Telegram HTML written by us: trusted. Their ``format`` escapes
+    # every value that is not itself Markup, so user text cannot break a message.
+    def gettext(self, message: str) -> Markup:
+        return Markup(self._catalog.gettext(message))
 
-    def ngettext(self, singular: str, plural: str, n: int) -> str:
-        return self._catalog.ngettext(singular, plural, n)
+    def ngettext(self, singular: str, plural: str, n: int) -> Markup:
+        return Markup(self._catalog.ngettext(singular, plural, n))
 
     def when(self, instant: datetime) -> str:
         """A short local date and time: ``11月24日周二 17:30`` / ``Tue 24 Nov 17:30``."""

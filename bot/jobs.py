@@ -9,6 +9,7 @@ from datetime import date, datetime
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
+from markupsafe import Markup
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -241,11 +242,11 @@ class Jobs:
                     chat = await self._project_chat(store, planned.subject)
                     if chat is not None:
                         group = services.rendering.for_group()
-                        await self.bot.send_message(chat.tg_chat_id, f"{mention(head)}\n" +
-                                                    urge_text(group, planned,
-                                                              section.name if section else None,
-                                                              head.name, late_days),
-                                                    reply_markup=urge_keyboard(group, urge.id))
+                        text = urge_text(group, planned, section.name if section else None,
+                                         head.name, late_days)
+                        await self.bot.send_message(
+                            chat.tg_chat_id, Markup("{}\n{}").format(mention(head), text),
+                            reply_markup=urge_keyboard(group, urge.id))
                 head_done = True
             except TelegramAPIError as exc:
                 log.warning("urge notice %s not delivered to the head: %s", urge.id, exc)

@@ -15,6 +15,7 @@ from datetime import datetime
 
 from aiogram import Bot
 from aiogram.types import InlineKeyboardMarkup, ReplyParameters
+from markupsafe import Markup
 from sqlalchemy import text
 
 from bot.delivery import PRIVATE, edit_text, send_private
@@ -48,7 +49,7 @@ def reply_to_message(message_id: int | None) -> ReplyParameters | None:
 
 
 def _render(kind: str, t: Translator, view: CaseView,
-            card: Card | None) -> tuple[str, InlineKeyboardMarkup | None]:
+            card: Card | None) -> tuple[Markup, InlineKeyboardMarkup | None]:
     text = case_card(t, view)
     if kind == GROUP:
         return text, group_keyboard(t, view)
@@ -56,7 +57,8 @@ def _render(kind: str, t: Translator, view: CaseView,
         return text, turn_keyboard(t, view, card)
     if kind == SUBMITTER:
         notice = outcome_notice(t, view) if view.state is CaseState.SUPPLEMENT else None
-        return (f"{notice}\n\n{text}" if notice else text), submitter_keyboard(t, view)
+        shown = Markup("{}\n\n{}").format(notice, text) if notice else text
+        return shown, submitter_keyboard(t, view)
     return text, None  # CC
 
 
@@ -141,7 +143,7 @@ async def _lock_cards(store: Store, case_id: int) -> None:
 
 async def _announce_turn(bot: Bot, store: Store, rendering: Rendering, view: CaseView,
                          assignment: Assignment, person: Person, group: Card | None,
-                         name_link: str) -> None:
+                         name_link: Markup) -> None:
     """A new (or reopened) turn: a private card, or a mention under the group card when a
     private message is refused."""
     card = await _send_card(bot, store, rendering, view, PRIVATE_CARD, person,
@@ -173,7 +175,7 @@ async def _send_card(bot: Bot, store: Store, rendering: Rendering, view: CaseVie
         if kind == SUBMITTER and group is not None:  # the submitter must hear of a return
             notice = outcome_notice(rendering.for_group(), view) or ""
             message = await bot.send_message(
-                group.tg_chat_id, f"{mention(person)}\n{notice}",
+                group.tg_chat_id, Markup("{}\n{}").format(mention(person), notice),
                 reply_parameters=reply_to_message(group.tg_message_id))
             store.add(Card(case_id=view.case.id, tg_chat_id=group.tg_chat_id,  # type: ignore[arg-type]
                            tg_message_id=message.message_id, person_id=person.id,
@@ -208,7 +210,8 @@ async def notify_submitter(bot: Bot, store: Store, services: Services, case_id: 
         chat = await store.get(Chat, view.project.chat_id) if view.project.chat_id else None
         delivered = await send_private(bot, store, view.submitter, notice)
         if delivered.channel != PRIVATE and chat is not None:
-            await bot.send_message(chat.tg_chat_id, f"{mention(view.submitter)} "
-                                   f"{outcome_notice(services.rendering.for_group(), view)}")
+            notice = outcome_notice(services.rendering.for_group(), view)
+            await bot.send_message(chat.tg_chat_id,
+                                   Markup("{} {}").format(mention(view.submitter), notice))
     await store.commit()
 

@@ -17,6 +17,8 @@ FIRST_YEAR, LAST_YEAR = 2000, 2100
 # An id field of callback data: a forged button beyond it fails to unpack, so no handler
 # takes it and it is answered as an unknown button.
 Id = Annotated[int, Field(ge=0, le=MAX_ID)]
+# A signed one, where the rules rather than the type say which values make sense.
+SignedId = Annotated[int, Field(ge=-MAX_ID, le=MAX_ID)]
 
 
 def parse_id(word: str) -> int | None:

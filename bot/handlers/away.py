@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiogram import Bot, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
+from markupsafe import Markup
 
 from bot.delivery import send_private
 from bot.domain.delegation import arrangements, come_back, find_person, parse_range, set_away
@@ -15,7 +16,7 @@ from bot.views.text import esc
 from storage.store import Store
 
 
-def usage(t: Translator) -> str:
+def usage(t: Translator) -> Markup:
     return t.gettext("Usage: <code>/away FROM TO WHO [note]</code>, e.g. "
                      "<code>/away 11-24 11-28 @he_deputy 出差</code>. While you are away, new "
                      "items for you go to WHO. /back ends it early.")
@@ -32,7 +33,7 @@ async def away_command(message: Message, command: CommandObject, actor: Actor | 
         lines = [t.gettext("🏖 Away {start}–{end}: {who} acts for you.").format(
             start=t.day(a.starts_on), end=t.day(a.ends_on), who=esc(d.name))
             for a, d in current] or [t.gettext("You are not away.")]
-        await message.reply("\n".join([*lines, "", usage(t)]))
+        await message.reply(Markup("\n").join([*lines, "", usage(t)]))
         return
     if len(words) < 3:
         await message.reply(usage(t))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiogram import Router
 from aiogram.filters import Command, CommandStart
 from aiogram.types import Message
+from markupsafe import Markup
 
 from bot.domain.people import Actor
 from bot.domain.vocabulary import MemberRole, Role
@@ -14,7 +15,7 @@ from storage.models import ProjectMember
 from storage.store import Store
 
 
-async def help_text(t: Translator, actor: Actor | None, tg_user_id: int, store: Store) -> str:
+async def help_text(t: Translator, actor: Actor | None, tg_user_id: int, store: Store) -> Markup:
     if actor is None:
         return t.gettext(
             "👋 This is Greenlight (绿灯), the bureau's reporting and approval assistant.\n"
@@ -42,7 +43,7 @@ async def help_text(t: Translator, actor: Actor | None, tg_user_id: int, store: 
         lines.append(t.gettext("/bind CODE — make this group the work group of project CODE"))
     lines.append(t.gettext("/cancel — stop what you are entering"))
     lines.append(t.gettext("/help — this list"))
-    return "\n".join(lines)
+    return Markup("\n").join(lines)
 
 
 async def start(message: Message, actor: Actor | None, store: Store, t: Translator) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiogram import Bot, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
+from markupsafe import Markup
 
 from bot.domain.delegation import parse_day
 from bot.domain.inputs import parse_id
@@ -17,7 +18,7 @@ from bot.views.text import esc
 from storage.store import Store
 
 
-def usage(t: Translator) -> str:
+def usage(t: Translator) -> Markup:
     return t.gettext("Usage: <code>/missing #12</code> lists what item #12 still owes; "
                      "<code>/missing #12 12-01 地形图</code> adds one, due by that date; "
                      "<code>/supplied #12 地形图</code> ticks it off.")
@@ -49,8 +50,8 @@ async def missing_command(message: Message, command: CommandObject, actor: Actor
     for item in items:
         state = (t.gettext("✅ supplied") if item.supplied_at
                  else t.gettext("due {day}").format(day=t.full_day(item.supply_by)))
-        lines.append(f"· {esc(item.name)} — {state}")
-    await message.reply("\n".join(lines))
+        lines.append(Markup("· {} — {}").format(item.name, state))
+    await message.reply(Markup("\n").join(lines))
 
 
 async def supplied_command(message: Message, command: CommandObject, actor: Actor | None,

@@ -13,6 +13,7 @@ from typing import TypeVar
 from aiogram import Bot, F
 from aiogram.fsm.scene import Scene, on
 from aiogram.types import ForceReply, Message
+from markupsafe import Markup
 
 from bot.domain.errors import EmptyText, Refusal, TooLong
 from bot.i18n import N_, Translator
@@ -26,10 +27,10 @@ PLAIN_TEXT = F.text & ~F.text.startswith("/")
 NOT_COMMAND = ~F.text.startswith("/")  # for catch-alls: commands go to the handlers below
 
 
-async def ask(bot: Bot, chat_id: int, t: Translator, person: Person | None, question: str,
+async def ask(bot: Bot, chat_id: int, t: Translator, person: Person | None, question: Markup,
               placeholder: str) -> Message:
     """Send a question the person answers by replying (it names them, for group privacy)."""
-    who = f"{mention(person)} " if person is not None else ""
+    who = Markup("{} ").format(mention(person)) if person is not None else Markup()
     return await bot.send_message(
         chat_id, who + question,
         reply_markup=ForceReply(selective=True, input_field_placeholder=placeholder[:64]))

@@ -6,6 +6,8 @@ import hashlib
 from collections import Counter
 from datetime import datetime
 
+from markupsafe import Markup
+
 from bot.domain.errors import Refusal
 from bot.domain.projects import ProjectLine
 from bot.domain.reporting import MilestoneStatus, ReportView
@@ -20,7 +22,7 @@ def shown_hash(text: str, buttons: object) -> str:
     return hashlib.sha256(f"{text}\x00{buttons!r}".encode()).hexdigest()
 
 
-def attachments_line(t: Translator, files: list[Attachment]) -> str | None:
+def attachments_line(t: Translator, files: list[Attachment]) -> Markup | None:
     if not files:
         return None
     photos = sum(1 for f in files if f.kind == AttachmentKind.PHOTO)
@@ -29,49 +31,50 @@ def attachments_line(t: Translator, files: list[Attachment]) -> str | None:
     if photos:
         parts.append(t.ngettext("{n} photo", "{n} photos", photos).format(n=photos))
     if documents:
-        names = ", ".join(esc(f.file_name or t.gettext("document")) for f in documents[:5])
+        names = Markup(", ").join(f.file_name or t.gettext("document") for f in documents[:5])
         extra = len(documents) - 5
         parts.append(names + (f" +{extra}" if extra > 0 else ""))
-    return "📎 " + "; ".join(parts)
+    return Markup("📎 ") + Markup("; ").join(parts)
 
 
-def milestone_line(t: Translator, status: MilestoneStatus) -> str:
+def milestone_line(t: Translator, status: MilestoneStatus) -> Markup:
     m = status.milestone
     return t.gettext("{light} Milestone: {title} · due {day} · {left}").format(
         light=LIGHT_EMOJI[status.light], title=esc(m.title), day=t.day(m.due_on),
         left=time_left(t, status.left))
 
 
-def report_card(t: Translator, view: ReportView) -> str:
+def report_card(t: Translator, view: ReportView) -> Markup:
     lines = [
         t.gettext("📋 <b>Progress report</b> · {code} {name}").format(
             code=esc(view.project.code), name=esc(view.project.name)),
     ]
     if view.milestone is not None:
         lines.append(milestone_line(t, view.milestone))
-    lines.append(f"👤 {esc(view.author.name)} · {t.when(view.report.created_at)}")
+    lines.append(Markup("👤 {} · {}").format(view.author.name, t.when(view.report.created_at)))
     if view.report.text:
-        lines.append(f"<blockquote>{esc(view.report.text)}</blockquote>")
+        lines.append(Markup("<blockquote>{}</blockquote>").format(view.report.text))
     files = attachments_line(t, view.attachments)
     if files:
         lines.append(files)
-    return clip("\n".join(lines))
+    return clip(Markup("\n").join(lines))
 
 
-def projects_list(t: Translator, lines: list[ProjectLine], counts: Counter[str]) -> str:
+def projects_list(t: Translator, lines: list[ProjectLine], counts: Counter[str]) -> Markup:
     if not lines:
         return t.gettext("No key projects yet. An administrator can import them with "
                          "<code>greenlight org import</code>.")
     out = [t.ngettext("<b>{n} key project</b>", "<b>{n} key projects</b>", len(lines)).format(
         n=len(lines))]
-    out.append(" · ".join(
-        f"{status_label(t, status)} {counts[status]}" for status in ProjectStatus
-        if counts[status]))
-    out.append("")
+    out.append(Markup(" · ").join(
+        Markup("{} {}").format(status_label(t, status), counts[status])
+        for status in ProjectStatus if counts[status]))
+    out.append(Markup())
     for line in lines:
         p = line.project
         head = LIGHT_EMOJI[line.light] if line.light else "✅"
-        row = f"{head} <b>{esc(p.code)}</b> {esc(p.name)} · {status_label(t, p.status)}"
+        row = Markup("{} <b>{}</b> {} · {}").format(head, p.code, p.name,
+                                                    status_label(t, p.status))
         if line.light is not None and line.milestone is not None:
             row += "\n    " + milestone_line(t, line.milestone)
         if line.open_cases:
@@ -79,7 +82,7 @@ def projects_list(t: Translator, lines: list[ProjectLine], counts: Counter[str])
                                          "{n} items awaiting approval",
                                          line.open_cases).format(n=line.open_cases)
         out.append(row)
-    return clip("\n".join(out))
+    return clip(Markup("\n").join(out))
 
 
 REFUSALS = {
@@ -136,8 +139,8 @@ DECISION_WORD = {Decision.APPROVE: N_("approved"), Decision.RETURN: N_("returned
                  "answer": N_("answered")}
 
 
-def refusal(t: Translator, error: Refusal) -> str:
-    values = {k: esc(v) for k, v in error.values.items()}
+def refusal(t: Translator, error: Refusal) -> Markup:
+    values: dict[str, str] = {k: esc(v) for k, v in error.values.items()}
     if error.code == "not_allowed":
         template = NOT_ALLOWED.get(str(error.values.get("action")),
                                    N_("You are not allowed to do that."))

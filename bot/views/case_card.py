@@ -10,6 +10,7 @@ the submitter; a private card offers its owner's turn only.
 from __future__ import annotations
 
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from markupsafe import Markup
 
 from bot.domain.case_view import AssignmentView, CaseView, LaneView, StepView
 from bot.domain.vocabulary import AssignmentState, CaseState, Decision, StepState
@@ -25,7 +26,7 @@ NUMBERS = "①②③④⑤⑥⑦⑧⑨⑩"
 SHOWN_COMMENTS = 3
 
 
-def holder_name(t: Translator, held: AssignmentView, link: bool = False) -> str:
+def holder_name(t: Translator, held: AssignmentView, link: bool = False) -> Markup:
     name = mention(held.person) if link else esc(held.person.name)
     if held.on_behalf_of is not None:
         name = t.gettext("{delegate} (for {person})").format(
@@ -33,7 +34,7 @@ def holder_name(t: Translator, held: AssignmentView, link: bool = False) -> str:
     return name
 
 
-def _assignment_lines(t: Translator, held: AssignmentView, indent: str) -> list[str]:
+def _assignment_lines(t: Translator, held: AssignmentView, indent: str) -> list[Markup]:
     a = held.assignment
     who = holder_name(t, held)
     if held.assignment.added:
@@ -54,7 +55,7 @@ def _assignment_lines(t: Translator, held: AssignmentView, indent: str) -> list[
     return lines
 
 
-def _lane_lines(t: Translator, step: StepView, lane: LaneView, indent: str) -> list[str]:
+def _lane_lines(t: Translator, step: StepView, lane: LaneView, indent: str) -> list[Markup]:
     lines = []
     for held in lane.assignments:
         lines += _assignment_lines(t, held, indent)
@@ -74,11 +75,11 @@ def _lane_lines(t: Translator, step: StepView, lane: LaneView, indent: str) -> l
     return lines
 
 
-def _step_lines(t: Translator, view: CaseView, step: StepView) -> list[str]:
+def _step_lines(t: Translator, view: CaseView, step: StepView) -> list[Markup]:
     s = step.step
     number = NUMBERS[s.seq - 1] if s.seq <= len(NUMBERS) else f"{s.seq}."
     name = localized(t, s.name, s.name_en)
-    head = f"{STEP_ICON[step.state]} {number} {name}"
+    head = Markup("{} {} {}").format(STEP_ICON[step.state], number, name)
     if step.joint:
         head += t.gettext(" (joint: due with the slowest department)")
     lines = [head]
@@ -107,12 +108,12 @@ def _step_lines(t: Translator, view: CaseView, step: StepView) -> list[str]:
     return lines
 
 
-def case_card(t: Translator, view: CaseView) -> str:
+def case_card(t: Translator, view: CaseView) -> Markup:
     case, project = view.case, view.project
     head = t.gettext("📝 <b>{type}</b> #{id} · {code} {name}").format(
         type=esc(view.case_type.display_name(t.locale)), id=case.id, code=esc(project.code),
         name=esc(project.name))
-    lines = [head, f"<b>{esc(case.title)}</b>"]
+    lines = [head, Markup("<b>{}</b>").format(case.title)]
     submitted = t.gettext("👤 Submitted by {who} · {when}").format(
         who=esc(view.submitter.name), when=t.when(case.created_at))
     if case.green_channel:
@@ -120,9 +121,8 @@ def case_card(t: Translator, view: CaseView) -> str:
     lines.append(submitted)
     for field in view.case_type.fields:
         if field.key in view.details:
-            lines.append(f"{esc(field.display_name(t.locale))}：{esc(view.details[field.key])}"
-                         if t.locale == "zh" else
-                         f"{esc(field.display_name(t.locale))}: {esc(view.details[field.key])}")
+            lines.append(Markup("{}：{}" if t.locale == "zh" else "{}: {}").format(
+                field.display_name(t.locale), view.details[field.key]))
     files = attachments_line(t, view.attachments)
     if files:
         lines.append(files)
@@ -130,7 +130,7 @@ def case_card(t: Translator, view: CaseView) -> str:
         lines.append(t.gettext("✅ {name} supplied").format(name=esc(item.name)) if item.supplied_at
                      else t.gettext("🧩 Missing: {name}, due {day}").format(
                          name=esc(item.name), day=t.day(item.supply_by)))
-    lines.append("")
+    lines.append(Markup())
     shown_round = 0
     for step in view.steps:
         if step.step.round != shown_round:
@@ -142,7 +142,7 @@ def case_card(t: Translator, view: CaseView) -> str:
             continue  # steps an earlier round never reached
         lines += _step_lines(t, view, step)
     if view.comments:
-        lines.append("")
+        lines.append(Markup())
         for comment, author in view.comments[-SHOWN_COMMENTS:]:
             lines.append(t.gettext("💬 {who}: {text} · {when}").format(
                 who=esc(author.name), text=esc(comment.text), when=t.when(comment.created_at)))
@@ -150,13 +150,13 @@ def case_card(t: Translator, view: CaseView) -> str:
         if hidden > 0:
             lines.append(t.ngettext("({n} earlier comment)", "({n} earlier comments)",
                                     hidden).format(n=hidden))
-    lines.append("")
+    lines.append(Markup())
     lines.append(_closing_line(t, view))
     lines.append(t.gettext("Query code: <code>{code}</code>").format(code=case.query_code))
-    return clip("\n".join(lines))
+    return clip(Markup("\n").join(lines))
 
 
-def _closing_line(t: Translator, view: CaseView) -> str:
+def _closing_line(t: Translator, view: CaseView) -> Markup:
     case = view.case
     match view.state:
         case CaseState.APPROVED:
@@ -242,7 +242,7 @@ def submitter_keyboard(t: Translator, view: CaseView) -> InlineKeyboardMarkup | 
     ]])
 
 
-def outcome_notice(t: Translator, view: CaseView) -> str | None:
+def outcome_notice(t: Translator, view: CaseView) -> Markup | None:
     """What the submitter is told when a case is approved or sent back to an earlier step."""
     case, project = view.case, view.project
     values = {"title": esc(case.title), "code": esc(project.code), "id": case.id}

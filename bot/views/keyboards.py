@@ -8,7 +8,7 @@ from typing import Annotated
 from aiogram.filters.callback_data import CallbackData
 from pydantic import Field
 
-from bot.domain.inputs import Id
+from bot.domain.inputs import Id, SignedId
 from bot.domain.vocabulary import Decision
 
 ACTIONS = {"a": Decision.APPROVE, "c": Decision.APPROVE, "r": Decision.RETURN}
@@ -29,7 +29,7 @@ class ReturnToCb(CallbackData, prefix="rt"):
     """Where a return goes: 0 = the submitter (supplement), n = step n of the case."""
 
     step: Id
-    to: Id
+    to: SignedId  # a forged -1 is refused by the rule: returns go to an earlier step
 
 
 class CaseCb(CallbackData, prefix="cs"):

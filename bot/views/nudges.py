@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from markupsafe import Markup
 
 from bot.domain.nudging import MILESTONE, MISSING, PlannedNudge, PlannedUrge, Subject
 from bot.i18n import N_, Translator
@@ -17,8 +18,8 @@ HEADS = {
 }
 
 
-def subject_line(t: Translator, subject: Subject) -> str:
-    project = f"{esc(subject.project.code)} {esc(subject.project.name)}"
+def subject_line(t: Translator, subject: Subject) -> Markup:
+    project = Markup("{} {}").format(subject.project.code, subject.project.name)
     if subject.kind == MILESTONE:
         return t.gettext("Milestone “{title}” of {project}").format(
             title=esc(subject.title), project=project)
@@ -33,7 +34,7 @@ def subject_line(t: Translator, subject: Subject) -> str:
         step=localized(t, subject.step.name, subject.step.name_en), project=project)
 
 
-def nudge_text(t: Translator, planned: PlannedNudge, waiting_for: list[str]) -> str:
+def nudge_text(t: Translator, planned: PlannedNudge, waiting_for: list[str]) -> Markup:
     kind = planned.reached.rung.kind.value
     head = t.gettext(HEADS[kind])
     if planned.late:
@@ -49,17 +50,17 @@ def nudge_text(t: Translator, planned: PlannedNudge, waiting_for: list[str]) -> 
     if subject.case is not None:
         lines.append(t.gettext("Query code: <code>{code}</code>").format(
             code=subject.case.query_code))
-    return "\n".join(lines)
+    return Markup("\n").join(lines)
 
 
-def digest_text(t: Translator, lines: list[str]) -> str:
+def digest_text(t: Translator, lines: list[Markup]) -> Markup:
     head = t.ngettext("⏰ <b>{n} deadline needs you</b>", "⏰ <b>{n} deadlines need you</b>",
                       len(lines)).format(n=len(lines))
-    return "\n\n".join([head, *lines])
+    return Markup("\n\n").join([head, *lines])
 
 
 def urge_text(t: Translator, planned: PlannedUrge, section_name: str | None,
-              head_name: str | None, late_days: int) -> str:
+              head_name: str | None, late_days: int) -> Markup:
     subject = planned.subject
     lines = [t.gettext("📮 <b>Urge notice</b> (催办通知书) · {code} {name}").format(
         code=esc(subject.project.code), name=esc(subject.project.name)),
@@ -72,7 +73,7 @@ def urge_text(t: Translator, planned: PlannedUrge, section_name: str | None,
             section=esc(section_name or "?"), head=esc(head_name or "?")))
     lines.append(t.gettext("The section head follows it up personally and answers in writing "
                            "with the cause of the delay and a plan: press ✍️ below."))
-    return "\n".join(lines)
+    return Markup("\n").join(lines)
 
 
 def urge_keyboard(t: Translator, urge_id: int) -> InlineKeyboardMarkup:
@@ -80,7 +81,7 @@ def urge_keyboard(t: Translator, urge_id: int) -> InlineKeyboardMarkup:
         text=t.gettext("✍️ Answer in writing"), callback_data=UrgeCb(urge=urge_id).pack())]])
 
 
-def uncertain_year_text(t: Translator, year: int) -> str:
+def uncertain_year_text(t: Translator, year: int) -> Markup:
     return t.gettext(
         "⚠️ There are no official holidays for {year} yet: due dates in {year} are counted "
         "with weekends only and marked uncertain. Import the State Council notice with "
@@ -88,7 +89,7 @@ def uncertain_year_text(t: Translator, year: int) -> str:
     ).format(year=year)
 
 
-def deemed_text(t: Translator, step_name: str, title: str, case_id: int | None) -> str:
+def deemed_text(t: Translator, step_name: str, title: str, case_id: int | None) -> Markup:
     return t.gettext("⏰ Deemed approved (超时默许): nobody decided step “{step}” of “{title}” "
                      "(#{id}) in time, so by its rules it counts as approved.").format(
         step=step_name, title=esc(title), id=case_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from markupsafe import Markup
 
 from bot.domain.case_view import PendingItem
 from bot.i18n import Translator
@@ -13,7 +14,7 @@ CHECKED, UNCHECKED = "☑", "☐"
 MAX_ITEMS = 20  # keeps the keyboard within Telegram's limits; the rest are counted
 
 
-def pending_text(t: Translator, items: list[PendingItem]) -> str:
+def pending_text(t: Translator, items: list[PendingItem]) -> Markup:
     if not items:
         return t.gettext("📥 Nothing waits for you. ✨")
     lines = [t.ngettext("📥 <b>{n} item waits for you</b> (oldest first)",
@@ -27,12 +28,12 @@ def pending_text(t: Translator, items: list[PendingItem]) -> str:
         if item.assignment.on_behalf_of is not None:
             behalf = " " + t.gettext("(for {person})").format(
                 person=esc(item.assignment.on_behalf_of.name))
-        lines.append(f"{number}. {light} #{case.id} {esc(item.view.project.code)} "
-                     f"<b>{esc(case.title)}</b>{due}{behalf}")
+        lines.append(Markup("{}. {} #{} {} <b>{}</b>{}{}").format(
+            number, light, case.id, item.view.project.code, case.title, due, behalf))
     hidden = len(items) - MAX_ITEMS
     if hidden > 0:
         lines.append(t.ngettext("… and {n} more", "… and {n} more", hidden).format(n=hidden))
-    return clip("\n".join(lines))
+    return clip(Markup("\n").join(lines))
 
 
 def pending_keyboard(t: Translator, items: list[PendingItem],
