@@ -205,6 +205,13 @@ class Store:
     async def assignments(self, step_id: int) -> list[Assignment]:
         return await self.all(Assignment, order_by=Assignment.id, step_id=step_id)
 
+    async def has_turn_in(self, case_id: int, person_id: int) -> bool:
+        """Whether the person holds or held a turn in any step of the case."""
+        query = (select(col(Assignment.id)).join(Step, col(Step.id) == col(Assignment.step_id))
+                 .where(col(Step.case_id) == case_id, col(Assignment.person_id) == person_id)
+                 .limit(1))
+        return (await self.session.execute(query)).first() is not None
+
     async def open_steps(self) -> list[Step]:
         return await self.all(Step, order_by=Step.id, state="open")
 

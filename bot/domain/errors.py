@@ -25,6 +25,24 @@ class NoProjectHere(Refusal):
     code = "no_project_here"
 
 
+class NotShownHere(Refusal):
+    """Asked where the answer would reach people it is not for."""
+
+    code = "not_shown_here"
+
+
+class GroupTaken(Refusal):
+    """This group is already another project's work group."""
+
+    code = "group_taken"
+
+
+class ProjectHasGroup(Refusal):
+    """The project has its work group elsewhere: moving it must be asked for."""
+
+    code = "project_has_group"
+
+
 class UnknownProject(Refusal):
     code = "unknown_project"
 

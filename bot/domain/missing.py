@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from bot.domain.access import Place, require_case_reader, require_shown_here
 from bot.domain.errors import BadDate, CaseClosed, EmptyText, StaleCard, TooLong, UnknownItem
 from bot.domain.people import Actor, require_reporter
 from bot.domain.vocabulary import CLOSED_CASE_STATES, CaseState
@@ -17,19 +18,21 @@ from storage.store import Store
 NAME_MAX = 200
 
 
-async def _case(store: Store, actor: Actor, case_id: int) -> Case:
+async def _case(store: Store, actor: Actor, case_id: int, place: Place) -> Case:
+    """The case, to change what it owes: its project's reporters, where it may be shown."""
     case = await store.get(Case, case_id)
     if case is None:
         raise StaleCard()
     project = await store.get(Project, case.project_id)
     assert project is not None
     await require_reporter(store, actor, project)  # its handlers, guides, leader, admins
+    require_shown_here(project, place)
     return case
 
 
 async def add_missing(store: Store, actor: Actor, case_id: int, *, name: str, supply_by: date,
-                      today: date, now: datetime) -> MissingItem:
-    case = await _case(store, actor, case_id)
+                      today: date, now: datetime, place: Place) -> MissingItem:
+    case = await _case(store, actor, case_id, place)
     if CaseState(case.state) in CLOSED_CASE_STATES - {CaseState.APPROVED}:
         raise CaseClosed(state=case.state)
     name = " ".join(name.split())
@@ -49,8 +52,8 @@ async def add_missing(store: Store, actor: Actor, case_id: int, *, name: str, su
 
 
 async def mark_supplied(store: Store, actor: Actor, case_id: int, *, name: str,
-                        now: datetime) -> MissingItem:
-    await _case(store, actor, case_id)
+                        now: datetime, place: Place) -> MissingItem:
+    await _case(store, actor, case_id, place)
     wanted = " ".join(name.split())
     for item in await store.all(MissingItem, order_by=MissingItem.id, case_id=case_id,
                                 supplied_at=None):
@@ -63,5 +66,11 @@ async def mark_supplied(store: Store, actor: Actor, case_id: int, *, name: str,
     raise UnknownItem(name=wanted)
 
 
-async def missing_of(store: Store, case_id: int) -> list[MissingItem]:
+async def missing_of(store: Store, actor: Actor, case_id: int,
+                     place: Place) -> list[MissingItem]:
+    """What the case owes, for those who may read it, where it may be shown."""
+    case = await store.get(Case, case_id)
+    if case is None:
+        raise StaleCard()
+    require_shown_here(await require_case_reader(store, actor, case), place)
     return await store.all(MissingItem, order_by=MissingItem.supply_by, case_id=case_id)

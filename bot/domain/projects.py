@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.domain.calendar import WorkCalendar
-from bot.domain.errors import NotAllowed, UnknownProject
+from bot.domain.errors import GroupTaken, NotAllowed, ProjectHasGroup, UnknownProject
 from bot.domain.lights import light, worst
 from bot.domain.people import Actor
 from bot.domain.policy import Policy
@@ -60,26 +60,31 @@ def rollup(lines: list[ProjectLine]) -> Counter[str]:
 
 
 async def bind_group(store: Store, actor: Actor, code: str, *, tg_chat_id: int, title: str,
-                     now: datetime) -> Project:
-    """Make this group the project's work group (admins only). Commits."""
+                     now: datetime, move: bool = False) -> Project:
+    """Make this group the project's work group (admins only). A group works on one project:
+    one that is another's is refused; a project's work group elsewhere is moved here only
+    when ``move`` says so. Commits."""
     if not actor.has(Role.ADMIN):
         raise NotAllowed(action="bind")
     project = await store.project_by_code(code)
     if project is None:
         raise UnknownProject(code=code)
     chat = await store.chat_by_tg(tg_chat_id)
+    owner = await store.one(Project, chat_id=chat.id) if chat is not None else None
+    if owner is not None and owner.id != project.id:
+        raise GroupTaken(code=owner.code, wanted=project.code)
+    current = await store.chat_of(project)
+    if current is not None and current.tg_chat_id != tg_chat_id and not move:
+        raise ProjectHasGroup(code=project.code, title=current.title or "")
     if chat is None:
         chat = await store.save(Chat(tg_chat_id=tg_chat_id, kind=ChatKind.PROJECT, title=title))
     else:
         chat.kind, chat.title = ChatKind.PROJECT, title
-    previous = await store.one(Project, chat_id=chat.id)
-    if previous is not None and previous.id != project.id:
-        previous.chat_id = None
-        await store.flush()
     project.chat_id = chat.id
     await store.audit(at=now, actor_id=actor.id, action="project.bound",
                       subject=f"project:{project.code}",
-                      data={"tg_chat_id": tg_chat_id, "replaced": previous.code
-                            if previous is not None and previous.id != project.id else None})
+                      data={"tg_chat_id": tg_chat_id,
+                            "moved_from": current.tg_chat_id if current is not None
+                            and current.tg_chat_id != tg_chat_id else None})
     await store.commit()
     return project

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiogram.types import Message
 
+from bot.domain.access import Place
 from bot.domain.errors import NoProjectHere
 from bot.domain.reporting import FileRef
 from bot.domain.vocabulary import AttachmentKind
@@ -21,6 +22,16 @@ async def project_here(store: Store, message: Message) -> Project:
     if project is None:
         raise NoProjectHere(private=message.chat.type == "private")
     return project
+
+
+async def place_of(store: Store, message: Message) -> Place:
+    """Where the message was typed, for the rules of what may be shown there."""
+    if message.chat.type not in GROUP_TYPES:
+        return Place(private=True)
+    chat = await store.chat_by_tg(message.chat.id)
+    project = await store.project_by_tg_chat(message.chat.id)
+    return Place(private=False, project_id=project.id if project else None,
+                 known=chat is not None)
 
 
 def files_of(message: Message | None) -> list[FileRef]:

@@ -11,6 +11,7 @@ from bot.domain.delegation import parse_day
 from bot.domain.inputs import parse_id
 from bot.domain.missing import add_missing, mark_supplied, missing_of
 from bot.domain.people import Actor, require_actor
+from bot.handlers.context import place_of
 from bot.i18n import Translator
 from bot.publishing import sync_cards
 from bot.services import Services
@@ -37,12 +38,12 @@ async def missing_command(message: Message, command: CommandObject, actor: Actor
         today = services.now().astimezone(services.settings.tz).date()
         item = await add_missing(store, actor, case_id, name=" ".join(words[2:]),
                                  supply_by=parse_day(words[1], today), today=today,
-                                 now=services.now())
+                                 now=services.now(), place=await place_of(store, message))
         await message.reply(t.gettext("🧩 #{id}: “{name}” to be supplied by {day}.").format(
             id=case_id, name=esc(item.name), day=t.full_day(item.supply_by)))
         await sync_cards(bot, store, services, case_id)
         return
-    items = await missing_of(store, case_id)
+    items = await missing_of(store, actor, case_id, await place_of(store, message))
     if not items:
         await message.reply(t.gettext("#{id} owes nothing.").format(id=case_id))
         return
@@ -64,6 +65,7 @@ async def supplied_command(message: Message, command: CommandObject, actor: Acto
         await message.reply(usage(t))
         return
     item = await mark_supplied(store, actor, case_id, name=" ".join(words[1:]),
+                               place=await place_of(store, message),
                                now=services.now())
     await message.reply(t.gettext("✅ #{id}: “{name}” supplied.").format(
         id=case_id, name=esc(item.name)))

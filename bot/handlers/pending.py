@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+from html import unescape
+
 from aiogram import Bot, Router
 from aiogram.filters import Command
 from aiogram.fsm.scene import ScenesManager
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from markupsafe import Markup
 
 from bot.delivery import PRIVATE, send_private
 from bot.domain.approvals import check_press, decide
-from bot.domain.case_view import pending_for
+from bot.domain.case_view import PendingItem, pending_for
 from bot.domain.errors import NotYourTurn, Refusal, UnknownButton
 from bot.domain.people import Actor, require_actor
 from bot.domain.vocabulary import Decision
 from bot.handlers.announce import announce
+from bot.handlers.context import place_of
 from bot.i18n import Translator
 from bot.scenarios.return_reason import BulkReturnScene, ReturnReasonScene
 from bot.services import Services
@@ -28,34 +32,49 @@ async def pending_command(message: Message, actor: Actor | None, store: Store,
     actor = require_actor(actor, message.from_user.id)
     items = await pending_for(store, actor.id, services.now(), services.calendar,
                               services.policy)
-    text, markup = pending_text(t, items), pending_keyboard(t, items, set())
-    if message.chat.type == "private":
-        await message.answer(text, reply_markup=markup)
-        return
-    # In a group the list would show the asker's items of other projects to everyone there:
-    # it goes to the private chat, unless Telegram refuses that (never started the bot).
-    delivered = await send_private(bot, store, actor.person, text, markup)
-    if delivered.channel == PRIVATE:
-        await message.reply(t.gettext("📥 I sent your list to our private chat."))
-        return
-    # The list answers the command, so that on_pending can tell whose list it is (anyone in
-    # the group could otherwise press its buttons).
+    if message.chat.type != "private":
+        # The whole list goes to the private chat; in the group it is cut to what the group
+        # may see, when Telegram refuses the private message (never started the bot).
+        text, markup = pending_text(t, items), pending_keyboard(t, items, set())
+        delivered = await send_private(bot, store, actor.person, text, markup)
+        if delivered.channel == PRIVATE:
+            await message.reply(t.gettext("📥 I sent your list to our private chat."))
+            return
+    # The list answers the command, so on_pending can tell whose list it is.
+    text, markup = await listed(store, message, t, items, set())
     await message.reply(text, reply_markup=markup)
+
+
+async def listed(store: Store, message: Message, t: Translator, items: list[PendingItem],
+                 selected: set[int]) -> tuple[Markup, InlineKeyboardMarkup | None]:
+    """The list as this chat may show it: every item in private; in a group only its
+    project's (what the group sees on its cards anyway), and how many others there are."""
+    hidden = 0
+    if message.chat.type != "private":
+        place = await place_of(store, message)
+        here = [item for item in items if item.view.project.id == place.project_id]
+        hidden, items = len(items) - len(here), here
+    text = pending_text(t, items)
+    if hidden:
+        text += Markup("\n\n") + t.ngettext(
+            "…and {n} more in other projects: start a private chat with me to see them.",
+            "…and {n} more in other projects: start a private chat with me to see them.",
+            hidden).format(n=hidden)
+    still = {item.step.step.id for item in items}
+    return text, pending_keyboard(t, items, selected & still)
 
 
 async def refresh(message: Message, store: Store, services: Services, t: Translator,
                   person_id: int, selected: set[int]) -> None:
     items = await pending_for(store, person_id, services.now(), services.calendar,
                               services.policy)
-    still = {item.step.step.id for item in items}
-    text = pending_text(t, items)
-    markup = pending_keyboard(t, items, selected & still)
-    # Fix: compare the keyboards as data. A keyboard parsed from the update is bound to the
-    # bot (a private attribute), so ``==`` with a new one was always False: an unchanged list
-    # (Select all pressed twice, a tick for an item not listed) was edited anyway, and
-    # Telegram's "message is not modified" became an error of the update.
+    text, markup = await listed(store, message, t, items, selected)
+    # Compared as data: a keyboard parsed from an update is bound to the bot, so ``==`` with
+    # a new one is never true; and aiogram's html_text writes entities its own way. Editing
+    # to the same content is an error on Telegram.
     shown = message.reply_markup.model_dump() if message.reply_markup else None
-    if text != message.html_text or (markup.model_dump() if markup else None) != shown:
+    if (unescape(text) != unescape(message.html_text)
+            or (markup.model_dump() if markup else None) != shown):
         await message.edit_text(text, reply_markup=markup)
 
 

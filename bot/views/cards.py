@@ -107,6 +107,10 @@ REFUSALS = {
     "unknown_person": N_("I do not know “{text}”: use their @username or their name as "
                          "registered."),
     "unknown_item": N_("No missing material “{name}” is listed for this item."),
+    "group_taken": N_("This group is already the work group of {code}. A group works on one "
+                      "project: send /bind {wanted} in that project's own group."),
+    "project_has_group": N_("{code} already has its work group “{title}”. To move it here, "
+                            "send <code>/bind {code} move</code>."),
 }
 CASE_CLOSED = {
     CaseState.SUPPLEMENT: N_("This item is back with its handler for a supplement; it can be "
@@ -127,6 +131,7 @@ NOT_ALLOWED = {
     "calendar": N_("Only administrators can change the calendar."),
     "already_assigned": N_("They already have a turn in this step."),
     "unknown_person": N_("That person is not available."),
+    "read": N_("Only the people working on {project} can see its items."),
 }
 EMPTY = {
     "title": N_("Please give the item a title, e.g. <code>/submit Site plan for review</code>."),
@@ -157,6 +162,11 @@ def refusal(t: Translator, error: Refusal) -> Markup:
             template = N_("An absence ({start} – {end}) can last a year at most.")
         else:
             template = N_("That absence ends ({end}) before it starts ({start}).")
+    elif error.code == "not_shown_here":
+        template = (N_("Items of {code} are not shown in this group: ask me in private, or in "
+                       "the project's own group.") if error.values.get("code") else
+                    N_("This group is not one of the bureau's, so I answer that only in "
+                       "private: send it to me there."))
     elif error.code == "case_closed":
         state = str(error.values.get("state"))
         template = CASE_CLOSED.get(CaseState(state), N_("This item is closed.")) \

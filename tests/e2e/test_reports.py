@@ -74,7 +74,9 @@ async def test_bind_a_group_and_refuse_reports_from_people_without_the_role(
                                 members=[world.users[k] for k in ("ma", "zhou", "liuxiao")])
     await world.say("liuxiao", SPARE_GROUP, "/bind KP-003")
     assert "只有管理员可以关联项目工作群" in text_of(await world.last_from_bot(SPARE_GROUP))
-    await world.say("ma", SPARE_GROUP, "/bind KP-003")
+    await world.say("ma", SPARE_GROUP, "/bind KP-003")  # it has a group: moving is asked for
+    assert "/bind KP-003 move" in text_of(await world.last_from_bot(SPARE_GROUP))
+    await world.say("ma", SPARE_GROUP, "/bind KP-003 move")
     assert "Greenlight" not in text_of(await world.last_from_bot(SPARE_GROUP))
     assert "KP-003" in text_of(await world.last_from_bot(SPARE_GROUP))
     await world.say("zhou", SPARE_GROUP, "/report 督查室抽查")
