@@ -132,3 +132,26 @@ async def test_a_card_telegram_keeps_failing_is_given_up_with_a_warning_and_the_
     card = await world.last_from_bot("KP-002")
     assert "进展汇报 · KP-002 天台山公园" in text_of(card) and REPORT in text_of(card)
 
+
+async def test_a_card_edit_telegram_keeps_failing_is_given_up_without_crashing_the_press(
+        world: World, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    group_card = await submit_item(world, ITEM)
+    private = await world.last_from_bot("li")
+    await world.ctl.inject_fault("editMessageText", "502", count=RETRY.attempts, html=True)
+    pressed = await world.press("li", "li", private["message_id"], button(private, "同意"))
+    assert pressed["answer"] == APPROVED  # answered before the cards are updated: still true
+    warnings = [r.getMessage() for r in caplog.records
+                if r.name.startswith("bot.") and r.levelno == logging.WARNING]
+    assert warnings[0].startswith(f"EditMessageText to chat {world.cid('KP-002')} given up "
+                                  f"after {RETRY.attempts} tries in ")
+    assert warnings[0].endswith(": 502 Bad Gateway (a page, not the Bot API's JSON)")
+    assert not [r for r in caplog.records if r.name.startswith("aiogram")
+                and r.levelno >= logging.ERROR]  # handled: nothing escaped to the dispatcher
+    assert TOKEN not in caplog.text
+    # The decision stands (it was recorded before the cards), and the bot goes on.
+    async with world.db() as store:
+        assert [a.decision for a in await store.all(Assignment) if a.decision] == ["approve"]
+    again = await world.press("li", "KP-002", group_card["message_id"],
+                              button(group_card, "同意"))
+    assert again["answer"] is not None and again["answer"]["show_alert"] is True
