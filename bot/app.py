@@ -20,7 +20,7 @@ from bot.jobs import Jobs
 from bot.middlewares import ActorContext, Refusals, UnitOfWork
 from bot.scheduling import Timers
 from bot.services import Services
-from bot.telegram import build_bot
+from bot.telegram import RetryPolicy, build_bot
 from storage.db import SessionFactory, create_engine, create_session_factory
 from storage.migrate import upgrade
 from storage.store import Store
@@ -63,15 +63,17 @@ class App:
 
 
 async def create_app(settings: Settings, *, clock: Clock | None = None,
-                     token: str | None = None) -> App:
-    """Upgrade the database, load the calendar, and wire the bot; nothing runs yet."""
+                     token: str | None = None, retry: RetryPolicy | None = None) -> App:
+    """Upgrade the database, load the calendar, and wire the bot; nothing runs yet.
+
+    ``retry`` is how patient the bot is with a failing Bot API (tests wait milliseconds)."""
     engine = create_engine(settings.db_url)
     await upgrade(engine)
     sessions = create_session_factory(engine)
     services = Services.from_settings(settings, clock or SystemClock())
     async with sessions() as session:
         await services.reload_calendar(Store(session))
-    bot = build_bot(token or settings.token(), settings.api_base_url)
+    bot = build_bot(token or settings.token(), settings.api_base_url, retry=retry)
     dispatcher = Dispatcher(storage=SqlStorage(sessions), services=services, sessions=sessions)
     dispatcher.update.outer_middleware(UnitOfWork(sessions))
     dispatcher.update.outer_middleware(ActorContext(services))

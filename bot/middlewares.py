@@ -9,6 +9,7 @@ from html import unescape
 from typing import Any
 
 from aiogram import BaseMiddleware
+from aiogram.exceptions import TelegramAPIError
 from aiogram.types import Chat, TelegramObject, Update, User
 
 from bot.domain.approvals import record_refused_press
@@ -17,6 +18,7 @@ from bot.domain.people import identify
 from bot.fsm_storage import update_session
 from bot.i18n import pick_locale, translator
 from bot.services import Services
+from bot.telegram import describe
 from bot.views.cards import refusal as refusal_text
 from storage.db import SessionFactory
 from storage.store import Store
@@ -109,14 +111,19 @@ class Refusals(BaseMiddleware):
         except Exception:
             # A bug, or a fault outside the bot: nothing it began is kept, and the person is
             # told so rather than left with a spinning button or no reply.
-            log.exception("update %s failed", getattr(event, "update_id", "?"))
+            update_id = getattr(event, "update_id", "?")
+            log.exception("update %s failed", update_id)
             await data["store"].rollback()
             text = data["t"].gettext("Something went wrong on our side, and nothing was "
                                      "changed. Please try again in a moment.")
-            if isinstance(event, Update) and event.callback_query is not None:
-                await event.callback_query.answer(text[:ALERT_LIMIT], show_alert=True)
-            elif isinstance(event, Update) and event.message is not None:
-                await event.message.reply(text)
+            try:
+                if isinstance(event, Update) and event.callback_query is not None:
+                    await event.callback_query.answer(text[:ALERT_LIMIT], show_alert=True)
+                elif isinstance(event, Update) and event.message is not None:
+                    await event.message.reply(text)
+            except TelegramAPIError as exc:  # Telegram still failing, or the press answered
+                log.warning("update %s: could not say so either: %s", update_id,
+                            describe(exc, data["bot"].token))
             return None
 
 

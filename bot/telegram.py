@@ -1,12 +1,16 @@
-"""The aiogram Bot: any Bot API server, HTML by default, polite under flood limits."""
+"""The aiogram Bot: any Bot API server, HTML by default, polite under flood limits, and
+patient with a Bot API that fails for a moment (one retry policy, :class:`RetryPolicy`)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager, suppress
+from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any
 
 from aiogram import Bot
@@ -14,10 +18,18 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
 from aiogram.client.telegram import TelegramAPIServer
-from aiogram.exceptions import TelegramRetryAfter
+from aiogram.exceptions import (
+    ClientDecodeError,
+    TelegramAPIError,
+    TelegramEntityTooLarge,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
 from aiogram.methods import TelegramMethod
 from aiogram.methods.base import Response, TelegramType
 from aiogram.types import LinkPreviewOptions
+from pydantic import ValidationError
 
 log = logging.getLogger(__name__)
 
@@ -65,17 +77,69 @@ class SlidingWindow:
             self._changed.set()
 
 
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How long the bot keeps trying one Bot API request before it gives up on it.
+
+    - ``429 Too Many Requests``: waited out for exactly as long as its ``retry_after`` says,
+      however many times Telegram says it;
+    - a 5xx, an answer that is not the Bot API's JSON (Telegram's front end answers a 502 with
+      an nginx HTML page while the Bot API restarts), a network error (refused, reset, timed
+      out): tried again after an exponential backoff with jitter, ``attempts`` tries in all;
+    - either way no wait is begun that would end more than ``patience`` seconds after the
+      first try, so nothing hangs for ever.
+
+    Any other answer (400, 403, 413, …) is final. A request given up on raises its last error,
+    after a warning naming the method and the chat (never the token or the text). A retried
+    request that timed out may have reached Telegram: a duplicate is preferred to a loss.
+    """
+
+    backoff: float = 0.5  # the first wait after a failure; it doubles with each one after
+    max_backoff: float = 30.0
+    attempts: int = 5  # tries in all when the server fails or cannot be reached
+    patience: float = 300.0
+
+    def backoff_after(self, failures: int) -> float:
+        """The wait after the ``failures``-th failure: half of it fixed, half random, so
+        requests that failed together do not all come back together."""
+        ceiling = min(self.max_backoff, self.backoff * 2 ** (failures - 1))
+        return ceiling * random.uniform(0.5, 1.0)
+
+
+def is_transient(exc: Exception) -> bool:
+    """A failure that trying again may mend: the server failed or was not reached."""
+    if isinstance(exc, TelegramEntityTooLarge):  # a 413 is a network error to aiogram
+        return False
+    return isinstance(exc, TelegramServerError | TelegramNetworkError)
+
+
+def _target(method: TelegramMethod[Any]) -> str:
+    """Where a request goes, for the log: a chat, a callback query, or the bot itself."""
+    for field, label in (("chat_id", "chat"), ("callback_query_id", "callback query"),
+                         ("inline_message_id", "inline message")):
+        value = getattr(method, field, None)
+        if value is not None:
+            return f"{label} {value}"
+    return "the bot"
+
+
+def describe(exc: TelegramAPIError, token: str) -> str:
+    """Telegram's or the network's words, never the token (an aiohttp error may quote the
+    URL, which holds it)."""
+    return exc.message.replace(token, "<token>")
+
+
 class FloodControl(BaseRequestMiddleware):
     """Stays under Telegram's limits (30 messages a second overall, 20 a minute in a group;
     a little under, as Telegram does not document its counting exactly) and, when Telegram
-    still answers 429, waits ``retry_after`` and tries again."""
+    still answers 429, or fails, tries again as ``retry`` says."""
 
     def __init__(self, per_second: int = 25, group_per_minute: int = 19,
-                 max_retries: int = 3) -> None:
+                 retry: RetryPolicy | None = None) -> None:
         self.overall = SlidingWindow(per_second, 1)
         self.group_per_minute = group_per_minute
         self.groups: OrderedDict[int, SlidingWindow] = OrderedDict()
-        self.max_retries = max_retries
+        self.retry = retry or RetryPolicy()
 
     def _group_limiter(self, chat_id: int) -> SlidingWindow:
         limiter = self.groups.pop(chat_id, None) or SlidingWindow(self.group_per_minute, 60)
@@ -101,16 +165,33 @@ class FloodControl(BaseRequestMiddleware):
     async def __call__(self, make_request: NextRequestMiddlewareType[TelegramType], bot: Bot,
                        method: TelegramMethod[TelegramType]) -> Response[TelegramType]:
         name = type(method).__name__
-        for attempt in range(self.max_retries + 1):
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        tries = failures = 0
+        while True:
+            tries += 1
             try:
-                async with self._slots(name, method):
+                async with self._slots(name, method):  # each try is paced like a first one
                     return await make_request(bot, method)
-            except TelegramRetryAfter as exc:
-                if attempt == self.max_retries:
+            except TelegramAPIError as exc:
+                wait: float | None
+                if isinstance(exc, TelegramRetryAfter):
+                    wait = exc.retry_after
+                elif is_transient(exc) and name != "GetUpdates":
+                    failures += 1
+                    wait = (self.retry.backoff_after(failures)
+                            if failures < self.retry.attempts else None)
+                else:
+                    raise  # a final answer (400, 403, …); polling backs off on its own
+                waited = loop.time() - started
+                if wait is None or waited + wait > self.retry.patience:
+                    log.warning("%s to %s given up after %d tries in %.1f s: %s", name,
+                                _target(method), tries, waited, describe(exc, bot.token))
                     raise
-                log.warning("%s: flood limit, retrying in %s s", name, exc.retry_after)
-                await asyncio.sleep(exc.retry_after)
-        raise AssertionError("unreachable")
+                log.log(logging.WARNING if isinstance(exc, TelegramRetryAfter) else logging.INFO,
+                        "%s to %s: %s; trying again in %.2f s", name, _target(method),
+                        describe(exc, bot.token), wait)
+            await asyncio.sleep(wait)
 
 
 class Session(AiohttpSession):
@@ -125,6 +206,28 @@ class Session(AiohttpSession):
         super().__init__(api=TelegramAPIServer.from_base(base))
         self.tls = base.startswith("https://")
 
+    def check_response(self, bot: Bot, method: TelegramMethod[TelegramType], status_code: int,
+                       content: str) -> Response[TelegramType]:
+        """As aiogram's, but an answer that is not JSON at all did not come from the Bot API:
+        a 5xx from Telegram's front end (an nginx page while the Bot API restarts) is a
+        server error, anything else (a proxy's page) a network error; both are worth another
+        try, where aiogram's ClientDecodeError reads like a bug and slips past handlers of
+        TelegramAPIError."""
+        try:
+            return super().check_response(bot, method, status_code, content)
+        except ClientDecodeError as exc:
+            if isinstance(exc.original, ValidationError):
+                raise  # JSON of the wrong shape: a real mismatch, not a passing failure
+            answer = _status(status_code)
+            if status_code >= HTTPStatus.INTERNAL_SERVER_ERROR:
+                raise TelegramServerError(
+                    method=method, message=f"{answer} (a page, not the Bot API's JSON)",
+                ) from exc
+            raise TelegramNetworkError(
+                method=method, message=f"HTTP {answer} with a body that is not JSON: not "
+                "the Bot API answering"
+            ) from exc
+
     async def close(self) -> None:
         if self.tls:
             await super().close()
@@ -132,10 +235,18 @@ class Session(AiohttpSession):
             await self._session.close()
 
 
+def _status(code: int) -> str:
+    """``502 Bad Gateway``; the bare number for a code HTTP does not name."""
+    try:
+        return f"{code} {HTTPStatus(code).phrase}"
+    except ValueError:
+        return str(code)
+
+
 def build_bot(token: str, api_base_url: str, *, per_second: int = 25,
-              group_per_minute: int = 19) -> Bot:
+              group_per_minute: int = 19, retry: RetryPolicy | None = None) -> Bot:
     session = Session(api_base_url)
-    session.middleware(FloodControl(per_second, group_per_minute))
+    session.middleware(FloodControl(per_second, group_per_minute, retry))
     return Bot(token, session=session,
                default=DefaultBotProperties(
                    parse_mode="HTML", link_preview=LinkPreviewOptions(is_disabled=True)))

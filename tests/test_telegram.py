@@ -1,15 +1,27 @@
 """The bot's own flood control: it stays under Telegram's window limits instead of
-collecting 429s (the emulator counts messages in a sliding window, as Telegram does)."""
+collecting 429s (the emulator counts messages in a sliding window, as Telegram does); and its
+retry policy: what it tries again, how long, and what it says when it gives up."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import socket
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
 from aiogram import Bot
+from aiogram.exceptions import (
+    ClientDecodeError,
+    TelegramBadRequest,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
+from aiogram.methods import GetMe
 
-from bot.telegram import SlidingWindow, build_bot
+from bot.telegram import RetryPolicy, SlidingWindow, build_bot
 from sandbox.emulator import ControlClient, Emulator, EmulatorConfig
 
 TOKEN = "123456:FLOOD-TEST"
@@ -81,3 +93,113 @@ async def test_a_group_counts_new_messages_not_edits(bot: Bot) -> None:
             timeout=1)
     with pytest.raises(TimeoutError):  # a fourth new message waits for the minute to pass
         await asyncio.wait_for(bot.send_message(GROUP, "第四条"), timeout=0.5)
+
+
+# -- the retry policy ----------------------------------------------------------------------------
+
+QUICK = RetryPolicy(backoff=0.001, max_backoff=0.004, attempts=3)
+
+
+@asynccontextmanager
+async def retrying_bot(base_url: str, retry: RetryPolicy = QUICK) -> AsyncIterator[Bot]:
+    bot = build_bot(TOKEN, base_url, retry=retry)
+    async with bot.context():
+        yield bot
+
+
+def tried(emu: Emulator, method: str) -> list[int | None]:
+    return [e["error_code"] for e in emu.request_log if e["method"] == method]
+
+
+def test_the_backoff_doubles_with_jitter_up_to_its_cap() -> None:
+    policy = RetryPolicy(backoff=0.5, max_backoff=3.0)
+    for failures, ceiling in ((1, 0.5), (2, 1.0), (3, 2.0), (4, 3.0), (9, 3.0)):
+        waits = {policy.backoff_after(failures) for _ in range(50)}
+        assert all(ceiling / 2 <= wait <= ceiling for wait in waits), (failures, waits)
+        assert len(waits) > 1  # jittered: requests that failed together come back apart
+
+
+async def test_server_errors_are_tried_again_and_final_answers_are_not(
+        emulator: tuple[Emulator, ControlClient]) -> None:
+    emu, control = emulator
+    async with retrying_bot(emu.base_url) as bot:
+        await control.inject_fault("sendMessage", "500", count=2)
+        await bot.send_message(USERS[0], "第三次就成")
+        assert tried(emu, "sendMessage") == [500, 500, None]
+        with pytest.raises(TelegramBadRequest):  # a 400 is the answer: asked once
+            await bot.send_message(999999, "无此人")
+        assert tried(emu, "sendMessage")[3:] == [400]
+
+
+async def test_a_502_page_from_telegrams_front_end_is_a_server_error(
+        emulator: tuple[Emulator, ControlClient]) -> None:
+    emu, control = emulator
+    async with retrying_bot(emu.base_url, RetryPolicy(attempts=1)) as bot:
+        await control.inject_fault("sendMessage", "502", html=True)
+        with pytest.raises(TelegramServerError) as failed:  # not a ClientDecodeError
+            await bot.send_message(USERS[0], "x")
+        assert failed.value.message == "502 Bad Gateway (a page, not the Bot API's JSON)"
+        method = GetMe()
+        with pytest.raises(TelegramNetworkError):  # a proxy's page: not the Bot API at all
+            bot.session.check_response(bot, method, 200, "<html>portal</html>")
+        with pytest.raises(ClientDecodeError):  # JSON of the wrong shape: a real mismatch
+            bot.session.check_response(bot, method, 200, '{"ok": true, "result": 7}')
+
+
+async def test_a_request_that_timed_out_is_tried_again(
+        emulator: tuple[Emulator, ControlClient]) -> None:
+    emu, control = emulator
+    async with retrying_bot(emu.base_url) as bot:
+        bot.session.timeout = 0.2
+        await control.inject_fault("getMe", "delay", delay=0.6)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        assert (await bot.get_me()).id == 123456
+        # given up on after 0.2 s (the emulator never logs the abandoned first try), then
+        # asked again and answered at once
+        assert 0.2 <= loop.time() - started < 0.6
+        assert tried(emu, "getMe") == [None] and emu.faults.pending() == {}
+
+
+async def test_an_unreachable_server_is_given_up_with_a_warning_without_the_token(
+        caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="bot.telegram")
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    async with retrying_bot(f"http://127.0.0.1:{port}") as bot:
+        with pytest.raises(TelegramNetworkError):
+            await bot.send_message(-5001, "机密的汇报内容")
+    said = [(r.levelname, r.getMessage()) for r in caplog.records]
+    assert [level for level, _ in said] == ["INFO", "INFO", "WARNING"]
+    assert said[-1][1].startswith("SendMessage to chat -5001 given up after 3 tries in ")
+    assert "Cannot connect to host" in said[-1][1]
+    assert TOKEN not in caplog.text and "机密的汇报内容" not in caplog.text
+
+
+async def test_a_flood_wait_is_kept_however_often_but_never_past_the_patience(
+        emulator: tuple[Emulator, ControlClient], caplog: pytest.LogCaptureFixture) -> None:
+    emu, control = emulator
+    caplog.set_level(logging.WARNING, logger="bot.telegram")
+    async with retrying_bot(emu.base_url, RetryPolicy(attempts=1, patience=1.5)) as bot:
+        await control.inject_fault("sendMessage", "429", retry_after=1)
+        await bot.send_message(USERS[0], "等一秒")  # 429s are not counted as attempts
+        assert tried(emu, "sendMessage") == [429, None]
+        await control.inject_fault("sendMessage", "429", count=2, retry_after=1)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        with pytest.raises(TelegramRetryAfter):  # a second wait would end after 1.5 s
+            await bot.send_message(USERS[0], "再等")
+        assert 1.0 <= loop.time() - started < 1.5
+    assert caplog.records[-1].getMessage().startswith(
+        f"SendMessage to chat {USERS[0]} given up after 2 tries in 1.")
+
+
+async def test_polling_is_left_to_its_own_backoff(
+        emulator: tuple[Emulator, ControlClient]) -> None:
+    emu, control = emulator
+    async with retrying_bot(emu.base_url) as bot:
+        await control.inject_fault("getUpdates", "500")
+        with pytest.raises(TelegramServerError):
+            await bot.get_updates(timeout=0)
+        assert tried(emu, "getUpdates") == [500]

@@ -264,7 +264,11 @@ class ControlClient:
         count: int = 1,
         retry_after: int = 1,
         delay: float = 0.0,
+        html: bool = False,
     ) -> Json:
+        """The next ``count`` calls of ``method`` (``*``: any) fail: 429 with ``retry_after``
+        (whole seconds, as Telegram), a 5xx as the Bot API's JSON or, with ``html``, as the
+        HTML page Telegram's front end (nginx) answers; or they are answered after ``delay``."""
         return await self._call(
             "inject_fault",
             {
@@ -273,6 +277,7 @@ class ControlClient:
                 "count": count,
                 "retry_after": retry_after,
                 "delay": delay,
+                "html": html,
             },
         )
 

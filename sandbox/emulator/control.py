@@ -46,6 +46,25 @@ def _bytes(body: Json, name: str) -> bytes | None:
         raise Refusal(400, f"{name} must be base64") from error
 
 
+def _whole(body: Json, name: str, default: int) -> int:
+    """A whole number, from JSON or a query string; 1.5 or "1.5" is refused, not rounded."""
+    value = body.get(name, default)
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    if type(value) is not int:
+        raise Refusal(400, f"{name} must be a whole number, not {value!r}")
+    return value
+
+
+def _flag(body: Json, name: str) -> bool:
+    value = body.get(name, False)
+    if isinstance(value, str) and value.lower() in ("true", "false", "1", "0"):
+        return value.lower() in ("true", "1")
+    if not isinstance(value, bool):
+        raise Refusal(400, f"{name} must be true or false, not {value!r}")
+    return value
+
+
 class ControlApi:
     """Handlers of the control routes, bound to one emulator."""
 
@@ -284,10 +303,11 @@ class ControlApi:
         _require(body, "method", "kind")
         fault = Fault(
             kind=str(body["kind"]),
-            retry_after=int(body.get("retry_after", 1)),
+            retry_after=_whole(body, "retry_after", 1),
             delay=float(body.get("delay", 0.0)),
+            html=_flag(body, "html"),
         )
-        self.emu.faults.add(str(body["method"]), fault, int(body.get("count", 1)))
+        self.emu.faults.add(str(body["method"]), fault, _whole(body, "count", 1))
         return self.emu.faults.pending()
 
     async def set_flood_limits(self, body: Json) -> Any:

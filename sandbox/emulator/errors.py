@@ -27,6 +27,17 @@ class ApiError(Exception):
         return body
 
 
+class FrontEndError(ApiError):
+    """An error from Telegram's front end (nginx) before the Bot API saw the request, e.g. a
+    502 while the Bot API restarts: an HTML page, not the Bot API's JSON envelope."""
+
+    def page(self) -> str:
+        title = f"{self.code} {self.description}"
+        return (f"<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n"
+                f"<center><h1>{title}</h1></center>\r\n<hr><center>nginx/1.18.0</center>\r\n"
+                "</body>\r\n</html>\r\n")
+
+
 def bad_request(detail: str) -> ApiError:
     return ApiError(400, f"Bad Request: {detail}")
 

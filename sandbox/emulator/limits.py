@@ -82,13 +82,30 @@ class FloodControl:
 
 
 FAULT_KINDS = ("429", "500", "502", "503", "504", "delay")
+SERVER_FAULTS = ("500", "502", "503", "504")
 
 
-@dataclass
+@dataclass(frozen=True)
 class Fault:
+    """One injected failure: a 429 asking to wait ``retry_after`` whole seconds (Telegram
+    never asks for less than one), a 5xx answered by the Bot API as JSON or, with ``html``,
+    by Telegram's front end as an nginx error page, or a ``delay`` before a normal answer."""
+
     kind: str
     retry_after: int = 1
     delay: float = 0.0
+    html: bool = False
+
+    def __post_init__(self) -> None:
+        if self.kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {self.kind!r}; use one of {FAULT_KINDS}")
+        if self.kind == "429" and (type(self.retry_after) is not int or self.retry_after < 1):
+            raise ValueError(f"retry_after must be a whole number of seconds, at least 1, "
+                             f"as Telegram sends it: {self.retry_after!r}")
+        if self.kind == "delay" and not self.delay >= 0:
+            raise ValueError(f"delay must be a number of seconds, not {self.delay!r}")
+        if self.html and self.kind not in SERVER_FAULTS:
+            raise ValueError(f"only a server error comes as an HTML page, not {self.kind!r}")
 
 
 class FaultInjector:
@@ -98,8 +115,8 @@ class FaultInjector:
         self._faults: dict[str, deque[Fault]] = {}
 
     def add(self, method: str, fault: Fault, count: int = 1) -> None:
-        if fault.kind not in FAULT_KINDS:
-            raise ValueError(f"unknown fault kind {fault.kind!r}; use one of {FAULT_KINDS}")
+        if type(count) is not int or count < 1:
+            raise ValueError(f"count must be a whole number, at least 1: {count!r}")
         self._faults.setdefault(method.lower(), deque()).extend([fault] * count)
 
     def take(self, method: str) -> Fault | None:

@@ -16,7 +16,15 @@ from .actions import UserActions
 from .api import UPLOADS_KEY, BotApi, Described
 from .config import EmulatorConfig
 from .control import ControlApi
-from .errors import SERVER_ERRORS, ApiError, bad_request, not_found, retry_after, unauthorized
+from .errors import (
+    SERVER_ERRORS,
+    ApiError,
+    FrontEndError,
+    bad_request,
+    not_found,
+    retry_after,
+    unauthorized,
+)
 from .limits import FaultInjector, FloodControl
 from .spec import ApiSpec, Violations
 from .state import World
@@ -210,7 +218,8 @@ class Emulator:
             raise retry_after(fault.retry_after)
         else:
             code = int(fault.kind)
-            raise ApiError(code, SERVER_ERRORS.get(code, "Internal Server Error"))
+            error = FrontEndError if fault.html else ApiError
+            raise error(code, SERVER_ERRORS.get(code, "Internal Server Error"))
 
     def _log(self, entry: Json, error: ApiError | None) -> None:
         entry["ok"] = error is None

@@ -8,7 +8,7 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
-from .errors import ApiError, bad_request
+from .errors import ApiError, FrontEndError, bad_request
 from .media import Upload
 
 ATTACH = "attach://"
@@ -93,4 +93,7 @@ def reply(body: dict[str, Any], status: int = 200) -> web.Response:
 
 
 def error_reply(error: ApiError) -> web.Response:
+    if isinstance(error, FrontEndError):
+        return web.Response(text=error.page(), status=error.code, content_type="text/html",
+                            headers={"Server": "nginx/1.18.0"})
     return reply(error.envelope(), status=error.code)

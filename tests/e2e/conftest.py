@@ -29,6 +29,7 @@ from bot.config import load_settings
 from bot.domain.clock import ManualClock
 from bot.domain.org import apply_org, parse_org
 from bot.jobs import SweepResult
+from bot.telegram import RetryPolicy
 from sandbox.demo import DEMO_CHATS, DEMO_USERS, demo_org_yaml
 from sandbox.emulator.client import ControlClient
 from sandbox.emulator.config import EmulatorConfig
@@ -41,6 +42,8 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 TOKEN = "777000:E2E-TOKEN"
 # A Monday morning in office hours; the demo's milestone dates are relative to it.
 START = datetime(2026, 11, 23, 10, 0, tzinfo=SHANGHAI)
+# The production retry policy with backoffs of milliseconds: as many tries, no slow test.
+RETRY = RetryPolicy(backoff=0.001, max_backoff=0.01)
 
 Json = dict[str, Any]
 
@@ -150,7 +153,7 @@ async def build_world(database_url: str, tmp_path: Path, *, started: set[str] | 
         emu.load_world(snapshot.emulator)
     config = load_settings(bot_token=TOKEN, api_base_url=emu.base_url,
                            database_url=database_url, data_dir=tmp_path, **settings)
-    app = await create_app(config, clock=clock)
+    app = await create_app(config, clock=clock, retry=RETRY)
     ctl = ControlClient(emu.base_url)
     world = World(emu, ctl, app, clock,
                   users={key: user.telegram_id for key, user in DEMO_USERS.items()},
@@ -264,7 +267,7 @@ async def stop_polling(world: World, task: asyncio.Task[None]) -> None:
 async def restart_bot(world: World, task: asyncio.Task[None]) -> asyncio.Task[None]:
     """Stop the bot and start a new process-like instance on the same database."""
     await stop_polling(world, task)
-    world.app = await create_app(world.app.settings, clock=world.clock)
+    world.app = await create_app(world.app.settings, clock=world.clock, retry=RETRY)
     return await start_polling(world.app)
 
 

@@ -29,6 +29,7 @@ from bot.scheduling import JOBS_TABLE, SWEEP_JOB_ID
 from sandbox.demo import DEMO_USERS
 from storage.models import AuditEvent, Case, Milestone, Nudge, Person, Project, Step, UrgeNotice
 from tests.e2e.conftest import (
+    RETRY,
     SHANGHAI,
     Json,
     World,
@@ -324,7 +325,8 @@ async def test_an_urge_notice_the_head_could_not_get_still_reaches_supervision(
     await submit(world)
     await daily(world, office_mornings(date(2026, 11, 27), date(2026, 12, 3)))
     world.clock.set(at(12, 4, 8, 31))
-    await world.ctl.inject_fault("sendMessage", "500", count=1)  # the head's private copy
+    # The head's private copy: Telegram fails every try, until the bot gives up on it.
+    await world.ctl.inject_fault("sendMessage", "500", count=RETRY.attempts)
     assert (await world.sweep()).urges == 1
     [notice] = await world.from_bot("supervision")
     assert text_of(notice).startswith("📮 催办通知书 · KP-002 天台山公园")
@@ -339,7 +341,7 @@ async def test_a_failed_urge_notice_to_the_head_is_sent_again_later(world: World
     await submit(world)
     await daily(world, office_mornings(date(2026, 11, 27), date(2026, 12, 3)))
     world.clock.set(at(12, 4, 8, 31))
-    await world.ctl.inject_fault("sendMessage", "500", count=1)
+    await world.ctl.inject_fault("sendMessage", "500", count=RETRY.attempts)  # given up on
     await world.sweep()
     await daily(world, [at(12, 4, 8, 40), at(12, 4, 10)])
     assert any(text_of(m).startswith("📮 催办通知书") and buttons(m)
@@ -379,8 +381,9 @@ async def test_an_uncovered_year_counts_weekends_only_and_admins_hear_once_per_y
     assert "剩余 3 个工作日（待定：2027 年法定节假日尚未公布）" in text_of(first)
     async with world.db() as store:
         assert [s.due_uncertain for s in await store.all(Step, order_by=Step.id)] == [True, True]
-    # The first warning fails (Telegram 500): the sweep goes on, a later one sends it.
-    await world.ctl.inject_fault("sendMessage", "500", count=1)
+    # The first warning fails (Telegram 500, however often it is tried): the sweep goes on,
+    # a later one sends it.
+    await world.ctl.inject_fault("sendMessage", "500", count=RETRY.attempts)
     assert (await sweep_at(world, at(2, 3, 10, 1, 2027))).failed == 1
     assert [n.sent_at for n in await claims(world, "calendar")] == [None]
     for when in (at(2, 3, 10, 2, 2027), at(2, 3, 22, 0, 2027), at(2, 4, 8, 31, 2027)):
@@ -839,7 +842,8 @@ async def test_a_failed_send_is_retried_by_a_later_sweep_in_office_hours_once(
     await finish_milestones(world)
     await submit(world)
     world.clock.set(at(11, 25, 8, 31))
-    await world.ctl.inject_fault("sendMessage", "500", count=2)
+    # Both yellow nudges fail on every try (Telegram 500), until the bot gives up on them.
+    await world.ctl.inject_fault("sendMessage", "500", count=2 * RETRY.attempts)
     result = await world.sweep()
     assert (result.sent, result.failed) == (0, 2)
     assert all(n.sent_at is None and n.error for n in await claims(world))

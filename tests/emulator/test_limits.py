@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import time
 
-from sandbox.emulator import ControlClient, Emulator
+import pytest
 
-from .conftest import ALICE, GROUP, BotHttp
+from sandbox.emulator import ControlClient, Emulator
+from sandbox.emulator.client import ControlError
+
+from .conftest import ALICE, GROUP, TOKEN, BotHttp
 
 
 async def test_injected_faults(world: ControlClient, bot: BotHttp) -> None:
@@ -31,6 +34,36 @@ async def test_injected_faults(world: ControlClient, bot: BotHttp) -> None:
     started = time.monotonic()
     assert (await bot("getMe"))["ok"]
     assert time.monotonic() - started >= 0.3
+
+
+async def test_a_front_end_error_is_an_html_page_not_json(
+        world: ControlClient, bot: BotHttp, emu: Emulator) -> None:
+    """Telegram's nginx answers a 502 itself while the Bot API behind it restarts."""
+    await world.inject_fault("sendMessage", "502", count=2, html=True)
+    for _ in range(2):
+        async with bot.session.post(f"{emu.base_url}/bot{TOKEN}/sendMessage",
+                                    json={"chat_id": ALICE, "text": "x"}) as response:
+            assert response.status == 502
+            assert response.content_type == "text/html"
+            page = await response.text()
+        assert "<title>502 Bad Gateway</title>" in page and "nginx" in page
+    assert (await bot("sendMessage", chat_id=ALICE, text="x"))["ok"]
+    logged = [(e["ok"], e["error_code"]) for e in await world.requests("sendMessage")]
+    assert logged == [(False, 502), (False, 502), (True, None)]
+
+
+async def test_faults_are_refused_unless_telegram_could_answer_them(
+        world: ControlClient) -> None:
+    for kind, options in [("429", {"retry_after": 0.5}),  # Telegram says whole seconds
+                          ("429", {"retry_after": 0}),
+                          ("429", {"html": True}),  # only nginx's own errors are pages
+                          ("delay", {"html": True}),
+                          ("500", {"count": 0}),
+                          ("418", {})]:
+        with pytest.raises(ControlError) as refused:
+            await world.inject_fault("sendMessage", kind, **options)  # type: ignore[arg-type]
+        assert refused.value.status == 400, (kind, options)
+    assert (await world.state())["faults"] == {}
 
 
 async def test_flood_limit_per_chat(world: ControlClient, bot: BotHttp) -> None:
