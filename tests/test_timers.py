@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -21,6 +23,18 @@ NOW = CLOCKS[1]
 
 def timers_at(database_url: str, clock: ManualClock) -> Timers:
     return Timers(database_url, SHANGHAI, clock)
+
+
+@contextlib.asynccontextmanager
+async def running(database_url: str, clock: ManualClock,
+                  jobs: RecordingJobs) -> AsyncIterator[Timers]:
+    """Timers started on ``clock`` for ``jobs``, shut down afterwards."""
+    timers = timers_at(database_url, clock)
+    await timers.start(jobs)  # type: ignore[arg-type]
+    try:
+        yield timers
+    finally:
+        await timers.shutdown()
 
 
 class RecordingJobs:
@@ -73,9 +87,7 @@ async def test_jobs_persist_across_restarts_once_each(database_url: str) -> None
 async def test_a_due_timer_runs_its_work_on_the_bot_event_loop(database_url: str) -> None:
     jobs = RecordingJobs()
     clock = ManualClock(NOW)
-    timers = timers_at(database_url, clock)
-    await timers.start(jobs)  # type: ignore[arg-type]
-    try:
+    async with running(database_url, clock, jobs) as timers:
         due = NOW - timedelta(seconds=1)  # already due: fires at once
         await timers.schedule_due(42, due)
         await asyncio.wait_for(jobs.fired.wait(), 10)
@@ -83,8 +95,6 @@ async def test_a_due_timer_runs_its_work_on_the_bot_event_loop(database_url: str
         assert jobs.loop is asyncio.get_running_loop()  # handed over from the timer thread
         await asyncio.sleep(0.2)
         assert due_job_id(42) not in await timers.job_ids()  # a date job runs once
-    finally:
-        await timers.shutdown()
     assert scheduling._running is None
 
 
@@ -109,9 +119,7 @@ async def test_timers_fire_by_the_injected_clock_not_the_real_one(database_url: 
                                                                   start: datetime) -> None:
     jobs = RecordingJobs()
     clock = ManualClock(start)
-    timers = timers_at(database_url, clock)
-    await timers.start(jobs)  # type: ignore[arg-type]
-    try:
+    async with running(database_url, clock, jobs) as timers:
         due = start + timedelta(hours=1)
         await timers.schedule_due(5, due)
         await timers.schedule_sweep(60)
@@ -126,17 +134,13 @@ async def test_timers_fire_by_the_injected_clock_not_the_real_one(database_url: 
         await asyncio.wait_for(jobs.fired.wait(), 10)
         assert ("step_due", (5, due)) in jobs.calls
         assert due_job_id(5) not in await timers.job_ids()
-    finally:
-        await timers.shutdown()
 
 
 async def test_a_timer_removed_by_another_process_meanwhile_does_not_stop_the_timers(
         database_url: str) -> None:
     jobs = RecordingJobs()
     clock = ManualClock(NOW)
-    timers = timers_at(database_url, clock)
-    await timers.start(jobs)  # type: ignore[arg-type]
-    try:
+    async with running(database_url, clock, jobs) as timers:
         await timers.schedule_due(9, NOW + timedelta(hours=1))
         executor = timers.scheduler._lookup_executor("default")
         store = timers.scheduler._lookup_jobstore("default")
@@ -157,5 +161,3 @@ async def test_a_timer_removed_by_another_process_meanwhile_does_not_stop_the_ti
         await asyncio.wait_for(jobs.fired.wait(), 10)
         assert [args for name, args in jobs.calls if name == "step_due"] == [
             (9, NOW + timedelta(hours=1)), (10, clock.now())]
-    finally:
-        await timers.shutdown()
