@@ -91,7 +91,7 @@ EMPTY_POSTGRES = (
 )
 
 
-async def truncate_all(url: str) -> None:
+async def empty_database(url: str) -> None:
     """Empty every table of the PostgreSQL database at ``url``."""
     engine = create_engine(url)
     try:
@@ -107,7 +107,7 @@ async def truncate_all(url: str) -> None:
 async def database_url(migrated_template: str, tmp_path: Path) -> str:
     """An empty, migrated database for this test."""
     if TEST_DATABASE_URL:
-        await truncate_all(migrated_template)
+        await empty_database(migrated_template)
         return migrated_template
     path = tmp_path / "greenlight.db"
     shutil.copyfile(migrated_template, path)

@@ -36,7 +36,7 @@ from sandbox.emulator.config import EmulatorConfig
 from sandbox.emulator.server import Emulator, WorldState
 from storage.db import create_engine, is_sqlite
 from storage.store import Store
-from tests.conftest import TEST_DATABASE_URL, truncate_all
+from tests.conftest import TEST_DATABASE_URL, empty_database
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 TOKEN = "777000:E2E-TOKEN"
@@ -233,7 +233,7 @@ def demo_snapshot(migrated_template: str,
     the process's database before any test of its own uses it."""
     folder = tmp_path_factory.mktemp("demo-world")
     if TEST_DATABASE_URL:
-        asyncio.run(truncate_all(migrated_template))
+        asyncio.run(empty_database(migrated_template))
         return asyncio.run(DemoSnapshot.take(migrated_template, folder))
     shutil.copyfile(migrated_template, folder / "demo.db")
     return asyncio.run(DemoSnapshot.take(f"sqlite+aiosqlite:///{folder / 'demo.db'}", folder))
