@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config import Settings
 from bot.domain.clock import Clock, SystemClock
-from bot.fsm_storage import SqlStorage
+from bot.fsm_storage import InOrder, SqlStorage
 from bot.handlers import setup_routers
 from bot.i18n import LOCALES, N_, translator
 from bot.jobs import Jobs
@@ -63,18 +63,24 @@ class App:
 
 
 async def create_app(settings: Settings, *, clock: Clock | None = None,
-                     token: str | None = None, retry: RetryPolicy | None = None) -> App:
+                     token: str | None = None, retry: RetryPolicy | None = None,
+                     group_window: float = 60.0) -> App:
     """Upgrade the database, load the calendar, and wire the bot; nothing runs yet.
 
-    ``retry`` is how patient the bot is with a failing Bot API (tests wait milliseconds)."""
+    ``retry`` is how patient the bot is with a failing Bot API, ``group_window`` how long a
+    group's "minute" lasts (tests wait milliseconds, not minutes)."""
     engine = create_engine(settings.db_url)
     await upgrade(engine)
     sessions = create_session_factory(engine)
     services = Services.from_settings(settings, clock or SystemClock())
     async with sessions() as session:
         await services.reload_calendar(Store(session))
-    bot = build_bot(token or settings.token(), settings.api_base_url, retry=retry)
-    dispatcher = Dispatcher(storage=SqlStorage(sessions), services=services, sessions=sessions)
+    bot = build_bot(token or settings.token(), settings.api_base_url, retry=retry,
+                    group_window=group_window)
+    # One person's updates in one chat are handled in order: a press on a question waits for
+    # the update that asked it to be committed, conversation state included.
+    dispatcher = Dispatcher(storage=SqlStorage(sessions), services=services, sessions=sessions,
+                            events_isolation=InOrder())
     dispatcher.update.outer_middleware(UnitOfWork(sessions))
     dispatcher.update.outer_middleware(ActorContext(services))
     dispatcher.update.outer_middleware(Refusals(services))

@@ -7,24 +7,29 @@ committed, or rolled back, together. Outside one, each call has its own session.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from contextvars import ContextVar
 from typing import Any
+from weakref import WeakValueDictionary
 
 from aiogram.fsm.state import State
-from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder, KeyBuilder, StorageKey
+from aiogram.fsm.storage.base import (
+    BaseEventIsolation,
+    BaseStorage,
+    DefaultKeyBuilder,
+    KeyBuilder,
+    StorageKey,
+)
 from sqlalchemy import delete
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from storage.db import SessionFactory
+from storage.db import SessionFactory, current_unit
 from storage.models import FsmRecord
-
-update_session: ContextVar[AsyncSession | None] = ContextVar("update_session", default=None)
 
 
 class SqlStorage(BaseStorage):
@@ -34,7 +39,7 @@ class SqlStorage(BaseStorage):
 
     @asynccontextmanager
     async def _session(self) -> AsyncIterator[AsyncSession]:
-        shared = update_session.get()
+        shared = current_unit.get()
         if shared is not None:
             yield shared
             await shared.flush()
@@ -85,3 +90,22 @@ class SqlStorage(BaseStorage):
 
     async def close(self) -> None:
         return None
+
+
+class InOrder(BaseEventIsolation):
+    """One person's updates in one chat, one at a time, in this process (aiogram's
+    SimpleEventIsolation keeps every lock it ever made; these go when unused)."""
+
+    def __init__(self) -> None:
+        self._locks: WeakValueDictionary[StorageKey, asyncio.Lock] = WeakValueDictionary()
+
+    @asynccontextmanager
+    async def lock(self, key: StorageKey) -> AsyncIterator[None]:
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = self._locks[key] = asyncio.Lock()
+        async with lock:
+            yield
+
+    async def close(self) -> None:
+        self._locks.clear()

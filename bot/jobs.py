@@ -31,7 +31,7 @@ from bot.views.nudges import (
     urge_text,
 )
 from bot.views.text import localized, mention
-from storage.db import SessionFactory
+from storage.db import SessionFactory, unit_of_work
 from storage.models import Card, Case, Chat, Person, Section, Step
 from storage.store import Store
 
@@ -64,7 +64,8 @@ class Jobs:
                 return SweepResult(skipped=True)
             try:
                 async with self.sessions() as session:
-                    return await self._sweep(Store(session))
+                    with unit_of_work(session):
+                        return await self._sweep(Store(session))
             finally:
                 await _release(lock)
 

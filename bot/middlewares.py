@@ -15,12 +15,11 @@ from aiogram.types import Chat, TelegramObject, Update, User
 from bot.domain.approvals import record_refused_press
 from bot.domain.errors import Refusal
 from bot.domain.people import identify
-from bot.fsm_storage import update_session
 from bot.i18n import pick_locale, translator
 from bot.services import Services
 from bot.telegram import describe
 from bot.views.cards import refusal as refusal_text
-from storage.db import SessionFactory
+from storage.db import SessionFactory, saved_part, unit_of_work
 from storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -30,7 +29,10 @@ Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
 
 class UnitOfWork(BaseMiddleware):
-    """Opens one session per update; commits what the handler left, rolls back on error."""
+    """Opens one session per update; commits what the handler left, rolls back on error.
+
+    The session is the update's unit of work (:func:`storage.db.unit_of_work`): conversation
+    state joins it, and a call to Telegram commits it first."""
 
     def __init__(self, sessions: SessionFactory) -> None:
         self.sessions = sessions
@@ -40,15 +42,13 @@ class UnitOfWork(BaseMiddleware):
         async with self.sessions() as session:
             store = Store(session)
             data["store"] = store
-            token = update_session.set(session)  # conversation state joins this unit of work
-            try:
-                result = await handler(event, data)
-            except BaseException:
-                await session.rollback()
-                raise
-            finally:
-                update_session.reset(token)
-            await session.commit()
+            with unit_of_work(session):
+                try:
+                    result = await handler(event, data)
+                except BaseException:
+                    await session.rollback()
+                    raise
+                await session.commit()
             return result
 
 
@@ -113,9 +113,15 @@ class Refusals(BaseMiddleware):
             # told so rather than left with a spinning button or no reply.
             update_id = getattr(event, "update_id", "?")
             log.exception("update %s failed", update_id)
-            await data["store"].rollback()
-            text = data["t"].gettext("Something went wrong on our side, and nothing was "
-                                     "changed. Please try again in a moment.")
+            store = data["store"]
+            await store.rollback()
+            if saved_part(store.session):  # a message had been sent for what was committed
+                text = data["t"].gettext("Your action was recorded, but something went wrong "
+                                         "on our side after that: a message about it may be "
+                                         "missing. Please check before trying again.")
+            else:
+                text = data["t"].gettext("Something went wrong on our side, and nothing was "
+                                         "changed. Please try again in a moment.")
             try:
                 if isinstance(event, Update) and event.callback_query is not None:
                     await event.callback_query.answer(text[:ALERT_LIMIT], show_alert=True)

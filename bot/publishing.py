@@ -11,12 +11,17 @@ After every change :func:`sync_cards` does three things, in this order:
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime
+from weakref import WeakValueDictionary
 
 from aiogram import Bot
-from aiogram.types import InlineKeyboardMarkup, ReplyParameters
+from aiogram.types import InlineKeyboardMarkup, Message, ReplyParameters
 from markupsafe import Markup
-from sqlalchemy import text
+from sqlalchemy import inspect, text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.delivery import PRIVATE, edit_text, send_private
 from bot.domain.case_view import CaseView, case_view
@@ -77,8 +82,13 @@ async def publish_case(bot: Bot, store: Store, services: Services, case_id: int,
 
 async def sync_cards(bot: Bot, store: Store, services: Services, case_id: int, *,
                      view: CaseView | None = None, announce: bool = True) -> None:
+    async with _cards_of(store, case_id):
+        await _sync(bot, store, services, case_id, view, announce)
+
+
+async def _sync(bot: Bot, store: Store, services: Services, case_id: int,
+                view: CaseView | None, announce: bool) -> None:
     rendering = services.rendering
-    await _lock_cards(store, case_id)
     if view is None:
         view = await case_view(store, case_id, services.now(), services.calendar,
                                services.policy)
@@ -108,8 +118,8 @@ async def sync_cards(bot: Bot, store: Store, services: Services, case_id: int, *
             await _send_card(bot, store, rendering, view, SUBMITTER, view.submitter,
                              assignment_id=returned, group=group)
     for card in await store.cards(case_id):
-        if card.kind in (MENTION, NOTICE):
-            continue
+        if card.kind in (MENTION, NOTICE) or card.tg_message_id is None:
+            continue  # never edited, or still being sent
         owner = await store.get(Person, card.person_id) if card.person_id else None
         t = rendering.for_person(owner) if owner else rendering.for_group()
         text, markup = _render(card.kind, t, view, card)
@@ -123,22 +133,34 @@ async def sync_cards(bot: Bot, store: Store, services: Services, case_id: int, *
     await store.commit()
 
 
-async def _lock_cards(store: Store, case_id: int) -> None:
-    """One card update per case at a time, until this transaction ends.
+@asynccontextmanager
+async def _cards_of(store: Store, case_id: int) -> AsyncIterator[None]:
+    """One card update per case at a time: two decisions on one case at the same moment (both
+    lanes of a joint step) must not both announce the step that opened, nor leave a card
+    showing the older state. The update's work is committed first, so the wait holds no
+    transaction; within a process an asyncio lock serializes, across PostgreSQL processes a
+    session-level advisory lock on a connection of its own."""
+    await store.commit()
+    lock = _case_locks.get(case_id)
+    if lock is None:
+        lock = _case_locks[case_id] = asyncio.Lock()
+    async with lock:
+        engine = store.session.bind
+        if not isinstance(engine, AsyncEngine) or engine.dialect.name != "postgresql":
+            yield
+            return
+        key = {"space": _CARDS_LOCK_SPACE, "case_id": case_id}
+        async with engine.connect() as holder:
+            await holder.execute(text("SELECT pg_advisory_lock(:space, :case_id)"), key)
+            await holder.commit()
+            try:
+                yield
+            finally:
+                await holder.execute(text("SELECT pg_advisory_unlock(:space, :case_id)"), key)
+                await holder.commit()
 
-    Fix: two decisions on one case at the same moment (both lanes of a joint step, two
-    countersigns) each ran this sync after committing their decision. On PostgreSQL both
-    could read the cards before either committed: each announced the step that opened
-    (duplicate private cards for its holders) and each edited the cards to the same text
-    (Telegram: "message is not modified"). With the lock, whichever syncs second reads the
-    cards and the case after the first committed them. SQLite needs nothing: every
-    transaction there takes the database's write lock (``BEGIN IMMEDIATE``).
-    (This belongs in ``Store``; it is here to keep the fix to this module.)
-    """
-    bind = store.session.bind
-    if bind is not None and bind.dialect.name == "postgresql":
-        await store.session.execute(text("SELECT pg_advisory_xact_lock(:space, :case_id)"),
-                                    {"space": _CARDS_LOCK_SPACE, "case_id": case_id})
+
+_case_locks: WeakValueDictionary[int, asyncio.Lock] = WeakValueDictionary()
 
 
 async def _announce_turn(bot: Bot, store: Store, rendering: Rendering, view: CaseView,
@@ -146,47 +168,75 @@ async def _announce_turn(bot: Bot, store: Store, rendering: Rendering, view: Cas
                          name_link: Markup) -> None:
     """A new (or reopened) turn: a private card, or a mention under the group card when a
     private message is refused."""
-    card = await _send_card(bot, store, rendering, view, PRIVATE_CARD, person,
-                            assignment_id=assignment.id, turn_version=assignment.version)
-    if card is not None or group is None:
+    claim = await _send_card(bot, store, rendering, view, PRIVATE_CARD, person,
+                             assignment_id=assignment.id, turn_version=assignment.version)
+    if claim.tg_message_id is not None:
+        return
+    if group is None or group.tg_message_id is None:
+        await _withdraw(store, claim)
         return
     t = rendering.for_group()
     text = t.gettext("⏳ {who}, “{title}” (#{id}) waits for your decision: use the buttons "
                      "on the card above.").format(who=name_link, title=view.case.title,
                                                   id=view.case.id)
-    message = await bot.send_message(group.tg_chat_id, text,
-                                     reply_parameters=reply_to_message(group.tg_message_id))
-    store.add(Card(case_id=view.case.id, tg_chat_id=group.tg_chat_id,  # type: ignore[arg-type]
-                   tg_message_id=message.message_id, person_id=person.id, kind=MENTION,
-                   assignment_id=assignment.id, turn_version=assignment.version))
+    async with _withdrawn_on_failure(store, claim):
+        message = await bot.send_message(
+            group.tg_chat_id, text, reply_parameters=reply_to_message(group.tg_message_id))
+    _record(claim, MENTION, message)
+    await store.flush()
 
 
 async def _send_card(bot: Bot, store: Store, rendering: Rendering, view: CaseView, kind: str,
                      person: Person, *, assignment_id: int | None = None,
                      turn_version: int = 0, step_id: int | None = None,
-                     group: Card | None = None) -> Card | None:
+                     group: Card | None = None) -> Card:
+    """Send a card privately; the card is recorded (claimed) before it is sent, so a second
+    update of the case cannot send it again. The claim comes back without a message id when
+    the person cannot be written to privately (for the caller to fall back on the group)."""
     t = rendering.for_person(person)
-    draft = Card(case_id=view.case.id, tg_chat_id=0, tg_message_id=0,  # type: ignore[arg-type]
-                 person_id=person.id, kind=kind, assignment_id=assignment_id, step_id=step_id,
-                 turn_version=turn_version)
-    text, markup = _render(kind, t, view, draft)
-    delivered = await send_private(bot, store, person, text, markup)
-    if delivered.channel != PRIVATE or delivered.message is None:
-        if kind == SUBMITTER and group is not None:  # the submitter must hear of a return
-            notice = outcome_notice(rendering.for_group(), view) or ""
+    claim = Card(case_id=view.case.id, tg_chat_id=person.tg_user_id or 0,  # type: ignore[arg-type]
+                 tg_message_id=None, person_id=person.id, kind=kind,
+                 assignment_id=assignment_id, step_id=step_id, turn_version=turn_version)
+    text, markup = _render(kind, t, view, claim)
+    await store.save(claim)
+    async with _withdrawn_on_failure(store, claim):
+        delivered = await send_private(bot, store, person, text, markup)
+        if delivered.channel == PRIVATE and delivered.message is not None:
+            _record(claim, kind, delivered.message, shown_hash(text, markup))
+        elif kind == SUBMITTER and group is not None and group.tg_message_id is not None:
+            notice = outcome_notice(rendering.for_group(), view) or ""  # must hear of a return
             message = await bot.send_message(
                 group.tg_chat_id, Markup("{}\n{}").format(mention(person), notice),
                 reply_parameters=reply_to_message(group.tg_message_id))
-            store.add(Card(case_id=view.case.id, tg_chat_id=group.tg_chat_id,  # type: ignore[arg-type]
-                           tg_message_id=message.message_id, person_id=person.id,
-                           kind=NOTICE, assignment_id=assignment_id))
-        return None
-    draft.tg_chat_id = delivered.message.chat.id
-    draft.tg_message_id = delivered.message.message_id
-    draft.shown_hash = shown_hash(text, markup)
-    store.add(draft)
+            _record(claim, NOTICE, message)
+        elif kind != PRIVATE_CARD:
+            await _withdraw(store, claim)  # tried again at the next change, cheaply
+            return claim
     await store.flush()
-    return draft
+    return claim
+
+
+def _record(claim: Card, kind: str, message: Message, shown: str = "") -> None:
+    claim.kind, claim.shown_hash = kind, shown
+    claim.tg_chat_id, claim.tg_message_id = message.chat.id, message.message_id
+
+
+async def _withdraw(store: Store, claim: Card) -> None:
+    await store.delete(claim)
+    await store.flush()
+
+
+@asynccontextmanager
+async def _withdrawn_on_failure(store: Store, claim: Card) -> AsyncIterator[None]:
+    """A card Telegram did not take is not recorded as sent: the next change retries it."""
+    try:
+        yield
+    except Exception:
+        await store.rollback()
+        if inspect(claim).persistent:
+            await _withdraw(store, claim)
+            await store.commit()
+        raise
 
 
 def _returning_assignment(view: CaseView) -> int | None:

@@ -31,6 +31,8 @@ from aiogram.methods.base import Response, TelegramType
 from aiogram.types import LinkPreviewOptions
 from pydantic import ValidationError
 
+from storage.db import end_transaction
+
 log = logging.getLogger(__name__)
 
 NEW_MESSAGES = frozenset({"SendMessage", "SendPhoto", "SendDocument", "SendMediaGroup"})
@@ -130,19 +132,21 @@ def describe(exc: TelegramAPIError, token: str) -> str:
 
 
 class FloodControl(BaseRequestMiddleware):
-    """Stays under Telegram's limits (30 messages a second overall, 20 a minute in a group;
-    a little under, as Telegram does not document its counting exactly) and, when Telegram
-    still answers 429, or fails, tries again as ``retry`` says."""
+    """Stays under Telegram's limits (30 messages a second overall, 20 a minute in a group,
+    edits included; a little under, as Telegram does not document its counting exactly)
+    and, when Telegram still answers 429, or fails, tries again as ``retry`` says."""
 
     def __init__(self, per_second: int = 25, group_per_minute: int = 19,
-                 retry: RetryPolicy | None = None) -> None:
+                 retry: RetryPolicy | None = None, group_window: float = 60.0) -> None:
         self.overall = SlidingWindow(per_second, 1)
         self.group_per_minute = group_per_minute
+        self.group_window = group_window  # a minute, but for tests that cannot wait one
         self.groups: OrderedDict[int, SlidingWindow] = OrderedDict()
         self.retry = retry or RetryPolicy()
 
     def _group_limiter(self, chat_id: int) -> SlidingWindow:
-        limiter = self.groups.pop(chat_id, None) or SlidingWindow(self.group_per_minute, 60)
+        limiter = (self.groups.pop(chat_id, None)
+                   or SlidingWindow(self.group_per_minute, self.group_window))
         self.groups[chat_id] = limiter
         while len(self.groups) > 1000:  # forget the quietest chats
             self.groups.popitem(last=False)
@@ -155,9 +159,9 @@ class FloodControl(BaseRequestMiddleware):
                 album: Any = getattr(method, "media", None)
                 messages = len(album) if isinstance(album, list) else 1  # an album: one per item
                 chat_id: Any = getattr(method, "chat_id", None)
-                if name in NEW_MESSAGES and isinstance(chat_id, int) and chat_id < 0:
-                    # a group's 20 a minute counts new messages, not edits; taken first, as
-                    # its wait can be long and must not hold a slot of the overall limit
+                if isinstance(chat_id, int) and chat_id < 0:
+                    # a group's 20 a minute counts its edits too; taken first, as its wait
+                    # can be long and must not hold a slot of the overall limit
                     await slots.enter_async_context(self._group_limiter(chat_id).slot(messages))
                 await slots.enter_async_context(self.overall.slot(messages))
             yield
@@ -192,6 +196,17 @@ class FloodControl(BaseRequestMiddleware):
                         "%s to %s: %s; trying again in %.2f s", name, _target(method),
                         describe(exc, bot.token), wait)
             await asyncio.sleep(wait)
+
+
+class CommitFirst(BaseRequestMiddleware):
+    """Every Bot API call begins by committing the unit of work that makes it: a message
+    follows the commit of what it reports, and no transaction (on SQLite, the database's
+    write lock) stays open while the bot waits for Telegram, its pace or a retry."""
+
+    async def __call__(self, make_request: NextRequestMiddlewareType[TelegramType], bot: Bot,
+                       method: TelegramMethod[TelegramType]) -> Response[TelegramType]:
+        await end_transaction()
+        return await make_request(bot, method)
 
 
 class Session(AiohttpSession):
@@ -244,9 +259,11 @@ def _status(code: int) -> str:
 
 
 def build_bot(token: str, api_base_url: str, *, per_second: int = 25,
-              group_per_minute: int = 19, retry: RetryPolicy | None = None) -> Bot:
+              group_per_minute: int = 19, retry: RetryPolicy | None = None,
+              group_window: float = 60.0) -> Bot:
     session = Session(api_base_url)
-    session.middleware(FloodControl(per_second, group_per_minute, retry))
+    session.middleware(CommitFirst())  # outermost: before any pacing wait
+    session.middleware(FloodControl(per_second, group_per_minute, retry, group_window))
     return Bot(token, session=session,
                default=DefaultBotProperties(
                    parse_mode="HTML", link_preview=LinkPreviewOptions(is_disabled=True)))

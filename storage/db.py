@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +16,61 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import ORMExecuteState, Session
 
 SessionFactory = async_sessionmaker[AsyncSession]
 READ_ONLY = "greenlight_read_only"  # an execution option: a transaction that only reads
+
+# The session of the unit of work running now (an update, a sweep). Whatever talks to
+# Telegram or waits ends its transaction first (:func:`end_transaction`): on SQLite an open
+# write transaction locks the whole database, and a message must follow the commit of what
+# justifies it, never precede it.
+current_unit: ContextVar[AsyncSession | None] = ContextVar("current_unit", default=None)
+_WROTE, _SAVED = "greenlight_wrote", "greenlight_saved"
+
+
+@contextmanager
+def unit_of_work(session: AsyncSession) -> Iterator[None]:
+    token = current_unit.set(session)
+    try:
+        yield
+    finally:
+        current_unit.reset(token)
+
+
+async def end_transaction() -> None:
+    """Commit the current unit of work's transaction, if one is open."""
+    session = current_unit.get()
+    if session is not None and session.in_transaction():
+        await session.commit()
+
+
+def saved_part(session: AsyncSession) -> bool:
+    """Whether this session committed a write before its last rollback: the unit of work
+    then failed after part of it was kept."""
+    return bool(session.info.get(_SAVED))
+
+
+@event.listens_for(Session, "after_flush")
+def _after_flush(session: Session, _context: Any) -> None:
+    session.info[_WROTE] = True
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _on_execute(state: ORMExecuteState) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        state.session.info[_WROTE] = True
+
+
+@event.listens_for(Session, "after_commit")
+def _after_commit(session: Session) -> None:
+    if session.info.pop(_WROTE, False):
+        session.info[_SAVED] = True
+
+
+@event.listens_for(Session, "after_rollback")
+def _after_rollback(session: Session) -> None:
+    session.info.pop(_WROTE, None)
 
 
 def is_sqlite(url: str) -> bool:

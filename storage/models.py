@@ -260,7 +260,7 @@ class Card(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="case.id", index=True)
     tg_chat_id: int = Field(sa_type=BigInteger)
-    tg_message_id: int
+    tg_message_id: int | None = None  # None while it is being sent: claimed, not yet delivered
     person_id: int | None = Field(default=None, foreign_key="person.id")
     kind: str = Field(max_length=16)  # group | private | cc | submitter | mention | notice
     # What the card was sent for: a turn (a private card or a group mention), a step (CC),

@@ -83,16 +83,18 @@ async def test_a_burst_of_messages_is_paced_under_the_global_limit(
     assert [e["error_code"] for e in sent if not e["ok"]] == []  # not one 429
 
 
-async def test_a_group_counts_new_messages_not_edits(bot: Bot) -> None:
+async def test_a_group_counts_its_edits_too(
+        emulator: tuple[Emulator, ControlClient], bot: Bot) -> None:
+    emu, _ = emulator
     first = await bot.send_message(GROUP, "卡片")
-    for text in ("第二条", "第三条"):
-        await bot.send_message(GROUP, text)
-    for step in range(5):  # the card is kept true by edits; they do not use up the minute
+    await bot.send_message(GROUP, "第二条")
+    await bot.edit_message_text("卡片 v1", chat_id=GROUP, message_id=first.message_id)
+    with pytest.raises(TimeoutError):  # the minute's three are used: the next edit waits
         await asyncio.wait_for(
-            bot.edit_message_text(f"卡片 v{step}", chat_id=GROUP, message_id=first.message_id),
-            timeout=1)
-    with pytest.raises(TimeoutError):  # a fourth new message waits for the minute to pass
-        await asyncio.wait_for(bot.send_message(GROUP, "第四条"), timeout=0.5)
+            bot.edit_message_text("卡片 v2", chat_id=GROUP, message_id=first.message_id),
+            timeout=0.5)
+    await asyncio.wait_for(bot.send_message(USERS[0], "私聊"), timeout=1)  # not held up
+    assert [e["error_code"] for e in emu.request_log if not e["ok"]] == []  # not one 429
 
 
 # -- the retry policy ----------------------------------------------------------------------------

@@ -526,6 +526,7 @@ class BotApi:
     def _save_edit(self, chat: ChatRecord, before: Json, after: Json, keys: tuple[str, ...]) -> Any:
         if all(before.get(key) == after.get(key) for key in (*keys, "reply_markup")):
             raise bad_request(MESSAGE_NOT_MODIFIED)
+        self._check_flood(chat)  # an edit counts against a chat's limits like a new message
         return self.world.replace_message(chat, after)
 
     async def edit_message_text(self, params: Json) -> Any:

@@ -286,13 +286,16 @@ class ControlClient:
         per_chat_per_second: float | None = None,
         per_group_per_minute: int | None = None,
         global_per_second: int | None = None,
+        group_window_seconds: float = 60.0,
     ) -> Json:
+        """``group_window_seconds`` shortens a group's minute, for tests that cannot wait one."""
         return await self._call(
             "set_flood_limits",
             {
                 "per_chat_per_second": per_chat_per_second,
                 "per_group_per_minute": per_group_per_minute,
                 "global_per_second": global_per_second,
+                "group_window_seconds": group_window_seconds,
             },
         )
 

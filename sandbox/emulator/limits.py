@@ -52,8 +52,10 @@ class FloodControl:
         per_chat_per_second: float | None,
         per_group_per_minute: int | None,
         global_per_second: int | None,
+        group_window_seconds: float = 60.0,
     ) -> None:
         self.per_chat_per_second = per_chat_per_second
+        self.group_window_seconds = group_window_seconds
         self.per_group_per_minute = per_group_per_minute
         self.global_per_second = global_per_second
         self._chats: dict[int, _Window] = {}
@@ -68,9 +70,8 @@ class FloodControl:
             capacity, seconds = _per_second(self.per_chat_per_second)
             windows.append(self._chats.setdefault(chat_id, _Window(capacity, seconds)))
         if self.per_group_per_minute and is_group:
-            windows.append(
-                self._groups.setdefault(chat_id, _Window(self.per_group_per_minute, 60.0))
-            )
+            window = _Window(self.per_group_per_minute, self.group_window_seconds)
+            windows.append(self._groups.setdefault(chat_id, window))
         if self.global_per_second:
             windows.append(self._global)
         wait = max((window.wait_time(now, count) for window in windows), default=0.0)

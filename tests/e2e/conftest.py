@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -121,6 +121,16 @@ async def submit_item(world: World, title: str, *, who: str = "liuxiao",
     return await world.last_from_bot(where)
 
 
+async def eventually(check: Callable[[], Awaitable[bool]], what: str,
+                     timeout: float = 30.0) -> None:  # noqa: ASYNC109
+    """Wait for concurrent work the control API cannot wait for (tasks outlive updates)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not await check():
+        assert loop.time() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.05)
+
+
 def text_of(message: Json) -> str:
     return str(message.get("text") or message.get("caption") or "")
 
@@ -140,7 +150,8 @@ def button(message: Json, label_part: str) -> str:
 
 
 async def build_world(database_url: str, tmp_path: Path, *, started: set[str] | None = None,
-                      snapshot: DemoSnapshot | None = None,
+                      snapshot: DemoSnapshot | None = None, handle_as_tasks: bool = False,
+                      group_window: float = 60.0,
                       **settings: Any) -> tuple[World, asyncio.Task[None]]:
     """The demo bureau on a fresh emulator and bot: imported, and with ``started`` (everyone
     by default) having opened a private chat; or, much faster, continued from ``snapshot``,
@@ -153,7 +164,7 @@ async def build_world(database_url: str, tmp_path: Path, *, started: set[str] | 
         emu.load_world(snapshot.emulator)
     config = load_settings(bot_token=TOKEN, api_base_url=emu.base_url,
                            database_url=database_url, data_dir=tmp_path, **settings)
-    app = await create_app(config, clock=clock, retry=RETRY)
+    app = await create_app(config, clock=clock, retry=RETRY, group_window=group_window)
     ctl = ControlClient(emu.base_url)
     world = World(emu, ctl, app, clock,
                   users={key: user.telegram_id for key, user in DEMO_USERS.items()},
@@ -170,7 +181,7 @@ async def build_world(database_url: str, tmp_path: Path, *, started: set[str] | 
         for chat in DEMO_CHATS.values():
             await ctl.create_chat(chat.chat_id, chat.type, chat.title,
                                   members=[DEMO_USERS[m].telegram_id for m in chat.members])
-    task = await start_polling(app)
+    task = await start_polling(app, handle_as_tasks=handle_as_tasks)
     if snapshot is None:
         # People who opened a private chat with the bot (others cannot get private messages).
         for key in DEMO_USERS if started is None else started:
@@ -239,15 +250,16 @@ def demo_snapshot(migrated_template: str,
     return asyncio.run(DemoSnapshot.take(f"sqlite+aiosqlite:///{folder / 'demo.db'}", folder))
 
 
-async def start_polling(app: App) -> asyncio.Task[None]:
-    """The bot polling, returned once it polls (so it can be stopped at any point after)."""
+async def start_polling(app: App, *, handle_as_tasks: bool = False) -> asyncio.Task[None]:
+    """The bot polling, returned once it polls (so it can be stopped at any point after);
+    updates one at a time unless ``handle_as_tasks``, as in production."""
     polling = asyncio.Event()
 
     async def started() -> None:
         polling.set()
 
     app.dispatcher.startup.register(started)
-    task = asyncio.create_task(run_polling(app, handle_as_tasks=False, polling_timeout=10,
+    task = asyncio.create_task(run_polling(app, handle_as_tasks=handle_as_tasks, polling_timeout=10,
                                            with_scheduler=False))
     waiting = asyncio.create_task(polling.wait())
     await asyncio.wait({task, waiting}, timeout=10, return_when=asyncio.FIRST_COMPLETED)

@@ -24,8 +24,8 @@ from storage.models import Assignment, Report
 from tests.e2e.conftest import RETRY, TOKEN, Json, World, button, buttons, submit_item, text_of
 
 zh = translator("zh").gettext
-APOLOGY = zh("Something went wrong on our side, and nothing was changed. Please try again in a "
-             "moment.")
+RECORDED_BUT = zh("Your action was recorded, but something went wrong on our side after that: "
+                  "a message about it may be missing. Please check before trying again.")
 APPROVED = {"text": "✅ 已同意，谢谢。", "show_alert": False, "url": None}
 REPORT = "微波站迁建新址已与产权单位完成现场踏勘"
 ITEM = "微波站迁建选址方案"
@@ -122,11 +122,13 @@ async def test_a_card_telegram_keeps_failing_is_given_up_with_a_warning_and_the_
         f"SendMessage to chat {group} given up after {RETRY.attempts} tries in ")
     assert given_up.getMessage().endswith(": Internal Server Error")
     assert TOKEN not in caplog.text and REPORT not in caplog.text
-    # The update is rolled back and the person told so, rather than left without a reply.
+    # The report was committed before its card was sent (a card never shows what is not
+    # stored); the person is told it is recorded, rather than left without a reply.
     [apology] = (await world.from_bot("KP-002"))[len(before):]
-    assert text_of(apology) == APOLOGY
+    assert text_of(apology) == RECORDED_BUT
     async with world.db() as store:
-        assert await store.all(Report) == []
+        [stored] = await store.all(Report)
+        assert stored.text == REPORT
     # The bot goes on: the next report gets its card.
     await world.say("liuxiao", "KP-002", f"/report {REPORT}")
     card = await world.last_from_bot("KP-002")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,7 @@ from tests.e2e.conftest import (
     build_world,
     button,
     buttons,
+    eventually,
     stop_polling,
     submit_item,
     tear_down,
@@ -637,16 +638,6 @@ async def concurrent_world(database_url: str, tmp_path: Path) -> tuple[World, as
     world, task = await build_world(database_url, tmp_path)
     await submit_item(world, "微波站迁建选址方案")
     return world, await concurrently(world, task)
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], what: str,
-                     timeout: float = 30.0) -> None:  # noqa: ASYNC109
-    """Wait for concurrent work the control API cannot wait for (tasks outlive updates)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not await check():
-        assert loop.time() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.05)
 
 
 async def press_at_once(world: World, presses: list[tuple[str, Json, str]]) -> list[Json]:

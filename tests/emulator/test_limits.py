@@ -87,6 +87,17 @@ async def test_flood_limit_per_group_per_minute(world: ControlClient, bot: BotHt
     assert (await bot("sendMessage", chat_id=ALICE, text="private is not a group"))["ok"]
 
 
+async def test_edits_count_against_a_groups_minute(world: ControlClient, bot: BotHttp) -> None:
+    await world.set_flood_limits(per_group_per_minute=3)
+    card = (await bot("sendMessage", chat_id=GROUP, text="card"))["result"]["message_id"]
+    for version in (1, 2):
+        edited = await bot("editMessageText", chat_id=GROUP, message_id=card, text=f"v{version}")
+        assert edited["ok"]
+    limited = await bot("editMessageText", chat_id=GROUP, message_id=card, text="v3")
+    assert limited["error_code"] == 429
+    assert (await bot("sendMessage", chat_id=GROUP, text="new"))["error_code"] == 429
+
+
 async def test_flood_limit_global(world: ControlClient, bot: BotHttp, emu: Emulator) -> None:
     await world.set_flood_limits(global_per_second=3)
     for chat in (ALICE, GROUP, ALICE):
