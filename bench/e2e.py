@@ -35,7 +35,7 @@ from bench._common import (
     run_main,
 )
 from bot.app import App
-from bot.telegram import FloodControl, SlidingWindow
+from bot.telegram import FloodControl, Pace, SlidingWindow
 from storage.models import Report as ReportRow
 from tests.e2e.conftest import (
     World,
@@ -76,7 +76,7 @@ def flood_control(app: App) -> FloodControl:
 
 def lift(flood: FloodControl) -> None:
     flood.overall = SlidingWindow(10**9, 1)
-    flood.group_per_minute = 10**9
+    flood.pace = Pace(per_second=10**9, per_group=10**9)
     flood.groups.clear()
 
 

@@ -20,7 +20,7 @@ from bot.jobs import Jobs
 from bot.middlewares import ActorContext, Refusals, UnitOfWork
 from bot.scheduling import Timers
 from bot.services import Services
-from bot.telegram import RetryPolicy, build_bot
+from bot.telegram import Pace, RetryPolicy, build_bot
 from storage.db import SessionFactory, create_engine, create_session_factory
 from storage.migrate import upgrade
 from storage.store import Store
@@ -64,19 +64,18 @@ class App:
 
 async def create_app(settings: Settings, *, clock: Clock | None = None,
                      token: str | None = None, retry: RetryPolicy | None = None,
-                     group_window: float = 60.0) -> App:
+                     pace: Pace | None = None) -> App:
     """Upgrade the database, load the calendar, and wire the bot; nothing runs yet.
 
-    ``retry`` is how patient the bot is with a failing Bot API, ``group_window`` how long a
-    group's "minute" lasts (tests wait milliseconds, not minutes)."""
+    ``retry`` is how patient the bot is with a failing Bot API, ``pace`` how it keeps under
+    Telegram's limits (tests wait milliseconds, not minutes)."""
     engine = create_engine(settings.db_url)
     await upgrade(engine)
     sessions = create_session_factory(engine)
     services = Services.from_settings(settings, clock or SystemClock())
     async with sessions() as session:
         await services.reload_calendar(Store(session))
-    bot = build_bot(token or settings.token(), settings.api_base_url, retry=retry,
-                    group_window=group_window)
+    bot = build_bot(token or settings.token(), settings.api_base_url, retry=retry, pace=pace)
     # One person's updates in one chat are handled in order: a press on a question waits for
     # the update that asked it to be committed, conversation state included.
     dispatcher = Dispatcher(storage=SqlStorage(sessions), services=services, sessions=sessions,

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+import functools
 import logging
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -82,18 +86,46 @@ class Jobs:
         # The section head hears of an urge notice through the notice itself (with its ✍️
         # button), not also through a nudge of the urge rung: that nudge only goes out when
         # the notice could not reach the head privately (it then falls back to the group).
+        # So whoever has a nudge of the urge rung waits for their notices; everything else
+        # goes at once, each message waiting only for its own chat's pace.
         heard: set[tuple[str, int, int | None]] = set()
-        for urge in plan.urges:
-            if await self._deliver_urge(store, urge, result) and urge.head is not None:
-                heard.add((urge.subject.kind, urge.subject.id, urge.head.id))
-        nudges = []
-        for item in plan.nudges:
-            if item.reached.rung.kind is RungKind.URGE and (
-                    item.subject.kind, item.subject.id, item.person.id) in heard:
-                await nudging.mark_sent(store, item.nudge, channel=PRIVATE, at=services.now())
-            else:
-                nudges.append(item)
-        await self._deliver_nudges(store, nudges, result)
+        notices: dict[int | None, list[asyncio.Event]] = defaultdict(list)
+
+        async def urge(store: Store, planned: nudging.PlannedUrge, done: asyncio.Event) -> None:
+            try:
+                planned = await _adopted_urge(store, planned)
+                if await self._deliver_urge(store, planned, result) and planned.head:
+                    heard.add((planned.subject.kind, planned.subject.id, planned.head.id))
+            finally:
+                done.set()
+
+        async def after_notices(store: Store, items: list[nudging.PlannedNudge]) -> None:
+            for done in notices[items[0].person.id]:
+                await done.wait()
+            rest = []
+            for item in items:
+                if item.reached.rung.kind is RungKind.URGE and (
+                        item.subject.kind, item.subject.id, item.person.id) in heard:
+                    item = await _adopted(store, item)
+                    await nudging.mark_sent(store, item.nudge, channel=PRIVATE,
+                                            at=services.now())
+                else:
+                    rest.append(item)
+            await self._apart(self._nudge_jobs(rest, result))
+
+        jobs: list[Callable[[Store], Awaitable[None]]] = []
+        for planned in plan.urges:
+            done = asyncio.Event()
+            notices[planned.head.id if planned.head else None].append(done)
+            jobs.append(functools.partial(urge, planned=planned, done=done))
+        waiting = {item.person.id for item in plan.nudges
+                   if item.reached.rung.kind is RungKind.URGE}
+        jobs += self._nudge_jobs([i for i in plan.nudges if i.person.id not in waiting], result)
+        for person_id in waiting:
+            jobs.append(functools.partial(after_notices, items=[
+                i for i in plan.nudges if i.person.id == person_id]))
+        await store.commit()  # every claim is kept before any of them is sent
+        await self._apart(jobs)
         await self._refresh_cards(store, {item.subject.case.id for item in plan.nudges
                                           if item.subject.case is not None})
         for nudge, admin, year in plan.uncertain_years:
@@ -125,11 +157,15 @@ class Jobs:
             cases |= {c.id for c in await store.all(Case, state=CaseState.PENDING)
                       if c.id is not None}
             self.refreshed_on = today
-        for case_id in sorted(cases):
+        async def refresh(store: Store, case_id: int) -> None:
             try:
                 await sync_cards(self.bot, store, self.services, case_id, announce=False)
             except TelegramAPIError as exc:
                 log.warning("cards of case %s not refreshed: %s", case_id, exc)
+
+        await store.commit()
+        await self._apart([functools.partial(refresh, case_id=case_id)
+                           for case_id in sorted(cases)])
 
     async def step_due(self, step_id: int, due: datetime) -> SweepResult | None:
         """A step's due timer fired: sweep now if that deadline still stands."""
@@ -156,14 +192,17 @@ class Jobs:
                 await self.timers.schedule_due(step_id, due)
                 self.timed.add((step_id, due))
 
-    async def _deliver_nudges(self, store: Store, planned: list[nudging.PlannedNudge],
-                              result: SweepResult) -> None:
-        """One message per nudge; a digest for someone with many at once."""
+    def _nudge_jobs(self, planned: list[nudging.PlannedNudge],
+                    result: SweepResult) -> list[Callable[[Store], Awaitable[None]]]:
+        """A digest for someone with many nudges at once; else each nudge on its own, so
+        that one waiting for its group's minute holds up no other."""
         by_person: dict[int, list[nudging.PlannedNudge]] = defaultdict(list)
         for item in planned:
             assert item.person.id is not None
             by_person[item.person.id].append(item)
-        for items in by_person.values():
+
+        async def deliver(store: Store, items: list[nudging.PlannedNudge]) -> None:
+            items = [await _adopted(store, item) for item in items]
             try:
                 if len(items) > self.services.policy.digest_after:
                     await self._deliver_digest(store, items)
@@ -174,12 +213,32 @@ class Jobs:
             except TelegramAPIError as exc:  # one failure must not stop the sweep
                 log.warning("nudges for person %s not sent (%s); a later sweep retries",
                             items[0].person.id, exc)
+                await store.rollback()
                 for item in items:
                     if item.nudge.sent_at is None:
                         item.nudge.error = str(exc)[:255]
                         await store.save(item.nudge)
                 await store.commit()
                 result.failed += len(items)
+
+        digest_after = self.services.policy.digest_after
+        return [functools.partial(deliver, items=part) for items in by_person.values()
+                for part in ([items] if len(items) > digest_after else [[i] for i in items])]
+
+    async def _apart(self, jobs: list[Callable[[Store], Awaitable[None]]]) -> None:
+        """Each job in a unit of work of its own, all at once: a person's nudges and a case's
+        cards wait only for their own chat's pace, never for another group's minute. (Jobs
+        waiting for Telegram hold no connection: each call commits first.)"""
+
+        async def run(job: Callable[[Store], Awaitable[None]]) -> None:
+            async with self.sessions() as session:
+                with unit_of_work(session):
+                    await job(Store(session))
+                    await session.commit()
+
+        for failed in await asyncio.gather(*(run(job) for job in jobs), return_exceptions=True):
+            if isinstance(failed, Exception):
+                log.error("a sweep job failed", exc_info=failed)
 
     async def _waiting_for(self, store: Store, item: nudging.PlannedNudge) -> list[str]:
         step = item.subject.step
@@ -292,6 +351,18 @@ class Jobs:
     async def _project_chat(self, store: Store, subject: nudging.Subject) -> Chat | None:
         chat_id = subject.project.chat_id
         return await store.get(Chat, chat_id) if chat_id else None
+
+
+async def _adopted(store: Store, item: nudging.PlannedNudge) -> nudging.PlannedNudge:
+    """The nudge with its claim and its person in ``store``'s session (planned in another)."""
+    return dataclasses.replace(item, nudge=await store.session.merge(item.nudge, load=False),
+                               person=await store.session.merge(item.person, load=False))
+
+
+async def _adopted_urge(store: Store, planned: nudging.PlannedUrge) -> nudging.PlannedUrge:
+    head = await store.session.merge(planned.head, load=False) if planned.head else None
+    return dataclasses.replace(planned, urge=await store.session.merge(planned.urge, load=False),
+                               head=head)
 
 
 async def _take(lock: AsyncConnection) -> bool:

@@ -80,6 +80,17 @@ class SlidingWindow:
 
 
 @dataclass(frozen=True)
+class Pace:
+    """Telegram's limits, a little under (it does not document its counting exactly): 30
+    messages a second overall, 20 a minute in a group (edits included). Tests shorten the
+    group's ``window`` rather than wait a minute."""
+
+    per_second: int = 25
+    per_group: int = 19
+    group_window: float = 60.0
+
+
+@dataclass(frozen=True)
 class RetryPolicy:
     """How long the bot keeps trying one Bot API request before it gives up on it.
 
@@ -132,21 +143,18 @@ def describe(exc: TelegramAPIError, token: str) -> str:
 
 
 class FloodControl(BaseRequestMiddleware):
-    """Stays under Telegram's limits (30 messages a second overall, 20 a minute in a group,
-    edits included; a little under, as Telegram does not document its counting exactly)
-    and, when Telegram still answers 429, or fails, tries again as ``retry`` says."""
+    """Stays under Telegram's limits as ``pace`` says and, when Telegram still answers 429,
+    or fails, tries again as ``retry`` says."""
 
-    def __init__(self, per_second: int = 25, group_per_minute: int = 19,
-                 retry: RetryPolicy | None = None, group_window: float = 60.0) -> None:
-        self.overall = SlidingWindow(per_second, 1)
-        self.group_per_minute = group_per_minute
-        self.group_window = group_window  # a minute, but for tests that cannot wait one
+    def __init__(self, pace: Pace | None = None, retry: RetryPolicy | None = None) -> None:
+        self.pace = pace or Pace()
+        self.overall = SlidingWindow(self.pace.per_second, 1)
         self.groups: OrderedDict[int, SlidingWindow] = OrderedDict()
         self.retry = retry or RetryPolicy()
 
     def _group_limiter(self, chat_id: int) -> SlidingWindow:
         limiter = (self.groups.pop(chat_id, None)
-                   or SlidingWindow(self.group_per_minute, self.group_window))
+                   or SlidingWindow(self.pace.per_group, self.pace.group_window))
         self.groups[chat_id] = limiter
         while len(self.groups) > 1000:  # forget the quietest chats
             self.groups.popitem(last=False)
@@ -258,12 +266,11 @@ def _status(code: int) -> str:
         return str(code)
 
 
-def build_bot(token: str, api_base_url: str, *, per_second: int = 25,
-              group_per_minute: int = 19, retry: RetryPolicy | None = None,
-              group_window: float = 60.0) -> Bot:
+def build_bot(token: str, api_base_url: str, *, pace: Pace | None = None,
+              retry: RetryPolicy | None = None) -> Bot:
     session = Session(api_base_url)
     session.middleware(CommitFirst())  # outermost: before any pacing wait
-    session.middleware(FloodControl(per_second, group_per_minute, retry, group_window))
+    session.middleware(FloodControl(pace, retry))
     return Bot(token, session=session,
                default=DefaultBotProperties(
                    parse_mode="HTML", link_preview=LinkPreviewOptions(is_disabled=True)))

@@ -21,7 +21,7 @@ from aiogram.exceptions import (
 )
 from aiogram.methods import GetMe
 
-from bot.telegram import RetryPolicy, SlidingWindow, build_bot
+from bot.telegram import Pace, RetryPolicy, SlidingWindow, build_bot
 from sandbox.emulator import ControlClient, Emulator, EmulatorConfig
 
 TOKEN = "123456:FLOOD-TEST"
@@ -66,7 +66,7 @@ async def emulator() -> AsyncIterator[tuple[Emulator, ControlClient]]:
 @pytest.fixture
 async def bot(emulator: tuple[Emulator, ControlClient]) -> AsyncIterator[Bot]:
     emu, _ = emulator
-    bot = build_bot(TOKEN, emu.base_url, per_second=10, group_per_minute=3)
+    bot = build_bot(TOKEN, emu.base_url, pace=Pace(per_second=10, per_group=3))
     async with bot.context():
         yield bot
 

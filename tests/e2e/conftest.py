@@ -29,7 +29,7 @@ from bot.config import load_settings
 from bot.domain.clock import ManualClock
 from bot.domain.org import apply_org, parse_org
 from bot.jobs import SweepResult
-from bot.telegram import RetryPolicy
+from bot.telegram import Pace, RetryPolicy
 from sandbox.demo import DEMO_CHATS, DEMO_USERS, demo_org_yaml
 from sandbox.emulator.client import ControlClient
 from sandbox.emulator.config import EmulatorConfig
@@ -151,7 +151,7 @@ def button(message: Json, label_part: str) -> str:
 
 async def build_world(database_url: str, tmp_path: Path, *, started: set[str] | None = None,
                       snapshot: DemoSnapshot | None = None, handle_as_tasks: bool = False,
-                      group_window: float = 60.0,
+                      pace: Pace | None = None,
                       **settings: Any) -> tuple[World, asyncio.Task[None]]:
     """The demo bureau on a fresh emulator and bot: imported, and with ``started`` (everyone
     by default) having opened a private chat; or, much faster, continued from ``snapshot``,
@@ -164,7 +164,7 @@ async def build_world(database_url: str, tmp_path: Path, *, started: set[str] | 
         emu.load_world(snapshot.emulator)
     config = load_settings(bot_token=TOKEN, api_base_url=emu.base_url,
                            database_url=database_url, data_dir=tmp_path, **settings)
-    app = await create_app(config, clock=clock, retry=RETRY, group_window=group_window)
+    app = await create_app(config, clock=clock, retry=RETRY, pace=pace)
     ctl = ControlClient(emu.base_url)
     world = World(emu, ctl, app, clock,
                   users={key: user.telegram_id for key, user in DEMO_USERS.items()},

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.telegram import Pace
 from storage.models import Report
 from tests.e2e.conftest import DemoSnapshot, build_world, eventually, tear_down, text_of
 
@@ -27,7 +28,7 @@ async def test_a_burst_of_reports_waits_for_its_group_and_nobody_else(
         caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING)
     world, task = await build_world(database_url, tmp_path, snapshot=demo_snapshot,
-                                    handle_as_tasks=True, group_window=WINDOW)
+                                    handle_as_tasks=True, pace=Pace(group_window=WINDOW))
     try:
         await world.ctl.set_flood_limits(per_group_per_minute=20, group_window_seconds=WINDOW)
         group, li = world.cid("KP-002"), world.uid("li")
