@@ -17,7 +17,8 @@ from bot.delivery import PRIVATE, send_private, send_to_person
 from bot.domain import nudging
 from bot.domain.approvals import Outcome, deem_approved, deemable_steps
 from bot.domain.ladder import RungKind
-from bot.domain.vocabulary import AssignmentState, CaseState, ChatKind, StepState
+from bot.domain.turns import turn_holders
+from bot.domain.vocabulary import CaseState, ChatKind, StepState
 from bot.handlers.announce import announce
 from bot.publishing import reply_to_message, sync_cards
 from bot.scheduling import Timers
@@ -32,7 +33,7 @@ from bot.views.nudges import (
 )
 from bot.views.text import localized, mention
 from storage.db import SessionFactory
-from storage.models import Card, Case, Chat, Person, Section, Step
+from storage.models import Assignment, Card, Case, Chat, Person, Section, Step
 from storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -180,14 +181,20 @@ class Jobs:
                 await store.commit()
                 result.failed += len(items)
 
-    async def _waiting_for(self, store: Store, item: nudging.PlannedNudge) -> list[str]:
-        step = item.subject.step
-        if step is None or step.state != StepState.OPEN or step.id is None:
+    async def _holders(self, store: Store, item: nudging.PlannedNudge) -> list[Assignment]:
+        """Who holds a turn of the nudge's step now."""
+        if item.subject.step is None or item.subject.step.id is None:
             return []
+        step = await store.get(Step, item.subject.step.id)
+        if step is None or step.id is None:
+            return []
+        return turn_holders(step, await store.assignments(step.id))
+
+    async def _waiting_for(self, store: Store, item: nudging.PlannedNudge) -> list[str]:
         names = []
-        for a in await store.assignments(step.id):
-            person = await store.get(Person, a.person_id)
-            if a.state == AssignmentState.PENDING and person is not None:
+        for turn in await self._holders(store, item):
+            person = await store.get(Person, turn.person_id)
+            if person is not None:
                 names.append(person.name)
         return names
 
