@@ -218,8 +218,10 @@ async def test_a_case_goes_yellow_then_red_to_the_right_people_once_in_office_ho
     for when in (at(11, 24, 17, 30), at(11, 24, 22), at(11, 25, 8, 29)):
         assert (await sweep_at(world, when)).sent == 0
     assert await claims(world) == []
-    assert (await sweep_at(world, at(11, 25, 8, 30))).sent == 2
-    assert await who_got(world) == [("liuxiao", "yellow"), ("zheng", "yellow")]
+    # The handler, the guide, and both posts whose turn it is (李 A, 何 B).
+    assert (await sweep_at(world, at(11, 25, 8, 30))).sent == 4
+    assert await who_got(world) == [("he", "yellow"), ("li", "yellow"), ("liuxiao", "yellow"),
+                                    ("zheng", "yellow")]
     for person in ("liuxiao", "zheng"):
         [yellow] = await nudges_in(world, person)
         assert text_of(yellow) == (
@@ -232,19 +234,22 @@ async def test_a_case_goes_yellow_then_red_to_the_right_people_once_in_office_ho
     # Red at Thursday's close: held through the evening and the night, out at 08:30.
     for when in (at(11, 26, 17, 30), at(11, 26, 18), at(11, 26, 23, 59), at(11, 27, 8, 29)):
         assert (await sweep_at(world, when)).sent == 0
-    assert (await sweep_at(world, at(11, 27, 8, 30))).sent == 3
+    # The handler, the leader in charge, the section head and both posts: 李 is the leader
+    # and the A post, and hears it once.
+    assert (await sweep_at(world, at(11, 27, 8, 30))).sent == 4
     for when in (at(11, 27, 8, 31), at(11, 27, 10), at(11, 27, 16)):
         assert (await sweep_at(world, when)).sent == 0
-    assert await who_got(world) == [("li", "red"), ("liuxiao", "red"), ("liuxiao", "yellow"),
+    assert await who_got(world) == [("he", "red"), ("he", "yellow"), ("li", "red"),
+                                    ("li", "yellow"), ("liuxiao", "red"), ("liuxiao", "yellow"),
                                     ("zhao", "red"), ("zheng", "yellow")]
     assert all(n.channel == "private" and not n.late for n in await claims(world))
-    for person in ("liuxiao", "li", "zhao"):
+    for person in ("liuxiao", "li", "zhao", "he"):
         red = (await nudges_in(world, person))[-1]
         assert text_of(red).startswith(f"🔴 红灯超期：「{ITEM}」#1")
         assert "时限 11月26日周四 17:30，已超期 1 个工作日。" in text_of(red)
         assert LATE not in text_of(red)  # held by quiet hours, not late
     assert [len(await nudges_in(world, p)) for p in ("liuxiao", "zheng", "li", "zhao", "he")
-            ] == [2, 1, 1, 1, 0]
+            ] == [2, 1, 2, 1, 2]
 
 
 async def test_a_green_channel_case_is_nudged_in_the_evening(world: World) -> None:
@@ -255,19 +260,22 @@ async def test_a_green_channel_case_is_nudged_in_the_evening(world: World) -> No
     async with world.db() as store:
         permit = await store.get(Case, 2)
     assert permit is not None and permit.green_channel
-    # Tuesday 17:31: the green-channel case is yellow at once, the ordinary one waits.
-    assert (await sweep_at(world, at(11, 24, 17, 31))).sent == 2
-    assert await who_got(world, "step") == [("lin", "yellow"), ("zhangfan", "yellow")]
+    # Tuesday 17:31: the green-channel case is yellow at once (to the handler, the guide and
+    # 王建国, whose turn it is), the ordinary one waits.
+    assert (await sweep_at(world, at(11, 24, 17, 31))).sent == 3
+    assert await who_got(world, "step") == [("lin", "yellow"), ("wang", "yellow"),
+                                            ("zhangfan", "yellow")]
     [yellow] = await nudges_in(world, "zhangfan")
     assert text_of(yellow).startswith("🟡 黄灯预警：「雁城危房重建规划许可」#2 的「处务会」环节")
     assert LATE not in text_of(yellow)
-    assert (await sweep_at(world, at(11, 25, 8, 30))).sent == 2  # the ordinary one's yellow
-    # Thursday 17:31 and late at night: the green channel goes red, the ordinary case waits.
+    assert (await sweep_at(world, at(11, 25, 8, 30))).sent == 4  # the ordinary one's yellow
+    # Thursday 17:31 and late at night: the green channel goes red, the ordinary case waits
+    # (王建国 is the section head and the holder: one red).
     assert (await sweep_at(world, at(11, 26, 17, 31))).sent == 3
     assert (await sweep_at(world, at(11, 26, 23))).sent == 0
     assert sorted(k for k, level in await who_got(world, "step", (await step_of(world, 2)).id)
                   if level == "red") == ["li", "wang", "zhangfan"]
-    assert (await sweep_at(world, at(11, 27, 8, 30))).sent == 3
+    assert (await sweep_at(world, at(11, 27, 8, 30))).sent == 4
     assert not any(n.late for n in await claims(world))
 
 
@@ -281,13 +289,16 @@ async def test_the_urge_notice_at_red_plus_five_then_a_reminder_every_three_days
     schedule = await daily(world, office_mornings(date(2026, 11, 27), date(2026, 12, 11)))
     # Due Thu 11-26. Working days after it: Fri 27 (1), Mon 30, Tue 1, Wed 2 (3: the first
     # reminder the next morning), Thu 3 (5: the urge notice the next morning), Fri 4, Mon 7
-    # (6), Tue 8, Wed 9, Thu 10 (9).
+    # (6), Tue 8, Wed 9, Thu 10 (9). The reminders go to both posts whose turn it is too.
     assert schedule == {
-        date(2026, 11, 27): [("li", "red"), ("liuxiao", "red"), ("zhao", "red")],
-        date(2026, 12, 2): [("liuxiao", "repeat-1"), ("zhao", "repeat-1")],
+        date(2026, 11, 27): [("he", "red"), ("li", "red"), ("liuxiao", "red"), ("zhao", "red")],
+        date(2026, 12, 2): [("he", "repeat-1"), ("li", "repeat-1"), ("liuxiao", "repeat-1"),
+                            ("zhao", "repeat-1")],
         date(2026, 12, 4): [("qian", "urge"), ("zhao", "urge"), ("zhou", "urge")],
-        date(2026, 12, 7): [("liuxiao", "repeat-2"), ("zhao", "repeat-2")],
-        date(2026, 12, 10): [("liuxiao", "repeat-3"), ("zhao", "repeat-3")],
+        date(2026, 12, 7): [("he", "repeat-2"), ("li", "repeat-2"), ("liuxiao", "repeat-2"),
+                            ("zhao", "repeat-2")],
+        date(2026, 12, 10): [("he", "repeat-3"), ("li", "repeat-3"), ("liuxiao", "repeat-3"),
+                             ("zhao", "repeat-3")],
     }
     assert not any(n.late for n in await claims(world))
     async with world.db() as store:
@@ -360,9 +371,11 @@ async def test_across_national_day_the_holiday_week_is_not_counted(world: World)
     # National Day: Oct 1 – 7 off, Saturday Oct 10 a make-up working day. Red waits for
     # Oct 8; red + 3 is Oct 10 (the reminder on Monday 12), red + 5 is Tuesday Oct 13.
     assert schedule == {
-        date(2026, 9, 29): [("liuxiao", "yellow"), ("zheng", "yellow")],
-        date(2026, 10, 8): [("li", "red"), ("liuxiao", "red"), ("zhao", "red")],
-        date(2026, 10, 12): [("liuxiao", "repeat-1"), ("zhao", "repeat-1")],
+        date(2026, 9, 29): [("he", "yellow"), ("li", "yellow"), ("liuxiao", "yellow"),
+                            ("zheng", "yellow")],
+        date(2026, 10, 8): [("he", "red"), ("li", "red"), ("liuxiao", "red"), ("zhao", "red")],
+        date(2026, 10, 12): [("he", "repeat-1"), ("li", "repeat-1"), ("liuxiao", "repeat-1"),
+                             ("zhao", "repeat-1")],
         date(2026, 10, 14): [("qian", "urge"), ("zhao", "urge"), ("zhou", "urge")],
     }
     assert not any(n.late for n in await claims(world))  # the holiday made nothing late
@@ -394,7 +407,8 @@ async def test_an_uncovered_year_counts_weekends_only_and_admins_hear_once_per_y
         "weekends only and marked uncertain.")
     assert (await who_got(world, "calendar", 2027)) == [("ma", "uncertain")]
     yellow = await daily(world, office_mornings(date(2027, 2, 5), date(2027, 2, 5)))
-    assert yellow == {date(2027, 2, 5): [("liuxiao", "yellow")] * 2 + [("zheng", "yellow")] * 2}
+    assert yellow == {date(2027, 2, 5): [(key, "yellow") for key in ("he", "li", "liuxiao", "zheng")
+                                         for _case in (1, 2)]}
 
     # The State Council notice comes in (as typed here: Sat Feb 6 – Sun Feb 14 off).
     async with world.db() as store:
@@ -430,8 +444,9 @@ async def test_a_returned_case_is_not_nudged_until_resubmitted_then_against_its_
     await resubmit(world, notice, at(11, 30))
     schedule = await daily(world, office_mornings(date(2026, 11, 30), date(2026, 12, 4)))
     assert schedule == {
-        date(2026, 12, 1): [("liuxiao", "yellow"), ("zheng", "yellow")],
-        date(2026, 12, 3): [("li", "red"), ("liuxiao", "red"), ("zhao", "red")],
+        date(2026, 12, 1): [("he", "yellow"), ("li", "yellow"), ("liuxiao", "yellow"),
+                            ("zheng", "yellow")],
+        date(2026, 12, 3): [("he", "red"), ("li", "red"), ("liuxiao", "red"), ("zhao", "red")],
     }
     [yellow, red] = await nudges_in(world, "liuxiao")
     assert "时限 12月2日周三 17:30，剩余 1 个工作日。" in text_of(yellow)
@@ -442,13 +457,13 @@ async def test_a_case_returned_when_red_goes_red_again_after_resubmission(world:
     await finish_milestones(world)
     await submit(world)
     card = await world.last_from_bot("li")
-    assert (await sweep_at(world, at(11, 27, 8, 31))).sent == 3  # red
+    assert (await sweep_at(world, at(11, 27, 8, 31))).sent == 4  # red
     notice = await return_case(world, card, at(11, 27, 10))
     await resubmit(world, notice, at(11, 30, 10))
     due = (await step_of(world, 1)).due_at
     assert due is not None and due > at(11, 30, 10)
     await daily(world, office_mornings(date(2026, 12, 1), date(2026, 12, 2)))
-    for person in ("liuxiao", "li", "zhao"):  # told once per due: the old, then the new
+    for person in ("liuxiao", "li", "zhao", "he"):  # once per due: the old, then the new
         reds = [m for m in await nudges_in(world, person) if "红灯超期" in text_of(m)]
         assert len(reds) == 2, person
 
@@ -555,13 +570,13 @@ async def test_a_silent_step_is_deemed_approved_at_its_due_and_never_goes_red(
     assert "red" in {n.level for n in await claims(world, "step", second.id)}  # ordinary step
 
 
-async def test_escalate_adds_the_holders_and_the_director_to_red_and_the_reminders(
-        typed: World) -> None:
+async def test_escalate_adds_the_director_to_red_and_the_reminders(typed: World) -> None:
     world = typed
     await submit(world, "违法建设整改督办", kind="督办件")  # due Wednesday 17:30
     schedule = await daily(world, office_mornings(date(2026, 11, 24), date(2026, 12, 1)))
     assert schedule == {
-        date(2026, 11, 24): [("liuxiao", "yellow"), ("zheng", "yellow")],  # not escalated
+        date(2026, 11, 24): [("he", "yellow"), ("li", "yellow"), ("liuxiao", "yellow"),
+                             ("zheng", "yellow")],  # not escalated
         date(2026, 11, 26): [("chen", "red"), ("he", "red"), ("li", "red"),
                              ("liuxiao", "red"), ("zhao", "red")],
         date(2026, 12, 1): [("chen", "repeat-1"), ("he", "repeat-1"), ("li", "repeat-1"),
@@ -609,8 +624,8 @@ async def test_a_one_day_step_is_yellow_at_once_and_not_late(typed: World) -> No
     await submit(world, "防汛抢险临时用地", kind="加急事项")  # Monday 10:00: due Tuesday
     # One working day left from the start: yellow at once, but nothing fell due before the
     # case existed, so the nudge is not a catch-up.
-    assert (await sweep_at(world, at(11, 23, 10, 1))).sent == 2
-    assert [(n.level, n.late) for n in await claims(world)] == [("yellow", False)] * 2
+    assert (await sweep_at(world, at(11, 23, 10, 1))).sent == 4
+    assert [(n.level, n.late) for n in await claims(world)] == [("yellow", False)] * 4
     [yellow] = await nudges_in(world, "liuxiao")
     assert text_of(yellow).startswith("🟡 黄灯预警：「防汛抢险临时用地」#1")
     assert LATE not in text_of(yellow)
@@ -622,8 +637,9 @@ async def test_a_case_stored_without_its_type_follows_the_default_ladder(world: 
     async with world.db() as store:  # as migration 0002 left cases from before case types
         await store.session.execute(update(Case).values(definition="{}"))
         await store.commit()
-    assert (await sweep_at(world, at(11, 25, 8, 31))).sent == 2
-    assert await who_got(world) == [("liuxiao", "yellow"), ("zheng", "yellow")]
+    assert (await sweep_at(world, at(11, 25, 8, 31))).sent == 4
+    assert await who_got(world) == [("he", "yellow"), ("li", "yellow"), ("liuxiao", "yellow"),
+                                    ("zheng", "yellow")]
 
 
 # -- 8. milestones ---------------------------------------------------------------------------
@@ -737,17 +753,18 @@ async def test_a_restart_never_resends(database_url: str, tmp_path: Path) -> Non
     try:
         await finish_milestones(world)
         await submit(world)
-        assert (await sweep_at(world, at(11, 25, 8, 31))).sent == 2
+        assert (await sweep_at(world, at(11, 25, 8, 31))).sent == 4
         for when in (at(11, 25, 8, 32), at(11, 27, 8, 31)):
             old = world.app
             task = await restart_bot(world, task)  # a new process on the same database
             await old.close()
             assert (await world.sweep()).sent == 0  # what the last one sent stays sent
-            assert (await sweep_at(world, when)).sent == (3 if when.day == 27 else 0)
-        assert await who_got(world) == [("li", "red"), ("liuxiao", "red"), ("liuxiao", "yellow"),
-                                        ("zhao", "red"), ("zheng", "yellow")]
-        assert [len(await nudges_in(world, p)) for p in ("liuxiao", "zheng", "li", "zhao")
-                ] == [2, 1, 1, 1]
+            assert (await sweep_at(world, when)).sent == (4 if when.day == 27 else 0)
+        assert await who_got(world) == [
+            ("he", "red"), ("he", "yellow"), ("li", "red"), ("li", "yellow"), ("liuxiao", "red"),
+            ("liuxiao", "yellow"), ("zhao", "red"), ("zheng", "yellow")]
+        assert [len(await nudges_in(world, p)) for p in ("liuxiao", "zheng", "li", "zhao", "he")
+                ] == [2, 1, 2, 1, 2]
     finally:
         assert await tear_down(world, task) == []
 
@@ -842,15 +859,15 @@ async def test_a_failed_send_is_retried_by_a_later_sweep_in_office_hours_once(
     await finish_milestones(world)
     await submit(world)
     world.clock.set(at(11, 25, 8, 31))
-    # Both yellow nudges fail on every try (Telegram 500), until the bot gives up on them.
-    await world.ctl.inject_fault("sendMessage", "500", count=2 * RETRY.attempts)
+    # The four yellow nudges fail on every try (Telegram 500), until the bot gives up.
+    await world.ctl.inject_fault("sendMessage", "500", count=4 * RETRY.attempts)
     result = await world.sweep()
-    assert (result.sent, result.failed) == (0, 2)
+    assert (result.sent, result.failed) == (0, 4)
     assert all(n.sent_at is None and n.error for n in await claims(world))
     assert (await sweep_at(world, at(11, 25, 8, 32))).sent == 0  # a fresh claim: not yet
     assert (await sweep_at(world, at(11, 25, 12, 10))).sent == 0  # lunch: quiet hours
-    assert (await sweep_at(world, at(11, 25, 14))).sent == 2
-    assert [(n.channel, n.late) for n in await claims(world)] == [("private", True)] * 2
+    assert (await sweep_at(world, at(11, 25, 14))).sent == 4
+    assert [(n.channel, n.late) for n in await claims(world)] == [("private", True)] * 4
     assert (await sweep_at(world, at(11, 25, 14, 10))).sent == 0
     for person in ("liuxiao", "zheng"):
         [yellow] = await nudges_in(world, person)
@@ -862,10 +879,10 @@ async def test_a_flood_limit_is_waited_out(world: World) -> None:
     await submit(world)
     world.clock.set(at(11, 25, 8, 31))
     await world.ctl.inject_fault("sendMessage", "429", count=1, retry_after=1)
-    assert (await world.sweep()).sent == 2
-    answered = [r["error_code"] for r in await world.ctl.requests("sendMessage")][-3:]
-    assert answered == [429, None, None]
-    assert [n.channel for n in await claims(world)] == ["private", "private"]
+    assert (await world.sweep()).sent == 4
+    answered = [r["error_code"] for r in await world.ctl.requests("sendMessage")][-5:]
+    assert answered == [429, None, None, None, None]
+    assert [n.channel for n in await claims(world)] == ["private"] * 4
 
 
 async def test_the_sweep_and_the_due_timers_are_scheduled_once(world: World) -> None:
