@@ -20,10 +20,11 @@ from bot.domain.ladder import RungKind
 from bot.domain.turns import turn_holders
 from bot.domain.vocabulary import CaseState, ChatKind, StepState
 from bot.handlers.announce import announce
-from bot.publishing import reply_to_message, sync_cards
+from bot.publishing import keep_reminder, reminder_buttons, reply_to_message, sync_cards
 from bot.scheduling import Timers
 from bot.services import Services
 from bot.views.nudges import (
+    decide_hint,
     deemed_text,
     digest_text,
     nudge_text,
@@ -158,17 +159,25 @@ class Jobs:
 
     async def _deliver_nudges(self, store: Store, planned: list[nudging.PlannedNudge],
                               result: SweepResult) -> None:
-        """One message per nudge; a digest for someone with many at once."""
+        """One message per nudge; a digest for someone with many at once. A reminder of a
+        turn the person holds is never folded into a digest: it comes with its buttons."""
         by_person: dict[int, list[nudging.PlannedNudge]] = defaultdict(list)
         for item in planned:
             assert item.person.id is not None
             by_person[item.person.id].append(item)
         for items in by_person.values():
             try:
-                if len(items) > self.services.policy.digest_after:
-                    await self._deliver_digest(store, items)
+                others = []
+                for item in items:
+                    turn = await self._turn_of(store, item)
+                    if turn is None:
+                        others.append(item)
+                    else:
+                        await self._deliver(store, item, turn)
+                if len(others) > self.services.policy.digest_after:
+                    await self._deliver_digest(store, others)
                 else:
-                    for item in items:
+                    for item in others:
                         await self._deliver(store, item)
                 result.sent += len(items)
             except TelegramAPIError as exc:  # one failure must not stop the sweep
@@ -198,15 +207,31 @@ class Jobs:
                 names.append(person.name)
         return names
 
-    async def _deliver(self, store: Store, item: nudging.PlannedNudge) -> None:
+    async def _turn_of(self, store: Store, item: nudging.PlannedNudge) -> Assignment | None:
+        """The turn the nudged person holds in the nudge's step, if any."""
+        held = [a for a in await self._holders(store, item) if a.person_id == item.person.id]
+        return held[-1] if held else None
+
+    async def _deliver(self, store: Store, item: nudging.PlannedNudge,
+                       turn: Assignment | None = None) -> None:
+        """Privately, else by a mention in the project's group. To someone holding a turn,
+        with the buttons of their private card (none in the group: its card has them)."""
         rendering = self.services.rendering
         waiting = await self._waiting_for(store, item)
         chat = await self._project_chat(store, item.subject)
+        t, group = rendering.for_person(item.person), rendering.for_group()
+        text, group_text = nudge_text(t, item, waiting), nudge_text(group, item, waiting)
+        buttons = None
+        if turn is not None:
+            buttons = await reminder_buttons(store, self.services, item.person, turn)
+        if buttons is not None:
+            text = Markup("{}\n{}").format(text, decide_hint(t, here=True))
+            group_text = Markup("{}\n{}").format(group_text, decide_hint(group, here=False))
         delivered = await send_to_person(
-            self.bot, store, item.person, nudge_text(rendering.for_person(item.person), item,
-                                                     waiting),
-            group_chat_id=chat.tg_chat_id if chat else None,
-            group_text=nudge_text(rendering.for_group(), item, waiting))
+            self.bot, store, item.person, text, group_chat_id=chat.tg_chat_id if chat else None,
+            group_text=group_text, markup=buttons[1] if buttons else None)
+        if buttons is not None and delivered.channel == PRIVATE and delivered.message:
+            keep_reminder(store, *buttons, delivered.message)
         await nudging.mark_sent(store, item.nudge, channel=delivered.channel,
                                 at=self.services.now(), error=delivered.error)
 

@@ -2,7 +2,8 @@
 escalation ladder (yellow, red, the urge notice at red + 5 working days, a reminder every 3
 working days while red), each rung once per person, in office hours only (green-channel
 cases excepted), marking catch-ups late; deemed approvals first; durable across restarts,
-dead processes and a second process sweeping at the same time.
+dead processes and a second process sweeping at the same time. Whoever holds the open turn
+is reminded too, privately with the buttons of their card, which work from the reminder.
 
 Time only moves when a test moves ``world.clock``; nothing sleeps. Sweeps at 08:31 see a rung
 one minute after it could first go out (office hours open at 08:30), so nothing is late
@@ -517,6 +518,23 @@ case_types:
         mode: any
         assignees: [project_leader, leader_backup]
         limit: 1
+  - code: countersign
+    name: 领导会签
+    steps:
+      - name: 局领导会签
+        mode: all
+        assignees: [{role: leader}]
+        limit: 3
+  - code: plain
+    name: 经办提醒事项
+    ladder:
+      yellow: [handler, guide]
+      red: [handler, section_head]
+    steps:
+      - name: 分管领导审批
+        mode: any
+        assignees: [project_leader, leader_backup]
+        limit: 3
 """
 
 
@@ -728,7 +746,8 @@ async def test_after_downtime_each_person_gets_the_current_rungs_once_late_in_a_
     assert text.count(LATE) == 5
     assert "🔴 仍在超期（补发：应于 12月1日周二 17:30 提醒）：「" in text
     # Everyone: each claim once, in one digest when more than 3 (a section head's urge
-    # claim is the urge notice itself, a message of its own).
+    # claim is the urge notice itself, a message of its own; a reminder of a turn one
+    # holds comes on its own, with the card's buttons: 李 and 何 on the case).
     keys, made = await person_keys(world), await claims(world)
     async with world.db() as store:
         heads = [keys[u.head_id] for u in await store.all(UrgeNotice) if u.head_id]
@@ -737,9 +756,12 @@ async def test_after_downtime_each_person_gets_the_current_rungs_once_late_in_a_
         new = (await world.from_bot(who))[before[who]:]
         mine = sum(1 for n in made if keys[n.person_id] == who)
         notices = heads.count(who)
-        nudged = mine - notices
+        held = sum(1 for n in made if keys[n.person_id] == who and n.target_kind == "step"
+                   and who in ("li", "he"))
+        nudged = mine - notices - held
         assert entries(new) == mine, who
-        assert len(new) == (1 if nudged > 3 else nudged) + notices, who
+        assert len(new) == held + (1 if nudged > 3 else nudged) + notices, who
+        assert sum(1 for m in new if buttons(m)) == held + notices, who
     assert "repeat-1" not in {lv for _, lv in
                               await who_got(world, "milestone", ms["微波站迁建选址确定"])}
     assert (await sweep_at(world, at(12, 3, 10, 5))).sent == 0
@@ -921,3 +943,124 @@ async def clear_stored_timers(world: World) -> None:
     async with world.app.engine.begin() as connection:
         if await connection.run_sync(lambda sync: inspect(sync).has_table(JOBS_TABLE)):
             await connection.execute(text(f"DELETE FROM {JOBS_TABLE}"))
+
+
+# -- 12. whoever must decide ------------------------------------------------------------------
+
+YOURS = "👇 待您审批：下方按钮与审批卡片上的相同。"
+YOURS_IN_GROUP = "待您审批：请使用案卷卡片上的按钮。"
+
+
+async def test_both_posts_of_an_or_sign_get_yellow_and_red_privately_with_their_cards_buttons(
+        world: World) -> None:
+    await finish_milestones(world)
+    await submit(world)
+    cards = {post: await world.last_from_bot(post) for post in ("li", "he")}  # turn cards
+    assert (await sweep_at(world, at(11, 25, 8, 31))).sent == 4
+    assert (await sweep_at(world, at(11, 27, 8, 31))).sent == 4
+    for post in ("li", "he"):
+        yellow, red = await nudges_in(world, post)
+        assert text_of(yellow).startswith(f"🟡 黄灯预警：「{ITEM}」#1")
+        assert text_of(red).startswith(f"🔴 红灯超期：「{ITEM}」#1")
+        for reminder in (yellow, red):
+            assert text_of(reminder).endswith(f"\n{YOURS}")
+            # The very buttons of the private card: same labels, same callback data.
+            assert buttons(reminder) == buttons(cards[post]) != {}
+    # 李 is the leader in charge as well as the A post: one red all the same.
+    assert [level for key, level in await who_got(world) if key == "li"] == ["red", "yellow"]
+    for other in ("liuxiao", "zheng", "zhao"):  # not theirs to decide: no buttons
+        for nudge in await nudges_in(world, other):
+            assert buttons(nudge) == {} and YOURS not in text_of(nudge)
+    assert {n.channel for n in await claims(world)} == {"private"}
+
+
+async def test_approving_from_a_reminder_decides_the_step_and_the_reminders_lose_their_buttons(
+        world: World) -> None:
+    await finish_milestones(world)
+    group_card = await submit(world)
+    await sweep_at(world, at(11, 25, 8, 31))
+    [he_yellow], [li_yellow] = await nudges_in(world, "he"), await nudges_in(world, "li")
+    world.clock.set(at(11, 25, 9))
+    pressed = await world.press("he", "he", he_yellow["message_id"], button(he_yellow, "同意"))
+    assert pressed["answer"]["text"] == "✅ 已同意，谢谢。"
+    assert (await the_case(world)).state == "approved"
+    group = await world.ctl.message(world.cid("KP-002"), group_card["message_id"])
+    assert "✅ 何副局长 同意 · 11月25日周三 09:00" in text_of(group)
+    # The buttons go with the turn, on both reminders as on the cards; the text stays.
+    for post, reminder in (("he", he_yellow), ("li", li_yellow)):
+        shown = await world.ctl.message(world.cid(post), reminder["message_id"])
+        assert buttons(shown) == {} and text_of(shown) == text_of(reminder)
+    # A press a client still sends from an old copy is refused, saying who decided.
+    late = await world.press("li", "li", li_yellow["message_id"], button(li_yellow, "同意"),
+                             forge=True)
+    assert late["answer"]["show_alert"] is True
+    assert late["answer"]["text"] == "该事项已由 何副局长 于 11月25日周三 09:00 同意。"
+    assert (await sweep_at(world, at(11, 27, 8, 31))).sent == 0  # nothing left to remind
+
+
+async def test_a_countersigner_still_to_sign_is_reminded_and_one_who_signed_is_not(
+        typed: World) -> None:
+    world = typed
+    await submit(world, "绿化管理办法修订", kind="领导会签")  # 李 and 何 must both approve
+    li_card = await world.last_from_bot("li")
+    await world.press("li", "li", li_card["message_id"], button(li_card, "同意"))
+    assert (await the_case(world)).state == "pending"
+    schedule = await daily(world, office_mornings(date(2026, 11, 24), date(2026, 11, 27)))
+    assert schedule == {
+        date(2026, 11, 25): [("he", "yellow"), ("liuxiao", "yellow"), ("zheng", "yellow")],
+        # 李 hears red as the leader in charge, not as a countersigner: no buttons.
+        date(2026, 11, 27): [("he", "red"), ("li", "red"), ("liuxiao", "red"), ("zhao", "red")],
+    }
+    for nudge in await nudges_in(world, "he"):
+        assert set(buttons(nudge)) == {"✅ 同意", "↩️ 退回", "💬 附意见同意", "🔁 转交", "➕ 加签"}
+    [red] = await nudges_in(world, "li")
+    assert text_of(red).startswith("🔴 红灯超期：「绿化管理办法修订」#1")
+    assert buttons(red) == {} and YOURS not in text_of(red)
+
+
+async def test_a_handler_who_holds_the_turn_hears_each_level_once_with_the_buttons(
+        world: World) -> None:
+    await finish_milestones(world)
+    # 危房重建议题: the handler prepares the material first (5 working days: due Monday).
+    await submit(world, "危房重建议题材料", kind="危房重建议题", who="zhangfan",
+                 where="KP-004")
+    schedule = await daily(world, office_mornings(date(2026, 11, 24), date(2026, 12, 1)))
+    assert schedule == {
+        date(2026, 11, 27): [("lin", "yellow"), ("zhangfan", "yellow")],
+        date(2026, 12, 1): [("li", "red"), ("wang", "red"), ("zhangfan", "red")],
+    }
+    yellow, red = await nudges_in(world, "zhangfan")
+    for reminder in (yellow, red):
+        assert text_of(reminder).endswith(f"\n{YOURS}") and "✅ 同意" in buttons(reminder)
+
+
+async def test_a_holder_without_a_private_chat_is_mentioned_in_the_group_without_buttons(
+        database_url: str, tmp_path: Path) -> None:
+    world, task = await build_world(database_url, tmp_path, started=set(DEMO_USERS) - {"he"})
+    try:
+        await finish_milestones(world)
+        await submit(world)
+        await sweep_at(world, at(11, 25, 8, 31))
+        [mention] = [m for m in await world.from_bot("KP-002") if "黄灯预警" in text_of(m)]
+        assert text_of(mention).startswith(f"何副局长\n🟡 黄灯预警：「{ITEM}」#1")
+        assert text_of(mention).endswith(f"\n{YOURS_IN_GROUP}")
+        assert buttons(mention) == {}  # the group card above has them
+        [li_yellow] = await nudges_in(world, "li")
+        assert text_of(li_yellow).endswith(YOURS) and buttons(li_yellow)
+        keys = await person_keys(world)
+        assert sorted((keys[n.person_id], n.channel) for n in await claims(world)) == [
+            ("he", "group"), ("li", "private"), ("liuxiao", "private"), ("zheng", "private")]
+    finally:
+        assert await tear_down(world, task) == []
+
+
+async def test_a_case_type_whose_ladder_leaves_the_holders_out_does_not_remind_them(
+        typed: World) -> None:
+    world = typed
+    await submit(world, "公园导览标识更新", kind="经办提醒事项")  # due Thursday 17:30
+    schedule = await daily(world, office_mornings(date(2026, 11, 24), date(2026, 12, 2)))
+    assert schedule == {
+        date(2026, 11, 25): [("liuxiao", "yellow"), ("zheng", "yellow")],
+        date(2026, 11, 27): [("liuxiao", "red"), ("zhao", "red")],
+    }
+    assert await nudges_in(world, "li") == [] and await nudges_in(world, "he") == []
