@@ -55,11 +55,11 @@ async def send_private(bot: Bot, store: Store, person: Person, text: Markup,
 
 
 async def send_to_person(bot: Bot, store: Store, person: Person, text: Markup, *,
-                         group_chat_id: int | None,
-                         group_text: Markup | None = None) -> Delivered:
-    """Private if possible, else in the group with the person mentioned (``group_text`` is
-    the same message in the group's language)."""
-    private = await send_private(bot, store, person, text)
+                         group_chat_id: int | None, group_text: Markup | None = None,
+                         markup: InlineKeyboardMarkup | None = None) -> Delivered:
+    """Private if possible (with ``markup``), else in the group with the person mentioned
+    (``group_text`` is the same message in the group's language; no buttons there)."""
+    private = await send_private(bot, store, person, text, markup)
     if private.channel == PRIVATE or group_chat_id is None:
         return private
     message = await bot.send_message(
@@ -74,10 +74,27 @@ async def edit_text(bot: Bot, chat_id: int, message_id: int, text: Markup,
         await bot.edit_message_text(text=text, chat_id=chat_id, message_id=message_id,
                                     reply_markup=markup)
     except TelegramBadRequest as exc:
-        if "not modified" in exc.message:
-            return True
-        if "not found" in exc.message or "can't be edited" in exc.message:
-            log.warning("card %s/%s cannot be edited: %s", chat_id, message_id, exc.message)
-            return False
-        raise
+        return _edited_anyway(exc, chat_id, message_id)
     return True
+
+
+async def edit_buttons(bot: Bot, chat_id: int, message_id: int,
+                       markup: InlineKeyboardMarkup | None) -> bool:
+    """Change only a message's buttons (None removes them); False when it is gone."""
+    try:
+        await bot.edit_message_reply_markup(chat_id=chat_id, message_id=message_id,
+                                            reply_markup=markup)
+    except TelegramBadRequest as exc:
+        return _edited_anyway(exc, chat_id, message_id)
+    return True
+
+
+def _edited_anyway(exc: TelegramBadRequest, chat_id: int, message_id: int) -> bool:
+    """An edit Telegram refused: True when the message shows it already, False when the
+    message is gone; anything else is a bug in what was sent."""
+    if "not modified" in exc.message:
+        return True
+    if "not found" in exc.message or "can't be edited" in exc.message:
+        log.warning("card %s/%s cannot be edited: %s", chat_id, message_id, exc.message)
+        return False
+    raise exc

@@ -21,12 +21,14 @@ from bot.delivery import PRIVATE, send_private, send_to_person
 from bot.domain import nudging
 from bot.domain.approvals import Outcome, deem_approved, deemable_steps
 from bot.domain.ladder import RungKind
-from bot.domain.vocabulary import AssignmentState, CaseState, ChatKind, StepState
+from bot.domain.turns import turn_holders
+from bot.domain.vocabulary import CaseState, ChatKind, StepState
 from bot.handlers.announce import announce
-from bot.publishing import reply_to_message, sync_cards
+from bot.publishing import keep_reminder, reminder_buttons, reply_to_message, sync_cards
 from bot.scheduling import Timers
 from bot.services import Services
 from bot.views.nudges import (
+    decide_hint,
     deemed_text,
     digest_text,
     nudge_text,
@@ -36,7 +38,7 @@ from bot.views.nudges import (
 )
 from bot.views.text import localized, mention
 from storage.db import SessionFactory, unit_of_work
-from storage.models import Card, Case, Chat, Person, Section, Step
+from storage.models import Assignment, Card, Case, Chat, Person, Section, Step
 from storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -195,7 +197,8 @@ class Jobs:
     def _nudge_jobs(self, planned: list[nudging.PlannedNudge],
                     result: SweepResult) -> list[Callable[[Store], Awaitable[None]]]:
         """A digest for someone with many nudges at once; else each nudge on its own, so
-        that one waiting for its group's minute holds up no other."""
+        that one waiting for its group's minute holds up no other. A reminder of a turn the
+        person holds is never folded into a digest: it comes with its buttons."""
         by_person: dict[int, list[nudging.PlannedNudge]] = defaultdict(list)
         for item in planned:
             assert item.person.id is not None
@@ -204,10 +207,17 @@ class Jobs:
         async def deliver(store: Store, items: list[nudging.PlannedNudge]) -> None:
             items = [await _adopted(store, item) for item in items]
             try:
-                if len(items) > self.services.policy.digest_after:
-                    await self._deliver_digest(store, items)
+                others = []
+                for item in items:
+                    turn = await self._turn_of(store, item)
+                    if turn is None:
+                        others.append(item)
+                    else:
+                        await self._deliver(store, item, turn)
+                if len(others) > self.services.policy.digest_after:
+                    await self._deliver_digest(store, others)
                 else:
-                    for item in items:
+                    for item in others:
                         await self._deliver(store, item)
                 result.sent += len(items)
             except TelegramAPIError as exc:  # one failure must not stop the sweep
@@ -240,26 +250,48 @@ class Jobs:
             if isinstance(failed, Exception):
                 log.error("a sweep job failed", exc_info=failed)
 
-    async def _waiting_for(self, store: Store, item: nudging.PlannedNudge) -> list[str]:
-        step = item.subject.step
-        if step is None or step.state != StepState.OPEN or step.id is None:
+    async def _holders(self, store: Store, item: nudging.PlannedNudge) -> list[Assignment]:
+        """Who holds a turn of the nudge's step now."""
+        if item.subject.step is None or item.subject.step.id is None:
             return []
+        step = await store.get(Step, item.subject.step.id)
+        if step is None or step.id is None:
+            return []
+        return turn_holders(step, await store.assignments(step.id))
+
+    async def _waiting_for(self, store: Store, item: nudging.PlannedNudge) -> list[str]:
         names = []
-        for a in await store.assignments(step.id):
-            person = await store.get(Person, a.person_id)
-            if a.state == AssignmentState.PENDING and person is not None:
+        for turn in await self._holders(store, item):
+            person = await store.get(Person, turn.person_id)
+            if person is not None:
                 names.append(person.name)
         return names
 
-    async def _deliver(self, store: Store, item: nudging.PlannedNudge) -> None:
+    async def _turn_of(self, store: Store, item: nudging.PlannedNudge) -> Assignment | None:
+        """The turn the nudged person holds in the nudge's step, if any."""
+        held = [a for a in await self._holders(store, item) if a.person_id == item.person.id]
+        return held[-1] if held else None
+
+    async def _deliver(self, store: Store, item: nudging.PlannedNudge,
+                       turn: Assignment | None = None) -> None:
+        """Privately, else by a mention in the project's group. To someone holding a turn,
+        with the buttons of their private card (none in the group: its card has them)."""
         rendering = self.services.rendering
         waiting = await self._waiting_for(store, item)
         chat = await self._project_chat(store, item.subject)
+        t, group = rendering.for_person(item.person), rendering.for_group()
+        text, group_text = nudge_text(t, item, waiting), nudge_text(group, item, waiting)
+        buttons = None
+        if turn is not None:
+            buttons = await reminder_buttons(store, self.services, item.person, turn)
+        if buttons is not None:
+            text = Markup("{}\n{}").format(text, decide_hint(t, here=True))
+            group_text = Markup("{}\n{}").format(group_text, decide_hint(group, here=False))
         delivered = await send_to_person(
-            self.bot, store, item.person, nudge_text(rendering.for_person(item.person), item,
-                                                     waiting),
-            group_chat_id=chat.tg_chat_id if chat else None,
-            group_text=nudge_text(rendering.for_group(), item, waiting))
+            self.bot, store, item.person, text, group_chat_id=chat.tg_chat_id if chat else None,
+            group_text=group_text, markup=buttons[1] if buttons else None)
+        if buttons is not None and delivered.channel == PRIVATE and delivered.message:
+            keep_reminder(store, *buttons, delivered.message)
         await nudging.mark_sent(store, item.nudge, channel=delivered.channel,
                                 at=self.services.now(), error=delivered.error)
 

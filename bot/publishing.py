@@ -7,6 +7,10 @@ After every change :func:`sync_cards` does three things, in this order:
    get their copy;
 3. every existing card is re-rendered and edited only if what it shows would change
    (Telegram refuses an edit to identical content), so stale buttons disappear at once.
+
+A deadline reminder to someone who holds a turn carries the buttons of their private card;
+it is kept as a card of its own kind, whose text stays as sent and whose buttons go with
+the turn, like the card's.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from markupsafe import Markup
 from sqlalchemy import inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.delivery import PRIVATE, edit_text, send_private
+from bot.delivery import PRIVATE, edit_buttons, edit_text, send_private
 from bot.domain.case_view import CaseView, case_view
 from bot.domain.vocabulary import CaseState
 from bot.i18n import Rendering, Translator
@@ -38,10 +42,12 @@ from bot.views.case_card import (
     turn_keyboard,
 )
 from bot.views.text import mention
-from storage.models import Assignment, Card, Chat, Person
+from storage.models import Assignment, Card, Chat, Person, Step
 from storage.store import Store
 
 GROUP, PRIVATE_CARD, CC, SUBMITTER = "group", "private", "cc", "submitter"
+REMINDER = "reminder"  # a holder's deadline reminder: only its buttons are kept true
+_NO_BUTTONS = shown_hash("", None)  # a reminder whose turn is over (it never reopens)
 _CARDS_LOCK_SPACE = 0x67726E63  # "grnc": PostgreSQL advisory locks (space, case id) for cards
 MENTION, NOTICE = "mention", "notice"  # group messages that are never edited
 
@@ -118,10 +124,20 @@ async def _sync(bot: Bot, store: Store, services: Services, case_id: int,
             await _send_card(bot, store, rendering, view, SUBMITTER, view.submitter,
                              assignment_id=returned, group=group)
     for card in await store.cards(case_id):
-        if card.kind in (MENTION, NOTICE) or card.tg_message_id is None:
-            continue  # never edited, or still being sent
+        if card.kind in (MENTION, NOTICE) or card.tg_message_id is None or (
+                card.kind == REMINDER and card.shown_hash == _NO_BUTTONS):
+            continue  # never edited, still being sent, or nothing left to take away
         owner = await store.get(Person, card.person_id) if card.person_id else None
         t = rendering.for_person(owner) if owner else rendering.for_group()
+        if card.kind == REMINDER:
+            buttons = turn_keyboard(t, view, card)
+            key = shown_hash("", buttons)
+            if key != card.shown_hash:
+                if await edit_buttons(bot, card.tg_chat_id, card.tg_message_id, buttons):
+                    card.shown_hash = key
+                else:
+                    await store.delete(card)
+            continue
         text, markup = _render(card.kind, t, view, card)
         key = shown_hash(text, markup)
         if key == card.shown_hash:
@@ -237,6 +253,31 @@ async def _withdrawn_on_failure(store: Store, claim: Card) -> AsyncIterator[None
             await _withdraw(store, claim)
             await store.commit()
         raise
+
+
+async def reminder_buttons(store: Store, services: Services, person: Person,
+                           turn: Assignment) -> tuple[Card, InlineKeyboardMarkup] | None:
+    """The buttons of ``person``'s private card for this turn, for a deadline reminder, with
+    the card that keeps them true once the reminder is sent (:func:`keep_reminder`); None
+    when the turn is over."""
+    step = await store.get(Step, turn.step_id)
+    if step is None:
+        return None
+    view = await case_view(store, step.case_id, services.now(), services.calendar,
+                           services.policy)
+    draft = Card(case_id=step.case_id, tg_chat_id=0, tg_message_id=0, person_id=person.id,
+                 kind=REMINDER, assignment_id=turn.id, turn_version=turn.version)
+    markup = turn_keyboard(services.rendering.for_person(person), view, draft)
+    return None if markup is None else (draft, markup)
+
+
+def keep_reminder(store: Store, draft: Card, markup: InlineKeyboardMarkup,
+                  message: Message) -> None:
+    """Note a reminder sent with its buttons, so that :func:`sync_cards` removes them when
+    the turn is over."""
+    draft.tg_chat_id, draft.tg_message_id = message.chat.id, message.message_id
+    draft.shown_hash = shown_hash("", markup)
+    store.add(draft)
 
 
 def _returning_assignment(view: CaseView) -> int | None:

@@ -44,6 +44,7 @@ from bot.domain.errors import (
 from bot.domain.people import Actor, require_submitter
 from bot.domain.policy import Policy
 from bot.domain.reporting import FileRef
+from bot.domain.turns import turn_holders
 from bot.domain.vocabulary import (
     AssignmentState,
     CaseState,
@@ -237,9 +238,10 @@ async def check_press(store: Store, actor: Actor, step_id: int) -> tuple[Step, A
         raise CaseClosed(state=case.state if case else step.state)
     if step.state != StepState.OPEN:
         raise await _already_decided(store, step)
+    held = turn_holders(step, mine)
+    if held:
+        return step, held[-1]
     by_state = {a.state: a for a in mine}
-    if AssignmentState.PENDING in by_state:
-        return step, by_state[AssignmentState.PENDING]
     if AssignmentState.WAITING in by_state:
         waiting = by_state[AssignmentState.WAITING]
         first = await store.get(Assignment, waiting.waits_for_id) if waiting.waits_for_id else None

@@ -12,6 +12,7 @@ from bot.domain.calendar import DayCount, WorkCalendar
 from bot.domain.casetypes import CaseType
 from bot.domain.lights import light
 from bot.domain.policy import Policy
+from bot.domain.turns import holds_turn
 from bot.domain.vocabulary import AssignmentState, CaseState, Light, StepState
 from storage.models import (
     Assignment,
@@ -67,13 +68,9 @@ class StepView:
         return StepState(self.step.state)
 
     def pending(self) -> list[AssignmentView]:
+        """Whoever holds a turn in this step now (:func:`holds_turn`)."""
         return [a for lane in self.lanes for a in lane.assignments
-                if a.state is AssignmentState.PENDING]
-
-    def holders(self) -> list[AssignmentView]:
-        """Everyone whose turn is open or still to come in this step."""
-        return [a for lane in self.lanes for a in lane.assignments
-                if a.state in (AssignmentState.PENDING, AssignmentState.WAITING)]
+                if holds_turn(self.step, a.assignment)]
 
 
 @dataclass
@@ -170,7 +167,7 @@ async def pending_for(store: Store, person_id: int, now: datetime, calendar: Wor
     views: dict[int, CaseView] = {}
     for assignment in mine:
         step = await store.get(Step, assignment.step_id)
-        if step is None or step.state != StepState.OPEN:
+        if step is None or not holds_turn(step, assignment):
             continue
         if step.case_id not in views:
             views[step.case_id] = await case_view(store, step.case_id, now, calendar, policy)

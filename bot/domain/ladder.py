@@ -1,10 +1,12 @@
 """The escalation ladder: who is pinged, and when, as a step (or milestone) runs late.
 
-The default follows the bureau's lights-and-urging system (红黄灯督办):
-yellow before the limit → the handler and the guide; red when late → the handler, the
-leader in charge and the section head; red for 5 working days → a formal urge notice
-(催办通知书) to the section head and the supervision office; then a reminder every few
-working days while it stays red. Case types may define their own ladder.
+The default follows the bureau's lights-and-urging system (红黄灯督办), and reminds
+whoever must decide: yellow before the limit → the handler, the guide and the holders of
+the open turn; red when late → the handler, the leader in charge, the section head and the
+holders; red for 5 working days → a formal urge notice (催办通知书) to the section head
+and the supervision office; then a reminder every few working days while it stays red, to
+the handler, the section head and the holders (the one whose decision ends the red). Case
+types may define their own ladder, followed as written.
 
 Pure rules: given a due instant and "now", which rungs have been reached and since when.
 """
@@ -22,7 +24,7 @@ from bot.domain.calendar import WorkCalendar
 class Audience(StrEnum):
     HANDLER = "handler"  # the case's submitter; for a milestone, the project's handlers
     GUIDE = "guide"  # the project's planning guides
-    HOLDERS = "holders"  # whoever's turn it is in the step
+    HOLDERS = "holders"  # who holds a turn of the step now (turns.py); else the handler
     LEADER = "leader"  # the project's leader in charge
     SECTION_HEAD = "section_head"  # the head of the project's responsible section
     DIRECTOR = "director"
@@ -59,17 +61,19 @@ class Ladder:
 
 
 DEFAULT_LADDER = Ladder((
-    Rung(RungKind.YELLOW, (Audience.HANDLER, Audience.GUIDE)),
-    Rung(RungKind.RED, (Audience.HANDLER, Audience.LEADER, Audience.SECTION_HEAD)),
+    Rung(RungKind.YELLOW, (Audience.HANDLER, Audience.GUIDE, Audience.HOLDERS)),
+    Rung(RungKind.RED, (Audience.HANDLER, Audience.LEADER, Audience.SECTION_HEAD,
+                        Audience.HOLDERS)),
     Rung(RungKind.URGE, (Audience.SECTION_HEAD, Audience.SUPERVISION), after_red_days=5),
-    Rung(RungKind.REPEAT, (Audience.HANDLER, Audience.SECTION_HEAD), every_days=3),
+    Rung(RungKind.REPEAT, (Audience.HANDLER, Audience.SECTION_HEAD, Audience.HOLDERS),
+         every_days=3),
 ))
 
 
 def escalated(ladder: Ladder) -> Ladder:
-    """The ``escalate`` timeout policy: once late, whoever holds the step and the director
-    hear it too, on the red rung and every reminder."""
-    extra = (Audience.HOLDERS, Audience.DIRECTOR)
+    """The ``escalate`` timeout policy: once late, the director hears it too, on the red
+    rung and every reminder (the holders hear what the case type's ladder says)."""
+    extra = (Audience.DIRECTOR,)
     return Ladder(tuple(
         Rung(r.kind, r.audience + tuple(a for a in extra if a not in r.audience),
              r.after_red_days, r.every_days)

@@ -34,7 +34,8 @@ from bot.domain.ladder import (
     reached,
 )
 from bot.domain.policy import Policy
-from bot.domain.vocabulary import AssignmentState, MemberRole, ProjectStatus, Role, StepState
+from bot.domain.turns import turn_holders
+from bot.domain.vocabulary import MemberRole, ProjectStatus, Role, StepState
 from storage.models import (
     Assignment,
     Case,
@@ -297,7 +298,7 @@ class _Planner:
             self.roles[role] = list(await self.store.people_with_role(role))
         return self.roles[role]
 
-    async def _holders(self, step_id: int) -> list[Assignment]:
+    async def _assignments(self, step_id: int) -> list[Assignment]:
         if step_id not in self.assignments:
             self.assignments[step_id] = await self.store.assignments(step_id)
         return self.assignments[step_id]
@@ -317,9 +318,8 @@ class _Planner:
             elif who is Audience.GUIDE:
                 people = list(await self._members(project.id, MemberRole.GUIDE))
             elif who is Audience.HOLDERS and subject.step is not None:
-                people = [await self.person(a.person_id)
-                          for a in await self._holders(subject.id)
-                          if a.state == AssignmentState.PENDING]
+                people = [await self.person(a.person_id) for a in
+                          turn_holders(subject.step, await self._assignments(subject.id))]
             elif who is Audience.LEADER:
                 people = [await self.person(project.leader_id)]
             elif who is Audience.SECTION_HEAD:

@@ -13,6 +13,7 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from markupsafe import Markup
 
 from bot.domain.case_view import AssignmentView, CaseView, LaneView, StepView
+from bot.domain.turns import holds_turn
 from bot.domain.vocabulary import AssignmentState, CaseState, Decision, StepState
 from bot.i18n import N_, Translator
 from bot.views.cards import attachments_line
@@ -63,7 +64,7 @@ def _lane_lines(t: Translator, step: StepView, lane: LaneView, indent: str) -> l
         if lane.light is not None and lane.lane.due_at is not None:
             lines.append(indent + t.gettext("{light} · due {when}").format(
                 light=light_label(t, lane.light), when=t.when(lane.lane.due_at)))
-        waiting = [h for h in lane.assignments if h.state is AssignmentState.PENDING]
+        waiting = [h for h in lane.assignments if holds_turn(step.step, h.assignment)]
         later = [h for h in lane.assignments if h.state is AssignmentState.WAITING]
         if waiting:
             names = t.gettext(" or ") if lane.lane.mode != "all" else t.gettext(", ")

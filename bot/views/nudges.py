@@ -53,6 +53,14 @@ def nudge_text(t: Translator, planned: PlannedNudge, waiting_for: list[str]) -> 
     return Markup("\n").join(lines)
 
 
+def decide_hint(t: Translator, *, here: bool) -> Markup:
+    """The last line of a reminder to someone who holds the turn: decide from its buttons
+    (``here``), or, in the group, from the case card's."""
+    if here:
+        return t.gettext("👇 Yours to decide: the buttons below work as on your card.")
+    return t.gettext("Yours to decide: use the buttons on the case card.")
+
+
 def digest_text(t: Translator, lines: list[Markup]) -> Markup:
     head = t.ngettext("⏰ <b>{n} deadline needs you</b>", "⏰ <b>{n} deadlines need you</b>",
                       len(lines)).format(n=len(lines))

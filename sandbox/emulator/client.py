@@ -265,8 +265,10 @@ class ControlClient:
         retry_after: int = 1,
         delay: float = 0.0,
         html: bool = False,
+        chat_id: int | None = None,
     ) -> Json:
-        """The next ``count`` calls of ``method`` (``*``: any) fail: 429 with ``retry_after``
+        """The next ``count`` calls of ``method`` (``*``: any; to ``chat_id`` only, if given)
+        fail: 429 with ``retry_after``
         (whole seconds, as Telegram), a 5xx as the Bot API's JSON or, with ``html``, as the
         HTML page Telegram's front end (nginx) answers; or they are answered after ``delay``."""
         return await self._call(
@@ -278,6 +280,7 @@ class ControlClient:
                 "retry_after": retry_after,
                 "delay": delay,
                 "html": html,
+                "chat_id": chat_id,
             },
         )
 

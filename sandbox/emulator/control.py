@@ -307,7 +307,9 @@ class ControlApi:
             delay=float(body.get("delay", 0.0)),
             html=_flag(body, "html"),
         )
-        self.emu.faults.add(str(body["method"]), fault, _whole(body, "count", 1))
+        chat_id = body.get("chat_id")
+        self.emu.faults.add(str(body["method"]), fault, _whole(body, "count", 1),
+                            int(chat_id) if chat_id is not None else None)
         return self.emu.faults.pending()
 
     async def set_flood_limits(self, body: Json) -> Any:

@@ -110,25 +110,28 @@ class Fault:
 
 
 class FaultInjector:
-    """The next N calls of a method fail or are delayed; method ``*`` matches any method."""
+    """The next N calls of a method fail or are delayed; method ``*`` matches any method, and
+    a fault for one chat only matches calls to that chat."""
 
     def __init__(self) -> None:
-        self._faults: dict[str, deque[Fault]] = {}
+        self._faults: dict[tuple[str, int | None], deque[Fault]] = {}
 
-    def add(self, method: str, fault: Fault, count: int = 1) -> None:
+    def add(self, method: str, fault: Fault, count: int = 1, chat_id: int | None = None) -> None:
         if type(count) is not int or count < 1:
             raise ValueError(f"count must be a whole number, at least 1: {count!r}")
-        self._faults.setdefault(method.lower(), deque()).extend([fault] * count)
+        self._faults.setdefault((method.lower(), chat_id), deque()).extend([fault] * count)
 
-    def take(self, method: str) -> Fault | None:
-        for key in (method.lower(), "*"):
+    def take(self, method: str, chat_id: int | None = None) -> Fault | None:
+        chats = (chat_id, None) if chat_id is not None else (None,)
+        for key in ((m, c) for m in (method.lower(), "*") for c in chats):
             queue = self._faults.get(key)
             if queue:
                 return queue.popleft()
         return None
 
     def pending(self) -> dict[str, int]:
-        return {method: len(queue) for method, queue in self._faults.items() if queue}
+        return {method if chat is None else f"{method}@{chat}": len(queue)
+                for (method, chat), queue in self._faults.items() if queue}
 
     def clear(self) -> None:
         self._faults.clear()

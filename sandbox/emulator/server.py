@@ -169,7 +169,7 @@ class Emulator:
             entry["params"] = loggable(decoded)
             problems = self.spec.check_request(method, decoded)
             self.violations.add("request", method, problems)
-            await self._apply_fault(method)
+            await self._apply_fault(method, decoded.get("chat_id"))
             if self.config.strict and problems:
                 raise bad_request(f"emulator strict mode: {problems[0]}")
             result = await self.execute(
@@ -208,8 +208,12 @@ class Emulator:
         self.violations.add("response", method, self.spec.check_result(method, value))
         return result
 
-    async def _apply_fault(self, method: str) -> None:
-        fault = self.faults.take(method)
+    async def _apply_fault(self, method: str, chat_id: object = None) -> None:
+        try:
+            chat = int(chat_id) if chat_id is not None else None  # type: ignore[call-overload]
+        except (TypeError, ValueError):
+            chat = None  # a username or garbage: the method's own checks answer it
+        fault = self.faults.take(method, chat)
         if fault is None:
             return
         if fault.kind == "delay":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from bot.domain.casetypes import (
     parse_case_types,
     to_snapshot,
 )
+from bot.domain.ladder import DEFAULT_LADDER
 from bot.domain.org import parse_org
 from bot.domain.vocabulary import Role, StepMode
 
@@ -156,6 +158,25 @@ def test_default_joint_limit_is_the_longest_lane(defaults: CaseTypes) -> None:
 def test_default_deemed_approval_is_never_used(defaults: CaseTypes) -> None:
     assert {s.timeout for t in defaults for s in t.steps} == {
         TimeoutPolicy.NONE, TimeoutPolicy.ESCALATE}
+
+
+def test_the_ladder_the_default_file_documents_is_the_default_ladder() -> None:
+    """The commented ``ladder:`` in the packaged file's header, as a type's own ladder, is
+    :data:`DEFAULT_LADDER`: the documentation says what the bot does."""
+    header = default_case_types_path().read_text(encoding="utf-8").split("\ncase_types:")[0]
+    lines = header.splitlines()
+    start = lines.index("#     ladder:")
+    block = []
+    for line in lines[start:]:
+        if not line.startswith("#     "):
+            break
+        yaml_part = re.sub(r"(\S)\s{2,}\S.*$", r"\1", line.removeprefix("#     "))
+        block.append("    " + yaml_part)  # what follows two spaces or more is prose
+    own = parse_case_types("case_types:\n  - code: x\n    name: X\n" + "\n".join(block) + """
+    steps:
+      - {name: 审批, mode: single, assignees: [project_leader], limit: 1}
+""", "documented.yaml").get("x")
+    assert own is not None and own.ladder == DEFAULT_LADDER
 
 
 def test_the_default_file_loads_without_warnings(defaults: CaseTypes) -> None:

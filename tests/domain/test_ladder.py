@@ -87,3 +87,15 @@ def test_a_ladder_without_rungs_reaches_nothing_and_custom_rungs_apply() -> None
         Rung(RungKind.URGE, (Audience.SUPERVISION,))
     with pytest.raises(ValueError):
         Rung(RungKind.REPEAT, (Audience.HANDLER,), every_days=0)
+
+
+def test_the_default_ladder_reminds_whoever_holds_the_turn_on_yellow_red_and_reminders() -> None:
+    audience = {rung.kind: rung.audience for rung in DEFAULT_LADDER.rungs}
+    assert audience == {
+        RungKind.YELLOW: (Audience.HANDLER, Audience.GUIDE, Audience.HOLDERS),
+        RungKind.RED: (Audience.HANDLER, Audience.LEADER, Audience.SECTION_HEAD,
+                       Audience.HOLDERS),
+        RungKind.URGE: (Audience.SECTION_HEAD, Audience.SUPERVISION),  # a formal notice
+        RungKind.REPEAT: (Audience.HANDLER, Audience.SECTION_HEAD, Audience.HOLDERS),
+    }
+    assert Audience.DIRECTOR not in {a for rung in DEFAULT_LADDER.rungs for a in rung.audience}

@@ -56,16 +56,19 @@ def test_late_means_more_than_late_after_past_the_first_moment_it_could_go_out()
     assert first + POLICY.late_after == at(11, 27, 8, 32)  # … a sweep after 08:32 is
 
 
-def test_escalate_adds_the_holders_and_the_director_to_red_and_the_reminders_only() -> None:
+def test_escalate_adds_the_director_to_red_and_the_reminders_only() -> None:
     ladder = escalated(DEFAULT_LADDER)
     audience = {rung.kind: rung.audience for rung in ladder.rungs}
-    extra = (Audience.HOLDERS, Audience.DIRECTOR)
     assert audience[RungKind.RED] == (Audience.HANDLER, Audience.LEADER,
-                                      Audience.SECTION_HEAD, *extra)
-    assert audience[RungKind.REPEAT] == (Audience.HANDLER, Audience.SECTION_HEAD, *extra)
+                                      Audience.SECTION_HEAD, Audience.HOLDERS,
+                                      Audience.DIRECTOR)
+    assert audience[RungKind.REPEAT] == (Audience.HANDLER, Audience.SECTION_HEAD,
+                                         Audience.HOLDERS, Audience.DIRECTOR)
     assert audience[RungKind.YELLOW] == DEFAULT_LADDER.rung(RungKind.YELLOW).audience  # type: ignore[union-attr]
     assert audience[RungKind.URGE] == DEFAULT_LADDER.rung(RungKind.URGE).audience  # type: ignore[union-attr]
     assert ladder.rung(RungKind.REPEAT).every_days == 3  # type: ignore[union-attr]
     assert escalated(ladder) == ladder  # nobody twice
-    own = Ladder((Rung(RungKind.RED, (Audience.HOLDERS,)),))
-    assert escalated(own) == Ladder((Rung(RungKind.RED, extra),))
+    # A case type's own ladder is followed as written: escalating it adds the director, not
+    # the holders it leaves out.
+    own = Ladder((Rung(RungKind.RED, (Audience.LEADER,)),))
+    assert escalated(own) == Ladder((Rung(RungKind.RED, (Audience.LEADER, Audience.DIRECTOR)),))

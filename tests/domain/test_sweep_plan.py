@@ -1,5 +1,6 @@
 """The sweep's planning on a real database: claims made in batches, each once, in order;
-claims another process made first are left to it; each case's ladder read once."""
+claims another process made first are left to it; each case's ladder read once; whoever
+holds the turn is told, once per level, unless the case type's own ladder leaves them out."""
 
 from __future__ import annotations
 
@@ -10,15 +11,21 @@ from datetime import datetime, timedelta
 import pytest
 
 from bot.domain import nudging
-from bot.domain.approvals import submit_case, withdraw
+from bot.domain.approvals import decide, submit_case, withdraw
 from bot.domain.calendar import WorkCalendar
-from bot.domain.casetypes import default_case_types_path, load_case_types
+from bot.domain.casetypes import (
+    CaseType,
+    default_case_types_path,
+    load_case_types,
+    parse_case_types,
+)
 from bot.domain.ladder import DEFAULT_LADDER
 from bot.domain.people import identify
 from bot.domain.policy import Policy
+from bot.domain.vocabulary import Decision
 from sandbox.demo import DEMO_USERS
 from storage.db import SessionFactory
-from storage.models import Milestone, Nudge
+from storage.models import Milestone, Nudge, Step
 from storage.store import Store
 
 from .conftest import MONDAY
@@ -101,13 +108,13 @@ async def test_many_subjects_are_claimed_in_batches_once_each_in_order(
     subjects = [p.subject.case.id for p in planned.nudges if p.subject.case is not None]
     assert subjects == sorted(subjects) and set(subjects) == set(cases)
     per_case = Counter(subjects)
-    assert set(per_case.values()) == {2}  # the handler and the project's guide
+    assert set(per_case.values()) == {4}  # the handler, the guide, the A and the B post
     assert {p.reached.key for p in planned.nudges} == {"yellow"}
     assert all(p.nudge.id is not None and p.nudge.sent_at is None for p in planned.nudges)
 
     assert (await sweep(quiet, THURSDAY + timedelta(minutes=1), ladders)).nudges == []
     async with quiet() as session:
-        assert await Store(session).count(Nudge) == 10
+        assert await Store(session).count(Nudge) == 20
 
 
 async def test_each_open_cases_ladder_is_read_once_and_closed_cases_forgotten(
@@ -130,3 +137,78 @@ async def test_each_open_cases_ladder_is_read_once_and_closed_cases_forgotten(
         await withdraw(store, actor, first, now=MONDAY)
         await nudging.plan(store, MONDAY + timedelta(minutes=2), CALENDAR, POLICY, ladders)
         assert list(ladders.by_case) == [second]
+
+
+async def submit_as(sessions: SessionFactory, case_type: CaseType) -> int:
+    async with sessions() as session:
+        store = Store(session)
+        actor = await identify(store, DEMO_USERS["liuxiao"].telegram_id)
+        project = await store.project_by_code("KP-002")
+        assert actor is not None and project is not None
+        case = await submit_case(store, actor, project, case_type, title="方案", details={},
+                                 files=[], green_channel=False, now=MONDAY, calendar=CALENDAR,
+                                 policy=POLICY)
+        assert case.id is not None
+        return case.id
+
+
+def told(plan: nudging.Plan) -> list[tuple[str, str]]:
+    return sorted((p.person.key or "", p.reached.key) for p in plan.nudges)
+
+
+async def test_whoever_holds_the_turn_hears_yellow_and_red_once_per_level(
+        quiet: SessionFactory) -> None:
+    assert ITEM is not None
+    await submit_as(quiet, ITEM)  # 李 (A post, also the leader in charge) or 何 (B post)
+    ladders = nudging.CaseLadders()
+    yellow = await sweep(quiet, THURSDAY, ladders)
+    assert told(yellow) == [("he", "yellow"), ("li", "yellow"), ("liuxiao", "yellow"),
+                            ("zheng", "yellow")]
+    red = await sweep(quiet, THURSDAY + timedelta(days=1), ladders)  # Friday: late
+    # 李 is both the leader in charge and a holder: one red.
+    assert told(red) == [("he", "red"), ("li", "red"), ("liuxiao", "red"), ("zhao", "red")]
+
+
+async def test_a_countersigner_who_signed_is_no_longer_reminded(quiet: SessionFactory) -> None:
+    countersign = parse_case_types("""
+case_types:
+  - code: countersign
+    name: 会签
+    steps:
+      - {name: 领导会签, mode: all, assignees: [{role: leader}], limit: 3}
+""", "extra.yaml").get("countersign")
+    assert countersign is not None
+    case_id = await submit_as(quiet, countersign)
+    async with quiet() as session:
+        store = Store(session)
+        actor = await identify(store, DEMO_USERS["li"].telegram_id)
+        assert actor is not None
+        [step] = await store.all(Step, case_id=case_id)
+        assert step.id is not None
+        await decide(store, actor, step.id, Decision.APPROVE, now=MONDAY, calendar=CALENDAR,
+                     policy=POLICY)
+    plan = await sweep(quiet, THURSDAY, nudging.CaseLadders())
+    assert told(plan) == [("he", "yellow"), ("liuxiao", "yellow"), ("zheng", "yellow")]
+
+
+async def test_a_case_types_own_ladder_without_holders_leaves_them_out(
+        quiet: SessionFactory) -> None:
+    own = parse_case_types("""
+case_types:
+  - code: quiet_item
+    name: 不提醒审批人的事项
+    ladder:
+      yellow: [handler]
+      red: [handler, leader]
+    steps:
+      - name: 分管领导审批
+        mode: any
+        assignees: [project_leader, leader_backup]
+        limit: 3
+""", "own.yaml").get("quiet_item")
+    assert own is not None
+    await submit_as(quiet, own)
+    ladders = nudging.CaseLadders()
+    assert told(await sweep(quiet, THURSDAY, ladders)) == [("liuxiao", "yellow")]
+    assert told(await sweep(quiet, THURSDAY + timedelta(days=1), ladders)) == [
+        ("li", "red"), ("liuxiao", "red")]  # 李 as the leader in charge; 何 not at all

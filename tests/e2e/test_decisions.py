@@ -310,16 +310,17 @@ async def test_a_return_stops_the_clock_and_resubmission_resumes_it_with_the_day
     assert (await the_case(world)).state == "pending"
 
     # The clock runs again: one day left is a yellow light, and the sweep says so (to the
-    # handler and the guide; the demo's late milestones are nudged in the same sweep).
+    # handler, the guide and both posts whose turn it is; the demo's late milestones are
+    # nudged in the same sweep).
     await world.sweep()
     async with world.db() as store:
         step_nudges = await store.all(Nudge, target_kind="step")
     assert sorted((n.person_id, n.level) for n in step_nudges) == sorted(
-        [(await person_id(world, "liuxiao"), "yellow"), (await person_id(world, "zheng"),
-                                                        "yellow")])
+        [(await person_id(world, key), "yellow") for key in ("liuxiao", "zheng", "li", "he")])
     told = [text_of(m) for m in await world.from_bot("liuxiao")]
     assert any("时限 12月1日周二 17:30" in text and "剩余 1 个工作日" in text for text in told)
-    new_li = [m for m in await world.from_bot("li") if buttons(m)][-1]  # his new card
+    new_li = [m for m in await world.from_bot("li")
+              if buttons(m) and text_of(m).startswith("📝")][-1]  # his new card
     assert (await press(world, "li", "li", new_li, "同意"))["answer"]["text"] == "✅ 已同意，谢谢。"
     assert (await the_case(world)).state == "approved"
 

@@ -2,7 +2,8 @@
 escalation ladder (yellow, red, the urge notice at red + 5 working days, a reminder every 3
 working days while red), each rung once per person, in office hours only (green-channel
 cases excepted), marking catch-ups late; deemed approvals first; durable across restarts,
-dead processes and a second process sweeping at the same time.
+dead processes and a second process sweeping at the same time. Whoever holds the open turn
+is reminded too, privately with the buttons of their card, which work from the reminder.
 
 Time only moves when a test moves ``world.clock``; nothing sleeps. Sweeps at 08:31 see a rung
 one minute after it could first go out (office hours open at 08:30), so nothing is late
@@ -218,8 +219,10 @@ async def test_a_case_goes_yellow_then_red_to_the_right_people_once_in_office_ho
     for when in (at(11, 24, 17, 30), at(11, 24, 22), at(11, 25, 8, 29)):
         assert (await sweep_at(world, when)).sent == 0
     assert await claims(world) == []
-    assert (await sweep_at(world, at(11, 25, 8, 30))).sent == 2
-    assert await who_got(world) == [("liuxiao", "yellow"), ("zheng", "yellow")]
+    # The handler, the guide, and both posts whose turn it is (李 A, 何 B).
+    assert (await sweep_at(world, at(11, 25, 8, 30))).sent == 4
+    assert await who_got(world) == [("he", "yellow"), ("li", "yellow"), ("liuxiao", "yellow"),
+                                    ("zheng", "yellow")]
     for person in ("liuxiao", "zheng"):
         [yellow] = await nudges_in(world, person)
         assert text_of(yellow) == (
@@ -232,19 +235,22 @@ async def test_a_case_goes_yellow_then_red_to_the_right_people_once_in_office_ho
     # Red at Thursday's close: held through the evening and the night, out at 08:30.
     for when in (at(11, 26, 17, 30), at(11, 26, 18), at(11, 26, 23, 59), at(11, 27, 8, 29)):
         assert (await sweep_at(world, when)).sent == 0
-    assert (await sweep_at(world, at(11, 27, 8, 30))).sent == 3
+    # The handler, the leader in charge, the section head and both posts: 李 is the leader
+    # and the A post, and hears it once.
+    assert (await sweep_at(world, at(11, 27, 8, 30))).sent == 4
     for when in (at(11, 27, 8, 31), at(11, 27, 10), at(11, 27, 16)):
         assert (await sweep_at(world, when)).sent == 0
-    assert await who_got(world) == [("li", "red"), ("liuxiao", "red"), ("liuxiao", "yellow"),
+    assert await who_got(world) == [("he", "red"), ("he", "yellow"), ("li", "red"),
+                                    ("li", "yellow"), ("liuxiao", "red"), ("liuxiao", "yellow"),
                                     ("zhao", "red"), ("zheng", "yellow")]
     assert all(n.channel == "private" and not n.late for n in await claims(world))
-    for person in ("liuxiao", "li", "zhao"):
+    for person in ("liuxiao", "li", "zhao", "he"):
         red = (await nudges_in(world, person))[-1]
         assert text_of(red).startswith(f"🔴 红灯超期：「{ITEM}」#1")
         assert "时限 11月26日周四 17:30，已超期 1 个工作日。" in text_of(red)
         assert LATE not in text_of(red)  # held by quiet hours, not late
     assert [len(await nudges_in(world, p)) for p in ("liuxiao", "zheng", "li", "zhao", "he")
-            ] == [2, 1, 1, 1, 0]
+            ] == [2, 1, 2, 1, 2]
 
 
 async def test_a_green_channel_case_is_nudged_in_the_evening(world: World) -> None:
@@ -255,19 +261,22 @@ async def test_a_green_channel_case_is_nudged_in_the_evening(world: World) -> No
     async with world.db() as store:
         permit = await store.get(Case, 2)
     assert permit is not None and permit.green_channel
-    # Tuesday 17:31: the green-channel case is yellow at once, the ordinary one waits.
-    assert (await sweep_at(world, at(11, 24, 17, 31))).sent == 2
-    assert await who_got(world, "step") == [("lin", "yellow"), ("zhangfan", "yellow")]
+    # Tuesday 17:31: the green-channel case is yellow at once (to the handler, the guide and
+    # 王建国, whose turn it is), the ordinary one waits.
+    assert (await sweep_at(world, at(11, 24, 17, 31))).sent == 3
+    assert await who_got(world, "step") == [("lin", "yellow"), ("wang", "yellow"),
+                                            ("zhangfan", "yellow")]
     [yellow] = await nudges_in(world, "zhangfan")
     assert text_of(yellow).startswith("🟡 黄灯预警：「雁城危房重建规划许可」#2 的「处务会」环节")
     assert LATE not in text_of(yellow)
-    assert (await sweep_at(world, at(11, 25, 8, 30))).sent == 2  # the ordinary one's yellow
-    # Thursday 17:31 and late at night: the green channel goes red, the ordinary case waits.
+    assert (await sweep_at(world, at(11, 25, 8, 30))).sent == 4  # the ordinary one's yellow
+    # Thursday 17:31 and late at night: the green channel goes red, the ordinary case waits
+    # (王建国 is the section head and the holder: one red).
     assert (await sweep_at(world, at(11, 26, 17, 31))).sent == 3
     assert (await sweep_at(world, at(11, 26, 23))).sent == 0
     assert sorted(k for k, level in await who_got(world, "step", (await step_of(world, 2)).id)
                   if level == "red") == ["li", "wang", "zhangfan"]
-    assert (await sweep_at(world, at(11, 27, 8, 30))).sent == 3
+    assert (await sweep_at(world, at(11, 27, 8, 30))).sent == 4
     assert not any(n.late for n in await claims(world))
 
 
@@ -281,13 +290,16 @@ async def test_the_urge_notice_at_red_plus_five_then_a_reminder_every_three_days
     schedule = await daily(world, office_mornings(date(2026, 11, 27), date(2026, 12, 11)))
     # Due Thu 11-26. Working days after it: Fri 27 (1), Mon 30, Tue 1, Wed 2 (3: the first
     # reminder the next morning), Thu 3 (5: the urge notice the next morning), Fri 4, Mon 7
-    # (6), Tue 8, Wed 9, Thu 10 (9).
+    # (6), Tue 8, Wed 9, Thu 10 (9). The reminders go to both posts whose turn it is too.
     assert schedule == {
-        date(2026, 11, 27): [("li", "red"), ("liuxiao", "red"), ("zhao", "red")],
-        date(2026, 12, 2): [("liuxiao", "repeat-1"), ("zhao", "repeat-1")],
+        date(2026, 11, 27): [("he", "red"), ("li", "red"), ("liuxiao", "red"), ("zhao", "red")],
+        date(2026, 12, 2): [("he", "repeat-1"), ("li", "repeat-1"), ("liuxiao", "repeat-1"),
+                            ("zhao", "repeat-1")],
         date(2026, 12, 4): [("qian", "urge"), ("zhao", "urge"), ("zhou", "urge")],
-        date(2026, 12, 7): [("liuxiao", "repeat-2"), ("zhao", "repeat-2")],
-        date(2026, 12, 10): [("liuxiao", "repeat-3"), ("zhao", "repeat-3")],
+        date(2026, 12, 7): [("he", "repeat-2"), ("li", "repeat-2"), ("liuxiao", "repeat-2"),
+                            ("zhao", "repeat-2")],
+        date(2026, 12, 10): [("he", "repeat-3"), ("li", "repeat-3"), ("liuxiao", "repeat-3"),
+                             ("zhao", "repeat-3")],
     }
     assert not any(n.late for n in await claims(world))
     async with world.db() as store:
@@ -326,7 +338,8 @@ async def test_an_urge_notice_the_head_could_not_get_still_reaches_supervision(
     await daily(world, office_mornings(date(2026, 11, 27), date(2026, 12, 3)))
     world.clock.set(at(12, 4, 8, 31))
     # The head's private copy: Telegram fails every try, until the bot gives up on it.
-    await world.ctl.inject_fault("sendMessage", "500", count=RETRY.attempts)
+    await world.ctl.inject_fault("sendMessage", "500", count=RETRY.attempts,
+                                 chat_id=world.uid("zhao"))
     assert (await world.sweep()).urges == 1
     [notice] = await world.from_bot("supervision")
     assert text_of(notice).startswith("📮 催办通知书 · KP-002 天台山公园")
@@ -341,7 +354,8 @@ async def test_a_failed_urge_notice_to_the_head_is_sent_again_later(world: World
     await submit(world)
     await daily(world, office_mornings(date(2026, 11, 27), date(2026, 12, 3)))
     world.clock.set(at(12, 4, 8, 31))
-    await world.ctl.inject_fault("sendMessage", "500", count=RETRY.attempts)  # given up on
+    await world.ctl.inject_fault("sendMessage", "500", count=RETRY.attempts,  # given up on
+                                 chat_id=world.uid("zhao"))
     await world.sweep()
     await daily(world, [at(12, 4, 8, 40), at(12, 4, 10)])
     assert any(text_of(m).startswith("📮 催办通知书") and buttons(m)
@@ -360,9 +374,11 @@ async def test_across_national_day_the_holiday_week_is_not_counted(world: World)
     # National Day: Oct 1 – 7 off, Saturday Oct 10 a make-up working day. Red waits for
     # Oct 8; red + 3 is Oct 10 (the reminder on Monday 12), red + 5 is Tuesday Oct 13.
     assert schedule == {
-        date(2026, 9, 29): [("liuxiao", "yellow"), ("zheng", "yellow")],
-        date(2026, 10, 8): [("li", "red"), ("liuxiao", "red"), ("zhao", "red")],
-        date(2026, 10, 12): [("liuxiao", "repeat-1"), ("zhao", "repeat-1")],
+        date(2026, 9, 29): [("he", "yellow"), ("li", "yellow"), ("liuxiao", "yellow"),
+                            ("zheng", "yellow")],
+        date(2026, 10, 8): [("he", "red"), ("li", "red"), ("liuxiao", "red"), ("zhao", "red")],
+        date(2026, 10, 12): [("he", "repeat-1"), ("li", "repeat-1"), ("liuxiao", "repeat-1"),
+                             ("zhao", "repeat-1")],
         date(2026, 10, 14): [("qian", "urge"), ("zhao", "urge"), ("zhou", "urge")],
     }
     assert not any(n.late for n in await claims(world))  # the holiday made nothing late
@@ -394,7 +410,8 @@ async def test_an_uncovered_year_counts_weekends_only_and_admins_hear_once_per_y
         "weekends only and marked uncertain.")
     assert (await who_got(world, "calendar", 2027)) == [("ma", "uncertain")]
     yellow = await daily(world, office_mornings(date(2027, 2, 5), date(2027, 2, 5)))
-    assert yellow == {date(2027, 2, 5): [("liuxiao", "yellow")] * 2 + [("zheng", "yellow")] * 2}
+    assert yellow == {date(2027, 2, 5): [(key, "yellow") for key in ("he", "li", "liuxiao", "zheng")
+                                         for _case in (1, 2)]}
 
     # The State Council notice comes in (as typed here: Sat Feb 6 – Sun Feb 14 off).
     async with world.db() as store:
@@ -430,8 +447,9 @@ async def test_a_returned_case_is_not_nudged_until_resubmitted_then_against_its_
     await resubmit(world, notice, at(11, 30))
     schedule = await daily(world, office_mornings(date(2026, 11, 30), date(2026, 12, 4)))
     assert schedule == {
-        date(2026, 12, 1): [("liuxiao", "yellow"), ("zheng", "yellow")],
-        date(2026, 12, 3): [("li", "red"), ("liuxiao", "red"), ("zhao", "red")],
+        date(2026, 12, 1): [("he", "yellow"), ("li", "yellow"), ("liuxiao", "yellow"),
+                            ("zheng", "yellow")],
+        date(2026, 12, 3): [("he", "red"), ("li", "red"), ("liuxiao", "red"), ("zhao", "red")],
     }
     [yellow, red] = await nudges_in(world, "liuxiao")
     assert "时限 12月2日周三 17:30，剩余 1 个工作日。" in text_of(yellow)
@@ -442,13 +460,13 @@ async def test_a_case_returned_when_red_goes_red_again_after_resubmission(world:
     await finish_milestones(world)
     await submit(world)
     card = await world.last_from_bot("li")
-    assert (await sweep_at(world, at(11, 27, 8, 31))).sent == 3  # red
+    assert (await sweep_at(world, at(11, 27, 8, 31))).sent == 4  # red
     notice = await return_case(world, card, at(11, 27, 10))
     await resubmit(world, notice, at(11, 30, 10))
     due = (await step_of(world, 1)).due_at
     assert due is not None and due > at(11, 30, 10)
     await daily(world, office_mornings(date(2026, 12, 1), date(2026, 12, 2)))
-    for person in ("liuxiao", "li", "zhao"):  # told once per due: the old, then the new
+    for person in ("liuxiao", "li", "zhao", "he"):  # once per due: the old, then the new
         reds = [m for m in await nudges_in(world, person) if "红灯超期" in text_of(m)]
         assert len(reds) == 2, person
 
@@ -502,6 +520,23 @@ case_types:
         mode: any
         assignees: [project_leader, leader_backup]
         limit: 1
+  - code: countersign
+    name: 领导会签
+    steps:
+      - name: 局领导会签
+        mode: all
+        assignees: [{role: leader}]
+        limit: 3
+  - code: plain
+    name: 经办提醒事项
+    ladder:
+      yellow: [handler, guide]
+      red: [handler, section_head]
+    steps:
+      - name: 分管领导审批
+        mode: any
+        assignees: [project_leader, leader_backup]
+        limit: 3
 """
 
 
@@ -555,13 +590,13 @@ async def test_a_silent_step_is_deemed_approved_at_its_due_and_never_goes_red(
     assert "red" in {n.level for n in await claims(world, "step", second.id)}  # ordinary step
 
 
-async def test_escalate_adds_the_holders_and_the_director_to_red_and_the_reminders(
-        typed: World) -> None:
+async def test_escalate_adds_the_director_to_red_and_the_reminders(typed: World) -> None:
     world = typed
     await submit(world, "违法建设整改督办", kind="督办件")  # due Wednesday 17:30
     schedule = await daily(world, office_mornings(date(2026, 11, 24), date(2026, 12, 1)))
     assert schedule == {
-        date(2026, 11, 24): [("liuxiao", "yellow"), ("zheng", "yellow")],  # not escalated
+        date(2026, 11, 24): [("he", "yellow"), ("li", "yellow"), ("liuxiao", "yellow"),
+                             ("zheng", "yellow")],  # not escalated
         date(2026, 11, 26): [("chen", "red"), ("he", "red"), ("li", "red"),
                              ("liuxiao", "red"), ("zhao", "red")],
         date(2026, 12, 1): [("chen", "repeat-1"), ("he", "repeat-1"), ("li", "repeat-1"),
@@ -609,8 +644,8 @@ async def test_a_one_day_step_is_yellow_at_once_and_not_late(typed: World) -> No
     await submit(world, "防汛抢险临时用地", kind="加急事项")  # Monday 10:00: due Tuesday
     # One working day left from the start: yellow at once, but nothing fell due before the
     # case existed, so the nudge is not a catch-up.
-    assert (await sweep_at(world, at(11, 23, 10, 1))).sent == 2
-    assert [(n.level, n.late) for n in await claims(world)] == [("yellow", False)] * 2
+    assert (await sweep_at(world, at(11, 23, 10, 1))).sent == 4
+    assert [(n.level, n.late) for n in await claims(world)] == [("yellow", False)] * 4
     [yellow] = await nudges_in(world, "liuxiao")
     assert text_of(yellow).startswith("🟡 黄灯预警：「防汛抢险临时用地」#1")
     assert LATE not in text_of(yellow)
@@ -622,8 +657,9 @@ async def test_a_case_stored_without_its_type_follows_the_default_ladder(world: 
     async with world.db() as store:  # as migration 0002 left cases from before case types
         await store.session.execute(update(Case).values(definition="{}"))
         await store.commit()
-    assert (await sweep_at(world, at(11, 25, 8, 31))).sent == 2
-    assert await who_got(world) == [("liuxiao", "yellow"), ("zheng", "yellow")]
+    assert (await sweep_at(world, at(11, 25, 8, 31))).sent == 4
+    assert await who_got(world) == [("he", "yellow"), ("li", "yellow"), ("liuxiao", "yellow"),
+                                    ("zheng", "yellow")]
 
 
 # -- 8. milestones ---------------------------------------------------------------------------
@@ -712,7 +748,8 @@ async def test_after_downtime_each_person_gets_the_current_rungs_once_late_in_a_
     assert text.count(LATE) == 5
     assert "🔴 仍在超期（补发：应于 12月1日周二 17:30 提醒）：「" in text
     # Everyone: each claim once, in one digest when more than 3 (a section head's urge
-    # claim is the urge notice itself, a message of its own).
+    # claim is the urge notice itself, a message of its own; a reminder of a turn one
+    # holds comes on its own, with the card's buttons: 李 and 何 on the case).
     keys, made = await person_keys(world), await claims(world)
     async with world.db() as store:
         heads = [keys[u.head_id] for u in await store.all(UrgeNotice) if u.head_id]
@@ -721,9 +758,12 @@ async def test_after_downtime_each_person_gets_the_current_rungs_once_late_in_a_
         new = (await world.from_bot(who))[before[who]:]
         mine = sum(1 for n in made if keys[n.person_id] == who)
         notices = heads.count(who)
-        nudged = mine - notices
+        held = sum(1 for n in made if keys[n.person_id] == who and n.target_kind == "step"
+                   and who in ("li", "he"))
+        nudged = mine - notices - held
         assert entries(new) == mine, who
-        assert len(new) == (1 if nudged > 3 else nudged) + notices, who
+        assert len(new) == held + (1 if nudged > 3 else nudged) + notices, who
+        assert sum(1 for m in new if buttons(m)) == held + notices, who
     assert "repeat-1" not in {lv for _, lv in
                               await who_got(world, "milestone", ms["微波站迁建选址确定"])}
     assert (await sweep_at(world, at(12, 3, 10, 5))).sent == 0
@@ -737,17 +777,18 @@ async def test_a_restart_never_resends(database_url: str, tmp_path: Path) -> Non
     try:
         await finish_milestones(world)
         await submit(world)
-        assert (await sweep_at(world, at(11, 25, 8, 31))).sent == 2
+        assert (await sweep_at(world, at(11, 25, 8, 31))).sent == 4
         for when in (at(11, 25, 8, 32), at(11, 27, 8, 31)):
             old = world.app
             task = await restart_bot(world, task)  # a new process on the same database
             await old.close()
             assert (await world.sweep()).sent == 0  # what the last one sent stays sent
-            assert (await sweep_at(world, when)).sent == (3 if when.day == 27 else 0)
-        assert await who_got(world) == [("li", "red"), ("liuxiao", "red"), ("liuxiao", "yellow"),
-                                        ("zhao", "red"), ("zheng", "yellow")]
-        assert [len(await nudges_in(world, p)) for p in ("liuxiao", "zheng", "li", "zhao")
-                ] == [2, 1, 1, 1]
+            assert (await sweep_at(world, when)).sent == (4 if when.day == 27 else 0)
+        assert await who_got(world) == [
+            ("he", "red"), ("he", "yellow"), ("li", "red"), ("li", "yellow"), ("liuxiao", "red"),
+            ("liuxiao", "yellow"), ("zhao", "red"), ("zheng", "yellow")]
+        assert [len(await nudges_in(world, p)) for p in ("liuxiao", "zheng", "li", "zhao", "he")
+                ] == [2, 1, 2, 1, 2]
     finally:
         assert await tear_down(world, task) == []
 
@@ -842,15 +883,15 @@ async def test_a_failed_send_is_retried_by_a_later_sweep_in_office_hours_once(
     await finish_milestones(world)
     await submit(world)
     world.clock.set(at(11, 25, 8, 31))
-    # Both yellow nudges fail on every try (Telegram 500), until the bot gives up on them.
-    await world.ctl.inject_fault("sendMessage", "500", count=2 * RETRY.attempts)
+    # The four yellow nudges fail on every try (Telegram 500), until the bot gives up.
+    await world.ctl.inject_fault("sendMessage", "500", count=4 * RETRY.attempts)
     result = await world.sweep()
-    assert (result.sent, result.failed) == (0, 2)
+    assert (result.sent, result.failed) == (0, 4)
     assert all(n.sent_at is None and n.error for n in await claims(world))
     assert (await sweep_at(world, at(11, 25, 8, 32))).sent == 0  # a fresh claim: not yet
     assert (await sweep_at(world, at(11, 25, 12, 10))).sent == 0  # lunch: quiet hours
-    assert (await sweep_at(world, at(11, 25, 14))).sent == 2
-    assert [(n.channel, n.late) for n in await claims(world)] == [("private", True)] * 2
+    assert (await sweep_at(world, at(11, 25, 14))).sent == 4
+    assert [(n.channel, n.late) for n in await claims(world)] == [("private", True)] * 4
     assert (await sweep_at(world, at(11, 25, 14, 10))).sent == 0
     for person in ("liuxiao", "zheng"):
         [yellow] = await nudges_in(world, person)
@@ -862,10 +903,10 @@ async def test_a_flood_limit_is_waited_out(world: World) -> None:
     await submit(world)
     world.clock.set(at(11, 25, 8, 31))
     await world.ctl.inject_fault("sendMessage", "429", count=1, retry_after=1)
-    assert (await world.sweep()).sent == 2
-    answered = [r["error_code"] for r in await world.ctl.requests("sendMessage")][-3:]
-    assert answered == [429, None, None]
-    assert [n.channel for n in await claims(world)] == ["private", "private"]
+    assert (await world.sweep()).sent == 4
+    answered = [r["error_code"] for r in await world.ctl.requests("sendMessage")][-5:]
+    assert answered == [429, None, None, None, None]
+    assert [n.channel for n in await claims(world)] == ["private"] * 4
 
 
 async def test_the_sweep_and_the_due_timers_are_scheduled_once(world: World) -> None:
@@ -904,3 +945,124 @@ async def clear_stored_timers(world: World) -> None:
     async with world.app.engine.begin() as connection:
         if await connection.run_sync(lambda sync: inspect(sync).has_table(JOBS_TABLE)):
             await connection.execute(text(f"DELETE FROM {JOBS_TABLE}"))
+
+
+# -- 12. whoever must decide ------------------------------------------------------------------
+
+YOURS = "👇 待您审批：下方按钮与审批卡片上的相同。"
+YOURS_IN_GROUP = "待您审批：请使用案卷卡片上的按钮。"
+
+
+async def test_both_posts_of_an_or_sign_get_yellow_and_red_privately_with_their_cards_buttons(
+        world: World) -> None:
+    await finish_milestones(world)
+    await submit(world)
+    cards = {post: await world.last_from_bot(post) for post in ("li", "he")}  # turn cards
+    assert (await sweep_at(world, at(11, 25, 8, 31))).sent == 4
+    assert (await sweep_at(world, at(11, 27, 8, 31))).sent == 4
+    for post in ("li", "he"):
+        yellow, red = await nudges_in(world, post)
+        assert text_of(yellow).startswith(f"🟡 黄灯预警：「{ITEM}」#1")
+        assert text_of(red).startswith(f"🔴 红灯超期：「{ITEM}」#1")
+        for reminder in (yellow, red):
+            assert text_of(reminder).endswith(f"\n{YOURS}")
+            # The very buttons of the private card: same labels, same callback data.
+            assert buttons(reminder) == buttons(cards[post]) != {}
+    # 李 is the leader in charge as well as the A post: one red all the same.
+    assert [level for key, level in await who_got(world) if key == "li"] == ["red", "yellow"]
+    for other in ("liuxiao", "zheng", "zhao"):  # not theirs to decide: no buttons
+        for nudge in await nudges_in(world, other):
+            assert buttons(nudge) == {} and YOURS not in text_of(nudge)
+    assert {n.channel for n in await claims(world)} == {"private"}
+
+
+async def test_approving_from_a_reminder_decides_the_step_and_the_reminders_lose_their_buttons(
+        world: World) -> None:
+    await finish_milestones(world)
+    group_card = await submit(world)
+    await sweep_at(world, at(11, 25, 8, 31))
+    [he_yellow], [li_yellow] = await nudges_in(world, "he"), await nudges_in(world, "li")
+    world.clock.set(at(11, 25, 9))
+    pressed = await world.press("he", "he", he_yellow["message_id"], button(he_yellow, "同意"))
+    assert pressed["answer"]["text"] == "✅ 已同意，谢谢。"
+    assert (await the_case(world)).state == "approved"
+    group = await world.ctl.message(world.cid("KP-002"), group_card["message_id"])
+    assert "✅ 何副局长 同意 · 11月25日周三 09:00" in text_of(group)
+    # The buttons go with the turn, on both reminders as on the cards; the text stays.
+    for post, reminder in (("he", he_yellow), ("li", li_yellow)):
+        shown = await world.ctl.message(world.cid(post), reminder["message_id"])
+        assert buttons(shown) == {} and text_of(shown) == text_of(reminder)
+    # A press a client still sends from an old copy is refused, saying who decided.
+    late = await world.press("li", "li", li_yellow["message_id"], button(li_yellow, "同意"),
+                             forge=True)
+    assert late["answer"]["show_alert"] is True
+    assert late["answer"]["text"] == "该事项已由 何副局长 于 11月25日周三 09:00 同意。"
+    assert (await sweep_at(world, at(11, 27, 8, 31))).sent == 0  # nothing left to remind
+
+
+async def test_a_countersigner_still_to_sign_is_reminded_and_one_who_signed_is_not(
+        typed: World) -> None:
+    world = typed
+    await submit(world, "绿化管理办法修订", kind="领导会签")  # 李 and 何 must both approve
+    li_card = await world.last_from_bot("li")
+    await world.press("li", "li", li_card["message_id"], button(li_card, "同意"))
+    assert (await the_case(world)).state == "pending"
+    schedule = await daily(world, office_mornings(date(2026, 11, 24), date(2026, 11, 27)))
+    assert schedule == {
+        date(2026, 11, 25): [("he", "yellow"), ("liuxiao", "yellow"), ("zheng", "yellow")],
+        # 李 hears red as the leader in charge, not as a countersigner: no buttons.
+        date(2026, 11, 27): [("he", "red"), ("li", "red"), ("liuxiao", "red"), ("zhao", "red")],
+    }
+    for nudge in await nudges_in(world, "he"):
+        assert set(buttons(nudge)) == {"✅ 同意", "↩️ 退回", "💬 附意见同意", "🔁 转交", "➕ 加签"}
+    [red] = await nudges_in(world, "li")
+    assert text_of(red).startswith("🔴 红灯超期：「绿化管理办法修订」#1")
+    assert buttons(red) == {} and YOURS not in text_of(red)
+
+
+async def test_a_handler_who_holds_the_turn_hears_each_level_once_with_the_buttons(
+        world: World) -> None:
+    await finish_milestones(world)
+    # 危房重建议题: the handler prepares the material first (5 working days: due Monday).
+    await submit(world, "危房重建议题材料", kind="危房重建议题", who="zhangfan",
+                 where="KP-004")
+    schedule = await daily(world, office_mornings(date(2026, 11, 24), date(2026, 12, 1)))
+    assert schedule == {
+        date(2026, 11, 27): [("lin", "yellow"), ("zhangfan", "yellow")],
+        date(2026, 12, 1): [("li", "red"), ("wang", "red"), ("zhangfan", "red")],
+    }
+    yellow, red = await nudges_in(world, "zhangfan")
+    for reminder in (yellow, red):
+        assert text_of(reminder).endswith(f"\n{YOURS}") and "✅ 同意" in buttons(reminder)
+
+
+async def test_a_holder_without_a_private_chat_is_mentioned_in_the_group_without_buttons(
+        database_url: str, tmp_path: Path) -> None:
+    world, task = await build_world(database_url, tmp_path, started=set(DEMO_USERS) - {"he"})
+    try:
+        await finish_milestones(world)
+        await submit(world)
+        await sweep_at(world, at(11, 25, 8, 31))
+        [mention] = [m for m in await world.from_bot("KP-002") if "黄灯预警" in text_of(m)]
+        assert text_of(mention).startswith(f"何副局长\n🟡 黄灯预警：「{ITEM}」#1")
+        assert text_of(mention).endswith(f"\n{YOURS_IN_GROUP}")
+        assert buttons(mention) == {}  # the group card above has them
+        [li_yellow] = await nudges_in(world, "li")
+        assert text_of(li_yellow).endswith(YOURS) and buttons(li_yellow)
+        keys = await person_keys(world)
+        assert sorted((keys[n.person_id], n.channel) for n in await claims(world)) == [
+            ("he", "group"), ("li", "private"), ("liuxiao", "private"), ("zheng", "private")]
+    finally:
+        assert await tear_down(world, task) == []
+
+
+async def test_a_case_type_whose_ladder_leaves_the_holders_out_does_not_remind_them(
+        typed: World) -> None:
+    world = typed
+    await submit(world, "公园导览标识更新", kind="经办提醒事项")  # due Thursday 17:30
+    schedule = await daily(world, office_mornings(date(2026, 11, 24), date(2026, 12, 2)))
+    assert schedule == {
+        date(2026, 11, 25): [("liuxiao", "yellow"), ("zheng", "yellow")],
+        date(2026, 11, 27): [("liuxiao", "red"), ("zhao", "red")],
+    }
+    assert await nudges_in(world, "li") == [] and await nudges_in(world, "he") == []

@@ -87,6 +87,14 @@ async def test_flood_limit_per_group_per_minute(world: ControlClient, bot: BotHt
     assert (await bot("sendMessage", chat_id=ALICE, text="private is not a group"))["ok"]
 
 
+async def test_a_fault_for_one_chat_leaves_the_others_alone(world: ControlClient,
+                                                            bot: BotHttp) -> None:
+    await world.inject_fault("sendMessage", "500", count=1, chat_id=ALICE)
+    assert (await bot("sendMessage", chat_id=GROUP, text="x"))["ok"]
+    assert (await bot("sendMessage", chat_id=ALICE, text="x"))["error_code"] == 500
+    assert (await bot("sendMessage", chat_id=ALICE, text="x"))["ok"]
+
+
 async def test_edits_count_against_a_groups_minute(world: ControlClient, bot: BotHttp) -> None:
     await world.set_flood_limits(per_group_per_minute=3)
     card = (await bot("sendMessage", chat_id=GROUP, text="card"))["result"]["message_id"]

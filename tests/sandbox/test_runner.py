@@ -73,9 +73,11 @@ async def submissions_turn_yellow_then_red(sandbox: Running) -> None:
                 return reached
         raise AssertionError(f"no {level} nudge after 8 working days")
 
-    yellow = await step_until("yellow")  # both cases: 刘晓 twice, and each project's guide
-    assert sorted(yellow) == [("lin", "yellow"), ("liuxiao", "yellow"), ("liuxiao", "yellow"),
-                              ("zheng", "yellow")]
+    # Both cases: 刘晓 twice, each project's guide, and 李 and 何 (the A and B posts) twice.
+    yellow = await step_until("yellow")
+    assert sorted(yellow) == [("he", "yellow"), ("he", "yellow"), ("li", "yellow"),
+                              ("li", "yellow"), ("lin", "yellow"), ("liuxiao", "yellow"),
+                              ("liuxiao", "yellow"), ("zheng", "yellow")]
     assert text_of(await sandbox.bot_said(LIUXIAO, "微波站迁建选址方案")).startswith("🟡 黄灯预警")
     assert text_of(await sandbox.bot_said(ZHENG, "微波站迁建选址方案")).startswith("🟡 黄灯预警")
     mention = await sandbox.bot_said(KANGLE, "黄灯预警")
@@ -85,11 +87,14 @@ async def submissions_turn_yellow_then_red(sandbox: Running) -> None:
         ("sendMessage", LIN, 403)]  # the refused private message the sandbox shows
 
     await sandbox.post("/sandbox/sweep")
-    assert len(step_nudges(sandbox)) == 4  # each level goes to a person once
+    assert len(step_nudges(sandbox)) == 8  # each level goes to a person once
 
-    red = await step_until("red")  # to the handler, the leader in charge, the section head
-    assert sorted(red) == [("he", "red"), ("li", "red"), ("liuxiao", "red"), ("liuxiao", "red"),
-                           ("zhao", "red"), ("zhao", "red")]
+    # To the handler, the leader in charge, the section head and both posts (李 leads
+    # 天台山公园 and is the B post of 康乐公园, 何 the other way round: once each per case).
+    red = await step_until("red")
+    assert sorted(red) == [("he", "red"), ("he", "red"), ("li", "red"), ("li", "red"),
+                           ("liuxiao", "red"), ("liuxiao", "red"), ("zhao", "red"),
+                           ("zhao", "red")]
     assert text_of(await sandbox.bot_said(LIUXIAO, "设计方案初稿")).startswith("🔴 红灯超期")
 
 
