@@ -44,6 +44,9 @@ TOKEN = "777000:E2E-TOKEN"
 START = datetime(2026, 11, 23, 10, 0, tzinfo=SHANGHAI)
 # The production retry policy with backoffs of milliseconds: as many tries, no slow test.
 RETRY = RetryPolicy(backoff=0.001, max_backoff=0.01)
+# The production pace with a group's minute lasting a second: a test that posts more than
+# 19 messages and edits into one group waits a second, not a minute, for the bot's own pace.
+PACE = Pace(group_window=1.0)
 
 Json = dict[str, Any]
 
@@ -164,7 +167,7 @@ async def build_world(database_url: str, tmp_path: Path, *, started: set[str] | 
         emu.load_world(snapshot.emulator)
     config = load_settings(bot_token=TOKEN, api_base_url=emu.base_url,
                            database_url=database_url, data_dir=tmp_path, **settings)
-    app = await create_app(config, clock=clock, retry=RETRY, pace=pace)
+    app = await create_app(config, clock=clock, retry=RETRY, pace=pace or PACE)
     ctl = ControlClient(emu.base_url)
     world = World(emu, ctl, app, clock,
                   users={key: user.telegram_id for key, user in DEMO_USERS.items()},
