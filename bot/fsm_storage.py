@@ -7,12 +7,10 @@ committed, or rolled back, together. Outside one, each call has its own session.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
-from weakref import WeakValueDictionary
 
 from aiogram.fsm.state import State
 from aiogram.fsm.storage.base import (
@@ -28,6 +26,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from bot.locks import KeyedLocks
 from storage.db import SessionFactory, current_unit
 from storage.models import FsmRecord
 
@@ -97,14 +96,11 @@ class InOrder(BaseEventIsolation):
     SimpleEventIsolation keeps every lock it ever made; these go when unused)."""
 
     def __init__(self) -> None:
-        self._locks: WeakValueDictionary[StorageKey, asyncio.Lock] = WeakValueDictionary()
+        self._locks = KeyedLocks()
 
     @asynccontextmanager
     async def lock(self, key: StorageKey) -> AsyncIterator[None]:
-        lock = self._locks.get(key)
-        if lock is None:
-            lock = self._locks[key] = asyncio.Lock()
-        async with lock:
+        async with self._locks(key):
             yield
 
     async def close(self) -> None:

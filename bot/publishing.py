@@ -15,11 +15,9 @@ the turn, like the card's.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
-from weakref import WeakValueDictionary
 
 from aiogram import Bot
 from aiogram.types import InlineKeyboardMarkup, Message, ReplyParameters
@@ -31,6 +29,7 @@ from bot.delivery import PRIVATE, edit_buttons, edit_text, send_private
 from bot.domain.case_view import CaseView, case_view
 from bot.domain.vocabulary import CaseState
 from bot.i18n import Rendering, Translator
+from bot.locks import KeyedLocks
 from bot.services import Services
 from bot.views.cards import shown_hash
 from bot.views.case_card import (
@@ -157,10 +156,7 @@ async def _cards_of(store: Store, case_id: int) -> AsyncIterator[None]:
     transaction; within a process an asyncio lock serializes, across PostgreSQL processes a
     session-level advisory lock on a connection of its own."""
     await store.commit()
-    lock = _case_locks.get(case_id)
-    if lock is None:
-        lock = _case_locks[case_id] = asyncio.Lock()
-    async with lock:
+    async with _case_locks(case_id):
         engine = store.session.bind
         if not isinstance(engine, AsyncEngine) or engine.dialect.name != "postgresql":
             yield
@@ -176,7 +172,7 @@ async def _cards_of(store: Store, case_id: int) -> AsyncIterator[None]:
                 await holder.commit()
 
 
-_case_locks: WeakValueDictionary[int, asyncio.Lock] = WeakValueDictionary()
+_case_locks = KeyedLocks()
 
 
 async def _announce_turn(bot: Bot, store: Store, rendering: Rendering, view: CaseView,
