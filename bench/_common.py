@@ -297,8 +297,9 @@ async def fresh_database(kind: str, workdir: Path, name: str = "bench") -> str:
 
 async def import_demo_bureau(sessions: SessionFactory, today: date, now: datetime) -> None:
     """The demo bureau (``sandbox/demo.py``) imported as an org file."""
-    from bot.domain.calendar import WorkCalendar
-    from bot.domain.org import apply_org, parse_org
+    from bot.domain.rules.calendar import WorkCalendar
+    from bot.domain.rules.org_file import parse_org
+    from bot.domain.usecases.org_import import apply_org
     from sandbox.demo import demo_org_yaml
     from storage.store import Store
 

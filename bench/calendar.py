@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 import chinese_calendar
 
 from bench._common import Report, Stats, Target, fmt, parser, run_main, time_batches
-from bot.domain.calendar import WorkCalendar
+from bot.domain.rules.calendar import WorkCalendar
 
 # Targets -----------------------------------------------------------------------------------
 DEADLINE_WARM = Target(100e-6, "s", "every card light and every open step of a sweep asks for"

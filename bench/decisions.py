@@ -33,13 +33,13 @@ from bench._common import (
     parser,
     run_main,
 )
-from bot.domain.approvals import Outcome, decide, submit_case
-from bot.domain.calendar import WorkCalendar
-from bot.domain.casetypes import default_case_types_path, load_case_types
-from bot.domain.errors import Refusal
-from bot.domain.people import Actor, identify
-from bot.domain.policy import Policy
-from bot.domain.vocabulary import Decision, StepState
+from bot.domain.rules.calendar import WorkCalendar
+from bot.domain.rules.casetypes import default_case_types_path, load_case_types
+from bot.domain.rules.errors import Refusal
+from bot.domain.rules.policy import Policy
+from bot.domain.rules.vocabulary import Decision, StepState
+from bot.domain.usecases.approvals import Outcome, decide, submit_case
+from bot.domain.usecases.people import Actor, identify
 from sandbox.demo import DEMO_USERS
 from storage.db import SessionFactory, create_engine, create_session_factory
 from storage.models import Assignment, Project, Step

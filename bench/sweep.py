@@ -46,11 +46,11 @@ from bench._common import (
     run_main,
 )
 from bot.config import Settings
-from bot.domain import nudging
-from bot.domain.calendar import WorkCalendar
-from bot.domain.lights import light
-from bot.domain.policy import Policy
-from bot.domain.vocabulary import CaseState, MemberRole, StepMode, StepState
+from bot.domain.rules.calendar import WorkCalendar
+from bot.domain.rules.lights import light
+from bot.domain.rules.policy import Policy
+from bot.domain.rules.vocabulary import CaseState, MemberRole, StepMode, StepState
+from bot.domain.usecases import nudging
 from storage.db import SessionFactory, create_engine, create_session_factory
 from storage.models import Case, Nudge, Step
 from storage.store import Store

@@ -12,7 +12,7 @@ from aiogram.types import BotCommand, BotCommandScopeDefault
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config import Settings
-from bot.domain.clock import Clock, SystemClock
+from bot.domain.rules.clock import Clock, SystemClock
 from bot.fsm_storage import InOrder, SqlStorage
 from bot.handlers import setup_routers
 from bot.i18n import LOCALES, N_, translator

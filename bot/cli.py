@@ -16,7 +16,7 @@ from bot.config import Settings, SettingsError, load_settings
 from storage.store import Store
 
 if TYPE_CHECKING:
-    from bot.domain.calendar import WorkCalendar
+    from bot.domain.rules.calendar import WorkCalendar
 
 T = TypeVar("T")
 
@@ -148,8 +148,9 @@ def org_import(file: Annotated[Path, typer.Argument(help="Organisation YAML file
         fail(f"{file}: no such file")
 
     async def main() -> str:
-        from bot.domain.clock import SystemClock
-        from bot.domain.org import OrgFileError, import_org_file
+        from bot.domain.rules.clock import SystemClock
+        from bot.domain.rules.org_file import OrgFileError
+        from bot.domain.usecases.org_import import import_org_file
 
         async with _store(settings) as store:
             try:
@@ -173,9 +174,9 @@ def calendar_import(
         fail(f"{file}: no such file")
 
     async def main() -> str:
-        from bot.domain.calendar import CalendarFileError, parse_calendar_file
-        from bot.domain.calendar_admin import import_calendar
-        from bot.domain.clock import SystemClock
+        from bot.domain.rules.calendar import CalendarFileError, parse_calendar_file
+        from bot.domain.rules.clock import SystemClock
+        from bot.domain.usecases.calendar_admin import import_calendar
 
         try:
             parsed = parse_calendar_file(file.read_text(encoding="utf-8"), file.name)
@@ -260,8 +261,8 @@ def calendar_add(
         fail(f"'{kind}' must be holiday or workday")
 
     async def main() -> bool:
-        from bot.domain.calendar_admin import set_day
-        from bot.domain.clock import SystemClock
+        from bot.domain.rules.clock import SystemClock
+        from bot.domain.usecases.calendar_admin import set_day
 
         async with _store(settings) as store:
             return await set_day(store, day=when, is_workday=kind == "workday", name=name,
@@ -280,8 +281,8 @@ def export_urges(
     settings = settings_or_exit()
 
     async def main() -> int:
-        from bot.domain.clock import SystemClock
-        from bot.domain.supervision import urge_counts
+        from bot.domain.rules.clock import SystemClock
+        from bot.domain.usecases.supervision import urge_counts
         from bot.export import write_urge_counts
 
         chosen = year or SystemClock().now().astimezone(settings.tz).year
@@ -310,7 +311,7 @@ async def _store(settings: Settings) -> AsyncIterator[Store]:
 
 
 async def _calendar(settings: Settings) -> WorkCalendar:
-    from bot.domain.clock import SystemClock
+    from bot.domain.rules.clock import SystemClock
     from bot.services import Services
 
     services = Services.from_settings(settings, SystemClock())

@@ -9,7 +9,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 from openpyxl.worksheet.worksheet import Worksheet
 
-from bot.domain.supervision import LEVELS, UrgeCounts
+from bot.domain.usecases.supervision import LEVELS, UrgeCounts
 
 HEADERS = {"yellow": "黄灯预警 yellow", "red": "红灯超期 red", "urge": "催办通知书 urge notices"}
 

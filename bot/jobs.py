@@ -17,14 +17,14 @@ from markupsafe import Markup
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from bot.delivery import PRIVATE, send_private, send_to_person
-from bot.domain import nudging
-from bot.domain.approvals import Outcome, deem_approved, deemable_steps
-from bot.domain.ladder import RungKind
-from bot.domain.turns import turn_holders
-from bot.domain.vocabulary import CaseState, ChatKind, StepState
-from bot.handlers.announce import announce
-from bot.publishing import keep_reminder, reminder_buttons, reply_to_message, sync_cards
+from bot.domain.rules.ladder import RungKind
+from bot.domain.rules.turns import turn_holders
+from bot.domain.rules.vocabulary import CaseState, ChatKind, StepState
+from bot.domain.usecases import nudging
+from bot.domain.usecases.approvals import Outcome, deem_approved, deemable_steps
+from bot.flows.announce import announce
+from bot.flows.delivery import PRIVATE, send_private, send_to_person
+from bot.flows.publishing import keep_reminder, reminder_buttons, reply_to_message, sync_cards
 from bot.scheduling import Timers
 from bot.services import Services
 from bot.views.nudges import (

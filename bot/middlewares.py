@@ -12,9 +12,9 @@ from aiogram import BaseMiddleware
 from aiogram.exceptions import TelegramAPIError
 from aiogram.types import Chat, TelegramObject, Update, User
 
-from bot.domain.approvals import record_refused_press
-from bot.domain.errors import Refusal
-from bot.domain.people import identify
+from bot.domain.rules.errors import Refusal
+from bot.domain.usecases.approvals import record_refused_press
+from bot.domain.usecases.people import identify
 from bot.i18n import pick_locale, translator
 from bot.services import Services
 from bot.telegram import describe

@@ -34,7 +34,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from sqlalchemy.engine import make_url
 
-from bot.domain.clock import Clock
+from bot.domain.rules.clock import Clock
 
 if TYPE_CHECKING:
     from bot.jobs import Jobs

@@ -6,15 +6,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bot.config import Settings, SettingsError
-from bot.domain.calendar import DayOverride, OfficeHours, WorkCalendar
-from bot.domain.casetypes import (
+from bot.domain.rules.calendar import DayOverride, OfficeHours, WorkCalendar
+from bot.domain.rules.casetypes import (
     CaseTypes,
     CaseTypesError,
     default_case_types_path,
     load_case_types,
 )
-from bot.domain.clock import Clock
-from bot.domain.policy import Policy
+from bot.domain.rules.clock import Clock
+from bot.domain.rules.policy import Policy
 from bot.i18n import Rendering
 from storage.store import Store
 

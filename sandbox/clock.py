@@ -1,6 +1,6 @@
 """The sandbox clock: real time plus an offset a visitor can move forward (never backwards).
 
-The bot reads time only through its :class:`~bot.domain.clock.Clock`, so jumping the offset
+The bot reads time only through its :class:`~bot.domain.rules.clock.Clock`, so jumping the offset
 ahead by a working day makes deadlines come closer exactly as if that day had passed: the next
 sweep turns the lights yellow or red and sends the nudges. The offset is kept in a small JSON
 file next to the sandbox database, so a restart does not take the bureau back in time.
@@ -14,8 +14,8 @@ import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from bot.domain.calendar import WorkCalendar
-from bot.domain.clock import Clock, SystemClock
+from bot.domain.rules.calendar import WorkCalendar
+from bot.domain.rules.clock import Clock, SystemClock
 
 log = logging.getLogger(__name__)
 

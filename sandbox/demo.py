@@ -1,9 +1,9 @@
 """The demo bureau: 市城乡规划管理局 (City Planning Bureau), from ``DEMO.md``.
 
 The sandbox, the end-to-end tests and ``examples/org.yaml`` all show this bureau. Its data is
-kept here once; :func:`demo_org_yaml` renders it as an org file (``bot.domain.org``) whose
-milestone dates are counted in working days from ``today``, so the lights tell the DEMO.md
-stories on any day:
+kept here once; :func:`demo_org_yaml` renders it as an org file
+(``bot.domain.rules.org_file``) whose milestone dates are counted in working days from
+``today``, so the lights tell the DEMO.md stories on any day:
 
 ==========  ====================  ===============================================================
 KP-001      pre-intervention      earlier steps done; next milestone 20 working days ahead: green
@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 import yaml
 
-from bot.domain.calendar import WorkCalendar
+from bot.domain.rules.calendar import WorkCalendar
 
 EXAMPLE_TODAY = date(2026, 11, 23)  # the "today" examples/org.yaml was rendered for (a Monday)
 

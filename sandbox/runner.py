@@ -44,7 +44,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.app import App, create_app, run_polling
 from bot.config import Settings, SettingsError
-from bot.domain.org import apply_org, parse_org
+from bot.domain.rules.org_file import parse_org
+from bot.domain.usecases.org_import import apply_org
 from bot.jobs import Jobs, SweepResult
 from bot.scheduling import Timers
 from bot.services import Services

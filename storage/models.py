@@ -1,7 +1,7 @@
 """SQLModel tables. Telegram ids are BIGINT; instants are aware UTC (:class:`UTCDateTime`).
 
 Enumerated columns are plain strings whose values the domain defines
-(``bot.domain.vocabulary``); that keeps migrations and both databases simple.
+(``bot.domain.rules.vocabulary``); that keeps migrations and both databases simple.
 """
 
 from __future__ import annotations

@@ -1,4 +1,8 @@
-"""The layering rule: the domain is pure Python (no aiogram, no SQL session, no clock reads)."""
+"""The layering rules, as the README's architecture section draws them.
+
+handlers and scenarios (aiogram) → flows (what they and the sweep share) → views and the
+domain's use cases → the domain's pure rules; storage below the use cases, never above.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,8 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-FORBIDDEN_IN_DOMAIN = ("aiogram", "sqlalchemy", "sqlmodel", "aiosqlite", "asyncpg", "bot.handlers",
-                       "bot.views", "bot.scenarios")
+SQL = ("sqlalchemy", "sqlmodel", "aiosqlite", "asyncpg")
+TELEGRAM = ("aiogram", "bot.handlers", "bot.scenarios", "bot.flows", "bot.views")
 
 
 def imports_of(path: Path) -> set[str]:
@@ -21,34 +25,63 @@ def imports_of(path: Path) -> set[str]:
     return found
 
 
-def test_domain_imports_neither_aiogram_nor_sql() -> None:
-    offenders = {
+def offenders(folder: str, forbidden: tuple[str, ...]) -> set[str]:
+    return {
         f"{path.relative_to(ROOT)}: {name}"
-        for path in (ROOT / "bot" / "domain").glob("*.py")
+        for path in (ROOT / folder).rglob("*.py")
+        if "versions" not in path.parts
         for name in imports_of(path)
-        if name.startswith(FORBIDDEN_IN_DOMAIN)
+        if name.startswith(forbidden)
     }
-    assert offenders == set()
+
+
+def test_rules_are_pure() -> None:
+    """No storage, no use case, no SQL, nothing of Telegram: plain values in, plain values out."""
+    assert offenders("bot/domain/rules", ("storage", "bot.domain.usecases", *SQL, *TELEGRAM)) \
+        == set()
+
+
+def test_use_cases_know_no_telegram_and_no_sql() -> None:
+    """Use cases talk to the store's named queries, never to SQLAlchemy or aiogram."""
+    assert offenders("bot/domain/usecases", (*SQL, *TELEGRAM)) == set()
+
+
+def test_flows_and_views_sit_below_the_routers() -> None:
+    assert offenders("bot/flows", ("bot.handlers", "bot.scenarios")) == set()
+    # Views render rows and read models handed to them; they never query.
+    assert offenders("bot/views", ("bot.handlers", "bot.scenarios", "bot.flows", "storage.store",
+                                   "storage.db", *SQL)) == set()
+
+
+def test_handlers_are_routers_only() -> None:
+    """Every handler module defines a router; nothing but the app and the handlers' own
+    package imports them (what is shared lives in bot/flows)."""
+    for path in (ROOT / "bot" / "handlers").glob("*.py"):
+        if path.name != "__init__.py":
+            assert "router = Router(" in path.read_text(encoding="utf-8"), path.name
+    importers = {
+        f"{path.relative_to(ROOT)}: {name}"
+        for folder in ("bot", "sandbox", "bench")
+        for path in (ROOT / folder).rglob("*.py")
+        if path.parent.name != "handlers" and path.name != "app.py"
+        for name in imports_of(path)
+        if name.startswith("bot.handlers")
+    }
+    assert importers == set()
 
 
 def test_domain_never_reads_the_clock_itself() -> None:
-    offenders = []
-    for path in (ROOT / "bot" / "domain").glob("*.py"):
+    found = []
+    for path in (ROOT / "bot" / "domain").rglob("*.py"):
         if path.name == "clock.py":
             continue
         source = path.read_text(encoding="utf-8")
         for call in ("datetime.now(", "datetime.utcnow(", "date.today(", "time.time("):
             if call in source:
-                offenders.append(f"{path.name}: {call}")
-    assert offenders == []
+                found.append(f"{path.name}: {call}")
+    assert found == []
 
 
 def test_storage_does_not_import_the_bot() -> None:
-    offenders = {
-        f"{path.relative_to(ROOT)}: {name}"
-        for path in (ROOT / "storage").rglob("*.py")
-        if "versions" not in path.parts
-        for name in imports_of(path)
-        if name.startswith(("bot.handlers", "bot.views", "aiogram"))
-    }
-    assert offenders == set()
+    assert offenders("storage", ("bot.handlers", "bot.flows", "bot.scenarios", "bot.views",
+                                 "bot.domain.usecases", "aiogram")) == set()

@@ -12,7 +12,7 @@ import pytest
 from apscheduler.job import Job
 
 from bot import scheduling
-from bot.domain.clock import ManualClock
+from bot.domain.rules.clock import ManualClock
 from bot.scheduling import SWEEP_JOB_ID, Timers, due_job_id, sync_url
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

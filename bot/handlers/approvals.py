@@ -7,12 +7,25 @@ from aiogram.filters import Command, CommandObject
 from aiogram.fsm.scene import ScenesManager
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
-from bot.domain.approvals import ACTIVE, add_signer, check_press, decide, own_case, withdraw
-from bot.domain.errors import BadReturnTarget, CaseClosed, NotAllowed, StaleCard, UnknownButton
-from bot.domain.people import Actor, require_actor, require_submitter
-from bot.domain.vocabulary import CaseState, Decision
-from bot.handlers.announce import announce
-from bot.handlers.context import GROUP_TYPES, files_of, project_here
+from bot.domain.rules.errors import (
+    BadReturnTarget,
+    CaseClosed,
+    NotAllowed,
+    StaleCard,
+    UnknownButton,
+)
+from bot.domain.rules.vocabulary import CaseState, Decision
+from bot.domain.usecases.approvals import (
+    ACTIVE,
+    add_signer,
+    check_press,
+    decide,
+    own_case,
+    withdraw,
+)
+from bot.domain.usecases.people import Actor, require_actor, require_submitter
+from bot.flows.announce import announce
+from bot.flows.context import GROUP_TYPES, files_of, project_here
 from bot.i18n import Translator
 from bot.scenarios.decision_comment import ApproveCommentScene
 from bot.scenarios.resubmit import ResubmitScene

@@ -7,9 +7,15 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 from markupsafe import Markup
 
-from bot.delivery import send_private
-from bot.domain.delegation import arrangements, come_back, find_person, parse_range, set_away
-from bot.domain.people import Actor, require_actor
+from bot.domain.usecases.delegation import (
+    arrangements,
+    come_back,
+    find_person,
+    parse_range,
+    set_away,
+)
+from bot.domain.usecases.people import Actor, require_actor
+from bot.flows.delivery import send_private
 from bot.i18n import Translator
 from bot.services import Services
 from bot.views.text import esc

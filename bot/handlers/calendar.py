@@ -6,11 +6,11 @@ from aiogram import Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 
-from bot.domain.calendar_admin import set_day
-from bot.domain.delegation import parse_day
-from bot.domain.inputs import parse_year
-from bot.domain.people import Actor, require_actor, require_role
-from bot.domain.vocabulary import Role
+from bot.domain.rules.inputs import parse_year
+from bot.domain.rules.vocabulary import Role
+from bot.domain.usecases.calendar_admin import set_day
+from bot.domain.usecases.delegation import parse_day
+from bot.domain.usecases.people import Actor, require_actor, require_role
 from bot.i18n import Translator
 from bot.services import Services
 from bot.views.calendar import usage, year_text

@@ -6,12 +6,12 @@ from aiogram import Bot, F, Router
 from aiogram.dispatcher.event.bases import SkipHandler
 from aiogram.types import Message
 
-from bot.delivery import send_private
-from bot.domain.case_view import case_view
-from bot.domain.comments import add_comment
-from bot.domain.people import Actor, require_actor
+from bot.domain.usecases.case_view import case_view
+from bot.domain.usecases.comments import add_comment
+from bot.domain.usecases.people import Actor, require_actor
+from bot.flows.delivery import send_private
+from bot.flows.publishing import sync_cards
 from bot.i18n import Translator
-from bot.publishing import sync_cards
 from bot.services import Services
 from bot.views.text import esc
 from storage.models import Card

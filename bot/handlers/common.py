@@ -7,8 +7,8 @@ from aiogram.filters import Command, CommandStart
 from aiogram.types import Message
 from markupsafe import Markup
 
-from bot.domain.people import Actor
-from bot.domain.vocabulary import MemberRole, Role
+from bot.domain.rules.vocabulary import MemberRole, Role
+from bot.domain.usecases.people import Actor
 from bot.i18n import Translator
 from bot.views.text import esc
 from storage.models import ProjectMember

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiogram import F, Router
 from aiogram.types import CallbackQuery, Message
 
-from bot.domain.errors import UnknownButton
+from bot.domain.rules.errors import UnknownButton
 from bot.i18n import Translator
 from bot.views.text import esc
 

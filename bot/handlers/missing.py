@@ -7,13 +7,13 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 from markupsafe import Markup
 
-from bot.domain.delegation import parse_day
-from bot.domain.inputs import parse_id
-from bot.domain.missing import add_missing, mark_supplied, missing_of
-from bot.domain.people import Actor, require_actor
-from bot.handlers.context import place_of
+from bot.domain.rules.inputs import parse_id
+from bot.domain.usecases.delegation import parse_day
+from bot.domain.usecases.missing import add_missing, mark_supplied, missing_of
+from bot.domain.usecases.people import Actor, require_actor
+from bot.flows.context import place_of
+from bot.flows.publishing import sync_cards
 from bot.i18n import Translator
-from bot.publishing import sync_cards
 from bot.services import Services
 from bot.views.text import esc
 from storage.store import Store

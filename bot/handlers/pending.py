@@ -10,14 +10,14 @@ from aiogram.fsm.scene import ScenesManager
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from markupsafe import Markup
 
-from bot.delivery import PRIVATE, send_private
-from bot.domain.approvals import check_press, decide
-from bot.domain.case_view import PendingItem, pending_for
-from bot.domain.errors import NotYourTurn, Refusal, UnknownButton
-from bot.domain.people import Actor, require_actor
-from bot.domain.vocabulary import Decision
-from bot.handlers.announce import announce
-from bot.handlers.context import place_of
+from bot.domain.rules.errors import NotYourTurn, Refusal, UnknownButton
+from bot.domain.rules.vocabulary import Decision
+from bot.domain.usecases.approvals import check_press, decide
+from bot.domain.usecases.case_view import PendingItem, pending_for
+from bot.domain.usecases.people import Actor, require_actor
+from bot.flows.announce import announce
+from bot.flows.context import place_of
+from bot.flows.delivery import PRIVATE, send_private
 from bot.i18n import Translator
 from bot.scenarios.return_reason import BulkReturnScene, ReturnReasonScene
 from bot.services import Services

@@ -6,10 +6,10 @@ from aiogram import F, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 
-from bot.domain.access import require_known_place
-from bot.domain.people import Actor, require_actor
-from bot.domain.projects import bind_group, overview, rollup
-from bot.handlers.context import GROUP_TYPES, place_of
+from bot.domain.usecases.access import require_known_place
+from bot.domain.usecases.people import Actor, require_actor
+from bot.domain.usecases.projects import bind_group, overview, rollup
+from bot.flows.context import GROUP_TYPES, place_of
 from bot.i18n import Translator
 from bot.services import Services
 from bot.views.cards import projects_list

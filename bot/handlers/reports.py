@@ -8,9 +8,9 @@ from aiogram.filters import Command, CommandObject
 from aiogram.fsm.scene import ScenesManager
 from aiogram.types import Message
 
-from bot.domain.people import Actor, require_actor, require_reporter
-from bot.handlers.context import GROUP_TYPES, files_of, project_here
-from bot.handlers.posting import post_report
+from bot.domain.usecases.people import Actor, require_actor, require_reporter
+from bot.flows.context import GROUP_TYPES, files_of, project_here
+from bot.flows.posting import post_report
 from bot.scenarios.report_prompt import ReportPromptScene
 from bot.services import Services
 from storage.store import Store

@@ -7,10 +7,10 @@ from aiogram.filters import Command, CommandObject
 from aiogram.fsm.scene import ScenesManager
 from aiogram.types import CallbackQuery, Message
 
-from bot.domain.inputs import parse_year
-from bot.domain.people import Actor, require_actor, require_role
-from bot.domain.supervision import urge_counts, urge_to_answer
-from bot.domain.vocabulary import Role
+from bot.domain.rules.inputs import parse_year
+from bot.domain.rules.vocabulary import Role
+from bot.domain.usecases.people import Actor, require_actor, require_role
+from bot.domain.usecases.supervision import urge_counts, urge_to_answer
 from bot.i18n import Translator
 from bot.scenarios.urge_answer import UrgeAnswerScene
 from bot.services import Services

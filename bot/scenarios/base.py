@@ -15,7 +15,7 @@ from aiogram.fsm.scene import Scene, on
 from aiogram.types import ForceReply, Message
 from markupsafe import Markup
 
-from bot.domain.errors import EmptyText, Refusal, TooLong
+from bot.domain.rules.errors import EmptyText, Refusal, TooLong
 from bot.i18n import N_, Translator
 from bot.views.cards import refusal
 from bot.views.text import mention

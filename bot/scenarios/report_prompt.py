@@ -6,8 +6,8 @@ from aiogram import Bot, F
 from aiogram.fsm.scene import on
 from aiogram.types import Message
 
-from bot.domain.people import Actor, require_actor
-from bot.handlers.posting import post_report
+from bot.domain.usecases.people import Actor, require_actor
+from bot.flows.posting import post_report
 from bot.i18n import N_, Translator
 from bot.scenarios.base import NOT_COMMAND, Conversation, ask
 from bot.services import Services

@@ -6,12 +6,12 @@ from aiogram import Bot, F
 from aiogram.fsm.scene import on
 from aiogram.types import CallbackQuery, Message
 
-from bot.domain.approvals import resubmit
-from bot.domain.errors import CaseClosed, Refusal, StaleCard
-from bot.domain.people import Actor, require_actor
-from bot.domain.vocabulary import CaseState
-from bot.handlers.announce import announce
-from bot.handlers.context import files_of
+from bot.domain.rules.errors import CaseClosed, Refusal, StaleCard
+from bot.domain.rules.vocabulary import CaseState
+from bot.domain.usecases.approvals import resubmit
+from bot.domain.usecases.people import Actor, require_actor
+from bot.flows.announce import announce
+from bot.flows.context import files_of
 from bot.i18n import N_, Translator
 from bot.scenarios.base import Conversation, ask
 from bot.services import Services

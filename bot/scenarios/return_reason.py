@@ -7,12 +7,12 @@ from aiogram import Bot
 from aiogram.fsm.scene import on
 from aiogram.types import CallbackQuery, Message
 
-from bot.domain.approvals import decide
-from bot.domain.errors import EmptyText, Refusal, TooLong
-from bot.domain.people import Actor, require_actor
-from bot.domain.vocabulary import Decision
-from bot.handlers.announce import announce
-from bot.handlers.pending_list import redraw_list
+from bot.domain.rules.errors import EmptyText, Refusal, TooLong
+from bot.domain.rules.vocabulary import Decision
+from bot.domain.usecases.approvals import decide
+from bot.domain.usecases.people import Actor, require_actor
+from bot.flows.announce import announce
+from bot.flows.pending_list import redraw_list
 from bot.i18n import N_, Translator
 from bot.scenarios.base import PLAIN_TEXT, Conversation, ask
 from bot.services import Services

@@ -17,13 +17,13 @@ from aiogram.types import (
     Message,
 )
 
-from bot.domain.approvals import submit_case
-from bot.domain.casetypes import CaseType
-from bot.domain.errors import Refusal
-from bot.domain.people import Actor, require_actor
-from bot.domain.reporting import FileRef
+from bot.domain.rules.casetypes import CaseType
+from bot.domain.rules.errors import Refusal
+from bot.domain.usecases.approvals import submit_case
+from bot.domain.usecases.people import Actor, require_actor
+from bot.domain.usecases.reporting import FileRef
+from bot.flows.publishing import publish_case, reply_to_message
 from bot.i18n import N_, Translator
-from bot.publishing import publish_case, reply_to_message
 from bot.scenarios.base import PLAIN_TEXT, Conversation, ask
 from bot.services import Services
 from bot.views.cards import refusal

@@ -6,9 +6,9 @@ from aiogram import Bot
 from aiogram.fsm.scene import on
 from aiogram.types import CallbackQuery, Message
 
-from bot.domain.approvals import transfer
-from bot.domain.people import Actor, require_actor
-from bot.handlers.announce import announce
+from bot.domain.usecases.approvals import transfer
+from bot.domain.usecases.people import Actor, require_actor
+from bot.flows.announce import announce
 from bot.i18n import N_, Translator
 from bot.scenarios.base import PLAIN_TEXT, Conversation, ask
 from bot.services import Services

@@ -6,10 +6,10 @@ from aiogram import Bot
 from aiogram.fsm.scene import on
 from aiogram.types import CallbackQuery, Message
 
-from bot.domain.errors import TooLong
-from bot.domain.people import Actor, require_actor
-from bot.domain.supervision import answer_urge
-from bot.domain.vocabulary import ChatKind
+from bot.domain.rules.errors import TooLong
+from bot.domain.rules.vocabulary import ChatKind
+from bot.domain.usecases.people import Actor, require_actor
+from bot.domain.usecases.supervision import answer_urge
 from bot.i18n import N_, Translator
 from bot.scenarios.base import PLAIN_TEXT, Conversation, ask
 from bot.services import Services

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from markupsafe import Markup
 
-from bot.domain.calendar import YearListing
+from bot.domain.rules.calendar import YearListing
 from bot.i18n import Translator
 from bot.views.text import clip
 

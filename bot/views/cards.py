@@ -8,10 +8,10 @@ from datetime import datetime
 
 from markupsafe import Markup
 
-from bot.domain.errors import Refusal
-from bot.domain.projects import ProjectLine
-from bot.domain.reporting import MilestoneStatus, ReportView
-from bot.domain.vocabulary import AttachmentKind, CaseState, Decision, ProjectStatus
+from bot.domain.rules.errors import Refusal
+from bot.domain.rules.vocabulary import AttachmentKind, CaseState, Decision, ProjectStatus
+from bot.domain.usecases.projects import ProjectLine
+from bot.domain.usecases.reporting import MilestoneStatus, ReportView
 from bot.i18n import N_, Translator
 from bot.views.text import LIGHT_EMOJI, clip, esc, status_label, time_left
 from storage.models import Attachment

@@ -12,9 +12,9 @@ from __future__ import annotations
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from markupsafe import Markup
 
-from bot.domain.case_view import AssignmentView, CaseView, LaneView, StepView
-from bot.domain.turns import holds_turn
-from bot.domain.vocabulary import AssignmentState, CaseState, Decision, StepState
+from bot.domain.rules.turns import holds_turn
+from bot.domain.rules.vocabulary import AssignmentState, CaseState, Decision, StepState
+from bot.domain.usecases.case_view import AssignmentView, CaseView, LaneView, StepView
 from bot.i18n import N_, Translator
 from bot.views.cards import attachments_line
 from bot.views.keyboards import CaseCb, DecideCb, PeopleCb

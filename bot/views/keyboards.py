@@ -8,8 +8,8 @@ from typing import Annotated
 from aiogram.filters.callback_data import CallbackData
 from pydantic import Field
 
-from bot.domain.inputs import Id, SignedId
-from bot.domain.vocabulary import Decision
+from bot.domain.rules.inputs import Id, SignedId
+from bot.domain.rules.vocabulary import Decision
 
 ACTIONS = {"a": Decision.APPROVE, "c": Decision.APPROVE, "r": Decision.RETURN}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from markupsafe import Markup
 
-from bot.domain.nudging import MILESTONE, MISSING, PlannedNudge, PlannedUrge, Subject
+from bot.domain.usecases.nudging import MILESTONE, MISSING, PlannedNudge, PlannedUrge, Subject
 from bot.i18n import N_, Translator
 from bot.views.keyboards import UrgeCb
 from bot.views.text import esc, localized, time_left

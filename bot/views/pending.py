@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from markupsafe import Markup
 
-from bot.domain.case_view import PendingItem
+from bot.domain.usecases.case_view import PendingItem
 from bot.i18n import Translator
 from bot.views.keyboards import PendingCb
 from bot.views.text import LIGHT_EMOJI, clip, esc

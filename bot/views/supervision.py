@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from markupsafe import Markup
 
-from bot.domain.supervision import LEVELS, UrgeCounts
+from bot.domain.usecases.supervision import LEVELS, UrgeCounts
 from bot.i18n import N_, Translator
 from bot.views.text import clip, esc
 from storage.models import UrgeNotice

@@ -6,8 +6,8 @@ import re
 
 from markupsafe import Markup, escape
 
-from bot.domain.calendar import DayCount
-from bot.domain.vocabulary import Light, ProjectStatus
+from bot.domain.rules.calendar import DayCount
+from bot.domain.rules.vocabulary import Light, ProjectStatus
 from bot.i18n import N_, Translator
 from storage.models import Person
 

@@ -7,8 +7,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.domain.calendar import WorkCalendar
-from bot.domain.org import apply_org, parse_org
+from bot.domain.rules.calendar import WorkCalendar
+from bot.domain.rules.org_file import parse_org
+from bot.domain.usecases.org_import import apply_org
 from sandbox.demo import demo_org_yaml
 from storage.db import SessionFactory
 from storage.store import Store

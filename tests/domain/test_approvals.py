@@ -11,7 +11,23 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import update
 
-from bot.domain.approvals import (
+from bot.domain.rules.calendar import WorkCalendar
+from bot.domain.rules.casetypes import (
+    CaseTypes,
+    default_case_types_path,
+    load_case_types,
+    parse_case_types,
+)
+from bot.domain.rules.errors import (
+    CaseClosed,
+    MissingField,
+    NotAllowed,
+    NotYourTurn,
+    Refusal,
+)
+from bot.domain.rules.policy import Policy
+from bot.domain.rules.vocabulary import AssignmentState, Decision
+from bot.domain.usecases.approvals import (
     add_signer,
     check_press,
     decide,
@@ -20,27 +36,11 @@ from bot.domain.approvals import (
     transfer,
     withdraw,
 )
-from bot.domain.calendar import WorkCalendar
-from bot.domain.case_view import case_view, pending_for
-from bot.domain.casetypes import (
-    CaseTypes,
-    default_case_types_path,
-    load_case_types,
-    parse_case_types,
-)
-from bot.domain.comments import add_comment
-from bot.domain.delegation import set_away
-from bot.domain.errors import (
-    CaseClosed,
-    MissingField,
-    NotAllowed,
-    NotYourTurn,
-    Refusal,
-)
-from bot.domain.people import Actor, identify
-from bot.domain.policy import Policy
-from bot.domain.reporting import FileRef, file_report
-from bot.domain.vocabulary import AssignmentState, Decision
+from bot.domain.usecases.case_view import case_view, pending_for
+from bot.domain.usecases.comments import add_comment
+from bot.domain.usecases.delegation import set_away
+from bot.domain.usecases.people import Actor, identify
+from bot.domain.usecases.reporting import FileRef, file_report
 from sandbox.demo import DEMO_USERS
 from storage.db import SessionFactory
 from storage.models import Assignment, AuditEvent, Case, Lane, Report, Step

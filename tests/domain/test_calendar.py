@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.domain.calendar import (
+from bot.domain.rules.calendar import (
     CalendarFileError,
     DayInfo,
     DayOverride,

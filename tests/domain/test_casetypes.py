@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bot.domain.casetypes import (
+from bot.domain.rules.casetypes import (
     AssigneeRule,
     CaseType,
     CaseTypes,
@@ -24,9 +24,9 @@ from bot.domain.casetypes import (
     parse_case_types,
     to_snapshot,
 )
-from bot.domain.ladder import DEFAULT_LADDER
-from bot.domain.org import parse_org
-from bot.domain.vocabulary import Role, StepMode
+from bot.domain.rules.ladder import DEFAULT_LADDER
+from bot.domain.rules.org_file import parse_org
+from bot.domain.rules.vocabulary import Role, StepMode
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = Path(__file__).resolve().parent / "data" / "casetypes"

@@ -6,9 +6,9 @@ from datetime import date
 
 import pytest
 
-from bot.domain.delegation import parse_day, parse_range
-from bot.domain.errors import BadDate, BadRange
-from bot.domain.inputs import MAX_ID, parse_id, parse_year
+from bot.domain.rules.errors import BadDate, BadRange
+from bot.domain.rules.inputs import MAX_ID, parse_id, parse_year
+from bot.domain.usecases.delegation import parse_day, parse_range
 from bot.views.keyboards import DecideCb, TypeCb
 
 TODAY = date(2026, 12, 2)  # a Wednesday

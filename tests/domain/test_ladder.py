@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.domain.calendar import WorkCalendar
-from bot.domain.ladder import (
+from bot.domain.rules.calendar import WorkCalendar
+from bot.domain.rules.ladder import (
     DEFAULT_LADDER,
     Audience,
     Ladder,

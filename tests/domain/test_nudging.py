@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.domain.calendar import WorkCalendar
-from bot.domain.ladder import DEFAULT_LADDER, Audience, Ladder, Rung, RungKind, escalated
-from bot.domain.policy import Policy
+from bot.domain.rules.calendar import WorkCalendar
+from bot.domain.rules.ladder import DEFAULT_LADDER, Audience, Ladder, Rung, RungKind, escalated
+from bot.domain.rules.policy import Policy
 
 SH = ZoneInfo("Asia/Shanghai")
 CAL = WorkCalendar()

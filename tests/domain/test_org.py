@@ -17,17 +17,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import SQLModel
 
-import bot.domain.org as org_module
-from bot.domain.calendar import WorkCalendar
-from bot.domain.org import (
-    ImportReport,
-    OrgFile,
-    OrgFileError,
-    apply_org,
-    import_org_file,
-    parse_org,
-)
-from bot.domain.vocabulary import ProjectStatus
+import bot.domain.rules.org_file as org_module
+from bot.domain.rules.calendar import WorkCalendar
+from bot.domain.rules.org_file import OrgFile, OrgFileError, parse_org
+from bot.domain.rules.vocabulary import ProjectStatus
+from bot.domain.usecases.org_import import ImportReport, apply_org, import_org_file
 from sandbox.demo import DEMO_CHATS, DEMO_USERS, EXAMPLE_TODAY, demo_org_yaml, working_day
 from storage.db import SessionFactory
 from storage.models import (

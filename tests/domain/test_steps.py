@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from bot.domain.steps import (
+from bot.domain.rules.steps import (
     TRANSITIONS,
     TransitionError,
     Vote,
@@ -16,7 +16,7 @@ from bot.domain.steps import (
     outcome,
     step_outcome,
 )
-from bot.domain.vocabulary import AssignmentState, Decision, LaneState, StepMode, StepState
+from bot.domain.rules.vocabulary import AssignmentState, Decision, LaneState, StepMode, StepState
 
 A, R, U = Decision.APPROVE, Decision.RETURN, None
 P, W, D = AssignmentState.PENDING, AssignmentState.WAITING, AssignmentState.DECIDED

@@ -10,19 +10,19 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from bot.domain import nudging
-from bot.domain.approvals import decide, submit_case, withdraw
-from bot.domain.calendar import WorkCalendar
-from bot.domain.casetypes import (
+from bot.domain.rules.calendar import WorkCalendar
+from bot.domain.rules.casetypes import (
     CaseType,
     default_case_types_path,
     load_case_types,
     parse_case_types,
 )
-from bot.domain.ladder import DEFAULT_LADDER
-from bot.domain.people import identify
-from bot.domain.policy import Policy
-from bot.domain.vocabulary import Decision
+from bot.domain.rules.ladder import DEFAULT_LADDER
+from bot.domain.rules.policy import Policy
+from bot.domain.rules.vocabulary import Decision
+from bot.domain.usecases import nudging
+from bot.domain.usecases.approvals import decide, submit_case, withdraw
+from bot.domain.usecases.people import identify
 from sandbox.demo import DEMO_USERS
 from storage.db import SessionFactory
 from storage.models import Milestone, Nudge, Step

@@ -9,11 +9,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.domain.approvals import add_signer, check_press
-from bot.domain.delegation import set_away
-from bot.domain.errors import Refusal
-from bot.domain.turns import holds_turn, turn_holders
-from bot.domain.vocabulary import AssignmentState, Decision, StepState
+from bot.domain.rules.errors import Refusal
+from bot.domain.rules.turns import holds_turn, turn_holders
+from bot.domain.rules.vocabulary import AssignmentState, Decision, StepState
+from bot.domain.usecases.approvals import add_signer, check_press
+from bot.domain.usecases.delegation import set_away
 from storage.db import SessionFactory
 from storage.models import Assignment, Person, Step
 from storage.store import Store

@@ -26,8 +26,9 @@ from sqlmodel import SQLModel
 
 from bot.app import App, create_app, run_polling
 from bot.config import load_settings
-from bot.domain.clock import ManualClock
-from bot.domain.org import apply_org, parse_org
+from bot.domain.rules.clock import ManualClock
+from bot.domain.rules.org_file import parse_org
+from bot.domain.usecases.org_import import apply_org
 from bot.jobs import SweepResult
 from bot.telegram import Pace, RetryPolicy
 from sandbox.demo import DEMO_CHATS, DEMO_USERS, demo_org_yaml

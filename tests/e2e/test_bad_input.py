@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select, text
 from sqlmodel import SQLModel
 
-from bot.domain.inputs import MAX_ID
+from bot.domain.rules.inputs import MAX_ID
 from bot.i18n import translator
 from tests.e2e.conftest import World, text_of
 

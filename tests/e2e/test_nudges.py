@@ -23,8 +23,8 @@ from sqlalchemy import inspect, text, update
 from sqlmodel import col
 
 from bot.app import create_app
-from bot.domain.calendar import CalendarImport, DayOverride
-from bot.domain.calendar_admin import import_calendar
+from bot.domain.rules.calendar import CalendarImport, DayOverride
+from bot.domain.usecases.calendar_admin import import_calendar
 from bot.jobs import SweepResult
 from bot.scheduling import JOBS_TABLE, SWEEP_JOB_ID
 from sandbox.demo import DEMO_USERS

@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.domain.calendar import WorkCalendar
-from bot.domain.clock import ManualClock
+from bot.domain.rules.calendar import WorkCalendar
+from bot.domain.rules.clock import ManualClock
 from sandbox.clock import OffsetClock, load_offset, save_offset, working_days_later
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

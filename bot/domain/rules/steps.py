@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from bot.domain.vocabulary import AssignmentState, Decision, LaneState, StepMode, StepState
+from bot.domain.rules.vocabulary import AssignmentState, Decision, LaneState, StepMode, StepState
 
 # Every transition a step may take; anything else is a bug or a forged request.
 TRANSITIONS: dict[StepState, frozenset[StepState]] = {

@@ -68,9 +68,9 @@ from typing import Any, TypeVar
 
 import yaml
 
-from bot.domain.ladder import Audience, Ladder, Rung, RungKind
-from bot.domain.vocabulary import Role, StepMode
-from bot.domain.yamlfile import (
+from bot.domain.rules.ladder import Audience, Ladder, Rung, RungKind
+from bot.domain.rules.vocabulary import Role, StepMode
+from bot.domain.rules.yamlfile import (
     BOOL_TAG,
     Fields,
     Issue,
@@ -359,7 +359,7 @@ class CaseTypesError(YamlFileError):
 
 def default_case_types_path() -> Path:
     """The packaged default, ``bot/case_types.yaml``."""
-    return Path(__file__).resolve().parent.parent / "case_types.yaml"
+    return Path(__file__).resolve().parents[2] / "case_types.yaml"
 
 
 def load_case_types(path: Path) -> CaseTypes:

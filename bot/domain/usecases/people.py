@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.domain.errors import NotAllowed, NotRegistered
-from bot.domain.vocabulary import MemberRole, Role
+from bot.domain.rules.errors import NotAllowed, NotRegistered
+from bot.domain.rules.vocabulary import MemberRole, Role
 from storage.models import Person, Project
 from storage.store import Store
 

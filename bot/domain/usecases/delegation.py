@@ -9,9 +9,9 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, timedelta
 
-from bot.domain.errors import BadDate, BadRange, NotAllowed, UnknownPerson
-from bot.domain.inputs import FIRST_YEAR, LAST_YEAR
-from bot.domain.people import Actor
+from bot.domain.rules.errors import BadDate, BadRange, NotAllowed, UnknownPerson
+from bot.domain.rules.inputs import FIRST_YEAR, LAST_YEAR
+from bot.domain.usecases.people import Actor
 from storage.models import Delegation, Person
 from storage.store import Store
 

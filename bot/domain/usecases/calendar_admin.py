@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from bot.domain.calendar import CalendarImport, DayOverride
+from bot.domain.rules.calendar import CalendarImport, DayOverride
 from storage.models import CalendarOverride, CalendarYear
 from storage.store import Store
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from bot.domain.calendar import WorkCalendar
-from bot.domain.ladder import Thresholds
+from bot.domain.rules.calendar import WorkCalendar
+from bot.domain.rules.ladder import Thresholds
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.domain.errors import NotAllowed, NotShownHere
-from bot.domain.people import Actor, may_report
-from bot.domain.vocabulary import Role
+from bot.domain.rules.errors import NotAllowed, NotShownHere
+from bot.domain.rules.vocabulary import Role
+from bot.domain.usecases.people import Actor, may_report
 from storage.models import Case, Project
 from storage.store import Store
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from aiogram.types import Message
 
-from bot.domain.access import Place
-from bot.domain.errors import NoProjectHere
-from bot.domain.reporting import FileRef
-from bot.domain.vocabulary import AttachmentKind
+from bot.domain.rules.errors import NoProjectHere
+from bot.domain.rules.vocabulary import AttachmentKind
+from bot.domain.usecases.access import Place
+from bot.domain.usecases.reporting import FileRef
 from storage.models import Project
 from storage.store import Store
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.domain.errors import CaseClosed, EmptyText, StaleCard, TooLong
-from bot.domain.people import Actor
-from bot.domain.policy import Policy
-from bot.domain.vocabulary import CLOSED_CASE_STATES, CaseState
+from bot.domain.rules.errors import CaseClosed, EmptyText, StaleCard, TooLong
+from bot.domain.rules.policy import Policy
+from bot.domain.rules.vocabulary import CLOSED_CASE_STATES, CaseState
+from bot.domain.usecases.people import Actor
 from storage.models import Case, Comment
 from storage.store import Store
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from aiogram import Bot
 from aiogram.types import Message
 
-from bot.delivery import edit_text
-from bot.domain.people import Actor
-from bot.domain.reporting import ReportView, file_report
-from bot.handlers.context import files_of, project_here
+from bot.domain.usecases.people import Actor
+from bot.domain.usecases.reporting import ReportView, file_report
+from bot.flows.context import files_of, project_here
+from bot.flows.delivery import edit_text
 from bot.services import Services
 from bot.views.cards import report_card
 from storage.store import Store

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from aiogram import Bot
 
-from bot.delivery import edit_text
-from bot.domain.case_view import pending_for
+from bot.domain.usecases.case_view import pending_for
+from bot.flows.delivery import edit_text
 from bot.i18n import Translator
 from bot.services import Services
 from bot.views.pending import pending_keyboard, pending_text

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from bot.domain.casetypes import AssigneeRule
-from bot.domain.vocabulary import MemberRole
+from bot.domain.rules.casetypes import AssigneeRule
+from bot.domain.rules.vocabulary import MemberRole
 from storage.models import Case, Delegation, Person, Project, Section
 from storage.store import Store
 

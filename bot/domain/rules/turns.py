@@ -12,9 +12,26 @@ the handler) or closed step has no holders.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Protocol, TypeVar
 
-from bot.domain.vocabulary import AssignmentState, StepState
-from storage.models import Assignment, Step
+from bot.domain.rules.vocabulary import AssignmentState, StepState
+
+
+class Step(Protocol):
+    @property
+    def id(self) -> int | None: ...
+    @property
+    def state(self) -> str: ...
+
+
+class Assignment(Protocol):
+    @property
+    def step_id(self) -> int: ...
+    @property
+    def state(self) -> str: ...
+
+
+A = TypeVar("A", bound=Assignment)
 
 
 def holds_turn(step: Step, assignment: Assignment) -> bool:
@@ -23,6 +40,6 @@ def holds_turn(step: Step, assignment: Assignment) -> bool:
             and assignment.state == AssignmentState.PENDING)
 
 
-def turn_holders(step: Step, assignments: Iterable[Assignment]) -> list[Assignment]:
+def turn_holders(step: Step, assignments: Iterable[A]) -> list[A]:
     """The assignments of ``step`` whose people may decide it now, in the order given."""
     return [a for a in assignments if holds_turn(step, a)]

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from bot.domain.calendar import WorkCalendar
+from bot.domain.rules.calendar import WorkCalendar
 
 
 class Audience(StrEnum):

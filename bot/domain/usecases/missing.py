@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from bot.domain.access import Place, require_case_reader, require_shown_here
-from bot.domain.errors import BadDate, CaseClosed, EmptyText, StaleCard, TooLong, UnknownItem
-from bot.domain.people import Actor, require_reporter
-from bot.domain.vocabulary import CLOSED_CASE_STATES, CaseState
+from bot.domain.rules.errors import BadDate, CaseClosed, EmptyText, StaleCard, TooLong, UnknownItem
+from bot.domain.rules.vocabulary import CLOSED_CASE_STATES, CaseState
+from bot.domain.usecases.access import Place, require_case_reader, require_shown_here
+from bot.domain.usecases.people import Actor, require_reporter
 from storage.models import Case, MissingItem, Project
 from storage.store import Store
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from bot.domain.calendar import DayCount, WorkCalendar
-from bot.domain.errors import EmptyText, TooLong
-from bot.domain.lights import light, milestone_due
-from bot.domain.people import Actor, require_reporter
-from bot.domain.policy import Policy
-from bot.domain.vocabulary import Light
+from bot.domain.rules.calendar import DayCount, WorkCalendar
+from bot.domain.rules.errors import EmptyText, TooLong
+from bot.domain.rules.lights import light, milestone_due
+from bot.domain.rules.policy import Policy
+from bot.domain.rules.vocabulary import Light
+from bot.domain.usecases.people import Actor, require_reporter
 from storage.models import Attachment, Milestone, Person, Project, Report
 from storage.store import Store
 

@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from bot.domain.errors import AlreadyDecided, EmptyText, NotAllowed, StaleCard, TooLong
-from bot.domain.people import Actor
-from bot.domain.policy import Policy
-from bot.domain.vocabulary import Role
+from bot.domain.rules.errors import AlreadyDecided, EmptyText, NotAllowed, StaleCard, TooLong
+from bot.domain.rules.policy import Policy
+from bot.domain.rules.vocabulary import Role
+from bot.domain.usecases.people import Actor
 from storage.models import Nudge, Person, Section, UrgeNotice
 from storage.store import Store
 

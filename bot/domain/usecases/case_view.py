@@ -7,13 +7,13 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from bot.domain.approvals import case_type_of
-from bot.domain.calendar import DayCount, WorkCalendar
-from bot.domain.casetypes import CaseType
-from bot.domain.lights import light
-from bot.domain.policy import Policy
-from bot.domain.turns import holds_turn
-from bot.domain.vocabulary import AssignmentState, CaseState, Light, StepState
+from bot.domain.rules.calendar import DayCount, WorkCalendar
+from bot.domain.rules.casetypes import CaseType
+from bot.domain.rules.lights import light
+from bot.domain.rules.policy import Policy
+from bot.domain.rules.turns import holds_turn
+from bot.domain.rules.vocabulary import AssignmentState, CaseState, Light, StepState
+from bot.domain.usecases.approvals import case_type_of
 from storage.models import (
     Assignment,
     Attachment,

@@ -21,10 +21,9 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from bot.domain.approvals import case_type_from
-from bot.domain.calendar import DayCount, WorkCalendar
-from bot.domain.casetypes import TimeoutPolicy
-from bot.domain.ladder import (
+from bot.domain.rules.calendar import DayCount, WorkCalendar
+from bot.domain.rules.casetypes import TimeoutPolicy
+from bot.domain.rules.ladder import (
     DEFAULT_LADDER,
     Audience,
     Ladder,
@@ -33,9 +32,10 @@ from bot.domain.ladder import (
     escalated,
     reached,
 )
-from bot.domain.policy import Policy
-from bot.domain.turns import turn_holders
-from bot.domain.vocabulary import MemberRole, ProjectStatus, Role, StepState
+from bot.domain.rules.policy import Policy
+from bot.domain.rules.turns import turn_holders
+from bot.domain.rules.vocabulary import MemberRole, ProjectStatus, Role, StepState
+from bot.domain.usecases.approvals import case_type_from
 from storage.models import (
     Assignment,
     Case,

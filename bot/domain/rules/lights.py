@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date, datetime
 
-from bot.domain.calendar import DayCount, WorkCalendar
-from bot.domain.policy import Policy
-from bot.domain.vocabulary import Light
+from bot.domain.rules.calendar import DayCount, WorkCalendar
+from bot.domain.rules.policy import Policy
+from bot.domain.rules.vocabulary import Light
 
 _SEVERITY = {Light.GREEN: 0, Light.YELLOW: 1, Light.RED: 2}
 

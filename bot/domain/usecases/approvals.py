@@ -15,10 +15,9 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.domain import steps as machine
-from bot.domain.assignees import Assignee, resolve_all, with_delegation
-from bot.domain.calendar import WorkCalendar
-from bot.domain.casetypes import (
+from bot.domain.rules import steps as machine
+from bot.domain.rules.calendar import WorkCalendar
+from bot.domain.rules.casetypes import (
     AssigneeRule,
     CaseType,
     LaneSpec,
@@ -27,7 +26,7 @@ from bot.domain.casetypes import (
     from_snapshot,
     to_snapshot,
 )
-from bot.domain.errors import (
+from bot.domain.rules.errors import (
     AlreadyDecided,
     BadReturnTarget,
     CaseClosed,
@@ -41,11 +40,9 @@ from bot.domain.errors import (
     TooLong,
     Transferred,
 )
-from bot.domain.people import Actor, require_submitter
-from bot.domain.policy import Policy
-from bot.domain.reporting import FileRef
-from bot.domain.turns import turn_holders
-from bot.domain.vocabulary import (
+from bot.domain.rules.policy import Policy
+from bot.domain.rules.turns import turn_holders
+from bot.domain.rules.vocabulary import (
     AssignmentState,
     CaseState,
     Decision,
@@ -54,6 +51,9 @@ from bot.domain.vocabulary import (
     StepMode,
     StepState,
 )
+from bot.domain.usecases.assignees import Assignee, resolve_all, with_delegation
+from bot.domain.usecases.people import Actor, require_submitter
+from bot.domain.usecases.reporting import FileRef
 from storage.models import Assignment, Attachment, Case, Comment, Lane, Person, Project, Step
 from storage.store import Store
 

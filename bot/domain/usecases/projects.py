@@ -6,13 +6,13 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.domain.calendar import WorkCalendar
-from bot.domain.errors import GroupTaken, NotAllowed, ProjectHasGroup, UnknownProject
-from bot.domain.lights import light, worst
-from bot.domain.people import Actor
-from bot.domain.policy import Policy
-from bot.domain.reporting import MilestoneStatus, current_milestone
-from bot.domain.vocabulary import CaseState, ChatKind, Light, ProjectStatus, Role, StepState
+from bot.domain.rules.calendar import WorkCalendar
+from bot.domain.rules.errors import GroupTaken, NotAllowed, ProjectHasGroup, UnknownProject
+from bot.domain.rules.lights import light, worst
+from bot.domain.rules.policy import Policy
+from bot.domain.rules.vocabulary import CaseState, ChatKind, Light, ProjectStatus, Role, StepState
+from bot.domain.usecases.people import Actor
+from bot.domain.usecases.reporting import MilestoneStatus, current_milestone
 from storage.models import Case, Chat, Project, Step
 from storage.store import Store
 

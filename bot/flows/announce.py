@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from aiogram import Bot
 
-from bot.domain.approvals import Outcome
-from bot.publishing import notify_submitter, sync_cards
+from bot.domain.usecases.approvals import Outcome
+from bot.flows.publishing import notify_submitter, sync_cards
 from bot.services import Services
 from storage.store import Store
 

@@ -25,9 +25,9 @@ from markupsafe import Markup
 from sqlalchemy import inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.delivery import PRIVATE, edit_buttons, edit_text, send_private
-from bot.domain.case_view import CaseView, case_view
-from bot.domain.vocabulary import CaseState
+from bot.domain.rules.vocabulary import CaseState
+from bot.domain.usecases.case_view import CaseView, case_view
+from bot.flows.delivery import PRIVATE, edit_buttons, edit_text, send_private
 from bot.i18n import Rendering, Translator
 from bot.locks import KeyedLocks
 from bot.services import Services

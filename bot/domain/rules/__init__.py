@@ -1,0 +1,1 @@
+"""Pure rules of the bureau: no storage, no aiogram, no clock reads."""

@@ -1,0 +1,1 @@
+"""Use cases: change rows through the store's named queries and flush; the edge commits."""
