@@ -7,7 +7,8 @@ once use unique constraints inside a savepoint, so a lost race is an answer, not
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from datetime import date, datetime
 from typing import Any, TypeVar
 
@@ -86,6 +87,12 @@ class Store:
         except IntegrityError:
             return False
         return True
+
+    @asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        """A part of the unit of work that an error undoes alone (the error goes on)."""
+        async with self.session.begin_nested():
+            yield
 
     async def delete(self, row: SQLModel) -> None:
         await self.session.delete(row)

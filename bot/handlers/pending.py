@@ -129,12 +129,12 @@ async def on_pending(query: CallbackQuery, callback_data: PendingCb, actor: Acto
             return
         outcomes, refused = [], []
         for chosen in sorted(selected):
-            try:
-                outcomes.append(await decide(store, actor, chosen, Decision.APPROVE,
-                                             now=services.now(), calendar=services.calendar,
-                                             policy=services.policy))
+            try:  # a refused row undoes only itself: the others stay decided
+                async with store.savepoint():
+                    outcomes.append(await decide(store, actor, chosen, Decision.APPROVE,
+                                                 now=services.now(), calendar=services.calendar,
+                                                 policy=services.policy))
             except Refusal as error:
-                await store.rollback()
                 refused.append(error)
         done = len(outcomes)
         summary = t.ngettext("✅ {n} approved.", "✅ {n} approved.", done).format(n=done)

@@ -87,15 +87,15 @@ class BulkReturnScene(Conversation, state="bulk_return"):
         done = refused = 0
         data = await self.wizard.get_data()
         for step_id in data["step_ids"]:
-            try:
-                outcome = await decide(store, actor, int(step_id), Decision.RETURN,
-                                       reason=message.text, now=services.now(),
-                                       calendar=services.calendar, policy=services.policy)
+            try:  # a refused item undoes only itself
+                async with store.savepoint():
+                    outcome = await decide(store, actor, int(step_id), Decision.RETURN,
+                                           reason=message.text, now=services.now(),
+                                           calendar=services.calendar, policy=services.policy)
             except (TooLong, EmptyText) as error:
                 await message.reply(refusal(t, error))  # the same for all: let them retry
                 return
             except Refusal:
-                await store.rollback()
                 refused += 1
                 continue
             done += 1

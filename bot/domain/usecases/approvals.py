@@ -4,8 +4,8 @@ add a signer.
 Every change to a step goes through compare-and-set on the step's version, so of two
 simultaneous presses exactly one lands and the other is re-checked against what the
 first did. Every press is re-checked against the database: the presser must hold a
-pending assignment in a step that is still open. Each function commits and writes an
-audit event, or raises a refusal and changes nothing.
+pending assignment in a step that is still open. Each function writes an audit event and
+flushes (the update's edge commits), or raises a refusal and changes nothing.
 """
 
 from __future__ import annotations
@@ -106,7 +106,7 @@ async def submit_case(store: Store, actor: Actor, project: Project, case_type: C
                       title: str, details: dict[str, str], files: list[FileRef],
                       green_channel: bool, now: datetime, calendar: WorkCalendar,
                       policy: Policy) -> Case:
-    """Create a case of ``case_type`` and open its first step. Commits."""
+    """Create a case of ``case_type`` and open its first step. Flushes; the edge commits."""
     await require_submitter(store, actor, project)
     title = " ".join(title.split())
     if not title:
@@ -136,7 +136,7 @@ async def submit_case(store: Store, actor: Actor, project: Project, case_type: C
     await store.audit(at=now, actor_id=actor.id, action="case.submitted", subject=f"case:{case.id}",
                       data={"project": project.code, "type": case_type.code, "title": title,
                             "green_channel": green_channel, "due": _iso(steps[0].due_at)})
-    await store.commit()
+    await store.flush()
     return case
 
 
@@ -263,7 +263,8 @@ async def decide(store: Store, actor: Actor, step_id: int, decision: Decision, *
                  return_to: int | None = None, now: datetime, calendar: WorkCalendar,
                  policy: Policy) -> Outcome:
     """Record ``actor``'s decision once. A return goes to the submitter for supplement (the
-    clock stops) or, with ``return_to``, to that earlier step of the case. Commits."""
+    clock stops) or, with ``return_to``, to that earlier step of the case. Flushes; the edge
+    commits."""
     reason, comment = _checked_text(reason, policy), _checked_text(comment, policy)
     if decision is Decision.RETURN and not reason:
         raise EmptyText(what="reason")
@@ -345,7 +346,7 @@ async def decide(store: Store, actor: Actor, step_id: int, decision: Decision, *
                       data={"step": step.id, "assignment": mine.id, "reason": reason,
                             "comment": comment, "return_to": return_to, "step_state": state,
                             "on_behalf_of": mine.on_behalf_of_id})
-    await store.commit()
+    await store.flush()
     return Outcome(case.id, step.id, event)
 
 
@@ -395,7 +396,7 @@ async def deemable_steps(store: Store, now: datetime) -> list[int]:
 
 async def deem_approved(store: Store, step_id: int, *, now: datetime,
                         calendar: WorkCalendar) -> Outcome | None:
-    """Approve a step by its timeout policy: nobody decided in time. Commits; None when the
+    """Approve a step by its timeout policy: nobody decided in time. Flushes; None when the
     step was decided (or deemed by another process) meanwhile."""
     step = await store.get(Step, step_id)
     if step is None or step.state != StepState.OPEN or step.due_at is None or step.due_at > now:
@@ -420,7 +421,7 @@ async def deem_approved(store: Store, step_id: int, *, now: datetime,
     await store.audit(at=now, actor_id=None, action="case.deemed_approved",
                       subject=f"case:{case.id}",
                       data={"step": step_id, "due": _iso(step.due_at), "then": event})
-    await store.commit()
+    await store.flush()
     return Outcome(case.id, step_id, event)
 
 
@@ -429,7 +430,7 @@ async def record_refused_press(store: Store, *, actor_id: int | None, tg_user_id
     """Forged, stale or foreign presses leave a trace in the audit trail."""
     await store.audit(at=now, actor_id=actor_id, action="press.refused", subject="callback",
                       data={"tg_user_id": tg_user_id, "data": data, "why": why})
-    await store.commit()
+    await store.flush()
 
 
 # -- the submitter: supplement and withdraw ------------------------------------------------
@@ -477,7 +478,7 @@ async def resubmit(store: Store, actor: Actor, case_id: int, *, note: str | None
                       subject=f"case:{case_id}",
                       data={"step": step.id, "note": note, "files": len(files),
                             "due": _iso(step.due_at)})
-    await store.commit()
+    await store.flush()
     return Outcome(case_id, step.id, "resubmitted")
 
 
@@ -520,7 +521,7 @@ async def withdraw(store: Store, actor: Actor, case_id: int, *, now: datetime) -
     await store.flush()
     await store.audit(at=now, actor_id=actor.id, action="case.withdrawn",
                       subject=f"case:{case_id}", data={})
-    await store.commit()
+    await store.flush()
     return Outcome(case_id, None, "withdrawn")
 
 
@@ -558,7 +559,7 @@ async def transfer(store: Store, actor: Actor, step_id: int, to_person_id: int, 
     await store.audit(at=now, actor_id=actor.id, action="case.transferred",
                       subject=f"case:{step.case_id}",
                       data={"step": step_id, "from": actor.id, "to": target.id, "reason": reason})
-    await store.commit()
+    await store.flush()
     return Outcome(step.case_id, step_id, "transferred")
 
 
@@ -580,7 +581,7 @@ async def add_signer(store: Store, actor: Actor, step_id: int, person_id: int, *
     await store.audit(at=now, actor_id=actor.id, action="case.signer_added",
                       subject=f"case:{step.case_id}",
                       data={"step": step_id, "signer": target.id, "before": before})
-    await store.commit()
+    await store.flush()
     return Outcome(step.case_id, step_id, "signer_added")
 
 

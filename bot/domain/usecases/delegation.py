@@ -95,7 +95,7 @@ async def set_away(store: Store, actor: Actor, *, starts_on: date, ends_on: date
                       subject=f"person:{actor.id}",
                       data={"delegate": delegate.id, "from": starts_on.isoformat(),
                             "to": ends_on.isoformat()})
-    await store.commit()
+    await store.flush()
     return away
 
 
@@ -109,7 +109,7 @@ async def come_back(store: Store, actor: Actor, *, today: date, now: datetime) -
     if ended:
         await store.audit(at=now, actor_id=actor.id, action="delegation.ended",
                           subject=f"person:{actor.id}", data={"count": ended})
-    await store.commit()
+    await store.flush()
     return ended
 
 

@@ -47,7 +47,7 @@ async def add_missing(store: Store, actor: Actor, case_id: int, *, name: str, su
     await store.audit(at=now, actor_id=actor.id, action="missing.listed",
                       subject=f"case:{case_id}",
                       data={"item": item.id, "name": name, "by": supply_by.isoformat()})
-    await store.commit()
+    await store.flush()
     return item
 
 
@@ -61,7 +61,7 @@ async def mark_supplied(store: Store, actor: Actor, case_id: int, *, name: str,
             item.supplied_at = now
             await store.audit(at=now, actor_id=actor.id, action="missing.supplied",
                               subject=f"case:{case_id}", data={"item": item.id})
-            await store.commit()
+            await store.flush()
             return item
     raise UnknownItem(name=wanted)
 

@@ -63,7 +63,7 @@ async def bind_group(store: Store, actor: Actor, code: str, *, tg_chat_id: int, 
                      now: datetime, move: bool = False) -> Project:
     """Make this group the project's work group (admins only). A group works on one project:
     one that is another's is refused; a project's work group elsewhere is moved here only
-    when ``move`` says so. Commits."""
+    when ``move`` says so. Flushes; the edge commits."""
     if not actor.has(Role.ADMIN):
         raise NotAllowed(action="bind")
     project = await store.project_by_code(code)
@@ -86,5 +86,5 @@ async def bind_group(store: Store, actor: Actor, code: str, *, tg_chat_id: int, 
                       data={"tg_chat_id": tg_chat_id,
                             "moved_from": current.tg_chat_id if current is not None
                             and current.tg_chat_id != tg_chat_id else None})
-    await store.commit()
+    await store.flush()
     return project

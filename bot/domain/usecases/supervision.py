@@ -36,7 +36,7 @@ async def urge_to_answer(store: Store, actor: Actor, urge_id: int) -> UrgeNotice
 
 async def answer_urge(store: Store, actor: Actor, urge_id: int, *, cause: str, plan: str,
                       now: datetime, policy: Policy) -> UrgeNotice:
-    """Record the written answer once. Commits."""
+    """Record the written answer once. Flushes; the edge commits."""
     urge = await urge_to_answer(store, actor, urge_id)
     cause, plan = cause.strip(), plan.strip()
     for text in (cause, plan):
@@ -50,7 +50,7 @@ async def answer_urge(store: Store, actor: Actor, urge_id: int, *, cause: str, p
     await store.audit(at=now, actor_id=actor.id, action="urge.answered",
                       subject=f"{urge.target_kind}:{urge.target_id}",
                       data={"urge": urge_id, "cause": cause, "plan": plan})
-    await store.commit()
+    await store.flush()
     return urge
 
 
