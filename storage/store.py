@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TypeVar
 
@@ -16,6 +17,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import SQLModel, col
 
 from storage import audit
@@ -29,6 +31,8 @@ from storage.models import (
     Card,
     Case,
     Chat,
+    Comment,
+    Lane,
     Milestone,
     MissingItem,
     Nudge,
@@ -43,6 +47,19 @@ from storage.models import (
 )
 
 M = TypeVar("M", bound=SQLModel)
+
+
+@dataclass
+class CaseRows:
+    case: Case
+    project: Project
+    submitter: Person
+    steps: list[Step]
+    lanes: list[Lane]
+    assignments: list[Assignment]
+    comments: list[Comment]
+    missing: list[MissingItem]
+    attachments: list[Attachment]
 CHUNK = 500  # ids per IN (...) list: well under SQLite's and asyncpg's parameter limits
 
 
@@ -131,6 +148,17 @@ class Store:
     # -- people and roles -----------------------------------------------------------------
     async def person_by_tg(self, tg_user_id: int) -> Person | None:
         return await self.one(Person, tg_user_id=tg_user_id)
+
+    async def person_with_roles(self, tg_user_id: int) -> tuple[Person, set[str]] | None:
+        """The person with this Telegram id and their roles, in one query."""
+        rows = (await self.session.execute(
+            select(Person, col(RoleGrant.role))
+            .outerjoin(RoleGrant, col(RoleGrant.person_id) == col(Person.id))
+            .where(col(Person.tg_user_id) == tg_user_id)
+            .execution_options(populate_existing=True))).all()
+        if not rows:
+            return None
+        return rows[0][0], {role for _, role in rows if role is not None}
 
     async def roles_of(self, person_id: int) -> set[str]:
         query = select(col(RoleGrant.role)).where(col(RoleGrant.person_id) == person_id)
@@ -232,8 +260,35 @@ class Store:
         )
         if result.rowcount != 1:  # type: ignore[attr-defined]
             return False
-        await self.get(Step, step.id)  # reload the identity-mapped row
+        for key, value in {"version": step.version + 1, **values}.items():
+            set_committed_value(step, key, value)  # what the row now holds, without a re-read
         return True
+
+    async def case_rows(self, case_id: int) -> CaseRows | None:
+        """Everything a case's cards show, in a fixed number of queries whatever its size:
+        the case with its project and submitter, then its steps, lanes, assignments,
+        comments, missing materials and attachments, one query each."""
+        head = (await self.session.execute(
+            select(Case, Project, Person)
+            .join(Project, col(Project.id) == col(Case.project_id))
+            .join(Person, col(Person.id) == col(Case.submitter_id))
+            .where(col(Case.id) == case_id)
+            .execution_options(populate_existing=True))).first()
+        if head is None:
+            return None
+        case, project, submitter = head
+        of_case = col(Step.case_id) == case_id
+        steps = list(await self._fresh(select(Step).where(of_case).order_by(col(Step.id))))
+        lanes = list(await self._fresh(
+            select(Lane).join(Step, col(Step.id) == col(Lane.step_id)).where(of_case)
+            .order_by(col(Lane.step_id), col(Lane.seq))))
+        assignments = list(await self._fresh(
+            select(Assignment).join(Step, col(Step.id) == col(Assignment.step_id))
+            .where(of_case).order_by(col(Assignment.id))))
+        comments = await self.all(Comment, order_by=Comment.id, case_id=case_id)
+        missing = await self.all(MissingItem, order_by=MissingItem.supply_by, case_id=case_id)
+        return CaseRows(case, project, submitter, steps, lanes, assignments, comments, missing,
+                        await self.attachments(case_id=case_id))
 
     async def cards(self, case_id: int) -> list[Card]:
         return await self.all(Card, order_by=Card.id, case_id=case_id)

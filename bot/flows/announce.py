@@ -11,6 +11,6 @@ from storage.store import Store
 
 
 async def announce(bot: Bot, store: Store, services: Services, outcome: Outcome) -> None:
-    await sync_cards(bot, store, services, outcome.case_id)
+    view = await sync_cards(bot, store, services, outcome.case_id)
     if outcome.event == "approved_case":
-        await notify_submitter(bot, store, services, outcome.case_id)
+        await notify_submitter(bot, store, services, view)

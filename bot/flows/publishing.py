@@ -86,13 +86,14 @@ async def publish_case(bot: Bot, store: Store, services: Services, case_id: int,
 
 
 async def sync_cards(bot: Bot, store: Store, services: Services, case_id: int, *,
-                     view: CaseView | None = None, announce: bool = True) -> None:
+                     view: CaseView | None = None, announce: bool = True) -> CaseView:
+    """Bring every card of the case up to date; the case as its cards now show it."""
     async with _cards_of(store, case_id):
-        await _sync(bot, store, services, case_id, view, announce)
+        return await _sync(bot, store, services, case_id, view, announce)
 
 
 async def _sync(bot: Bot, store: Store, services: Services, case_id: int,
-                view: CaseView | None, announce: bool) -> None:
+                view: CaseView | None, announce: bool) -> CaseView:
     rendering = services.rendering
     if view is None:
         view = await case_view(store, case_id, services.now(), services.calendar,
@@ -104,6 +105,7 @@ async def _sync(bot: Bot, store: Store, services: Services, case_id: int,
     turns_told = {(c.assignment_id, c.turn_version) for c in cards
                   if c.kind in (PRIVATE_CARD, MENTION)}
     returns_told = {c.assignment_id for c in cards if c.kind in (SUBMITTER, NOTICE)}
+    told = len(cards)
     current = view.current
     if announce and current is not None and view.state is CaseState.PENDING:
         for held in current.pending():
@@ -111,41 +113,77 @@ async def _sync(bot: Bot, store: Store, services: Services, case_id: int,
                 await _announce_turn(bot, store, rendering, view, held.assignment,
                                      held.person, group, holder_name(
                                          rendering.for_group(), held, link=True))
+                told += 1
         if current.step.id is not None:
             copied = {c.person_id for c in cards if c.kind == CC and c.step_id == current.step.id}
             for person in current.cc:
                 if person.id not in copied:
                     await _send_card(bot, store, rendering, view, CC, person,
                                      step_id=current.step.id)
+                    told += 1
     if announce and view.state is CaseState.SUPPLEMENT:
         returned = _returning_assignment(view)
         if returned is not None and returned not in returns_told:
             await _send_card(bot, store, rendering, view, SUBMITTER, view.submitter,
                              assignment_id=returned, group=group)
-    for card in await store.cards(case_id):
+            told += 1
+    if told != len(cards):
+        cards = await store.cards(case_id)
+    await _edit_cards(bot, store, rendering, view, cards)
+    return view
+
+
+async def _edit_cards(bot: Bot, store: Store, rendering: Rendering, view: CaseView,
+                      cards: list[Card]) -> None:
+    """Re-render every card and edit those whose content would change; what Telegram took is
+    recorded after all the edits, in one write."""
+    people = _people_in(view)
+    missing = {c.person_id for c in cards if c.person_id and c.person_id not in people}
+    if missing:
+        people.update(await store.by_ids(Person, sorted(missing)))
+    shown: list[tuple[Card, str]] = []
+    gone: list[Card] = []
+    for card in cards:
         if card.kind in (MENTION, NOTICE) or card.tg_message_id is None or (
                 card.kind == REMINDER and card.shown_hash == _NO_BUTTONS):
             continue  # never edited, still being sent, or nothing left to take away
-        owner = await store.get(Person, card.person_id) if card.person_id else None
+        owner = people.get(card.person_id) if card.person_id else None
         t = rendering.for_person(owner) if owner else rendering.for_group()
         if card.kind == REMINDER:
             buttons = turn_keyboard(t, view, card)
             key = shown_hash("", buttons)
             if key != card.shown_hash:
                 if await edit_buttons(bot, card.tg_chat_id, card.tg_message_id, buttons):
-                    card.shown_hash = key
+                    shown.append((card, key))
                 else:
-                    await store.delete(card)
+                    gone.append(card)
             continue
         text, markup = _render(card.kind, t, view, card)
         key = shown_hash(text, markup)
         if key == card.shown_hash:
             continue
         if await edit_text(bot, card.tg_chat_id, card.tg_message_id, text, markup):
-            card.shown_hash = key
+            shown.append((card, key))
         else:
-            await store.delete(card)
-    await store.commit()
+            gone.append(card)
+    for card, key in shown:
+        card.shown_hash = key
+    for card in gone:
+        await store.delete(card)
+    await store.flush()
+
+
+def _people_in(view: CaseView) -> dict[int, Person]:
+    """Everyone the read model already holds: the cards' owners are almost always among them."""
+    found = [view.submitter]
+    for step in view.steps:
+        found += step.cc
+        for lane in step.lanes:
+            for held in lane.assignments:
+                found.append(held.person)
+                if held.on_behalf_of is not None:
+                    found.append(held.on_behalf_of)
+    return {p.id: p for p in found if p.id is not None}
 
 
 @asynccontextmanager
@@ -286,19 +324,19 @@ def _returning_assignment(view: CaseView) -> int | None:
     return newest.id
 
 
-async def notify_submitter(bot: Bot, store: Store, services: Services, case_id: int) -> None:
+async def notify_submitter(bot: Bot, store: Store, services: Services, view: CaseView) -> None:
     """Tell the submitter their case is approved (returns reach them through their card)."""
-    view = await case_view(store, case_id, services.now(), services.calendar, services.policy)
     if view.state is not CaseState.APPROVED:
         return
     t = services.rendering.for_person(view.submitter)
     notice = outcome_notice(t, view)
     if notice:
-        chat = await store.get(Chat, view.project.chat_id) if view.project.chat_id else None
         delivered = await send_private(bot, store, view.submitter, notice)
-        if delivered.channel != PRIVATE and chat is not None:
+        chat = (await store.get(Chat, view.project.chat_id)
+                if delivered.channel != PRIVATE and view.project.chat_id else None)
+        if chat is not None:
             notice = outcome_notice(services.rendering.for_group(), view)
             await bot.send_message(chat.tg_chat_id,
                                    Markup("{} {}").format(mention(view.submitter), notice))
-    await store.commit()
+    await store.flush()
 

@@ -229,10 +229,18 @@ def _attachment(case_id: int, ref: FileRef) -> Attachment:
 
 async def check_press(store: Store, actor: Actor, step_id: int) -> tuple[Step, Assignment]:
     """Re-check a press against the database; raises a refusal saying why it can't count."""
+    step, held, _ = await _held_turn(store, actor, step_id)
+    return step, held
+
+
+async def _held_turn(store: Store, actor: Actor,
+                     step_id: int) -> tuple[Step, Assignment, list[Assignment]]:
+    """:func:`check_press`, with every assignment of the step as read."""
     step = await store.get(Step, step_id)
     if step is None:
         raise StaleCard()
-    mine = [a for a in await store.assignments(step_id) if a.person_id == actor.id]
+    everyone = await store.assignments(step_id)
+    mine = [a for a in everyone if a.person_id == actor.id]
     if step.state in (StepState.PAUSED, StepState.WITHDRAWN):
         case = await store.get(Case, step.case_id)
         raise CaseClosed(state=case.state if case else step.state)
@@ -240,7 +248,7 @@ async def check_press(store: Store, actor: Actor, step_id: int) -> tuple[Step, A
         raise await _already_decided(store, step)
     held = turn_holders(step, mine)
     if held:
-        return step, held[-1]
+        return step, held[-1], everyone
     by_state = {a.state: a for a in mine}
     if AssignmentState.WAITING in by_state:
         waiting = by_state[AssignmentState.WAITING]
@@ -269,13 +277,12 @@ async def decide(store: Store, actor: Actor, step_id: int, decision: Decision, *
     if decision is Decision.RETURN and not reason:
         raise EmptyText(what="reason")
     for _attempt in range(CAS_ATTEMPTS):
-        step, mine = await check_press(store, actor, step_id)
+        step, mine, everyone = await _held_turn(store, actor, step_id)
         case = await store.get(Case, step.case_id)
         assert case is not None
         if return_to is not None and not 1 <= return_to < step.seq:
             raise BadReturnTarget()
         lanes = {lane.id: lane for lane in await store.all(Lane, step_id=step_id)}
-        everyone = await store.assignments(step_id)
         lane_states = {}
         for lane_id, lane in lanes.items():
             votes = [_vote(a, decision if a.id == mine.id else None) for a in everyone
@@ -319,11 +326,10 @@ async def decide(store: Store, actor: Actor, step_id: int, decision: Decision, *
     for turn in opened:
         turn.state = AssignmentState.PENDING
         turn.version += 1  # a turn that (re)opens is announced afresh
-    project = await store.get(Project, case.project_id)
-    assert project is not None and case.id is not None and step.id is not None
+    assert case.id is not None and step.id is not None
     event = "approved"
     if state is StepState.APPROVED:
-        event = await _after_step(store, case, project, step, now, calendar)
+        event = await _after_step(store, case, step, now, calendar)
     elif state is StepState.PAUSED:
         event = "returned"
         for open_lane in lanes.values():
@@ -337,8 +343,8 @@ async def decide(store: Store, actor: Actor, step_id: int, decision: Decision, *
         case.round += 1
         case_type = case_type_of(case)
         new_steps = await _create_round(store, case, case_type, case.round, return_to)
-        await _open_step(store, case, project, new_steps[0], case_type.steps[return_to - 1],
-                         now, calendar)
+        await _open_step(store, case, await _project_of(store, case), new_steps[0],
+                         case_type.steps[return_to - 1], now, calendar)
     case.version += 1
     await store.flush()
     await store.audit(at=now, actor_id=actor.id, action=f"case.{decision.value}",
@@ -350,16 +356,26 @@ async def decide(store: Store, actor: Actor, step_id: int, decision: Decision, *
     return Outcome(case.id, step.id, event)
 
 
-async def _after_step(store: Store, case: Case, project: Project, step: Step, now: datetime,
+async def _after_step(store: Store, case: Case, step: Step, now: datetime,
                       calendar: WorkCalendar) -> str:
     """A step was approved: open the next one, or approve the case."""
-    following = await store.one(Step, case_id=case.id, round=case.round, seq=step.seq + 1)
+    case_type = case_type_of(case)
+    # A round holds every step from where it began to the last, so the last needs no look.
+    following = (await store.one(Step, case_id=case.id, round=case.round, seq=step.seq + 1)
+                 if step.seq < len(case_type.steps) else None)
     if following is None:
         case.state, case.closed_at = CaseState.APPROVED, now
         return "approved_case"
-    spec = case_type_of(case).steps[following.seq - 1]
-    await _open_step(store, case, project, following, spec, now, calendar)
+    spec = case_type.steps[following.seq - 1]
+    await _open_step(store, case, await _project_of(store, case), following, spec, now,
+                     calendar)
     return "approved_step"
+
+
+async def _project_of(store: Store, case: Case) -> Project:
+    project = await store.get(Project, case.project_id)
+    assert project is not None
+    return project
 
 
 def _vote(assignment: Assignment, decision: Decision | None) -> machine.Vote:
@@ -413,9 +429,8 @@ async def deem_approved(store: Store, step_id: int, *, now: datetime,
         if assignment.state in ACTIVE:
             assignment.state = AssignmentState.CANCELLED
     case = await store.get(Case, step.case_id)
-    project = await store.get(Project, case.project_id) if case else None
-    assert case is not None and project is not None and case.id is not None
-    event = await _after_step(store, case, project, step, now, calendar)
+    assert case is not None and case.id is not None
+    event = await _after_step(store, case, step, now, calendar)
     case.version += 1
     await store.flush()
     await store.audit(at=now, actor_id=None, action="case.deemed_approved",

@@ -24,10 +24,13 @@ class Actor:
 
 
 async def identify(store: Store, tg_user_id: int) -> Actor | None:
-    person = await store.person_by_tg(tg_user_id)
-    if person is None or not person.active or person.id is None:
+    found = await store.person_with_roles(tg_user_id)
+    if found is None:
         return None
-    return Actor(person.id, person, frozenset(await store.roles_of(person.id)))
+    person, roles = found
+    if not person.active or person.id is None:
+        return None
+    return Actor(person.id, person, frozenset(roles))
 
 
 def require_actor(actor: Actor | None, tg_user_id: int) -> Actor:
