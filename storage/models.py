@@ -20,7 +20,7 @@ def _utc(nullable: bool = True, index: bool = False) -> Any:
 
 
 class Section(SQLModel, table=True):
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # set by the database on flush
     code: str = Field(unique=True, max_length=64)
     name: str = Field(max_length=200)
     # The section head is a person; the FK is added after both tables exist (a cycle).
@@ -33,7 +33,7 @@ class Section(SQLModel, table=True):
 
 
 class Person(SQLModel, table=True):
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # set by the database on flush
     key: str = Field(unique=True, max_length=64)  # handle used in the org file
     tg_user_id: int | None = Field(default=None, sa_type=BigInteger, unique=True)
     name: str = Field(max_length=200)
@@ -48,20 +48,20 @@ class Person(SQLModel, table=True):
 
 class RoleGrant(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("person_id", "role"),)
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # set by the database on flush
     person_id: int = Field(foreign_key="person.id", index=True)
     role: str = Field(max_length=32)
 
 
 class Chat(SQLModel, table=True):
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # set by the database on flush
     tg_chat_id: int = Field(sa_type=BigInteger, unique=True)
     kind: str = Field(max_length=32)  # project | leaders | supervision | other
     title: str = Field(default="", max_length=255)
 
 
 class Project(SQLModel, table=True):
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # set by the database on flush
     code: str = Field(unique=True, max_length=32)
     name: str = Field(max_length=255)
     status: str = Field(max_length=32)
@@ -75,7 +75,7 @@ class Project(SQLModel, table=True):
 
 class ProjectMember(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("project_id", "person_id", "role"),)
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # set by the database on flush
     project_id: int = Field(foreign_key="project.id", index=True)
     person_id: int = Field(foreign_key="person.id", index=True)
     role: str = Field(max_length=32)  # handler | guide
@@ -83,7 +83,7 @@ class ProjectMember(SQLModel, table=True):
 
 class Milestone(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("project_id", "seq"),)
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # set by the database on flush
     project_id: int = Field(foreign_key="project.id", index=True)
     seq: int
     title: str = Field(max_length=255)
@@ -94,7 +94,7 @@ class Milestone(SQLModel, table=True):
 class Report(SQLModel, table=True):
     # Album items arrive as separate updates, maybe at once: one report per album.
     __table_args__ = (UniqueConstraint("tg_chat_id", "media_group_id"),)
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # set by the database on flush
     project_id: int = Field(foreign_key="project.id", index=True)
     milestone_id: int | None = Field(default=None, foreign_key="milestone.id")
     author_id: int = Field(foreign_key="person.id")
@@ -107,7 +107,7 @@ class Report(SQLModel, table=True):
 
 
 class Attachment(SQLModel, table=True):
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # set by the database on flush
     report_id: int | None = Field(default=None, foreign_key="report.id", index=True)
     case_id: int | None = Field(default=None, foreign_key="case.id", index=True)
     kind: str = Field(max_length=16)  # photo | document
@@ -119,7 +119,7 @@ class Attachment(SQLModel, table=True):
 
 
 class Case(SQLModel, table=True):
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # set by the database on flush
     project_id: int = Field(foreign_key="project.id", index=True)
     type_code: str = Field(max_length=64)
     # The case type as it was at submission (JSON), so later config edits leave it alone.
@@ -139,7 +139,7 @@ class Case(SQLModel, table=True):
 
 class Step(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("case_id", "round", "seq"),)
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # set by the database on flush
     case_id: int = Field(foreign_key="case.id", index=True)
     round: int = 1
     seq: int
@@ -163,7 +163,7 @@ class Lane(SQLModel, table=True):
     """One department's part of a step; a normal step has one lane, a joint step several."""
 
     __table_args__ = (UniqueConstraint("step_id", "seq"),)
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # set by the database on flush
     step_id: int = Field(foreign_key="step.id", index=True)
     seq: int
     name: str = Field(max_length=255)
@@ -177,7 +177,7 @@ class Lane(SQLModel, table=True):
 
 
 class Assignment(SQLModel, table=True):
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # set by the database on flush
     step_id: int = Field(foreign_key="step.id", index=True)
     lane_id: int = Field(foreign_key="lane.id", index=True)
     person_id: int = Field(foreign_key="person.id", index=True)
@@ -197,7 +197,7 @@ class Assignment(SQLModel, table=True):
 class Delegation(SQLModel, table=True):
     """Out of office: assignments arriving for ``person`` go to ``delegate`` meanwhile."""
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # set by the database on flush
     person_id: int = Field(foreign_key="person.id", index=True)
     delegate_id: int = Field(foreign_key="person.id")
     starts_on: date
@@ -210,7 +210,7 @@ class Delegation(SQLModel, table=True):
 class Comment(SQLModel, table=True):
     """A remark on a case, written as a reply to one of its cards."""
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # set by the database on flush
     case_id: int = Field(foreign_key="case.id", index=True)
     author_id: int = Field(foreign_key="person.id")
     text: str = Field(sa_type=Text)
@@ -222,7 +222,7 @@ class Comment(SQLModel, table=True):
 class MissingItem(SQLModel, table=True):
     """Accepted with missing materials (容缺受理): what is owed, and by when."""
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # set by the database on flush
     case_id: int = Field(foreign_key="case.id", index=True)
     name: str = Field(max_length=200)
     supply_by: date
@@ -236,7 +236,7 @@ class UrgeNotice(SQLModel, table=True):
     head answers it in writing with the cause of the delay and a plan."""
 
     __table_args__ = (UniqueConstraint("target_kind", "target_id"),)
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # set by the database on flush
     target_kind: str = Field(max_length=16)  # step | milestone
     target_id: int
     project_id: int = Field(foreign_key="project.id", index=True)
@@ -257,7 +257,7 @@ class Card(SQLModel, table=True):
     """A message showing a case: the one in the project group and each private copy."""
 
     __table_args__ = (UniqueConstraint("tg_chat_id", "tg_message_id"),)
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # set by the database on flush
     case_id: int = Field(foreign_key="case.id", index=True)
     tg_chat_id: int = Field(sa_type=BigInteger)
     tg_message_id: int | None = None  # None while it is being sent: claimed, not yet delivered
@@ -275,7 +275,7 @@ class Nudge(SQLModel, table=True):
     """A deadline ping; the unique key makes each level go out once per person."""
 
     __table_args__ = (UniqueConstraint("target_kind", "target_id", "person_id", "level"),)
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # set by the database on flush
     target_kind: str = Field(max_length=16)  # step | milestone
     target_id: int
     person_id: int = Field(foreign_key="person.id", index=True)
@@ -290,7 +290,7 @@ class Nudge(SQLModel, table=True):
 class AuditEvent(SQLModel, table=True):
     """Append-only trail; each row carries the hash of the one before (a chain)."""
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # set by the database on flush
     at: datetime = _utc(nullable=False)
     actor_id: int | None = Field(default=None, foreign_key="person.id")
     action: str = Field(max_length=64, index=True)

@@ -32,6 +32,7 @@ from storage.models import (
     Case,
     Chat,
     Comment,
+    Delegation,
     Lane,
     Milestone,
     MissingItem,
@@ -240,6 +241,54 @@ class Store:
     async def assignments(self, step_id: int) -> list[Assignment]:
         return await self.all(Assignment, order_by=Assignment.id, step_id=step_id)
 
+    async def lanes(self, step_id: int) -> list[Lane]:
+        return await self.all(Lane, order_by=Lane.seq, step_id=step_id)
+
+    async def round_steps(self, case_id: int, round_: int) -> list[Step]:
+        """The steps of one round of a case, in their order."""
+        return await self.all(Step, order_by=Step.seq, case_id=case_id, round=round_)
+
+    async def step_at(self, case_id: int, round_: int, seq: int) -> Step | None:
+        return await self.one(Step, case_id=case_id, round=round_, seq=seq)
+
+    async def paused_step(self, case_id: int, round_: int) -> Step | None:
+        return await self.one(Step, case_id=case_id, round=round_, state="paused")
+
+    async def open_steps_timed_out_as(self, timeout_policy: str) -> list[Step]:
+        return await self.all(Step, order_by=Step.id, state="open",
+                              timeout_policy=timeout_policy)
+
+    async def pending_cases(self, project_id: int) -> list[Case]:
+        return await self.all(Case, order_by=Case.id, project_id=project_id, state="pending")
+
+    async def open_steps_of_project(self, project_id: int) -> list[Step]:
+        """The open steps of the project's pending cases, in one query."""
+        query = (select(Step).join(Case, col(Case.id) == col(Step.case_id))
+                 .where(col(Case.project_id) == project_id, col(Case.state) == "pending",
+                        col(Step.state) == "open")
+                 .order_by(col(Step.id)))
+        return list(await self._fresh(query))
+
+    async def successor_of(self, assignment_id: int) -> Assignment | None:
+        """Whoever a turn was transferred to."""
+        return await self.one(Assignment, transferred_from_id=assignment_id)
+
+    async def waiting_on(self, step_id: int, assignment_id: int) -> list[Assignment]:
+        """Turns of the step that wait for this one (added signers)."""
+        return await self.all(Assignment, order_by=Assignment.id, step_id=step_id,
+                              waits_for_id=assignment_id)
+
+    async def pending_assignments(self, person_id: int) -> list[Assignment]:
+        return await self.all(Assignment, order_by=Assignment.id, person_id=person_id,
+                              state="pending")
+
+    async def open_missing(self, case_id: int) -> list[MissingItem]:
+        return await self.all(MissingItem, order_by=MissingItem.id, case_id=case_id,
+                              supplied_at=None)
+
+    async def missing_items(self, case_id: int) -> list[MissingItem]:
+        return await self.all(MissingItem, order_by=MissingItem.supply_by, case_id=case_id)
+
     async def has_turn_in(self, case_id: int, person_id: int) -> bool:
         """Whether the person holds or held a turn in any step of the case."""
         query = (select(col(Assignment.id)).join(Step, col(Step.id) == col(Assignment.step_id))
@@ -430,6 +479,39 @@ class Store:
     # -- organisation ------------------------------------------------------------------------
     async def section_by_code(self, code: str) -> Section | None:
         return await self.one(Section, code=code)
+
+    async def sections(self) -> list[Section]:
+        return await self.all(Section, order_by=Section.id)
+
+    async def people(self) -> list[Person]:
+        """Everyone, active or not, in the order they were added."""
+        return await self.all(Person, order_by=Person.id)
+
+    async def active_people(self) -> list[Person]:
+        return await self.all(Person, order_by=Person.id, active=True)
+
+    async def section_people(self, section_id: int) -> list[Person]:
+        return await self.all(Person, order_by=Person.id, section_id=section_id)
+
+    async def chats(self) -> list[Chat]:
+        return await self.all(Chat, order_by=Chat.id)
+
+    async def project_of_chat(self, chat_id: int) -> Project | None:
+        return await self.one(Project, chat_id=chat_id)
+
+    async def project_members(self, project_id: int) -> list[ProjectMember]:
+        return await self.all(ProjectMember, order_by=ProjectMember.id, project_id=project_id)
+
+    async def milestone_reports(self, milestone_id: int) -> list[Report]:
+        return await self.all(Report, order_by=Report.id, milestone_id=milestone_id)
+
+    async def absences(self, person_id: int) -> list[Delegation]:
+        """A person's arrangements for being away that were not called off, oldest first."""
+        return await self.all(Delegation, order_by=Delegation.id, person_id=person_id,
+                              cancelled_at=None)
+
+    async def nudges(self) -> list[Nudge]:
+        return await self.all(Nudge, order_by=Nudge.id)
 
     async def person_by_key(self, key: str) -> Person | None:
         return await self.one(Person, key=key)

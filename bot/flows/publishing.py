@@ -114,13 +114,12 @@ async def _sync(bot: Bot, store: Store, services: Services, case_id: int,
                                      held.person, group, holder_name(
                                          rendering.for_group(), held, link=True))
                 told += 1
-        if current.step.id is not None:
-            copied = {c.person_id for c in cards if c.kind == CC and c.step_id == current.step.id}
-            for person in current.cc:
-                if person.id not in copied:
-                    await _send_card(bot, store, rendering, view, CC, person,
-                                     step_id=current.step.id)
-                    told += 1
+        copied = {c.person_id for c in cards if c.kind == CC and c.step_id == current.step.id}
+        for person in current.cc:
+            if person.id not in copied:
+                await _send_card(bot, store, rendering, view, CC, person,
+                                 step_id=current.step.id)
+                told += 1
     if announce and view.state is CaseState.SUPPLEMENT:
         returned = _returning_assignment(view)
         if returned is not None and returned not in returns_told:
@@ -183,7 +182,7 @@ def _people_in(view: CaseView) -> dict[int, Person]:
                 found.append(held.person)
                 if held.on_behalf_of is not None:
                     found.append(held.on_behalf_of)
-    return {p.id: p for p in found if p.id is not None}
+    return {p.id: p for p in found}
 
 
 @asynccontextmanager
@@ -244,7 +243,7 @@ async def _send_card(bot: Bot, store: Store, rendering: Rendering, view: CaseVie
     update of the case cannot send it again. The claim comes back without a message id when
     the person cannot be written to privately (for the caller to fall back on the group)."""
     t = rendering.for_person(person)
-    claim = Card(case_id=view.case.id, tg_chat_id=person.tg_user_id or 0,  # type: ignore[arg-type]
+    claim = Card(case_id=view.case.id, tg_chat_id=person.tg_user_id or 0,
                  tg_message_id=None, person_id=person.id, kind=kind,
                  assignment_id=assignment_id, step_id=step_id, turn_version=turn_version)
     text, markup = _render(kind, t, view, claim)

@@ -189,7 +189,7 @@ async def on_people(query: CallbackQuery, callback_data: PeopleCb, actor: Actor 
     if person.id == actor.id:
         raise NotAllowed(action="self")
     if any(a.person_id == person.id and a.lane_id == mine.lane_id and a.state in ACTIVE
-           for a in await store.assignments(step.id)):  # type: ignore[arg-type]
+           for a in await store.assignments(step.id)):
         raise NotAllowed(action="already_assigned")
     name = esc(person.name)
     if callback_data.act == "t":
@@ -227,7 +227,7 @@ async def _people_page(store: Store, t: Translator, data: PeopleCb, actor: Actor
             if a.lane_id == mine.lane_id and a.state in ("pending", "waiting")}
     people = [p for p in await store.all(Person, order_by=Person.id, active=True)
               if p.id not in busy and p.id != actor.id and p.tg_user_id is not None
-              and await store.roles_of(p.id)]  # type: ignore[arg-type]
+              and await store.roles_of(p.id)]
     pages = max(1, -(-len(people) // PEOPLE_PER_PAGE))
     page = min(max(data.page, 0), pages - 1)
     shown = people[page * PEOPLE_PER_PAGE:(page + 1) * PEOPLE_PER_PAGE]

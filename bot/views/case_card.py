@@ -193,11 +193,9 @@ def decision_row(t: Translator, step_id: int) -> list[InlineKeyboardButton]:
 
 def group_keyboard(t: Translator, view: CaseView) -> InlineKeyboardMarkup | None:
     """Decisions while a step waits for them; withdraw / resubmit for the submitter."""
-    assert view.case.id is not None
     rows: list[list[InlineKeyboardButton]] = []
     current = view.current
     if view.state is CaseState.PENDING and current is not None and current.pending():
-        assert current.step.id is not None
         rows.append(decision_row(t, current.step.id))
     if view.state is CaseState.SUPPLEMENT:
         rows.append([InlineKeyboardButton(
@@ -234,7 +232,6 @@ def turn_keyboard(t: Translator, view: CaseView, card: Card | None) -> InlineKey
 def submitter_keyboard(t: Translator, view: CaseView) -> InlineKeyboardMarkup | None:
     if view.state is not CaseState.SUPPLEMENT:
         return None
-    assert view.case.id is not None
     return InlineKeyboardMarkup(inline_keyboard=[[
         InlineKeyboardButton(text=t.gettext("📤 Resubmit"),
                              callback_data=CaseCb(case=view.case.id, act="s").pack()),

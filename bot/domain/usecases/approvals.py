@@ -114,7 +114,6 @@ async def submit_case(store: Store, actor: Actor, project: Project, case_type: C
     if len(title) > policy.title_max_chars:
         raise TooLong(length=len(title), limit=policy.title_max_chars)
     details = _check_details(case_type, details)
-    assert project.id is not None
     case = Case(project_id=project.id, type_code=case_type.code,
                 definition=json.dumps(to_snapshot(case_type), ensure_ascii=False),
                 details=json.dumps(details, ensure_ascii=False), title=title,
@@ -127,7 +126,6 @@ async def submit_case(store: Store, actor: Actor, project: Project, case_type: C
     if any(not people for people in lanes):
         raise NoApprover(project=project.code, step=first.name)
     await store.save(case)
-    assert case.id is not None
     steps = await _create_round(store, case, case_type, 1, 1)
     await _open_step(store, case, project, steps[0], first, now, calendar, chosen=lanes)
     for ref in files:
@@ -156,7 +154,6 @@ def _check_details(case_type: CaseType, details: dict[str, str]) -> dict[str, st
 async def _create_round(store: Store, case: Case, case_type: CaseType, round_: int,
                         from_seq: int) -> list[Step]:
     """Step rows (waiting) for steps ``from_seq``… of the type, in round ``round_``."""
-    assert case.id is not None
     created = []
     for seq, spec in enumerate(case_type.steps, start=1):
         if seq < from_seq:
@@ -181,7 +178,6 @@ async def _open_step(store: Store, case: Case, project: Project, step: Step, spe
                      chosen: list[list[Assignee]] | None = None) -> None:
     """Open a waiting step: its lanes, their assignments and due times, its CC list."""
     case_type = case_type_of(case)
-    assert step.id is not None
     dues = []
     for index, lane_spec in enumerate(spec.lanes):
         people = chosen[index] if chosen else await _assignees(
@@ -212,7 +208,6 @@ async def _open_step(store: Store, case: Case, project: Project, step: Step, spe
 
 def _assignment(step: Step, lane: Lane, assignee: Assignee, now: datetime, **values: object
                 ) -> Assignment:
-    assert step.id is not None and lane.id is not None
     on_behalf = assignee.on_behalf_of.id if assignee.on_behalf_of else None
     return Assignment(step_id=step.id, lane_id=lane.id, person_id=assignee.id,
                       on_behalf_of_id=on_behalf, created_at=now, **values)  # type: ignore[arg-type]
@@ -258,7 +253,7 @@ async def _held_turn(store: Store, actor: Actor,
     if AssignmentState.TRANSFERRED in by_state and not (
             by_state.keys() & {AssignmentState.DECIDED, AssignmentState.CANCELLED}):
         gone = by_state[AssignmentState.TRANSFERRED]
-        successor = await store.one(Assignment, transferred_from_id=gone.id)
+        successor = await store.successor_of(gone.id or 0)
         to = await store.get(Person, successor.person_id) if successor else None
         raise Transferred(to=to.name if to else "?")
     if mine:
@@ -282,7 +277,7 @@ async def decide(store: Store, actor: Actor, step_id: int, decision: Decision, *
         assert case is not None
         if return_to is not None and not 1 <= return_to < step.seq:
             raise BadReturnTarget()
-        lanes = {lane.id: lane for lane in await store.all(Lane, step_id=step_id)}
+        lanes = {lane.id: lane for lane in await store.lanes(step_id)}
         lane_states = {}
         for lane_id, lane in lanes.items():
             votes = [_vote(a, decision if a.id == mine.id else None) for a in everyone
@@ -326,7 +321,6 @@ async def decide(store: Store, actor: Actor, step_id: int, decision: Decision, *
     for turn in opened:
         turn.state = AssignmentState.PENDING
         turn.version += 1  # a turn that (re)opens is announced afresh
-    assert case.id is not None and step.id is not None
     event = "approved"
     if state is StepState.APPROVED:
         event = await _after_step(store, case, step, now, calendar)
@@ -361,7 +355,7 @@ async def _after_step(store: Store, case: Case, step: Step, now: datetime,
     """A step was approved: open the next one, or approve the case."""
     case_type = case_type_of(case)
     # A round holds every step from where it began to the last, so the last needs no look.
-    following = (await store.one(Step, case_id=case.id, round=case.round, seq=step.seq + 1)
+    following = (await store.step_at(step.case_id, case.round, step.seq + 1)
                  if step.seq < len(case_type.steps) else None)
     if following is None:
         case.state, case.closed_at = CaseState.APPROVED, now
@@ -394,7 +388,7 @@ def _checked_text(text: str | None, policy: Policy) -> str | None:
 
 async def _already_decided(store: Store, step: Step) -> AlreadyDecided | StaleCard:
     """Who settled this: the newest decision in the step (or the withdrawal)."""
-    decided = [a for a in await store.assignments(step.id) if a.decision]  # type: ignore[arg-type]
+    decided = [a for a in await store.assignments(step.id) if a.decision]
     if decided:
         last = max(decided, key=lambda a: (a.decided_at or step.started_at, a.id or 0))
         person = await store.get(Person, last.person_id)
@@ -405,9 +399,8 @@ async def _already_decided(store: Store, step: Step) -> AlreadyDecided | StaleCa
 
 async def deemable_steps(store: Store, now: datetime) -> list[int]:
     """Open steps past their due whose type says silence means approval (超时默许)."""
-    return [s.id for s in await store.all(Step, order_by=Step.id, state=StepState.OPEN,
-                                         timeout_policy=TimeoutPolicy.DEEMED_APPROVAL)
-            if s.id is not None and s.due_at is not None and s.due_at <= now]
+    return [s.id for s in await store.open_steps_timed_out_as(TimeoutPolicy.DEEMED_APPROVAL)
+            if s.due_at is not None and s.due_at <= now]
 
 
 async def deem_approved(store: Store, step_id: int, *, now: datetime,
@@ -422,14 +415,14 @@ async def deem_approved(store: Store, step_id: int, *, now: datetime,
     if not await store.compare_and_set_step(step, state=StepState.APPROVED.value,
                                             closed_at=now, deemed=True):
         return None
-    for lane in await store.all(Lane, step_id=step_id):
+    for lane in await store.lanes(step_id):
         if lane.state == LaneState.OPEN:
             lane.state = LaneState.APPROVED
     for assignment in await store.assignments(step_id):
         if assignment.state in ACTIVE:
             assignment.state = AssignmentState.CANCELLED
     case = await store.get(Case, step.case_id)
-    assert case is not None and case.id is not None
+    assert case is not None
     event = await _after_step(store, case, step, now, calendar)
     case.version += 1
     await store.flush()
@@ -459,13 +452,13 @@ async def resubmit(store: Store, actor: Actor, case_id: int, *, note: str | None
     if case.state != CaseState.SUPPLEMENT:
         raise CaseClosed(state=case.state)
     note = _checked_text(note, policy)
-    step = await store.one(Step, case_id=case_id, round=case.round, state=StepState.PAUSED)
+    step = await store.paused_step(case_id, case.round)
     if step is None or not await store.compare_and_set_step(
             step, state=StepState.OPEN.value, paused_at=None):
         raise StaleCard()
-    everyone = await store.assignments(step.id)  # type: ignore[arg-type]
+    everyone = await store.assignments(step.id)
     dues = []
-    for lane in await store.all(Lane, step_id=step.id):
+    for lane in await store.lanes(step.id):
         if lane.state == LaneState.APPROVED:
             continue
         deadline = calendar.deadline(now, lane.remaining_days or 0)
@@ -483,7 +476,7 @@ async def resubmit(store: Store, actor: Actor, case_id: int, *, note: str | None
     case.state = CaseState.PENDING
     case.version += 1
     # The clock runs against a new due: yellow and red may come again for it.
-    await store.retire_claims("step", step.id, f"v{step.version}")  # type: ignore[arg-type]
+    await store.retire_claims("step", step.id, f"v{step.version}")
     for ref in files:
         store.add(_attachment(case_id, ref))
     if note:  # what the submitter says with the supplement is shown on the card
@@ -523,13 +516,13 @@ async def withdraw(store: Store, actor: Actor, case_id: int, *, now: datetime) -
     case = await own_case(store, actor, case_id)
     if case.state not in (CaseState.PENDING, CaseState.SUPPLEMENT):
         raise CaseClosed(state=case.state)
-    current = [s for s in await store.all(Step, case_id=case_id, round=case.round)
+    current = [s for s in await store.round_steps(case_id, case.round)
                if s.state in (StepState.OPEN, StepState.PAUSED, StepState.WAITING)]
     for step in current:
         if not await store.compare_and_set_step(step, state=StepState.WITHDRAWN.value,
                                                 closed_at=now):
             raise StaleCard()
-        for assignment in await store.assignments(step.id):  # type: ignore[arg-type]
+        for assignment in await store.assignments(step.id):
             if assignment.state in ACTIVE:
                 assignment.state = AssignmentState.CANCELLED
     case.state, case.closed_at, case.version = CaseState.WITHDRAWN, now, case.version + 1
@@ -561,14 +554,13 @@ async def transfer(store: Store, actor: Actor, step_id: int, to_person_id: int, 
         raise EmptyText(what="reason")
     step, mine = await _my_turn_for_change(store, actor, step_id, to_person_id)
     target = await _target(store, to_person_id, now, calendar)
-    assert step.id is not None
     mine.state, mine.reason = AssignmentState.TRANSFERRED, reason
     successor = await store.save(Assignment(
         step_id=step.id, lane_id=mine.lane_id, person_id=target.id,
         on_behalf_of_id=target.on_behalf_of.id if target.on_behalf_of else None,
         added=mine.added, waits_for_id=mine.waits_for_id, transferred_from_id=mine.id,
         created_at=now))
-    for waiting in await store.all(Assignment, step_id=step_id, waits_for_id=mine.id):
+    for waiting in await store.waiting_on(step_id, mine.id or 0):
         waiting.waits_for_id = successor.id
     await store.flush()
     await store.audit(at=now, actor_id=actor.id, action="case.transferred",
@@ -583,7 +575,6 @@ async def add_signer(store: Store, actor: Actor, step_id: int, person_id: int, *
     """Someone else must approve too: before me (I wait for them) or after me."""
     step, mine = await _my_turn_for_change(store, actor, step_id, person_id)
     target = await _target(store, person_id, now, calendar)
-    assert step.id is not None
     signer = Assignment(
         step_id=step.id, lane_id=mine.lane_id, person_id=target.id, added=True,
         on_behalf_of_id=target.on_behalf_of.id if target.on_behalf_of else None,

@@ -111,8 +111,7 @@ async def case_view(store: Store, case_id: int, now: datetime, calendar: WorkCal
     cc_of = {s.id: [int(i) for i in json.loads(s.cc or "[]")] for s in rows.steps}
     wanted |= {i for ids in cc_of.values() for i in ids}
     people = await store.by_ids(Person, sorted(wanted - {rows.submitter.id}))
-    if rows.submitter.id is not None:
-        people[rows.submitter.id] = rows.submitter
+    people[rows.submitter.id] = rows.submitter
     lanes_of: dict[int, list[Lane]] = {}
     for lane in rows.lanes:
         lanes_of.setdefault(lane.step_id, []).append(lane)
@@ -150,8 +149,7 @@ class PendingItem:
 async def pending_for(store: Store, person_id: int, now: datetime, calendar: WorkCalendar,
                       policy: Policy) -> list[PendingItem]:
     """Every open turn of this person, oldest first (newest last)."""
-    mine = [a for a in await store.all(Assignment, order_by=Assignment.id, person_id=person_id,
-                                       state=AssignmentState.PENDING)]
+    mine = await store.pending_assignments(person_id)
     items = []
     views: dict[int, CaseView] = {}
     for assignment in mine:

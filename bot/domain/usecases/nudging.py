@@ -384,7 +384,7 @@ class _Planner:
         project = subject.project
         head_id = await self._head_id(project)
         urge = UrgeNotice(target_kind=subject.kind, target_id=subject.id,
-                          project_id=project.id, section_id=project.section_id,  # type: ignore[arg-type]
+                          project_id=project.id, section_id=project.section_id,
                           head_id=head_id, issued_at=self.now, due_at=subject.due)
         if await self.store.insert_once(urge):
             await self.store.audit(at=self.now, actor_id=None, action="urge.issued",

@@ -41,7 +41,6 @@ def require_actor(actor: Actor | None, tg_user_id: int) -> Actor:
 
 async def may_report(store: Store, actor: Actor, project: Project) -> bool:
     """Handlers and guides of the project, its leader, its section's handlers, admins."""
-    assert project.id is not None
     if actor.has(Role.ADMIN) or actor.id == project.leader_id:
         return True
     if await store.is_member(project.id, actor.id):
@@ -56,7 +55,6 @@ async def require_reporter(store: Store, actor: Actor, project: Project) -> None
 
 async def require_submitter(store: Store, actor: Actor, project: Project) -> None:
     """Items for approval come from the project's handlers (or its section's, or admins)."""
-    assert project.id is not None
     if actor.has(Role.ADMIN):
         return
     handlers = await store.members(project.id, MemberRole.HANDLER)

@@ -16,7 +16,7 @@ from bot.domain.rules.errors import AlreadyDecided, EmptyText, NotAllowed, Stale
 from bot.domain.rules.policy import Policy
 from bot.domain.rules.vocabulary import Role
 from bot.domain.usecases.people import Actor
-from storage.models import Nudge, Person, Section, UrgeNotice
+from storage.models import Person, UrgeNotice
 from storage.store import Store
 
 
@@ -87,9 +87,9 @@ def level_group(level: str) -> str | None:
 async def urge_counts(store: Store, year: int, tz: ZoneInfo) -> UrgeCounts:
     """Yellow and red pings and urge notices received, per person and per section."""
     counts = UrgeCounts(year)
-    people = {p.id: p for p in await store.all(Person)}
-    sections = {s.id: s for s in await store.all(Section)}
-    for nudge in await store.all(Nudge, order_by=Nudge.id):
+    people = {p.id: p for p in await store.people()}
+    sections = {s.id: s for s in await store.sections()}
+    for nudge in await store.nudges():
         group = level_group(nudge.level)
         if group is None or nudge.sent_at is None or nudge.channel == "none":
             continue
