@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import ScalarResult, Select, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -42,6 +42,7 @@ from storage.models import (
 )
 
 M = TypeVar("M", bound=SQLModel)
+R = TypeVar("R")
 CHUNK = 500  # ids per IN (...) list: well under SQLite's and asyncpg's parameter limits
 
 
@@ -101,7 +102,7 @@ class Store:
         key = col(model.id)  # type: ignore[attr-defined]
         for chunk in _chunks(ids):
             for row in await self._fresh(select(model).where(key.in_(chunk))):
-                found[row.id] = row
+                found[row.id] = row  # type: ignore[attr-defined]
         return found
 
     async def one(self, model: type[M], **equals: Any) -> M | None:
@@ -113,7 +114,7 @@ class Store:
             query = query.order_by(order_by)
         return list(await self._fresh(query))
 
-    async def _fresh(self, query: Any) -> Any:
+    async def _fresh(self, query: Select[R]) -> ScalarResult[R]:
         result = await self.session.execute(query.execution_options(populate_existing=True))
         return result.scalars()
 
