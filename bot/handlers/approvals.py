@@ -110,12 +110,12 @@ async def on_return_target(query: CallbackQuery, callback_data: ReturnToCb, acto
                            store: Store, t: Translator, scenes: ScenesManager) -> None:
     actor = require_actor(actor, query.from_user.id)
     step, _ = await check_press(store, actor, callback_data.step)
-    # Fix: a forged target (this step or a later one) used to be accepted here and refused
-    # only after the reason was typed; refuse the press itself, with an alert.
+    # Refused at the press (a forged target: this step or a later one), not after the
+    # reason is typed.
     if not 0 <= callback_data.to < step.seq:
         raise BadReturnTarget()
     await query.answer(t.gettext("Please reply with the reason for returning it."))
-    # Fix: editing a message that has no buttons (left) fails with "message is not modified".
+    # Editing a message that has no buttons (left) fails with "message is not modified".
     if isinstance(query.message, Message) and query.message.reply_markup is not None:
         await query.message.edit_reply_markup(reply_markup=None)
     await scenes.enter(ReturnReasonScene, step_id=callback_data.step,
@@ -130,7 +130,7 @@ async def on_case_button(query: CallbackQuery, callback_data: CaseCb, actor: Act
     case = await own_case(store, actor, callback_data.case)
     if callback_data.act == "s":
         if case.state == CaseState.PENDING:
-            # Fix: an old 📤 after the case was resubmitted said "This item is closed."
+            # An old 📤 pressed after the case was resubmitted: out of date, not closed.
             raise StaleCard()
         if case.state != CaseState.SUPPLEMENT:
             raise CaseClosed(state=case.state)
@@ -180,9 +180,8 @@ async def on_people(query: CallbackQuery, callback_data: PeopleCb, actor: Actor 
         else:
             await query.message.answer(title, reply_markup=markup)
         return
-    # Fix: a chosen colleague was only checked once the transfer reason was typed or the
-    # signer's position pressed; yourself, someone already holding a turn here, or an unknown
-    # person is now refused at the press, with an alert (the checks transfer/add_signer make).
+    # Refused at the press (the checks transfer/add_signer make), not after the reason is
+    # typed or the position pressed.
     person = await store.get(Person, callback_data.person)
     if person is None or not person.active:
         raise NotAllowed(action="unknown_person")

@@ -86,9 +86,8 @@ async def on_pending(query: CallbackQuery, callback_data: PendingCb, actor: Acto
         raise UnknownButton()
     message = query.message
     if message.chat.type != "private":
-        # Fix: a list in a group is its asker's. Before, anyone else's press re-drew it with
-        # their own items (wiping the asker's list and ticks) or bulk-decided the asker's
-        # ticked items in their own name.
+        # A list in a group is its asker's: anyone else's press would re-draw it with their
+        # own items or bulk-decide the asker's ticks in their name.
         asker = message.reply_to_message.from_user if message.reply_to_message else None
         if asker is None or asker.id != query.from_user.id:
             raise NotYourTurn()
@@ -107,8 +106,8 @@ async def on_pending(query: CallbackQuery, callback_data: PendingCb, actor: Acto
             outcome = await decide(store, actor, step_id, Decision.APPROVE, now=services.now(),
                                    calendar=services.calendar, policy=services.policy)
         except Refusal:
-            # Fix: a row decided meanwhile (by the other post, on a card) was refused but
-            # stayed on the list; drop it, then let the refusal be answered and audited.
+            # A row decided meanwhile (by the other post, on a card) leaves the list; the
+            # refusal is then answered and audited as any other.
             await refresh(message, store, services, t, actor.id, selected)
             raise
         await query.answer(t.gettext("✅ Approved. Thank you."))
@@ -142,10 +141,9 @@ async def on_pending(query: CallbackQuery, callback_data: PendingCb, actor: Acto
             summary += " " + t.ngettext("{n} could not be: already decided or not yours.",
                                         "{n} could not be: already decided or not yours.",
                                         len(refused)).format(n=len(refused))
-        # Fix: answer and re-draw the list once the decisions are recorded, and only then
-        # bring the cards up to date. Card edits wait under flood limits (20 a minute in a
-        # group); answered after them, the press outlived Telegram's callback timeout
-        # ("query is too old"): the summary was lost and the list left as it was.
+        # Answered and re-drawn before the cards are brought up to date: card edits wait
+        # under flood limits (20 a minute in a group), and a press answered after them
+        # outlives Telegram's callback timeout ("query is too old").
         await query.answer(summary, show_alert=bool(refused))
         await refresh(message, store, services, t, actor.id, set())
         for outcome in outcomes:

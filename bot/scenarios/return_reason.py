@@ -108,9 +108,8 @@ class BulkReturnScene(Conversation, state="bulk_return"):
                                         "{n} could not be: already decided or not yours.",
                                         refused).format(n=refused)
         await message.reply(summary)
-        # Fix: the /pending list the items were ticked on kept showing them, ticked, with
-        # "Return selected (n)" still offered. Re-draw it as bulk approve does: the items
-        # returned leave it and the selection is cleared.
+        # As for bulk approve: the returned items leave the /pending list they were ticked
+        # on, and the selection is cleared.
         if data.get("list_message_id"):
             await redraw_list(bot, store, services, t, chat_id=message.chat.id,
                               message_id=int(data["list_message_id"]), person_id=actor.id)

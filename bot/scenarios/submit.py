@@ -79,12 +79,10 @@ class SubmitScene(Conversation, state="submit"):
     async def picked(self, query: CallbackQuery, callback_data: TypeCb, t: Translator,
                      services: Services, bot: Bot) -> None:
         types = list(services.case_types)
-        # Fix: this wizard is keyed by (chat, presser), so a handler with a /submit of her own
-        # open in the same group used to take over a colleague's picker or green-channel
-        # buttons (her item got submitted, his picker was destroyed), and a double tap on a
-        # picker re-asked the next question after an edit Telegram refused as "not modified".
-        # Only the buttons this wizard is waiting for count now ("buttons" is missing only
-        # from a wizard begun before this fix and persisted across the restart).
+        # The wizard is keyed by (chat, presser): a colleague's picker pressed by someone with
+        # a /submit of their own open in the group, or a second tap on a picker already
+        # answered, must not drive it. Only the buttons it waits for count (a wizard
+        # persisted by an older version has no "buttons" and takes any).
         data = await self.wizard.get_data()
         pressed_on = query.message.message_id if query.message is not None else None
         if "buttons" in data and (pressed_on is None or pressed_on != data["buttons"]):
@@ -145,9 +143,8 @@ class SubmitScene(Conversation, state="submit"):
             field = case_type.fields[data["field"]]
             limit, placeholder = field.max_length, field.display_name(t.locale)
         if asking in ("title", "field") and len(value) > limit:
-            # Fix: the refusal did not ask again, so in a group (privacy mode) a shorter
-            # answer typed without replying to the old question never reached the bot. The
-            # refusal now asks for the answer again itself, with a force-reply.
+            # The refusal asks again with a force-reply: under group privacy mode an answer
+            # that replies to nothing would never reach the bot.
             await message.reply(t.gettext("Too long: {length} characters, the limit is "
                                           "{limit}. Please shorten it.").format(
                 length=len(value), limit=limit),
@@ -175,8 +172,8 @@ class SubmitScene(Conversation, state="submit"):
         person = await store.person_by_tg(tg_user_id)
         chat_id = int(data["chat_id"])
         if len(data["title"]) > services.policy.title_max_chars:
-            # Fix: a title given with /submit was only checked at the very end, so an over-long
-            # one threw away every answer given meanwhile; say so now and ask for it instead.
+            # Checked before the other questions, so an over-long title given with /submit
+            # does not throw away every answer given after it.
             await bot.send_message(chat_id, t.gettext(
                 "Too long: {length} characters, the limit is {limit}. Please shorten it.").format(
                 length=len(data["title"]), limit=services.policy.title_max_chars))

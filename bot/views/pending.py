@@ -53,9 +53,8 @@ def pending_keyboard(t: Translator, items: list[PendingItem],
             InlineKeyboardButton(text=t.gettext("↩️ Return"),
                                  callback_data=PendingCb(act="r", step=step_id).pack()),
         ])
-    # Fix: count only the ticks on the rows shown. "Select all" ticks every item, also those
-    # past MAX_ITEMS that have no row; the buttons then promised more than a bulk action
-    # does (it reads the ticks back from the rows).
+    # Only the ticks on rows shown count: a bulk action reads the ticks back from the rows,
+    # and "Select all" also ticks items past MAX_ITEMS, which have none.
     shown = {item.step.step.id for item in items[:MAX_ITEMS]}
     count = len(selected & shown)
     rows.append([
