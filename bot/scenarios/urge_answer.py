@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 from aiogram import Bot
 from aiogram.fsm.scene import on
 from aiogram.types import CallbackQuery, Message
@@ -19,6 +21,11 @@ from storage.models import Chat, Project
 from storage.store import Store
 
 
+class UrgeAnswerData(TypedDict):
+    urge_id: int
+    cause: str | None  # the first answer; the plan comes second
+
+
 class UrgeAnswerScene(Conversation, state="urge_answer"):
     CANCELLED = N_("Cancelled. The urge notice still waits for your answer.")
     WAITING_FOR = N_("I am waiting for your written answer. Reply to my question, or send "
@@ -29,7 +36,7 @@ class UrgeAnswerScene(Conversation, state="urge_answer"):
     async def ask_cause(self, query: CallbackQuery, t: Translator, store: Store, bot: Bot,
                         urge_id: int) -> None:
         assert query.message is not None
-        await self.wizard.update_data(urge_id=urge_id, cause=None)
+        await self.wizard.set_data(UrgeAnswerData(urge_id=urge_id, cause=None))
         await ask(bot, query.message.chat.id, t, await store.person_by_tg(query.from_user.id),
                   t.gettext("Reply with the cause of the delay."), t.gettext("Cause"))
 
@@ -38,19 +45,20 @@ class UrgeAnswerScene(Conversation, state="urge_answer"):
                       services: Services, bot: Bot, t: Translator) -> None:
         assert message.from_user is not None and message.text is not None
         actor = require_actor(actor, message.from_user.id)
-        data = await self.wizard.get_data()
+        data = await self.stored(UrgeAnswerData)
         if len(message.text) > services.policy.reason_max_chars:
             await message.reply(refusal(t, TooLong(length=len(message.text),
                                                    limit=services.policy.reason_max_chars)))
             return
-        if data.get("cause") is None:
-            await self.wizard.update_data(cause=message.text)
+        if data["cause"] is None:
+            data["cause"] = message.text
+            await self.wizard.set_data(data)
             await ask(bot, message.chat.id, t, actor.person,
                       t.gettext("Reply with the plan: what will be done, by when."),
                       t.gettext("Plan"))
             return
         urge = await self.settle(message, t, answer_urge(
-            store, actor, int(data["urge_id"]), cause=data["cause"], plan=message.text,
+            store, actor, data["urge_id"], cause=data["cause"], plan=message.text,
             now=services.now(), policy=services.policy))
         if urge is None:
             return
