@@ -130,6 +130,11 @@ class Store:
         query = select(col(RoleGrant.role)).where(col(RoleGrant.person_id) == person_id)
         return set((await self.session.execute(query)).scalars())
 
+    async def people_holding_roles(self) -> set[int]:
+        """Ids of everyone who holds any role."""
+        query = select(col(RoleGrant.person_id)).distinct()
+        return set((await self.session.execute(query)).scalars())
+
     async def people_with_role(self, role: str) -> list[Person]:
         query = (
             select(Person)
