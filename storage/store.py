@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import ScalarResult, Select, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -48,6 +48,7 @@ from storage.models import (
 )
 
 M = TypeVar("M", bound=SQLModel)
+R = TypeVar("R")
 
 
 @dataclass
@@ -61,6 +62,8 @@ class CaseRows:
     comments: list[Comment]
     missing: list[MissingItem]
     attachments: list[Attachment]
+
+
 CHUNK = 500  # ids per IN (...) list: well under SQLite's and asyncpg's parameter limits
 
 
@@ -126,7 +129,7 @@ class Store:
         key = col(model.id)  # type: ignore[attr-defined]
         for chunk in _chunks(ids):
             for row in await self._fresh(select(model).where(key.in_(chunk))):
-                found[row.id] = row
+                found[row.id] = row  # type: ignore[attr-defined]
         return found
 
     async def one(self, model: type[M], **equals: Any) -> M | None:
@@ -138,7 +141,7 @@ class Store:
             query = query.order_by(order_by)
         return list(await self._fresh(query))
 
-    async def _fresh(self, query: Any) -> Any:
+    async def _fresh(self, query: Select[R]) -> ScalarResult[R]:
         result = await self.session.execute(query.execution_options(populate_existing=True))
         return result.scalars()
 
@@ -163,6 +166,11 @@ class Store:
 
     async def roles_of(self, person_id: int) -> set[str]:
         query = select(col(RoleGrant.role)).where(col(RoleGrant.person_id) == person_id)
+        return set((await self.session.execute(query)).scalars())
+
+    async def people_holding_roles(self) -> set[int]:
+        """Ids of everyone who holds any role."""
+        query = select(col(RoleGrant.person_id)).distinct()
         return set((await self.session.execute(query)).scalars())
 
     async def people_with_role(self, role: str) -> list[Person]:
@@ -480,6 +488,12 @@ class Store:
     async def section_by_code(self, code: str) -> Section | None:
         return await self.one(Section, code=code)
 
+    async def card_of_message(self, tg_chat_id: int, tg_message_id: int) -> Card | None:
+        return await self.one(Card, tg_chat_id=tg_chat_id, tg_message_id=tg_message_id)
+
+    async def handles_any_project(self, person_id: int) -> bool:
+        return await self.one(ProjectMember, person_id=person_id, role="handler") is not None
+
     async def sections(self) -> list[Section]:
         return await self.all(Section, order_by=Section.id)
 
@@ -492,6 +506,9 @@ class Store:
 
     async def section_people(self, section_id: int) -> list[Person]:
         return await self.all(Person, order_by=Person.id, section_id=section_id)
+
+    async def chats_of_kind(self, kind: str) -> list[Chat]:
+        return await self.all(Chat, order_by=Chat.id, kind=kind)
 
     async def chats(self) -> list[Chat]:
         return await self.all(Chat, order_by=Chat.id)

@@ -17,7 +17,14 @@ from bot.domain.rules.vocabulary import AssignmentState, CaseState, Decision, St
 from bot.domain.usecases.case_view import AssignmentView, CaseView, LaneView, StepView
 from bot.i18n import N_, Translator
 from bot.views.cards import attachments_line
-from bot.views.keyboards import CaseCb, DecideCb, PeopleCb
+from bot.views.keyboards import (
+    CaseAct,
+    CaseCb,
+    DecideAct,
+    DecideCb,
+    PeopleAct,
+    PeopleCb,
+)
 from bot.views.text import clip, esc, light_label, localized, mention, time_left
 from storage.models import Card
 
@@ -185,9 +192,9 @@ def _closing_line(t: Translator, view: CaseView) -> Markup:
 def decision_row(t: Translator, step_id: int) -> list[InlineKeyboardButton]:
     return [
         InlineKeyboardButton(text=t.gettext("✅ Approve"),
-                             callback_data=DecideCb(step=step_id, act="a").pack()),
+                             callback_data=DecideCb(step=step_id, act=DecideAct.APPROVE).pack()),
         InlineKeyboardButton(text=t.gettext("↩️ Return"),
-                             callback_data=DecideCb(step=step_id, act="r").pack()),
+                             callback_data=DecideCb(step=step_id, act=DecideAct.RETURN).pack()),
     ]
 
 
@@ -200,10 +207,11 @@ def group_keyboard(t: Translator, view: CaseView) -> InlineKeyboardMarkup | None
     if view.state is CaseState.SUPPLEMENT:
         rows.append([InlineKeyboardButton(
             text=t.gettext("📤 Resubmit"),
-            callback_data=CaseCb(case=view.case.id, act="s").pack())])
+            callback_data=CaseCb(case=view.case.id, act=CaseAct.RESUBMIT).pack())])
     if view.state in (CaseState.PENDING, CaseState.SUPPLEMENT):
         rows.append([InlineKeyboardButton(
-            text=t.gettext("🗑 Withdraw"), callback_data=CaseCb(case=view.case.id, act="w").pack())])
+            text=t.gettext("🗑 Withdraw"),
+            callback_data=CaseCb(case=view.case.id, act=CaseAct.WITHDRAW).pack())])
     return InlineKeyboardMarkup(inline_keyboard=rows) if rows else None
 
 
@@ -220,12 +228,12 @@ def turn_keyboard(t: Translator, view: CaseView, card: Card | None) -> InlineKey
     step_id = current.step.id
     return InlineKeyboardMarkup(inline_keyboard=[
         decision_row(t, step_id),
-        [InlineKeyboardButton(text=t.gettext("💬 Approve with a comment"),
-                              callback_data=DecideCb(step=step_id, act="c").pack())],
-        [InlineKeyboardButton(text=t.gettext("🔁 Transfer"),
-                              callback_data=PeopleCb(step=step_id, act="t").pack()),
-         InlineKeyboardButton(text=t.gettext("➕ Add a signer"),
-                              callback_data=PeopleCb(step=step_id, act="s").pack())],
+        [InlineKeyboardButton(text=t.gettext("💬 Approve with a comment"), callback_data=DecideCb(
+            step=step_id, act=DecideAct.APPROVE_WITH_COMMENT).pack())],
+        [InlineKeyboardButton(text=t.gettext("🔁 Transfer"), callback_data=PeopleCb(
+            step=step_id, act=PeopleAct.TRANSFER).pack()),
+         InlineKeyboardButton(text=t.gettext("➕ Add a signer"), callback_data=PeopleCb(
+             step=step_id, act=PeopleAct.ADD_SIGNER).pack())],
     ])
 
 
@@ -234,9 +242,9 @@ def submitter_keyboard(t: Translator, view: CaseView) -> InlineKeyboardMarkup | 
         return None
     return InlineKeyboardMarkup(inline_keyboard=[[
         InlineKeyboardButton(text=t.gettext("📤 Resubmit"),
-                             callback_data=CaseCb(case=view.case.id, act="s").pack()),
+                             callback_data=CaseCb(case=view.case.id, act=CaseAct.RESUBMIT).pack()),
         InlineKeyboardButton(text=t.gettext("🗑 Withdraw"),
-                             callback_data=CaseCb(case=view.case.id, act="w").pack()),
+                             callback_data=CaseCb(case=view.case.id, act=CaseAct.WITHDRAW).pack()),
     ]])
 
 

@@ -52,6 +52,7 @@ from bot.domain.rules.vocabulary import (
     StepState,
 )
 from bot.domain.usecases.assignees import Assignee, resolve_all, with_delegation
+from bot.domain.usecases.colleagues import check_candidate
 from bot.domain.usecases.people import Actor, require_submitter
 from bot.domain.usecases.reporting import FileRef
 from storage.models import Assignment, Attachment, Case, Comment, Lane, Person, Project, Step
@@ -596,15 +597,7 @@ async def _my_turn_for_change(store: Store, actor: Actor, step_id: int,
     """My pending turn, locked against concurrent decisions by bumping the step's version."""
     for _attempt in range(CAS_ATTEMPTS):
         step, mine = await check_press(store, actor, step_id)
-        if other_id == actor.id:
-            raise NotAllowed(action="self")
-        case = await store.get(Case, step.case_id)
-        if case is not None and other_id == case.submitter_id:
-            raise NotAllowed(action="submitter")  # nobody decides their own item
-        live = {a.person_id for a in await store.assignments(step_id)
-                if a.lane_id == mine.lane_id and a.state in ACTIVE}
-        if other_id in live:
-            raise NotAllowed(action="already_assigned")
+        await check_candidate(store, actor, step, mine, other_id)  # the picker's rule too
         if await store.compare_and_set_step(step):
             return step, mine
     raise StaleCard()
