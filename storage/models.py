@@ -7,16 +7,40 @@ Enumerated columns are plain strings whose values the domain defines
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import BigInteger, Column, ForeignKey, Integer, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from storage.types import UTCDateTime
+from bot.domain.rules.casetypes import TimeoutPolicy
+from bot.domain.rules.vocabulary import (
+    AssignmentState,
+    AttachmentKind,
+    CardKind,
+    CaseState,
+    Channel,
+    ChatKind,
+    Decision,
+    LaneState,
+    MemberRole,
+    ProjectStatus,
+    Role,
+    StepMode,
+    StepState,
+)
+from storage.types import Enumerated, UTCDateTime
 
 
 def _utc(nullable: bool = True, index: bool = False) -> Any:
     return Field(default=None, sa_type=UTCDateTime, nullable=nullable, index=index)
+
+
+def _enum(enum: type[StrEnum], length: int, *, index: bool = False, nullable: bool = False,
+          default: StrEnum | None = None) -> Any:
+    """A column of a StrEnum's values (``storage.types.Enumerated``)."""
+    return Field(default=default, sa_type=Enumerated(enum, length),
+                 nullable=nullable, index=index)
 
 
 class Section(SQLModel, table=True):
@@ -50,13 +74,13 @@ class RoleGrant(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("person_id", "role"),)
     id: int = Field(default=None, primary_key=True)  # set by the database on flush
     person_id: int = Field(foreign_key="person.id", index=True)
-    role: str = Field(max_length=32)
+    role: Role = _enum(Role, 32)
 
 
 class Chat(SQLModel, table=True):
     id: int = Field(default=None, primary_key=True)  # set by the database on flush
     tg_chat_id: int = Field(sa_type=BigInteger, unique=True)
-    kind: str = Field(max_length=32)  # project | leaders | supervision | other
+    kind: ChatKind = _enum(ChatKind, 32)
     title: str = Field(default="", max_length=255)
 
 
@@ -64,7 +88,7 @@ class Project(SQLModel, table=True):
     id: int = Field(default=None, primary_key=True)  # set by the database on flush
     code: str = Field(unique=True, max_length=32)
     name: str = Field(max_length=255)
-    status: str = Field(max_length=32)
+    status: ProjectStatus = _enum(ProjectStatus, 32)
     leader_id: int | None = Field(default=None, foreign_key="person.id")
     section_id: int | None = Field(default=None, foreign_key="section.id")
     work_plan: str = Field(default="", sa_type=Text)
@@ -78,7 +102,7 @@ class ProjectMember(SQLModel, table=True):
     id: int = Field(default=None, primary_key=True)  # set by the database on flush
     project_id: int = Field(foreign_key="project.id", index=True)
     person_id: int = Field(foreign_key="person.id", index=True)
-    role: str = Field(max_length=32)  # handler | guide
+    role: MemberRole = _enum(MemberRole, 32)
 
 
 class Milestone(SQLModel, table=True):
@@ -110,7 +134,7 @@ class Attachment(SQLModel, table=True):
     id: int = Field(default=None, primary_key=True)  # set by the database on flush
     report_id: int | None = Field(default=None, foreign_key="report.id", index=True)
     case_id: int | None = Field(default=None, foreign_key="case.id", index=True)
-    kind: str = Field(max_length=16)  # photo | document
+    kind: AttachmentKind = _enum(AttachmentKind, 16)
     file_id: str = Field(max_length=255)
     file_unique_id: str = Field(max_length=128)
     file_name: str | None = Field(default=None, max_length=255)
@@ -130,7 +154,7 @@ class Case(SQLModel, table=True):
     green_channel: bool = False
     round: int = 1  # goes up when a case is returned to an earlier step
     submitter_id: int = Field(foreign_key="person.id")
-    state: str = Field(max_length=32, index=True)
+    state: CaseState = _enum(CaseState, 32, index=True)
     query_code: str = Field(unique=True, max_length=16)
     created_at: datetime = _utc(nullable=False)
     closed_at: datetime | None = _utc()
@@ -145,10 +169,10 @@ class Step(SQLModel, table=True):
     seq: int
     name: str = Field(max_length=255)
     name_en: str | None = Field(default=None, max_length=255)
-    mode: str = Field(max_length=16)  # single | all | any | joint
+    mode: StepMode = _enum(StepMode, 16)
     limit_days: int
-    timeout_policy: str = Field(default="none", max_length=16)
-    state: str = Field(max_length=16, index=True)
+    timeout_policy: TimeoutPolicy = _enum(TimeoutPolicy, 16, default=TimeoutPolicy.NONE)
+    state: StepState = _enum(StepState, 16, index=True)
     started_at: datetime | None = _utc()
     due_at: datetime | None = _utc(index=True)
     due_uncertain: bool = False
@@ -168,9 +192,9 @@ class Lane(SQLModel, table=True):
     seq: int
     name: str = Field(max_length=255)
     name_en: str | None = Field(default=None, max_length=255)
-    mode: str = Field(max_length=16)  # single | all | any
+    mode: StepMode = _enum(StepMode, 16)
     limit_days: int
-    state: str = Field(max_length=16)
+    state: LaneState = _enum(LaneState, 16)
     due_at: datetime | None = _utc()
     due_uncertain: bool = False
     remaining_days: int | None = None  # working days left when the clock stopped
@@ -182,11 +206,12 @@ class Assignment(SQLModel, table=True):
     lane_id: int = Field(foreign_key="lane.id", index=True)
     person_id: int = Field(foreign_key="person.id", index=True)
     on_behalf_of_id: int | None = Field(default=None, foreign_key="person.id")  # "B for A"
-    state: str = Field(default="pending", max_length=16, index=True)
+    state: AssignmentState = _enum(AssignmentState, 16, default=AssignmentState.PENDING,
+                                   index=True)
     added: bool = False  # a signer added to the step, who must approve as well
     waits_for_id: int | None = Field(default=None, foreign_key="assignment.id")
     transferred_from_id: int | None = Field(default=None, foreign_key="assignment.id")
-    decision: str | None = Field(default=None, max_length=16)
+    decision: Decision | None = _enum(Decision, 16, nullable=True)
     reason: str | None = Field(default=None, sa_type=Text)  # why returned or transferred
     comment: str | None = Field(default=None, sa_type=Text)  # said with an approval
     decided_at: datetime | None = _utc()
@@ -262,7 +287,7 @@ class Card(SQLModel, table=True):
     tg_chat_id: int = Field(sa_type=BigInteger)
     tg_message_id: int | None = None  # None while it is being sent: claimed, not yet delivered
     person_id: int | None = Field(default=None, foreign_key="person.id")
-    kind: str = Field(max_length=16)  # group | private | cc | submitter | mention | notice
+    kind: CardKind = _enum(CardKind, 16)
     # What the card was sent for: a turn (a private card or a group mention), a step (CC),
     # or the return that asks the submitter for a supplement.
     assignment_id: int | None = Field(default=None, foreign_key="assignment.id", index=True)
@@ -282,7 +307,7 @@ class Nudge(SQLModel, table=True):
     level: str = Field(max_length=32)
     created_at: datetime = _utc(nullable=False)
     sent_at: datetime | None = _utc()
-    channel: str | None = Field(default=None, max_length=16)  # private | group | none
+    channel: Channel | None = _enum(Channel, 16, nullable=True)
     late: bool = False
     error: str | None = Field(default=None, max_length=255)
 

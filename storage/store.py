@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import SQLModel, col
 
+from bot.domain.rules.vocabulary import Role
 from storage import audit
 from storage.db import READ_ONLY
 from storage.models import (
@@ -192,7 +193,7 @@ class Store:
         have = await self.roles_of(person_id)
         for role in roles:
             if role not in have:
-                self.session.add(RoleGrant(person_id=person_id, role=role))
+                self.session.add(RoleGrant(person_id=person_id, role=Role(role)))
         await self.session.flush()
 
     # -- chats and projects ----------------------------------------------------------------

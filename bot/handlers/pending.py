@@ -11,13 +11,13 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from markupsafe import Markup
 
 from bot.domain.rules.errors import NotYourTurn, Refusal, UnknownButton
-from bot.domain.rules.vocabulary import Decision
+from bot.domain.rules.vocabulary import Channel, Decision
 from bot.domain.usecases.approvals import check_press, decide
 from bot.domain.usecases.case_view import PendingItem, pending_for
 from bot.domain.usecases.people import Actor, require_actor
 from bot.flows.announce import announce
 from bot.flows.context import place_of
-from bot.flows.delivery import PRIVATE, send_private
+from bot.flows.delivery import send_private
 from bot.i18n import Translator
 from bot.scenarios.return_reason import BulkReturnScene, ReturnReasonScene
 from bot.services import Services
@@ -37,7 +37,7 @@ async def pending_command(message: Message, actor: Actor | None, store: Store,
         # may see, when Telegram refuses the private message (never started the bot).
         text, markup = pending_text(t, items), pending_keyboard(t, items, set())
         delivered = await send_private(bot, store, actor.person, text, markup)
-        if delivered.channel == PRIVATE:
+        if delivered.channel is Channel.PRIVATE:
             await message.reply(t.gettext("📥 I sent your list to our private chat."))
             return
     # The list answers the command, so on_pending can tell whose list it is.

@@ -296,7 +296,7 @@ async def decide(store: Store, actor: Actor, step_id: int, decision: Decision, *
             break
     else:
         raise StaleCard()
-    mine.state, mine.decision, mine.decided_at = AssignmentState.DECIDED, decision.value, now
+    mine.state, mine.decision, mine.decided_at = AssignmentState.DECIDED, decision, now
     mine.reason, mine.comment, mine.version = reason, comment, mine.version + 1
     lane = lanes[mine.lane_id]
     lane.state = lane_states[mine.lane_id]

@@ -229,7 +229,7 @@ class _Import:
             key = str(spec.telegram_id)
             row = rows.get(spec.telegram_id)
             if row is None:
-                row = Chat(tg_chat_id=spec.telegram_id, kind=spec.kind.value, title=spec.title)
+                row = Chat(tg_chat_id=spec.telegram_id, kind=spec.kind, title=spec.title)
                 self.store.add(row)
                 self.tally.seen("chats", key, created=True)
             else:
@@ -312,7 +312,8 @@ class _Import:
             if (person_id, role) in have:
                 counts.unchanged += 1
             else:
-                store.add(ProjectMember(project_id=_id(project), person_id=person_id, role=role))
+                store.add(ProjectMember(project_id=_id(project), person_id=person_id,
+                                        role=MemberRole(role)))
                 counts.created += 1
                 changed = True
         await store.flush()

@@ -9,7 +9,7 @@ from bot.domain.rules.calendar import DayCount, WorkCalendar
 from bot.domain.rules.errors import EmptyText, TooLong
 from bot.domain.rules.lights import light, milestone_due
 from bot.domain.rules.policy import Policy
-from bot.domain.rules.vocabulary import Light
+from bot.domain.rules.vocabulary import AttachmentKind, Light
 from bot.domain.usecases.people import Actor, require_reporter
 from storage.models import Attachment, Milestone, Person, Project, Report
 from storage.store import Store
@@ -19,7 +19,7 @@ from storage.store import Store
 class FileRef:
     """A Telegram file as the bot received it (stored by file_id, never downloaded)."""
 
-    kind: str
+    kind: AttachmentKind
     file_id: str
     file_unique_id: str
     file_name: str | None = None
