@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.domain.rules.ladder import RungKind
 from bot.domain.rules.turns import turn_holders
-from bot.domain.rules.vocabulary import CaseState, Channel, ChatKind, StepState
+from bot.domain.rules.vocabulary import CardKind, CaseState, Channel, ChatKind, StepState
 from bot.domain.usecases import nudging
 from bot.domain.usecases.approvals import Outcome, deem_approved, deemable_steps
 from bot.flows.announce import announce
@@ -371,7 +371,7 @@ class Jobs:
             return
         try:
             await announce(self.bot, store, self.services, outcome)
-            group = await store.one(Card, case_id=case.id, kind="group")
+            group = await store.one(Card, case_id=case.id, kind=CardKind.GROUP)
             if group is not None:
                 t = self.services.rendering.for_group()
                 await self.bot.send_message(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiogram import Bot
 
+from bot.domain.rules.vocabulary import OutcomeEvent
 from bot.domain.usecases.approvals import Outcome
 from bot.flows.publishing import notify_submitter, sync_cards
 from bot.services import Services
@@ -12,5 +13,5 @@ from storage.store import Store
 
 async def announce(bot: Bot, store: Store, services: Services, outcome: Outcome) -> None:
     view = await sync_cards(bot, store, services, outcome.case_id)
-    if outcome.event == "approved_case":
+    if outcome.event is OutcomeEvent.APPROVED_CASE:
         await notify_submitter(bot, store, services, view)

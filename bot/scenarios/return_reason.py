@@ -10,7 +10,7 @@ from aiogram.fsm.scene import on
 from aiogram.types import CallbackQuery, Message
 
 from bot.domain.rules.errors import EmptyText, Refusal, TooLong
-from bot.domain.rules.vocabulary import Decision
+from bot.domain.rules.vocabulary import Decision, OutcomeEvent
 from bot.domain.usecases.approvals import decide
 from bot.domain.usecases.people import Actor, require_actor
 from bot.flows.announce import announce
@@ -65,7 +65,7 @@ class ReturnReasonScene(Conversation, state="return_reason"):
         if outcome is None:
             return
         await message.reply(t.gettext("↩️ Returned to the handler with your reason.")
-                            if outcome.event == "returned" else
+                            if outcome.event is OutcomeEvent.RETURNED else
                             t.gettext("↩️ Returned to the earlier step with your reason."))
         await announce(bot, store, services, outcome)
         if data["list_message_id"]:  # returned from a /pending list: it leaves the list

@@ -13,7 +13,7 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from markupsafe import Markup
 
 from bot.domain.rules.turns import holds_turn
-from bot.domain.rules.vocabulary import AssignmentState, CaseState, Decision, StepState
+from bot.domain.rules.vocabulary import AssignmentState, CaseState, Decision, LaneState, StepState
 from bot.domain.usecases.case_view import AssignmentView, CaseView, LaneView, StepView
 from bot.i18n import N_, Translator
 from bot.views.cards import attachments_line
@@ -67,7 +67,7 @@ def _lane_lines(t: Translator, step: StepView, lane: LaneView, indent: str) -> l
     lines = []
     for held in lane.assignments:
         lines += _assignment_lines(t, held, indent)
-    if step.state is StepState.OPEN and lane.lane.state == "open":
+    if step.state is StepState.OPEN and lane.lane.state is LaneState.OPEN:
         if lane.light is not None and lane.lane.due_at is not None:
             lines.append(indent + t.gettext("{light} · due {when}").format(
                 light=light_label(t, lane.light), when=t.when(lane.lane.due_at)))

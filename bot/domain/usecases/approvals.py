@@ -47,6 +47,7 @@ from bot.domain.rules.vocabulary import (
     CaseState,
     Decision,
     LaneState,
+    OutcomeEvent,
     Role,
     StepMode,
     StepState,
@@ -71,8 +72,7 @@ class Outcome:
 
     case_id: int
     step_id: int | None
-    event: str  # approved | approved_step | approved_case | returned | returned_to_step |
-    #             resubmitted | withdrawn | transferred | signer_added
+    event: OutcomeEvent
 
 
 def new_query_code() -> str:
@@ -322,18 +322,18 @@ async def decide(store: Store, actor: Actor, step_id: int, decision: Decision, *
     for turn in opened:
         turn.state = AssignmentState.PENDING
         turn.version += 1  # a turn that (re)opens is announced afresh
-    event = "approved"
+    event = OutcomeEvent.APPROVED
     if state is StepState.APPROVED:
         event = await _after_step(store, case, step, now, calendar)
     elif state is StepState.PAUSED:
-        event = "returned"
+        event = OutcomeEvent.RETURNED
         for open_lane in lanes.values():
             if open_lane.state != LaneState.APPROVED and open_lane.due_at is not None:
                 left = calendar.remaining_working_days(now, open_lane.due_at).days
                 open_lane.remaining_days = max(left, 0)
         case.state = CaseState.SUPPLEMENT
     elif state is StepState.RETURNED:
-        event = "returned_to_step"
+        event = OutcomeEvent.RETURNED_TO_STEP
         assert return_to is not None
         case.round += 1
         case_type = case_type_of(case)
@@ -352,7 +352,7 @@ async def decide(store: Store, actor: Actor, step_id: int, decision: Decision, *
 
 
 async def _after_step(store: Store, case: Case, step: Step, now: datetime,
-                      calendar: WorkCalendar) -> str:
+                      calendar: WorkCalendar) -> OutcomeEvent:
     """A step was approved: open the next one, or approve the case."""
     case_type = case_type_of(case)
     # A round holds every step from where it began to the last, so the last needs no look.
@@ -360,11 +360,11 @@ async def _after_step(store: Store, case: Case, step: Step, now: datetime,
                  if step.seq < len(case_type.steps) else None)
     if following is None:
         case.state, case.closed_at = CaseState.APPROVED, now
-        return "approved_case"
+        return OutcomeEvent.APPROVED_CASE
     spec = case_type.steps[following.seq - 1]
     await _open_step(store, case, await _project_of(store, case), following, spec, now,
                      calendar)
-    return "approved_step"
+    return OutcomeEvent.APPROVED_STEP
 
 
 async def _project_of(store: Store, case: Case) -> Project:
@@ -488,7 +488,7 @@ async def resubmit(store: Store, actor: Actor, case_id: int, *, note: str | None
                       data={"step": step.id, "note": note, "files": len(files),
                             "due": _iso(step.due_at)})
     await store.flush()
-    return Outcome(case_id, step.id, "resubmitted")
+    return Outcome(case_id, step.id, OutcomeEvent.RESUBMITTED)
 
 
 async def _run_lane_again(store: Store, step: Step, lane: Lane, again: list[Assignment],
@@ -531,7 +531,7 @@ async def withdraw(store: Store, actor: Actor, case_id: int, *, now: datetime) -
     await store.audit(at=now, actor_id=actor.id, action="case.withdrawn",
                       subject=f"case:{case_id}", data={})
     await store.flush()
-    return Outcome(case_id, None, "withdrawn")
+    return Outcome(case_id, None, OutcomeEvent.WITHDRAWN)
 
 
 async def own_case(store: Store, actor: Actor, case_id: int) -> Case:
@@ -568,7 +568,7 @@ async def transfer(store: Store, actor: Actor, step_id: int, to_person_id: int, 
                       subject=f"case:{step.case_id}",
                       data={"step": step_id, "from": actor.id, "to": target.id, "reason": reason})
     await store.flush()
-    return Outcome(step.case_id, step_id, "transferred")
+    return Outcome(step.case_id, step_id, OutcomeEvent.TRANSFERRED)
 
 
 async def add_signer(store: Store, actor: Actor, step_id: int, person_id: int, *, before: bool,
@@ -589,7 +589,7 @@ async def add_signer(store: Store, actor: Actor, step_id: int, person_id: int, *
                       subject=f"case:{step.case_id}",
                       data={"step": step_id, "signer": target.id, "before": before})
     await store.flush()
-    return Outcome(step.case_id, step_id, "signer_added")
+    return Outcome(step.case_id, step_id, OutcomeEvent.SIGNER_ADDED)
 
 
 async def _my_turn_for_change(store: Store, actor: Actor, step_id: int,

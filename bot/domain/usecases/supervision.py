@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from bot.domain.rules.errors import AlreadyDecided, EmptyText, NotAllowed, StaleCard, TooLong
 from bot.domain.rules.policy import Policy
-from bot.domain.rules.vocabulary import Role
+from bot.domain.rules.vocabulary import Channel, Role
 from bot.domain.usecases.people import Actor
 from storage.models import Person, UrgeNotice
 from storage.store import Store
@@ -91,7 +91,7 @@ async def urge_counts(store: Store, year: int, tz: ZoneInfo) -> UrgeCounts:
     sections = {s.id: s for s in await store.sections()}
     for nudge in await store.nudges():
         group = level_group(nudge.level)
-        if group is None or nudge.sent_at is None or nudge.channel == "none":
+        if group is None or nudge.sent_at is None or nudge.channel is Channel.NONE:
             continue
         if nudge.sent_at.astimezone(tz).year != year:
             continue
