@@ -23,25 +23,33 @@ ZERO = timedelta(0)
 
 
 class OffsetClock:
-    """``base.now() + offset``; :meth:`advance` only ever moves the offset forward.
+    """``base.now() + shift + offset``; :meth:`advance` only ever moves the offset forward.
 
-    ``history`` lists ``(unix time, offset seconds)`` from each change on, so a real moment
+    ``shift`` is where the sandbox starts relative to real time (zero: now; the tests pin a
+    working morning so that what they see does not depend on the hour they run at).
+    ``history`` lists ``(unix time, seconds to add)`` from each change on, so a real moment
     (e.g. an emulated message's ``date``) can be shown in sandbox time.
     """
 
-    def __init__(self, base: Clock | None = None, offset: timedelta = ZERO) -> None:
+    def __init__(self, base: Clock | None = None, offset: timedelta = ZERO,
+                 shift: timedelta = ZERO) -> None:
         if offset < ZERO:
             raise ValueError("the sandbox clock never goes backwards: the offset must be >= 0")
         self._base = base or SystemClock()
-        self._offset = offset
-        self.history: list[tuple[float, float]] = [(time.time(), offset.total_seconds())]
+        self._offset, self._shift = offset, shift
+        self.history: list[tuple[float, float]] = [(time.time(), (shift + offset).total_seconds())]
+
+    @classmethod
+    def starting_at(cls, start: datetime, offset: timedelta = ZERO) -> OffsetClock:
+        """A sandbox clock that reads ``start`` (plus ``offset``) now and runs on from it."""
+        return cls(offset=offset, shift=start - SystemClock().now())
 
     @property
     def offset(self) -> timedelta:
         return self._offset
 
     def now(self) -> datetime:
-        return self._base.now() + self._offset
+        return self._base.now() + self._shift + self._offset
 
     def advance(self, delta: timedelta) -> datetime:
         """Move forward by ``delta`` (>= 0) and return the new now."""
@@ -49,7 +57,7 @@ class OffsetClock:
             raise ValueError("the sandbox clock never goes backwards")
         if delta > ZERO:
             self._offset += delta
-            self.history.append((time.time(), self._offset.total_seconds()))
+            self.history.append((time.time(), (self._shift + self._offset).total_seconds()))
         return self.now()
 
     def advance_to(self, instant: datetime) -> datetime:

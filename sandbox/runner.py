@@ -544,15 +544,18 @@ def banner(base_url: str, db_path: Path, clock: OffsetClock, tz_name: str) -> st
 
 
 async def run_sandbox(settings: Settings, *, port: int = 8081, fresh: bool = False,
-                      ready: asyncio.Event | None = None) -> None:
-    """Run the emulator, the bot, the demo bureau and the chat page until cancelled."""
+                      ready: asyncio.Event | None = None, start: datetime | None = None) -> None:
+    """Run the emulator, the bot, the demo bureau and the chat page until cancelled; the
+    sandbox's time begins at ``start`` when given (else it is real time)."""
     data_dir = settings.data_dir.expanduser().resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     if fresh:
         remove_database(data_dir)
     db_path = data_dir / DB_FILE
     clock_path = data_dir / CLOCK_FILE
-    clock = OffsetClock(offset=load_offset(clock_path))
+    offset = load_offset(clock_path)
+    clock = (OffsetClock.starting_at(start, offset) if start is not None
+             else OffsetClock(offset=offset))
     quiet_logs(settings)
 
     emu = Emulator(EmulatorConfig(

@@ -12,8 +12,10 @@ import contextlib
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
@@ -23,6 +25,9 @@ from sandbox.emulator.client import ControlClient
 from sandbox.runner import run_sandbox
 
 Json = dict[str, Any]
+# The sandbox's own time begins on a Monday morning, whatever the hour the suite runs at: a
+# test that moves the clock an hour must not cross the day's 17:30 deadlines at 16:40.
+START = datetime(2026, 11, 23, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 T = TypeVar("T")
 
 LIUXIAO, LI, ZHENG, LIN = 100008, 100002, 100011, 100012
@@ -111,7 +116,7 @@ async def sandbox_running(data_dir: Path, *, fresh: bool = False) -> AsyncIterat
     port = free_port()
     ready = asyncio.Event()
     task = asyncio.create_task(run_sandbox(sandbox_settings(data_dir), port=port, fresh=fresh,
-                                           ready=ready))
+                                           ready=ready, start=START))
     waiter = asyncio.create_task(ready.wait())
     await asyncio.wait({task, waiter}, timeout=30, return_when=asyncio.FIRST_COMPLETED)
     if not ready.is_set():

@@ -40,6 +40,17 @@ def test_the_system_clock_is_the_default_base() -> None:
     assert clock.now().tzinfo is not None
 
 
+def test_a_sandbox_can_start_at_a_given_moment_and_runs_on_from_it() -> None:
+    start = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
+    clock = OffsetClock.starting_at(start, timedelta(hours=1))
+    assert abs((clock.now() - (start + timedelta(hours=1))).total_seconds()) < 5
+    assert clock.offset == timedelta(hours=1)  # what the page shows as moved: only the offset
+    shift = (start - datetime.now(UTC)).total_seconds()
+    assert abs(clock.history[0][1] - (shift + 3600)) < 5  # real message times map onto it
+    clock.advance(timedelta(hours=2))
+    assert abs(clock.history[-1][1] - (shift + 3 * 3600)) < 5
+
+
 def test_working_days_skip_weekends_and_holidays() -> None:
     calendar = WorkCalendar()
     assert working_days_later(START, calendar, 0) == START
