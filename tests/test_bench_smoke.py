@@ -33,6 +33,10 @@ CASES: dict[str, tuple[list[str], set[str]]] = {
         "sqlite.120.write_during_first"}),
     "e2e": (["--db", "sqlite", "--iterations", "3", "--burst", "6"], {
         "sqlite.report", "sqlite.submit", "sqlite.press", "sqlite.updates_per_second"}),
+    "cpu": (["--db", "sqlite", "--updates", "3", "--warmup", "1", "--profile", "5"], {
+        "sqlite.greenlight_cpu", "sqlite.greenlight_wall", "sqlite.floor_cpu",
+        "sqlite.floor_wall", "sqlite.cpu_ratio", "sqlite.report_statements",
+        "sqlite.report_transactions"}),
 }
 
 
