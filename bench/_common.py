@@ -135,6 +135,9 @@ def time_batches(call: Callable[[], object], *, batches: int, per_batch: int) ->
 _IN_LIST = re.compile(r"\((?:\s*(?:\?|\$\d+|%\(\w+\)s)\s*,)+\s*(?:\?|\$\d+|%\(\w+\)s)\s*\)")
 
 
+_COLUMNS = re.compile(r"^SELECT .*? FROM")
+
+
 class StatementCounter:
     """SQL statements and transactions on an engine while attached (engine events).
 
@@ -187,6 +190,11 @@ class StatementCounter:
     def top(self, count: int = 10) -> list[tuple[int, str]]:
         """The most repeated statements, as (times, text)."""
         return [(n, text) for text, n in Counter(self.texts).most_common(count)]
+
+
+def brief(sql: str) -> str:
+    """A statement without its column list: ``SELECT … FROM step WHERE …``."""
+    return _COLUMNS.sub("SELECT … FROM", sql, count=1)
 
 
 # --------------------------------------------------------------------------- reporting

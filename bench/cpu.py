@@ -48,6 +48,7 @@ from bench._common import (
     StatementCounter,
     Target,
     add_db_option,
+    brief,
     database_kinds,
     fresh_database,
     parser,
@@ -254,7 +255,7 @@ async def statements_per_report(app: App, driver: Driver, report: Report, kind: 
     report.value(f"{kind}.report_transactions", "transactions per /report",
                  counter.begins / count, "", detail=f"{counter.commits / count:g} commits")
     for times, sql in counter.top(20):
-        report.note(f"{times / count:5.2g} × {sql[:150]}")
+        report.note(f"{times / count:5.2g} × {brief(sql)[:200]}")
 
 
 async def profile(driver: Driver, updates: int, top: int) -> str:
