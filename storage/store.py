@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -48,6 +48,25 @@ CHUNK = 500  # ids per IN (...) list: well under SQLite's and asyncpg's paramete
 def _chunks(ids: Sequence[int]) -> list[list[int]]:
     unique = sorted(set(ids))
     return [unique[start:start + CHUNK] for start in range(0, len(unique), CHUNK)]
+
+
+# Statements every update runs, built once: building a select and its cache key costs the
+# bot more CPU than SQLite takes to run it. Reads return the database's current values.
+_FRESH = {"populate_existing": True}
+_PERSON_BY_TG = (select(Person).where(col(Person.tg_user_id) == bindparam("tg")).limit(1)
+                 .execution_options(**_FRESH))
+_ROLES_OF = select(col(RoleGrant.role)).where(col(RoleGrant.person_id) == bindparam("person"))
+_PROJECT_BY_TG_CHAT = (
+    select(Project)
+    .join(Chat, col(Chat.id) == col(Project.chat_id))
+    .where(col(Chat.tg_chat_id) == bindparam("chat"))
+    .execution_options(**_FRESH)
+)
+_MILESTONES = (select(Milestone).where(col(Milestone.project_id) == bindparam("project"))
+               .order_by(col(Milestone.seq)).execution_options(**_FRESH))
+_IS_MEMBER = select(col(ProjectMember.id)).where(
+    col(ProjectMember.project_id) == bindparam("project"),
+    col(ProjectMember.person_id) == bindparam("person")).limit(1)
 
 
 class Store:
@@ -123,11 +142,10 @@ class Store:
 
     # -- people and roles -----------------------------------------------------------------
     async def person_by_tg(self, tg_user_id: int) -> Person | None:
-        return await self.one(Person, tg_user_id=tg_user_id)
+        return (await self.session.execute(_PERSON_BY_TG, {"tg": tg_user_id})).scalars().first()
 
     async def roles_of(self, person_id: int) -> set[str]:
-        query = select(col(RoleGrant.role)).where(col(RoleGrant.person_id) == person_id)
-        return set((await self.session.execute(query)).scalars())
+        return set((await self.session.execute(_ROLES_OF, {"person": person_id})).scalars())
 
     async def people_with_role(self, role: str) -> list[Person]:
         query = (
@@ -160,18 +178,14 @@ class Store:
         return (await self._fresh(query)).first()
 
     async def project_by_tg_chat(self, tg_chat_id: int) -> Project | None:
-        query = (
-            select(Project)
-            .join(Chat, col(Chat.id) == col(Project.chat_id))
-            .where(col(Chat.tg_chat_id) == tg_chat_id)
-        )
-        return (await self._fresh(query)).first()
+        found = await self.session.execute(_PROJECT_BY_TG_CHAT, {"chat": tg_chat_id})
+        return found.scalars().first()
 
     async def projects(self) -> list[Project]:
         return await self.all(Project, order_by=Project.code)
 
     async def milestones(self, project_id: int) -> list[Milestone]:
-        return await self.all(Milestone, order_by=Milestone.seq, project_id=project_id)
+        return list((await self.session.execute(_MILESTONES, {"project": project_id})).scalars())
 
     async def members(self, project_id: int, role: str) -> list[Person]:
         query = (
@@ -183,7 +197,8 @@ class Store:
         return list(await self._fresh(query))
 
     async def is_member(self, project_id: int, person_id: int) -> bool:
-        return await self.one(ProjectMember, project_id=project_id, person_id=person_id) is not None
+        found = await self.session.execute(_IS_MEMBER, {"project": project_id, "person": person_id})
+        return found.first() is not None
 
     async def chat_of(self, project: Project) -> Chat | None:
         return await self.get(Chat, project.chat_id) if project.chat_id else None
