@@ -22,7 +22,7 @@ from aiogram.fsm.storage.base import (
     StorageKey,
 )
 from aiogram.types import TelegramObject
-from sqlalchemy import delete
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,6 +31,10 @@ from sqlmodel import col
 from bot.locks import KeyedLocks
 from storage.db import SessionFactory, current_unit, end_transaction
 from storage.models import FsmRecord
+
+# Read on every update: built once (cheaper than session.get's own statement), always fresh.
+_BY_KEY = (select(FsmRecord).where(col(FsmRecord.key) == bindparam("key"))
+           .execution_options(populate_existing=True))
 
 
 class SqlStorage(BaseStorage):
@@ -51,8 +55,8 @@ class SqlStorage(BaseStorage):
 
     async def _load(self, key: StorageKey) -> FsmRecord | None:
         async with self._session() as session:
-            return await session.get(FsmRecord, self.key_builder.build(key),
-                                     populate_existing=True)
+            found = await session.execute(_BY_KEY, {"key": self.key_builder.build(key)})
+            return found.scalars().first()
 
     async def _write(self, key: StorageKey, *, state: Any = ..., data: Any = ...) -> None:
         """Set the state or the data with one upsert of that column alone: two updates of the
