@@ -69,8 +69,8 @@ from tests.e2e.conftest import RETRY, START, TOKEN, start_polling
 REPORT_CPU = Target(4e-3, "s", "the bot's own CPU per /report: at 4 ms one core handles 250"
                     " updates/s, ~8× the ~30 messages/s Telegram lets a bot send, so a busy"
                     " bureau never queues on the bot; the floor (a bare aiogram bot that only"
-                    " replies) costs ~1–2 ms, so 4 ms leaves ~2–3 ms for the database and the"
-                    " card", stat="mean")
+                    " replies) costs ~2.5–3 ms here, so 4 ms leaves ~1–1.5 ms for the database"
+                    " and the card", stat="mean")
 
 Json = dict[str, Any]
 Sends = list[tuple[int, int, str]]
