@@ -75,7 +75,8 @@ class Bureau:
         self.case_type = case_type
 
     async def submit(self, now: datetime) -> int:
-        """One submission as a unit of work (submit_case commits); the open step's id."""
+        """One submission as a unit of work, committed as the bot's edge does; the open
+        step's id."""
         self.submitted += 1
         async with self.sessions() as session:
             store = Store(session)
@@ -84,6 +85,7 @@ class Bureau:
                                      green_channel=False, now=now, calendar=self.calendar,
                                      policy=self.policy)
             step = await store.one(Step, case_id=case.id, state=StepState.OPEN)
+            await store.commit()
         assert step is not None and step.id is not None
         return step.id
 
@@ -93,9 +95,11 @@ class Bureau:
         reason = "请补充材料（基准测试）" if decision is Decision.RETURN else None
         async with self.sessions() as session:
             try:
-                return await decide(Store(session), self.actors[who], step_id, decision,
-                                    reason=reason, now=now, calendar=self.calendar,
-                                    policy=self.policy)
+                outcome = await decide(Store(session), self.actors[who], step_id, decision,
+                                       reason=reason, now=now, calendar=self.calendar,
+                                       policy=self.policy)
+                await session.commit()
+                return outcome
             except Refusal as refusal:
                 return refusal
 
@@ -128,7 +132,7 @@ async def measure(kind: str, report: Report, workdir: Path, *, cases: int, round
     url = await fresh_database(kind, workdir, "decisions")
     bureau, engine = await open_bureau(url)
     try:
-        report.section(f"[{kind}] submit_case() (it commits), one session each ({cases} cases)")
+        report.section(f"[{kind}] submit_case() and its commit, one session each ({cases} cases)")
         steps: list[int] = []
         samples = []
         for i in range(cases):

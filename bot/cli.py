@@ -157,7 +157,6 @@ def org_import(file: Annotated[Path, typer.Argument(help="Organisation YAML file
                 report = await import_org_file(store, file, now=SystemClock().now())
             except OrgFileError as exc:
                 fail(str(exc))
-            await store.commit()
             return str(report)
 
     typer.echo(run_async(main))
@@ -297,7 +296,8 @@ def export_urges(
 
 @asynccontextmanager
 async def _store(settings: Settings) -> AsyncIterator[Store]:
-    """A Store on the configured database, schema upgraded first."""
+    """A Store on the configured database, schema upgraded first; the command's work is
+    committed when its block ends without an error (the use cases only flush)."""
     from storage.db import create_engine, create_session_factory
     from storage.migrate import upgrade
 
@@ -306,6 +306,7 @@ async def _store(settings: Settings) -> AsyncIterator[Store]:
         await upgrade(engine)
         async with create_session_factory(engine)() as session:
             yield Store(session)
+            await session.commit()
     finally:
         await engine.dispose()
 

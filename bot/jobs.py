@@ -19,11 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.domain.rules.ladder import RungKind
 from bot.domain.rules.turns import turn_holders
-from bot.domain.rules.vocabulary import CaseState, ChatKind, StepState
+from bot.domain.rules.vocabulary import CardKind, CaseState, Channel, ChatKind, StepState
 from bot.domain.usecases import nudging
 from bot.domain.usecases.approvals import Outcome, deem_approved, deemable_steps
 from bot.flows.announce import announce
-from bot.flows.delivery import PRIVATE, send_private, send_to_person
+from bot.flows.delivery import send_private, send_to_person
 from bot.flows.publishing import keep_reminder, reminder_buttons, reply_to_message, sync_cards
 from bot.scheduling import Timers
 from bot.services import Services
@@ -109,7 +109,7 @@ class Jobs:
                 if item.reached.rung.kind is RungKind.URGE and (
                         item.subject.kind, item.subject.id, item.person.id) in heard:
                     item = await _adopted(store, item)
-                    await nudging.mark_sent(store, item.nudge, channel=PRIVATE,
+                    await nudging.mark_sent(store, item.nudge, channel=Channel.PRIVATE,
                                             at=services.now())
                 else:
                     rest.append(item)
@@ -290,7 +290,7 @@ class Jobs:
         delivered = await send_to_person(
             self.bot, store, item.person, text, group_chat_id=chat.tg_chat_id if chat else None,
             group_text=group_text, markup=buttons[1] if buttons else None)
-        if buttons is not None and delivered.channel == PRIVATE and delivered.message:
+        if buttons is not None and delivered.channel is Channel.PRIVATE and delivered.message:
             keep_reminder(store, *buttons, delivered.message)
         await nudging.mark_sent(store, item.nudge, channel=delivered.channel,
                                 at=self.services.now(), error=delivered.error)
@@ -300,12 +300,13 @@ class Jobs:
         t = self.services.rendering.for_person(person)
         lines = [nudge_text(t, item, await self._waiting_for(store, item)) for item in items]
         delivered = await send_private(self.bot, store, person, digest_text(t, lines))
-        if delivered.channel != PRIVATE:  # no private chat: each in its project's group
+        if delivered.channel is not Channel.PRIVATE:  # no private chat: each in its project's group
             for item in items:
                 await self._deliver(store, item)
             return
         for item in items:
-            await nudging.mark_sent(store, item.nudge, channel=PRIVATE, at=self.services.now())
+            await nudging.mark_sent(store, item.nudge, channel=Channel.PRIVATE,
+                                    at=self.services.now())
 
     async def _deliver_urge(self, store: Store, planned: nudging.PlannedUrge,
                             result: SweepResult) -> bool:
@@ -329,7 +330,7 @@ class Jobs:
             try:
                 delivered = await send_private(self.bot, store, head, text,
                                                urge_keyboard(t, urge.id))
-                to_head = delivered.channel == PRIVATE
+                to_head = delivered.channel is Channel.PRIVATE
                 if not to_head:  # no private chat: in the project's group, with its ✍️
                     chat = await self._project_chat(store, planned.subject)
                     if chat is not None:
@@ -370,7 +371,7 @@ class Jobs:
             return
         try:
             await announce(self.bot, store, self.services, outcome)
-            group = await store.one(Card, case_id=case.id, kind="group")
+            group = await store.one(Card, case_id=case.id, kind=CardKind.GROUP)
             if group is not None:
                 t = self.services.rendering.for_group()
                 await self.bot.send_message(

@@ -90,7 +90,7 @@ def _reading_clock(method: Callable[..., Any], clock: Clock) -> Callable[..., An
                               method.__closure__)
 
 
-class ClockScheduler(BackgroundScheduler):
+class ClockScheduler(BackgroundScheduler):  # type: ignore[misc]  # APScheduler 3 has no types
     """A background scheduler that asks ``clock`` what time it is.
 
     The methods below are the scheduler's every reading of the time (the loop that finds due

@@ -115,7 +115,7 @@ class RetryPolicy:
     def backoff_after(self, failures: int) -> float:
         """The wait after the ``failures``-th failure: half of it fixed, half random, so
         requests that failed together do not all come back together."""
-        ceiling = min(self.max_backoff, self.backoff * 2 ** (failures - 1))
+        ceiling = min(self.max_backoff, self.backoff * 2.0 ** (failures - 1))
         return ceiling * random.uniform(0.5, 1.0)
 
 

@@ -7,20 +7,44 @@ Enumerated columns are plain strings whose values the domain defines
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import BigInteger, Column, ForeignKey, Integer, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from storage.types import UTCDateTime
+from bot.domain.rules.casetypes import TimeoutPolicy
+from bot.domain.rules.vocabulary import (
+    AssignmentState,
+    AttachmentKind,
+    CardKind,
+    CaseState,
+    Channel,
+    ChatKind,
+    Decision,
+    LaneState,
+    MemberRole,
+    ProjectStatus,
+    Role,
+    StepMode,
+    StepState,
+)
+from storage.types import Enumerated, UTCDateTime
 
 
 def _utc(nullable: bool = True, index: bool = False) -> Any:
     return Field(default=None, sa_type=UTCDateTime, nullable=nullable, index=index)
 
 
+def _enum(enum: type[StrEnum], length: int, *, index: bool = False, nullable: bool = False,
+          default: StrEnum | None = None) -> Any:
+    """A column of a StrEnum's values (``storage.types.Enumerated``)."""
+    return Field(default=default, sa_type=Enumerated(enum, length),
+                 nullable=nullable, index=index)
+
+
 class Section(SQLModel, table=True):
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # set by the database on flush
     code: str = Field(unique=True, max_length=64)
     name: str = Field(max_length=200)
     # The section head is a person; the FK is added after both tables exist (a cycle).
@@ -33,7 +57,7 @@ class Section(SQLModel, table=True):
 
 
 class Person(SQLModel, table=True):
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # set by the database on flush
     key: str = Field(unique=True, max_length=64)  # handle used in the org file
     tg_user_id: int | None = Field(default=None, sa_type=BigInteger, unique=True)
     name: str = Field(max_length=200)
@@ -48,23 +72,23 @@ class Person(SQLModel, table=True):
 
 class RoleGrant(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("person_id", "role"),)
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # set by the database on flush
     person_id: int = Field(foreign_key="person.id", index=True)
-    role: str = Field(max_length=32)
+    role: Role = _enum(Role, 32)
 
 
 class Chat(SQLModel, table=True):
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # set by the database on flush
     tg_chat_id: int = Field(sa_type=BigInteger, unique=True)
-    kind: str = Field(max_length=32)  # project | leaders | supervision | other
+    kind: ChatKind = _enum(ChatKind, 32)
     title: str = Field(default="", max_length=255)
 
 
 class Project(SQLModel, table=True):
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # set by the database on flush
     code: str = Field(unique=True, max_length=32)
     name: str = Field(max_length=255)
-    status: str = Field(max_length=32)
+    status: ProjectStatus = _enum(ProjectStatus, 32)
     leader_id: int | None = Field(default=None, foreign_key="person.id")
     section_id: int | None = Field(default=None, foreign_key="section.id")
     work_plan: str = Field(default="", sa_type=Text)
@@ -75,15 +99,15 @@ class Project(SQLModel, table=True):
 
 class ProjectMember(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("project_id", "person_id", "role"),)
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # set by the database on flush
     project_id: int = Field(foreign_key="project.id", index=True)
     person_id: int = Field(foreign_key="person.id", index=True)
-    role: str = Field(max_length=32)  # handler | guide
+    role: MemberRole = _enum(MemberRole, 32)
 
 
 class Milestone(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("project_id", "seq"),)
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # set by the database on flush
     project_id: int = Field(foreign_key="project.id", index=True)
     seq: int
     title: str = Field(max_length=255)
@@ -94,7 +118,7 @@ class Milestone(SQLModel, table=True):
 class Report(SQLModel, table=True):
     # Album items arrive as separate updates, maybe at once: one report per album.
     __table_args__ = (UniqueConstraint("tg_chat_id", "media_group_id"),)
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # set by the database on flush
     project_id: int = Field(foreign_key="project.id", index=True)
     milestone_id: int | None = Field(default=None, foreign_key="milestone.id")
     author_id: int = Field(foreign_key="person.id")
@@ -107,10 +131,10 @@ class Report(SQLModel, table=True):
 
 
 class Attachment(SQLModel, table=True):
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # set by the database on flush
     report_id: int | None = Field(default=None, foreign_key="report.id", index=True)
     case_id: int | None = Field(default=None, foreign_key="case.id", index=True)
-    kind: str = Field(max_length=16)  # photo | document
+    kind: AttachmentKind = _enum(AttachmentKind, 16)
     file_id: str = Field(max_length=255)
     file_unique_id: str = Field(max_length=128)
     file_name: str | None = Field(default=None, max_length=255)
@@ -119,7 +143,7 @@ class Attachment(SQLModel, table=True):
 
 
 class Case(SQLModel, table=True):
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # set by the database on flush
     project_id: int = Field(foreign_key="project.id", index=True)
     type_code: str = Field(max_length=64)
     # The case type as it was at submission (JSON), so later config edits leave it alone.
@@ -130,7 +154,7 @@ class Case(SQLModel, table=True):
     green_channel: bool = False
     round: int = 1  # goes up when a case is returned to an earlier step
     submitter_id: int = Field(foreign_key="person.id")
-    state: str = Field(max_length=32, index=True)
+    state: CaseState = _enum(CaseState, 32, index=True)
     query_code: str = Field(unique=True, max_length=16)
     created_at: datetime = _utc(nullable=False)
     closed_at: datetime | None = _utc()
@@ -139,16 +163,16 @@ class Case(SQLModel, table=True):
 
 class Step(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("case_id", "round", "seq"),)
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # set by the database on flush
     case_id: int = Field(foreign_key="case.id", index=True)
     round: int = 1
     seq: int
     name: str = Field(max_length=255)
     name_en: str | None = Field(default=None, max_length=255)
-    mode: str = Field(max_length=16)  # single | all | any | joint
+    mode: StepMode = _enum(StepMode, 16)
     limit_days: int
-    timeout_policy: str = Field(default="none", max_length=16)
-    state: str = Field(max_length=16, index=True)
+    timeout_policy: TimeoutPolicy = _enum(TimeoutPolicy, 16, default=TimeoutPolicy.NONE)
+    state: StepState = _enum(StepState, 16, index=True)
     started_at: datetime | None = _utc()
     due_at: datetime | None = _utc(index=True)
     due_uncertain: bool = False
@@ -163,30 +187,31 @@ class Lane(SQLModel, table=True):
     """One department's part of a step; a normal step has one lane, a joint step several."""
 
     __table_args__ = (UniqueConstraint("step_id", "seq"),)
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # set by the database on flush
     step_id: int = Field(foreign_key="step.id", index=True)
     seq: int
     name: str = Field(max_length=255)
     name_en: str | None = Field(default=None, max_length=255)
-    mode: str = Field(max_length=16)  # single | all | any
+    mode: StepMode = _enum(StepMode, 16)
     limit_days: int
-    state: str = Field(max_length=16)
+    state: LaneState = _enum(LaneState, 16)
     due_at: datetime | None = _utc()
     due_uncertain: bool = False
     remaining_days: int | None = None  # working days left when the clock stopped
 
 
 class Assignment(SQLModel, table=True):
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # set by the database on flush
     step_id: int = Field(foreign_key="step.id", index=True)
     lane_id: int = Field(foreign_key="lane.id", index=True)
     person_id: int = Field(foreign_key="person.id", index=True)
     on_behalf_of_id: int | None = Field(default=None, foreign_key="person.id")  # "B for A"
-    state: str = Field(default="pending", max_length=16, index=True)
+    state: AssignmentState = _enum(AssignmentState, 16, default=AssignmentState.PENDING,
+                                   index=True)
     added: bool = False  # a signer added to the step, who must approve as well
     waits_for_id: int | None = Field(default=None, foreign_key="assignment.id")
     transferred_from_id: int | None = Field(default=None, foreign_key="assignment.id")
-    decision: str | None = Field(default=None, max_length=16)
+    decision: Decision | None = _enum(Decision, 16, nullable=True)
     reason: str | None = Field(default=None, sa_type=Text)  # why returned or transferred
     comment: str | None = Field(default=None, sa_type=Text)  # said with an approval
     decided_at: datetime | None = _utc()
@@ -197,7 +222,7 @@ class Assignment(SQLModel, table=True):
 class Delegation(SQLModel, table=True):
     """Out of office: assignments arriving for ``person`` go to ``delegate`` meanwhile."""
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # set by the database on flush
     person_id: int = Field(foreign_key="person.id", index=True)
     delegate_id: int = Field(foreign_key="person.id")
     starts_on: date
@@ -210,7 +235,7 @@ class Delegation(SQLModel, table=True):
 class Comment(SQLModel, table=True):
     """A remark on a case, written as a reply to one of its cards."""
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # set by the database on flush
     case_id: int = Field(foreign_key="case.id", index=True)
     author_id: int = Field(foreign_key="person.id")
     text: str = Field(sa_type=Text)
@@ -222,7 +247,7 @@ class Comment(SQLModel, table=True):
 class MissingItem(SQLModel, table=True):
     """Accepted with missing materials (容缺受理): what is owed, and by when."""
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # set by the database on flush
     case_id: int = Field(foreign_key="case.id", index=True)
     name: str = Field(max_length=200)
     supply_by: date
@@ -236,7 +261,7 @@ class UrgeNotice(SQLModel, table=True):
     head answers it in writing with the cause of the delay and a plan."""
 
     __table_args__ = (UniqueConstraint("target_kind", "target_id"),)
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # set by the database on flush
     target_kind: str = Field(max_length=16)  # step | milestone
     target_id: int
     project_id: int = Field(foreign_key="project.id", index=True)
@@ -257,12 +282,12 @@ class Card(SQLModel, table=True):
     """A message showing a case: the one in the project group and each private copy."""
 
     __table_args__ = (UniqueConstraint("tg_chat_id", "tg_message_id"),)
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # set by the database on flush
     case_id: int = Field(foreign_key="case.id", index=True)
     tg_chat_id: int = Field(sa_type=BigInteger)
     tg_message_id: int | None = None  # None while it is being sent: claimed, not yet delivered
     person_id: int | None = Field(default=None, foreign_key="person.id")
-    kind: str = Field(max_length=16)  # group | private | cc | submitter | mention | notice
+    kind: CardKind = _enum(CardKind, 16)
     # What the card was sent for: a turn (a private card or a group mention), a step (CC),
     # or the return that asks the submitter for a supplement.
     assignment_id: int | None = Field(default=None, foreign_key="assignment.id", index=True)
@@ -275,14 +300,14 @@ class Nudge(SQLModel, table=True):
     """A deadline ping; the unique key makes each level go out once per person."""
 
     __table_args__ = (UniqueConstraint("target_kind", "target_id", "person_id", "level"),)
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # set by the database on flush
     target_kind: str = Field(max_length=16)  # step | milestone
     target_id: int
     person_id: int = Field(foreign_key="person.id", index=True)
     level: str = Field(max_length=32)
     created_at: datetime = _utc(nullable=False)
     sent_at: datetime | None = _utc()
-    channel: str | None = Field(default=None, max_length=16)  # private | group | none
+    channel: Channel | None = _enum(Channel, 16, nullable=True)
     late: bool = False
     error: str | None = Field(default=None, max_length=255)
 
@@ -290,7 +315,7 @@ class Nudge(SQLModel, table=True):
 class AuditEvent(SQLModel, table=True):
     """Append-only trail; each row carries the hash of the one before (a chain)."""
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # set by the database on flush
     at: datetime = _utc(nullable=False)
     actor_id: int | None = Field(default=None, foreign_key="person.id")
     action: str = Field(max_length=64, index=True)

@@ -7,16 +7,20 @@ once use unique constraints inside a savepoint, so a lost race is an answer, not
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy import ScalarResult, Select, bindparam, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import SQLModel, col
 
+from bot.domain.rules.vocabulary import Role
 from storage import audit
 from storage.db import READ_ONLY
 from storage.models import (
@@ -28,6 +32,9 @@ from storage.models import (
     Card,
     Case,
     Chat,
+    Comment,
+    Delegation,
+    Lane,
     Milestone,
     MissingItem,
     Nudge,
@@ -42,6 +49,22 @@ from storage.models import (
 )
 
 M = TypeVar("M", bound=SQLModel)
+R = TypeVar("R")
+
+
+@dataclass
+class CaseRows:
+    case: Case
+    project: Project
+    submitter: Person
+    steps: list[Step]
+    lanes: list[Lane]
+    assignments: list[Assignment]
+    comments: list[Comment]
+    missing: list[MissingItem]
+    attachments: list[Attachment]
+
+
 CHUNK = 500  # ids per IN (...) list: well under SQLite's and asyncpg's parameter limits
 
 
@@ -55,6 +78,12 @@ def _chunks(ids: Sequence[int]) -> list[list[int]]:
 _FRESH = {"populate_existing": True}
 _PERSON_BY_TG = (select(Person).where(col(Person.tg_user_id) == bindparam("tg")).limit(1)
                  .execution_options(**_FRESH))
+_PERSON_WITH_ROLES = (
+    select(Person, col(RoleGrant.role))
+    .outerjoin(RoleGrant, col(RoleGrant.person_id) == col(Person.id))
+    .where(col(Person.tg_user_id) == bindparam("tg"))
+    .execution_options(**_FRESH)
+)
 _ROLES_OF = select(col(RoleGrant.role)).where(col(RoleGrant.person_id) == bindparam("person"))
 _PROJECT_BY_TG_CHAT = (
     select(Project)
@@ -106,6 +135,12 @@ class Store:
             return False
         return True
 
+    @asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        """A part of the unit of work that an error undoes alone (the error goes on)."""
+        async with self.session.begin_nested():
+            yield
+
     async def delete(self, row: SQLModel) -> None:
         await self.session.delete(row)
 
@@ -120,7 +155,7 @@ class Store:
         key = col(model.id)  # type: ignore[attr-defined]
         for chunk in _chunks(ids):
             for row in await self._fresh(select(model).where(key.in_(chunk))):
-                found[row.id] = row
+                found[row.id] = row  # type: ignore[attr-defined]
         return found
 
     async def one(self, model: type[M], **equals: Any) -> M | None:
@@ -132,7 +167,7 @@ class Store:
             query = query.order_by(order_by)
         return list(await self._fresh(query))
 
-    async def _fresh(self, query: Any) -> Any:
+    async def _fresh(self, query: Select[R]) -> ScalarResult[R]:
         result = await self.session.execute(query.execution_options(populate_existing=True))
         return result.scalars()
 
@@ -144,8 +179,20 @@ class Store:
     async def person_by_tg(self, tg_user_id: int) -> Person | None:
         return (await self.session.execute(_PERSON_BY_TG, {"tg": tg_user_id})).scalars().first()
 
+    async def person_with_roles(self, tg_user_id: int) -> tuple[Person, set[str]] | None:
+        """The person with this Telegram id and their roles, in one query."""
+        rows = (await self.session.execute(_PERSON_WITH_ROLES, {"tg": tg_user_id})).all()
+        if not rows:
+            return None
+        return rows[0][0], {role for _, role in rows if role is not None}
+
     async def roles_of(self, person_id: int) -> set[str]:
         return set((await self.session.execute(_ROLES_OF, {"person": person_id})).scalars())
+
+    async def people_holding_roles(self) -> set[int]:
+        """Ids of everyone who holds any role."""
+        query = select(col(RoleGrant.person_id)).distinct()
+        return set((await self.session.execute(query)).scalars())
 
     async def people_with_role(self, role: str) -> list[Person]:
         query = (
@@ -166,7 +213,7 @@ class Store:
         have = await self.roles_of(person_id)
         for role in roles:
             if role not in have:
-                self.session.add(RoleGrant(person_id=person_id, role=role))
+                self.session.add(RoleGrant(person_id=person_id, role=Role(role)))
         await self.session.flush()
 
     # -- chats and projects ----------------------------------------------------------------
@@ -220,6 +267,54 @@ class Store:
     async def assignments(self, step_id: int) -> list[Assignment]:
         return await self.all(Assignment, order_by=Assignment.id, step_id=step_id)
 
+    async def lanes(self, step_id: int) -> list[Lane]:
+        return await self.all(Lane, order_by=Lane.seq, step_id=step_id)
+
+    async def round_steps(self, case_id: int, round_: int) -> list[Step]:
+        """The steps of one round of a case, in their order."""
+        return await self.all(Step, order_by=Step.seq, case_id=case_id, round=round_)
+
+    async def step_at(self, case_id: int, round_: int, seq: int) -> Step | None:
+        return await self.one(Step, case_id=case_id, round=round_, seq=seq)
+
+    async def paused_step(self, case_id: int, round_: int) -> Step | None:
+        return await self.one(Step, case_id=case_id, round=round_, state="paused")
+
+    async def open_steps_timed_out_as(self, timeout_policy: str) -> list[Step]:
+        return await self.all(Step, order_by=Step.id, state="open",
+                              timeout_policy=timeout_policy)
+
+    async def pending_cases(self, project_id: int) -> list[Case]:
+        return await self.all(Case, order_by=Case.id, project_id=project_id, state="pending")
+
+    async def open_steps_of_project(self, project_id: int) -> list[Step]:
+        """The open steps of the project's pending cases, in one query."""
+        query = (select(Step).join(Case, col(Case.id) == col(Step.case_id))
+                 .where(col(Case.project_id) == project_id, col(Case.state) == "pending",
+                        col(Step.state) == "open")
+                 .order_by(col(Step.id)))
+        return list(await self._fresh(query))
+
+    async def successor_of(self, assignment_id: int) -> Assignment | None:
+        """Whoever a turn was transferred to."""
+        return await self.one(Assignment, transferred_from_id=assignment_id)
+
+    async def waiting_on(self, step_id: int, assignment_id: int) -> list[Assignment]:
+        """Turns of the step that wait for this one (added signers)."""
+        return await self.all(Assignment, order_by=Assignment.id, step_id=step_id,
+                              waits_for_id=assignment_id)
+
+    async def pending_assignments(self, person_id: int) -> list[Assignment]:
+        return await self.all(Assignment, order_by=Assignment.id, person_id=person_id,
+                              state="pending")
+
+    async def open_missing(self, case_id: int) -> list[MissingItem]:
+        return await self.all(MissingItem, order_by=MissingItem.id, case_id=case_id,
+                              supplied_at=None)
+
+    async def missing_items(self, case_id: int) -> list[MissingItem]:
+        return await self.all(MissingItem, order_by=MissingItem.supply_by, case_id=case_id)
+
     async def has_turn_in(self, case_id: int, person_id: int) -> bool:
         """Whether the person holds or held a turn in any step of the case."""
         query = (select(col(Assignment.id)).join(Step, col(Step.id) == col(Assignment.step_id))
@@ -240,8 +335,35 @@ class Store:
         )
         if result.rowcount != 1:  # type: ignore[attr-defined]
             return False
-        await self.get(Step, step.id)  # reload the identity-mapped row
+        for key, value in {"version": step.version + 1, **values}.items():
+            set_committed_value(step, key, value)  # what the row now holds, without a re-read
         return True
+
+    async def case_rows(self, case_id: int) -> CaseRows | None:
+        """Everything a case's cards show, in a fixed number of queries whatever its size:
+        the case with its project and submitter, then its steps, lanes, assignments,
+        comments, missing materials and attachments, one query each."""
+        head = (await self.session.execute(
+            select(Case, Project, Person)
+            .join(Project, col(Project.id) == col(Case.project_id))
+            .join(Person, col(Person.id) == col(Case.submitter_id))
+            .where(col(Case.id) == case_id)
+            .execution_options(populate_existing=True))).first()
+        if head is None:
+            return None
+        case, project, submitter = head
+        of_case = col(Step.case_id) == case_id
+        steps = list(await self._fresh(select(Step).where(of_case).order_by(col(Step.id))))
+        lanes = list(await self._fresh(
+            select(Lane).join(Step, col(Step.id) == col(Lane.step_id)).where(of_case)
+            .order_by(col(Lane.step_id), col(Lane.seq))))
+        assignments = list(await self._fresh(
+            select(Assignment).join(Step, col(Step.id) == col(Assignment.step_id))
+            .where(of_case).order_by(col(Assignment.id))))
+        comments = await self.all(Comment, order_by=Comment.id, case_id=case_id)
+        missing = await self.all(MissingItem, order_by=MissingItem.supply_by, case_id=case_id)
+        return CaseRows(case, project, submitter, steps, lanes, assignments, comments, missing,
+                        await self.attachments(case_id=case_id))
 
     async def cards(self, case_id: int) -> list[Card]:
         return await self.all(Card, order_by=Card.id, case_id=case_id)
@@ -383,6 +505,48 @@ class Store:
     # -- organisation ------------------------------------------------------------------------
     async def section_by_code(self, code: str) -> Section | None:
         return await self.one(Section, code=code)
+
+    async def card_of_message(self, tg_chat_id: int, tg_message_id: int) -> Card | None:
+        return await self.one(Card, tg_chat_id=tg_chat_id, tg_message_id=tg_message_id)
+
+    async def handles_any_project(self, person_id: int) -> bool:
+        return await self.one(ProjectMember, person_id=person_id, role="handler") is not None
+
+    async def sections(self) -> list[Section]:
+        return await self.all(Section, order_by=Section.id)
+
+    async def people(self) -> list[Person]:
+        """Everyone, active or not, in the order they were added."""
+        return await self.all(Person, order_by=Person.id)
+
+    async def active_people(self) -> list[Person]:
+        return await self.all(Person, order_by=Person.id, active=True)
+
+    async def section_people(self, section_id: int) -> list[Person]:
+        return await self.all(Person, order_by=Person.id, section_id=section_id)
+
+    async def chats_of_kind(self, kind: str) -> list[Chat]:
+        return await self.all(Chat, order_by=Chat.id, kind=kind)
+
+    async def chats(self) -> list[Chat]:
+        return await self.all(Chat, order_by=Chat.id)
+
+    async def project_of_chat(self, chat_id: int) -> Project | None:
+        return await self.one(Project, chat_id=chat_id)
+
+    async def project_members(self, project_id: int) -> list[ProjectMember]:
+        return await self.all(ProjectMember, order_by=ProjectMember.id, project_id=project_id)
+
+    async def milestone_reports(self, milestone_id: int) -> list[Report]:
+        return await self.all(Report, order_by=Report.id, milestone_id=milestone_id)
+
+    async def absences(self, person_id: int) -> list[Delegation]:
+        """A person's arrangements for being away that were not called off, oldest first."""
+        return await self.all(Delegation, order_by=Delegation.id, person_id=person_id,
+                              cancelled_at=None)
+
+    async def nudges(self) -> list[Nudge]:
+        return await self.all(Nudge, order_by=Nudge.id)
 
     async def person_by_key(self, key: str) -> Person | None:
         return await self.one(Person, key=key)

@@ -85,3 +85,14 @@ def test_domain_never_reads_the_clock_itself() -> None:
 def test_storage_does_not_import_the_bot() -> None:
     assert offenders("storage", ("bot.handlers", "bot.flows", "bot.scenarios", "bot.views",
                                  "bot.domain.usecases", "aiogram")) == set()
+
+
+def test_keyboards_are_built_in_views() -> None:
+    """Routers and scenes hand a view's markup on; they build no buttons themselves."""
+    builders = {
+        f"{path.relative_to(ROOT)}"
+        for folder in ("bot/handlers", "bot/scenarios")
+        for path in (ROOT / folder).rglob("*.py")
+        if "InlineKeyboardButton" in path.read_text(encoding="utf-8")
+    }
+    assert builders == set()

@@ -15,18 +15,18 @@ from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
 from aiogram.types import InlineKeyboardMarkup, Message
 from markupsafe import Markup
 
+from bot.domain.rules.vocabulary import Channel
 from bot.views.text import mention
 from storage.models import Person
 from storage.store import Store
 
 log = logging.getLogger(__name__)
 
-PRIVATE, GROUP, NONE = "private", "group", "none"
 
 
 @dataclass
 class Delivered:
-    channel: str  # private | group | none
+    channel: Channel
     message: Message | None = None
     error: str | None = None
 
@@ -35,23 +35,23 @@ async def send_private(bot: Bot, store: Store, person: Person, text: Markup,
                        markup: InlineKeyboardMarkup | None = None) -> Delivered:
     """Try a private message; a 403 marks the person so we stop trying."""
     if person.tg_user_id is None:
-        return Delivered(NONE, error="no telegram id")
+        return Delivered(Channel.NONE, error="no telegram id")
     if person.dm_blocked:
-        return Delivered(NONE, error="private messages refused earlier")
+        return Delivered(Channel.NONE, error="private messages refused earlier")
     try:
         message = await bot.send_message(person.tg_user_id, text, reply_markup=markup)
     except TelegramForbiddenError as exc:
         person.dm_blocked = True
         await store.save(person)
         log.info("private message to %s refused: %s", person.key, exc.message)
-        return Delivered(NONE, error=f"403 {exc.message}")
+        return Delivered(Channel.NONE, error=f"403 {exc.message}")
     except TelegramBadRequest as exc:
         if "chat not found" not in exc.message:
             raise  # anything else is a bug in what we sent, not a closed door
         person.dm_blocked = True  # the person never met the bot
         await store.save(person)
-        return Delivered(NONE, error=f"400 {exc.message}")
-    return Delivered(PRIVATE, message)
+        return Delivered(Channel.NONE, error=f"400 {exc.message}")
+    return Delivered(Channel.PRIVATE, message)
 
 
 async def send_to_person(bot: Bot, store: Store, person: Person, text: Markup, *,
@@ -60,11 +60,11 @@ async def send_to_person(bot: Bot, store: Store, person: Person, text: Markup, *
     """Private if possible (with ``markup``), else in the group with the person mentioned
     (``group_text`` is the same message in the group's language; no buttons there)."""
     private = await send_private(bot, store, person, text, markup)
-    if private.channel == PRIVATE or group_chat_id is None:
+    if private.channel is Channel.PRIVATE or group_chat_id is None:
         return private
     message = await bot.send_message(
         group_chat_id, Markup("{}\n{}").format(mention(person), group_text or text))
-    return Delivered(GROUP, message, private.error)
+    return Delivered(Channel.GROUP, message, private.error)
 
 
 async def edit_text(bot: Bot, chat_id: int, message_id: int, text: Markup,

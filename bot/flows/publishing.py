@@ -1,9 +1,9 @@
-"""Case cards kept true: one in the project group, one per open turn in private, CC copies.
+"""Case cards kept true: one in the project group, one per open turn in private, CardKind.CC copies.
 
 After every change :func:`sync_cards` does three things, in this order:
 1. every pending turn that has no card yet gets one: a private card with its buttons, or,
    when Telegram refuses a private message (403), a mention in the project group;
-2. CC recipients of the open step and, when the case waits on a supplement, the submitter
+2. CardKind.CC recipients of the open step and, when the case waits on a supplement, the submitter
    get their copy;
 3. every existing card is re-rendered and edited only if what it shows would change
    (Telegram refuses an edit to identical content), so stale buttons disappear at once.
@@ -25,9 +25,9 @@ from markupsafe import Markup
 from sqlalchemy import inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.domain.rules.vocabulary import CaseState
+from bot.domain.rules.vocabulary import CardKind, CaseState, Channel
 from bot.domain.usecases.case_view import CaseView, case_view
-from bot.flows.delivery import PRIVATE, edit_buttons, edit_text, send_private
+from bot.flows.delivery import edit_buttons, edit_text, send_private
 from bot.i18n import Rendering, Translator
 from bot.locks import KeyedLocks
 from bot.services import Services
@@ -44,11 +44,8 @@ from bot.views.text import mention
 from storage.models import Assignment, Card, Chat, Person, Step
 from storage.store import Store
 
-GROUP, PRIVATE_CARD, CC, SUBMITTER = "group", "private", "cc", "submitter"
-REMINDER = "reminder"  # a holder's deadline reminder: only its buttons are kept true
 _NO_BUTTONS = shown_hash("", None)  # a reminder whose turn is over (it never reopens)
 _CARDS_LOCK_SPACE = 0x67726E63  # "grnc": PostgreSQL advisory locks (space, case id) for cards
-MENTION, NOTICE = "mention", "notice"  # group messages that are never edited
 
 
 def reply_to_message(message_id: int | None) -> ReplyParameters | None:
@@ -58,52 +55,55 @@ def reply_to_message(message_id: int | None) -> ReplyParameters | None:
     return ReplyParameters(message_id=message_id, allow_sending_without_reply=True)
 
 
-def _render(kind: str, t: Translator, view: CaseView,
+def _render(kind: CardKind, t: Translator, view: CaseView,
             card: Card | None) -> tuple[Markup, InlineKeyboardMarkup | None]:
     text = case_card(t, view)
-    if kind == GROUP:
+    if kind == CardKind.GROUP:
         return text, group_keyboard(t, view)
-    if kind == PRIVATE_CARD:
+    if kind == CardKind.PRIVATE:
         return text, turn_keyboard(t, view, card)
-    if kind == SUBMITTER:
+    if kind == CardKind.SUBMITTER:
         notice = outcome_notice(t, view) if view.state is CaseState.SUPPLEMENT else None
         shown = Markup("{}\n\n{}").format(notice, text) if notice else text
         return shown, submitter_keyboard(t, view)
-    return text, None  # CC
+    return text, None  # CardKind.CC
 
 
 async def publish_case(bot: Bot, store: Store, services: Services, case_id: int, *,
                        group_chat_id: int, reply_to: int | None) -> None:
     """Post the group card of a new case, then send every card it needs."""
     view = await case_view(store, case_id, services.now(), services.calendar, services.policy)
-    text, markup = _render(GROUP, services.rendering.for_group(), view, None)
+    text, markup = _render(CardKind.GROUP, services.rendering.for_group(), view, None)
     message = await bot.send_message(group_chat_id, text, reply_markup=markup,
                                      reply_parameters=reply_to_message(reply_to))
     store.add(Card(case_id=case_id, tg_chat_id=group_chat_id, tg_message_id=message.message_id,
-                   kind=GROUP, shown_hash=shown_hash(text, markup)))
+                   kind=CardKind.GROUP, shown_hash=shown_hash(text, markup)))
     await store.commit()
     await sync_cards(bot, store, services, case_id, view=view)
 
 
 async def sync_cards(bot: Bot, store: Store, services: Services, case_id: int, *,
-                     view: CaseView | None = None, announce: bool = True) -> None:
+                     view: CaseView | None = None, announce: bool = True) -> CaseView:
+    """Bring every card of the case up to date; the case as its cards now show it."""
     async with _cards_of(store, case_id):
-        await _sync(bot, store, services, case_id, view, announce)
+        return await _sync(bot, store, services, case_id, view, announce)
 
 
 async def _sync(bot: Bot, store: Store, services: Services, case_id: int,
-                view: CaseView | None, announce: bool) -> None:
+                view: CaseView | None, announce: bool) -> CaseView:
     rendering = services.rendering
     if view is None:
         view = await case_view(store, case_id, services.now(), services.calendar,
                                services.policy)
     cards = await store.cards(case_id)
-    group = next((c for c in cards if c.kind == GROUP), None)
+    group = next((c for c in cards if c.kind == CardKind.GROUP), None)
     # Who was already told: a turn by its private card or group mention; a return by the
     # submitter's card or, when private messages are refused, a notice in the group.
     turns_told = {(c.assignment_id, c.turn_version) for c in cards
-                  if c.kind in (PRIVATE_CARD, MENTION)}
-    returns_told = {c.assignment_id for c in cards if c.kind in (SUBMITTER, NOTICE)}
+                  if c.kind in (CardKind.PRIVATE, CardKind.MENTION)}
+    returns_told = {c.assignment_id for c in cards
+                    if c.kind in (CardKind.SUBMITTER, CardKind.NOTICE)}
+    told = len(cards)
     current = view.current
     if announce and current is not None and view.state is CaseState.PENDING:
         for held in current.pending():
@@ -111,41 +111,77 @@ async def _sync(bot: Bot, store: Store, services: Services, case_id: int,
                 await _announce_turn(bot, store, rendering, view, held.assignment,
                                      held.person, group, holder_name(
                                          rendering.for_group(), held, link=True))
-        if current.step.id is not None:
-            copied = {c.person_id for c in cards if c.kind == CC and c.step_id == current.step.id}
-            for person in current.cc:
-                if person.id not in copied:
-                    await _send_card(bot, store, rendering, view, CC, person,
-                                     step_id=current.step.id)
+                told += 1
+        copied = {c.person_id for c in cards
+                  if c.kind is CardKind.CC and c.step_id == current.step.id}
+        for person in current.cc:
+            if person.id not in copied:
+                await _send_card(bot, store, rendering, view, CardKind.CC, person,
+                                 step_id=current.step.id)
+                told += 1
     if announce and view.state is CaseState.SUPPLEMENT:
         returned = _returning_assignment(view)
         if returned is not None and returned not in returns_told:
-            await _send_card(bot, store, rendering, view, SUBMITTER, view.submitter,
+            await _send_card(bot, store, rendering, view, CardKind.SUBMITTER, view.submitter,
                              assignment_id=returned, group=group)
-    for card in await store.cards(case_id):
-        if card.kind in (MENTION, NOTICE) or card.tg_message_id is None or (
-                card.kind == REMINDER and card.shown_hash == _NO_BUTTONS):
+            told += 1
+    if told != len(cards):
+        cards = await store.cards(case_id)
+    await _edit_cards(bot, store, rendering, view, cards)
+    return view
+
+
+async def _edit_cards(bot: Bot, store: Store, rendering: Rendering, view: CaseView,
+                      cards: list[Card]) -> None:
+    """Re-render every card and edit those whose content would change; what Telegram took is
+    recorded after all the edits, in one write."""
+    people = _people_in(view)
+    missing = {c.person_id for c in cards if c.person_id and c.person_id not in people}
+    if missing:
+        people.update(await store.by_ids(Person, sorted(missing)))
+    shown: list[tuple[Card, str]] = []
+    gone: list[Card] = []
+    for card in cards:
+        if card.kind in (CardKind.MENTION, CardKind.NOTICE) or card.tg_message_id is None or (
+                card.kind == CardKind.REMINDER and card.shown_hash == _NO_BUTTONS):
             continue  # never edited, still being sent, or nothing left to take away
-        owner = await store.get(Person, card.person_id) if card.person_id else None
+        owner = people.get(card.person_id) if card.person_id else None
         t = rendering.for_person(owner) if owner else rendering.for_group()
-        if card.kind == REMINDER:
+        if card.kind == CardKind.REMINDER:
             buttons = turn_keyboard(t, view, card)
             key = shown_hash("", buttons)
             if key != card.shown_hash:
                 if await edit_buttons(bot, card.tg_chat_id, card.tg_message_id, buttons):
-                    card.shown_hash = key
+                    shown.append((card, key))
                 else:
-                    await store.delete(card)
+                    gone.append(card)
             continue
         text, markup = _render(card.kind, t, view, card)
         key = shown_hash(text, markup)
         if key == card.shown_hash:
             continue
         if await edit_text(bot, card.tg_chat_id, card.tg_message_id, text, markup):
-            card.shown_hash = key
+            shown.append((card, key))
         else:
-            await store.delete(card)
-    await store.commit()
+            gone.append(card)
+    for card, key in shown:
+        card.shown_hash = key
+    for card in gone:
+        await store.delete(card)
+    await store.flush()
+
+
+def _people_in(view: CaseView) -> dict[int, Person]:
+    """Everyone the read model already holds: the cards' owners are almost always among them."""
+    found = [view.submitter]
+    for step in view.steps:
+        found += step.cc
+        for lane in step.lanes:
+            for held in lane.assignments:
+                found.append(held.person)
+                if held.on_behalf_of is not None:
+                    found.append(held.on_behalf_of)
+    return {p.id: p for p in found}
 
 
 @asynccontextmanager
@@ -180,7 +216,7 @@ async def _announce_turn(bot: Bot, store: Store, rendering: Rendering, view: Cas
                          name_link: Markup) -> None:
     """A new (or reopened) turn: a private card, or a mention under the group card when a
     private message is refused."""
-    claim = await _send_card(bot, store, rendering, view, PRIVATE_CARD, person,
+    claim = await _send_card(bot, store, rendering, view, CardKind.PRIVATE, person,
                              assignment_id=assignment.id, turn_version=assignment.version)
     if claim.tg_message_id is not None:
         return
@@ -194,11 +230,11 @@ async def _announce_turn(bot: Bot, store: Store, rendering: Rendering, view: Cas
     async with _withdrawn_on_failure(store, claim):
         message = await bot.send_message(
             group.tg_chat_id, text, reply_parameters=reply_to_message(group.tg_message_id))
-    _record(claim, MENTION, message)
+    _record(claim, CardKind.MENTION, message)
     await store.flush()
 
 
-async def _send_card(bot: Bot, store: Store, rendering: Rendering, view: CaseView, kind: str,
+async def _send_card(bot: Bot, store: Store, rendering: Rendering, view: CaseView, kind: CardKind,
                      person: Person, *, assignment_id: int | None = None,
                      turn_version: int = 0, step_id: int | None = None,
                      group: Card | None = None) -> Card:
@@ -206,29 +242,29 @@ async def _send_card(bot: Bot, store: Store, rendering: Rendering, view: CaseVie
     update of the case cannot send it again. The claim comes back without a message id when
     the person cannot be written to privately (for the caller to fall back on the group)."""
     t = rendering.for_person(person)
-    claim = Card(case_id=view.case.id, tg_chat_id=person.tg_user_id or 0,  # type: ignore[arg-type]
+    claim = Card(case_id=view.case.id, tg_chat_id=person.tg_user_id or 0,
                  tg_message_id=None, person_id=person.id, kind=kind,
                  assignment_id=assignment_id, step_id=step_id, turn_version=turn_version)
     text, markup = _render(kind, t, view, claim)
     await store.save(claim)
     async with _withdrawn_on_failure(store, claim):
         delivered = await send_private(bot, store, person, text, markup)
-        if delivered.channel == PRIVATE and delivered.message is not None:
+        if delivered.channel == Channel.PRIVATE and delivered.message is not None:
             _record(claim, kind, delivered.message, shown_hash(text, markup))
-        elif kind == SUBMITTER and group is not None and group.tg_message_id is not None:
+        elif kind == CardKind.SUBMITTER and group is not None and group.tg_message_id is not None:
             notice = outcome_notice(rendering.for_group(), view) or ""  # must hear of a return
             message = await bot.send_message(
                 group.tg_chat_id, Markup("{}\n{}").format(mention(person), notice),
                 reply_parameters=reply_to_message(group.tg_message_id))
-            _record(claim, NOTICE, message)
-        elif kind != PRIVATE_CARD:
+            _record(claim, CardKind.NOTICE, message)
+        elif kind != CardKind.PRIVATE:
             await _withdraw(store, claim)  # tried again at the next change, cheaply
             return claim
     await store.flush()
     return claim
 
 
-def _record(claim: Card, kind: str, message: Message, shown: str = "") -> None:
+def _record(claim: Card, kind: CardKind, message: Message, shown: str = "") -> None:
     claim.kind, claim.shown_hash = kind, shown
     claim.tg_chat_id, claim.tg_message_id = message.chat.id, message.message_id
 
@@ -262,7 +298,7 @@ async def reminder_buttons(store: Store, services: Services, person: Person,
     view = await case_view(store, step.case_id, services.now(), services.calendar,
                            services.policy)
     draft = Card(case_id=step.case_id, tg_chat_id=0, tg_message_id=0, person_id=person.id,
-                 kind=REMINDER, assignment_id=turn.id, turn_version=turn.version)
+                 kind=CardKind.REMINDER, assignment_id=turn.id, turn_version=turn.version)
     markup = turn_keyboard(services.rendering.for_person(person), view, draft)
     return None if markup is None else (draft, markup)
 
@@ -286,19 +322,19 @@ def _returning_assignment(view: CaseView) -> int | None:
     return newest.id
 
 
-async def notify_submitter(bot: Bot, store: Store, services: Services, case_id: int) -> None:
+async def notify_submitter(bot: Bot, store: Store, services: Services, view: CaseView) -> None:
     """Tell the submitter their case is approved (returns reach them through their card)."""
-    view = await case_view(store, case_id, services.now(), services.calendar, services.policy)
     if view.state is not CaseState.APPROVED:
         return
     t = services.rendering.for_person(view.submitter)
     notice = outcome_notice(t, view)
     if notice:
-        chat = await store.get(Chat, view.project.chat_id) if view.project.chat_id else None
         delivered = await send_private(bot, store, view.submitter, notice)
-        if delivered.channel != PRIVATE and chat is not None:
+        chat = (await store.get(Chat, view.project.chat_id)
+                if delivered.channel != Channel.PRIVATE and view.project.chat_id else None)
+        if chat is not None:
             notice = outcome_notice(services.rendering.for_group(), view)
             await bot.send_message(chat.tg_chat_id,
                                    Markup("{} {}").format(mention(view.submitter), notice))
-    await store.commit()
+    await store.flush()
 

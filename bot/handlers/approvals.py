@@ -5,37 +5,39 @@ from __future__ import annotations
 from aiogram import Bot, F, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.fsm.scene import ScenesManager
-from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.types import CallbackQuery, Message
 
-from bot.domain.rules.errors import (
-    BadReturnTarget,
-    CaseClosed,
-    NotAllowed,
-    StaleCard,
-    UnknownButton,
-)
+from bot.domain.rules.errors import BadReturnTarget, CaseClosed, StaleCard, UnknownButton
 from bot.domain.rules.vocabulary import CaseState, Decision
-from bot.domain.usecases.approvals import (
-    ACTIVE,
-    add_signer,
-    check_press,
-    decide,
-    own_case,
-    withdraw,
-)
+from bot.domain.usecases.approvals import add_signer, check_press, decide, own_case, withdraw
+from bot.domain.usecases.colleagues import check_candidate, turn_candidates
 from bot.domain.usecases.people import Actor, require_actor, require_submitter
 from bot.flows.announce import announce
 from bot.flows.context import GROUP_TYPES, files_of, project_here
-from bot.i18n import Translator
+from bot.i18n import N_, Translator
 from bot.scenarios.decision_comment import ApproveCommentScene
 from bot.scenarios.resubmit import ResubmitScene
 from bot.scenarios.return_reason import ReturnReasonScene
 from bot.scenarios.submit import SubmitScene, file_dicts
 from bot.scenarios.transfer_reason import TransferReasonScene
 from bot.services import Services
-from bot.views.keyboards import CaseCb, DecideCb, PeopleCb, ReturnToCb, TypeCb
-from bot.views.text import esc, localized
-from storage.models import Assignment, Person, Step
+from bot.views.keyboards import (
+    CaseAct,
+    CaseCb,
+    DecideAct,
+    DecideCb,
+    PeopleAct,
+    PeopleCb,
+    ReturnToCb,
+    SignerPos,
+    TypeCb,
+    confirm_withdraw_keyboard,
+    people_keyboard,
+    return_targets_keyboard,
+    signer_position_keyboard,
+)
+from bot.views.text import esc
+from storage.models import Person
 from storage.store import Store
 
 PEOPLE_PER_PAGE = 8
@@ -63,196 +65,184 @@ async def someone_elses_form(query: CallbackQuery, t: Translator) -> None:
     await query.answer(t.gettext("This question is for whoever sent /submit."), show_alert=True)
 
 
-async def on_decision(query: CallbackQuery, callback_data: DecideCb, actor: Actor | None,
-                      store: Store, services: Services, bot: Bot, t: Translator,
-                      scenes: ScenesManager) -> None:
+async def on_approve(query: CallbackQuery, callback_data: DecideCb, actor: Actor | None,
+                     store: Store, services: Services, bot: Bot, t: Translator) -> None:
     actor = require_actor(actor, query.from_user.id)
-    decision = callback_data.decision
-    if decision is None:
-        raise UnknownButton()
-    step_id = callback_data.step
-    if callback_data.act == "c":
-        await check_press(store, actor, step_id)
-        await query.answer(t.gettext("Please reply with your comment."))
-        await scenes.enter(ApproveCommentScene, step_id=step_id)
-        return
-    if decision is Decision.RETURN:
-        step, _ = await check_press(store, actor, step_id)
-        if step.seq > 1 and isinstance(query.message, Message):
-            await query.answer()
-            await query.message.answer(t.gettext("Return it to whom?"),
-                                       reply_markup=await _return_targets(store, t, step))
-            return
-        await query.answer(t.gettext("Please reply with the reason for returning it."))
-        await scenes.enter(ReturnReasonScene, step_id=step_id, return_to=0)
-        return
-    outcome = await decide(store, actor, step_id, decision, now=services.now(),
-                           calendar=services.calendar, policy=services.policy)
+    outcome = await decide(store, actor, callback_data.step, Decision.APPROVE,
+                           now=services.now(), calendar=services.calendar,
+                           policy=services.policy)
     await query.answer(t.gettext("✅ Approved. Thank you."))
     await announce(bot, store, services, outcome)
 
 
-async def _return_targets(store: Store, t: Translator, step: Step) -> InlineKeyboardMarkup:
-    assert step.id is not None
-    rows = [[InlineKeyboardButton(text=t.gettext("↩️ To the handler, for a supplement"),
-                                  callback_data=ReturnToCb(step=step.id, to=0).pack())]]
-    earlier = await store.all(Step, order_by=Step.seq, case_id=step.case_id, round=step.round)
-    for other in earlier:
-        if other.seq < step.seq:
-            rows.append([InlineKeyboardButton(
-                text=t.gettext("↩️ Back to “{step}”").format(
-                    step=localized(t, other.name, other.name_en)),
-                callback_data=ReturnToCb(step=step.id, to=other.seq).pack())])
-    return InlineKeyboardMarkup(inline_keyboard=rows)
+async def on_approve_with_comment(query: CallbackQuery, callback_data: DecideCb,
+                                  actor: Actor | None, store: Store, t: Translator,
+                                  scenes: ScenesManager) -> None:
+    actor = require_actor(actor, query.from_user.id)
+    await check_press(store, actor, callback_data.step)
+    await query.answer(t.gettext("Please reply with your comment."))
+    await scenes.enter(ApproveCommentScene, step_id=callback_data.step)
+
+
+async def on_return(query: CallbackQuery, callback_data: DecideCb, actor: Actor | None,
+                    store: Store, t: Translator, scenes: ScenesManager) -> None:
+    """↩️ Asks where to when there are earlier steps, else the reason (to the handler)."""
+    actor = require_actor(actor, query.from_user.id)
+    step, _ = await check_press(store, actor, callback_data.step)
+    if step.seq > 1 and isinstance(query.message, Message):
+        earlier = [other for other in await store.round_steps(step.case_id, step.round)
+                   if other.seq < step.seq]
+        await query.answer()
+        await query.message.answer(t.gettext("Return it to whom?"),
+                                   reply_markup=return_targets_keyboard(t, step, earlier))
+        return
+    await query.answer(t.gettext("Please reply with the reason for returning it."))
+    await scenes.enter(ReturnReasonScene, step_id=callback_data.step, return_to=0)
 
 
 async def on_return_target(query: CallbackQuery, callback_data: ReturnToCb, actor: Actor | None,
                            store: Store, t: Translator, scenes: ScenesManager) -> None:
     actor = require_actor(actor, query.from_user.id)
     step, _ = await check_press(store, actor, callback_data.step)
-    # Fix: a forged target (this step or a later one) used to be accepted here and refused
-    # only after the reason was typed; refuse the press itself, with an alert.
+    # Refused at the press (a forged target: this step or a later one), not after the
+    # reason is typed.
     if not 0 <= callback_data.to < step.seq:
         raise BadReturnTarget()
     await query.answer(t.gettext("Please reply with the reason for returning it."))
-    # Fix: editing a message that has no buttons (left) fails with "message is not modified".
+    # Editing a message that has no buttons (left) fails with "message is not modified".
     if isinstance(query.message, Message) and query.message.reply_markup is not None:
         await query.message.edit_reply_markup(reply_markup=None)
     await scenes.enter(ReturnReasonScene, step_id=callback_data.step,
                        return_to=callback_data.to)
 
 
-async def on_case_button(query: CallbackQuery, callback_data: CaseCb, actor: Actor | None,
-                         store: Store, services: Services, bot: Bot, t: Translator,
-                         scenes: ScenesManager) -> None:
-    """The submitter's buttons: withdraw (asked to confirm first) and resubmit."""
+async def on_resubmit(query: CallbackQuery, callback_data: CaseCb, actor: Actor | None,
+                      store: Store, t: Translator, scenes: ScenesManager) -> None:
     actor = require_actor(actor, query.from_user.id)
     case = await own_case(store, actor, callback_data.case)
-    if callback_data.act == "s":
-        if case.state == CaseState.PENDING:
-            # Fix: an old 📤 after the case was resubmitted said "This item is closed."
-            raise StaleCard()
-        if case.state != CaseState.SUPPLEMENT:
-            raise CaseClosed(state=case.state)
-        await query.answer(t.gettext("Please reply with the supplement."))
-        await scenes.enter(ResubmitScene, case_id=case.id)
-        return
-    if callback_data.act == "w":
-        if case.state not in (CaseState.PENDING, CaseState.SUPPLEMENT):
-            raise CaseClosed(state=case.state)
-        await query.answer()
-        if isinstance(query.message, Message):
-            await query.message.answer(
-                t.gettext("Withdraw #{id} “{title}”? This cannot be undone.").format(
-                    id=case.id, title=esc(case.title)),
-                reply_markup=InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(
-                    text=t.gettext("🗑 Yes, withdraw it"),
-                    callback_data=CaseCb(case=callback_data.case, act="W").pack())]]))
-        return
-    if callback_data.act == "W":
-        outcome = await withdraw(store, actor, callback_data.case, now=services.now())
-        await query.answer(t.gettext("🗑 Withdrawn."))
-        if isinstance(query.message, Message):
-            await query.message.edit_text(t.gettext("🗑 #{id} withdrawn.").format(id=case.id))
-        await announce(bot, store, services, outcome)
-        return
-    raise UnknownButton()
+    if case.state == CaseState.PENDING:
+        # An old 📤 pressed after the case was resubmitted: out of date, not closed.
+        raise StaleCard()
+    if case.state != CaseState.SUPPLEMENT:
+        raise CaseClosed(state=case.state)
+    await query.answer(t.gettext("Please reply with the supplement."))
+    await scenes.enter(ResubmitScene, case_id=case.id)
 
 
-async def on_people(query: CallbackQuery, callback_data: PeopleCb, actor: Actor | None,
-                    store: Store, services: Services, bot: Bot, t: Translator,
-                    scenes: ScenesManager) -> None:
-    """Transfer (t) or add a signer (s): pick a colleague, then a reason or a position."""
+async def on_withdraw(query: CallbackQuery, callback_data: CaseCb, actor: Actor | None,
+                      store: Store, t: Translator) -> None:
+    """🗑 Asks to confirm first: a withdrawal cannot be undone."""
     actor = require_actor(actor, query.from_user.id)
-    step, mine = await check_press(store, actor, callback_data.step)
-    if callback_data.act not in ("t", "s"):
-        raise UnknownButton()
-    if not isinstance(query.message, Message):
-        raise UnknownButton()
-    if callback_data.person == 0:
-        markup = await _people_page(store, t, callback_data, actor, mine)
-        await query.answer()
-        title = (t.gettext("Hand your turn to whom?") if callback_data.act == "t"
-                 else t.gettext("Who else must approve?"))
-        if query.message.text in (t.gettext("Hand your turn to whom?"),
-                                  t.gettext("Who else must approve?")):
-            await query.message.edit_reply_markup(reply_markup=markup)
-        else:
-            await query.message.answer(title, reply_markup=markup)
-        return
-    # Fix: a chosen colleague was only checked once the transfer reason was typed or the
-    # signer's position pressed; yourself, someone already holding a turn here, or an unknown
-    # person is now refused at the press, with an alert (the checks transfer/add_signer make).
-    person = await store.get(Person, callback_data.person)
-    if person is None or not person.active:
-        raise NotAllowed(action="unknown_person")
-    if person.id == actor.id:
-        raise NotAllowed(action="self")
-    if any(a.person_id == person.id and a.lane_id == mine.lane_id and a.state in ACTIVE
-           for a in await store.assignments(step.id)):  # type: ignore[arg-type]
-        raise NotAllowed(action="already_assigned")
-    name = esc(person.name)
-    if callback_data.act == "t":
-        await query.answer(t.gettext("Please reply with the reason."))
-        await query.message.edit_text(t.gettext("🔁 To {who}").format(who=name))
-        await scenes.enter(TransferReasonScene, step_id=step.id, person_id=callback_data.person)
-        return
-    if callback_data.pos not in ("b", "a"):
-        await query.answer()
-        await query.message.edit_text(
-            t.gettext("➕ {who}: before or after you?").format(who=name),
-            reply_markup=InlineKeyboardMarkup(inline_keyboard=[[
-                InlineKeyboardButton(text=t.gettext("Before me"), callback_data=PeopleCb(
-                    step=callback_data.step, act="s", person=callback_data.person,
-                    pos="b").pack()),
-                InlineKeyboardButton(text=t.gettext("After me"), callback_data=PeopleCb(
-                    step=callback_data.step, act="s", person=callback_data.person,
-                    pos="a").pack()),
-            ]]))
-        return
-    before = callback_data.pos == "b"
-    outcome = await add_signer(store, actor, callback_data.step, callback_data.person,
-                               before=before, now=services.now(), calendar=services.calendar)
-    await query.answer(t.gettext("➕ Added."))
-    await query.message.edit_text(
-        (t.gettext("➕ {who} approves before you; your turn comes after.") if before
-         else t.gettext("➕ {who} approves after you.")).format(who=name))
+    case = await own_case(store, actor, callback_data.case)
+    if case.state not in (CaseState.PENDING, CaseState.SUPPLEMENT):
+        raise CaseClosed(state=case.state)
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.answer(
+            t.gettext("Withdraw #{id} “{title}”? This cannot be undone.").format(
+                id=case.id, title=esc(case.title)),
+            reply_markup=confirm_withdraw_keyboard(t, callback_data.case))
+
+
+async def on_confirm_withdraw(query: CallbackQuery, callback_data: CaseCb, actor: Actor | None,
+                              store: Store, services: Services, bot: Bot,
+                              t: Translator) -> None:
+    actor = require_actor(actor, query.from_user.id)
+    case = await own_case(store, actor, callback_data.case)
+    outcome = await withdraw(store, actor, callback_data.case, now=services.now())
+    await query.answer(t.gettext("🗑 Withdrawn."))
+    if isinstance(query.message, Message):
+        await query.message.edit_text(t.gettext("🗑 #{id} withdrawn.").format(id=case.id))
     await announce(bot, store, services, outcome)
 
 
-async def _people_page(store: Store, t: Translator, data: PeopleCb, actor: Actor,
-                       mine: Assignment) -> InlineKeyboardMarkup:
-    """Colleagues who could take the turn, a page at a time."""
-    busy = {a.person_id for a in await store.assignments(data.step)
-            if a.lane_id == mine.lane_id and a.state in ("pending", "waiting")}
-    people = [p for p in await store.all(Person, order_by=Person.id, active=True)
-              if p.id not in busy and p.id != actor.id and p.tg_user_id is not None
-              and await store.roles_of(p.id)]  # type: ignore[arg-type]
-    pages = max(1, -(-len(people) // PEOPLE_PER_PAGE))
-    page = min(max(data.page, 0), pages - 1)
-    shown = people[page * PEOPLE_PER_PAGE:(page + 1) * PEOPLE_PER_PAGE]
-    rows = [[InlineKeyboardButton(text=p.name, callback_data=PeopleCb(
-        step=data.step, act=data.act, person=p.id or 0).pack())] for p in shown]
-    paging = []
-    if page > 0:
-        paging.append(InlineKeyboardButton(text="◀", callback_data=PeopleCb(
-            step=data.step, act=data.act, page=page - 1).pack()))
-    if page < pages - 1:
-        paging.append(InlineKeyboardButton(text="▶", callback_data=PeopleCb(
-            step=data.step, act=data.act, page=page + 1).pack()))
-    if paging:
-        rows.append(paging)
-    return InlineKeyboardMarkup(inline_keyboard=rows)
+PICKER_TITLES = {PeopleAct.TRANSFER: N_("Hand your turn to whom?"),
+                 PeopleAct.ADD_SIGNER: N_("Who else must approve?")}
+
+
+async def on_people_page(query: CallbackQuery, callback_data: PeopleCb, actor: Actor | None,
+                         store: Store, t: Translator) -> None:
+    """🔁 / ➕ (and ◀ ▶): a page of the colleagues the turn may be handed to."""
+    actor = require_actor(actor, query.from_user.id)
+    step, mine = await check_press(store, actor, callback_data.step)
+    if not isinstance(query.message, Message):
+        raise UnknownButton()
+    people = await turn_candidates(store, actor, step, mine)
+    markup = people_keyboard(callback_data.step, callback_data.act, people, callback_data.page,
+                             PEOPLE_PER_PAGE)
+    await query.answer()
+    if query.message.text in {t.gettext(title) for title in PICKER_TITLES.values()}:
+        await query.message.edit_reply_markup(reply_markup=markup)  # paging: the same picker
+    else:
+        await query.message.answer(t.gettext(PICKER_TITLES[callback_data.act]),
+                                   reply_markup=markup)
+
+
+async def _picked(query: CallbackQuery, callback_data: PeopleCb, actor: Actor | None,
+                  store: Store) -> tuple[Actor, Message, Person]:
+    """A name pressed in the picker: refused at once when the turn may not go to them (the
+    same check the change makes), not after a reason is typed or a position pressed."""
+    actor = require_actor(actor, query.from_user.id)
+    step, mine = await check_press(store, actor, callback_data.step)
+    if not isinstance(query.message, Message):
+        raise UnknownButton()
+    person = await check_candidate(store, actor, step, mine, callback_data.person)
+    return actor, query.message, person
+
+
+async def on_transfer_to(query: CallbackQuery, callback_data: PeopleCb, actor: Actor | None,
+                         store: Store, t: Translator, scenes: ScenesManager) -> None:
+    """🔁 A colleague picked: ask for the reason."""
+    _, message, person = await _picked(query, callback_data, actor, store)
+    await query.answer(t.gettext("Please reply with the reason."))
+    await message.edit_text(t.gettext("🔁 To {who}").format(who=esc(person.name)))
+    await scenes.enter(TransferReasonScene, step_id=callback_data.step, person_id=person.id)
+
+
+async def on_signer_picked(query: CallbackQuery, callback_data: PeopleCb, actor: Actor | None,
+                           store: Store, t: Translator) -> None:
+    """➕ A colleague picked: before or after me?"""
+    _, message, person = await _picked(query, callback_data, actor, store)
+    await query.answer()
+    await message.edit_text(
+        t.gettext("➕ {who}: before or after you?").format(who=esc(person.name)),
+        reply_markup=signer_position_keyboard(t, callback_data.step, callback_data.person))
+
+
+async def on_signer_placed(query: CallbackQuery, callback_data: PeopleCb, actor: Actor | None,
+                           store: Store, services: Services, bot: Bot, t: Translator) -> None:
+    """➕ Before or after me pressed: the signer is added."""
+    actor, message, person = await _picked(query, callback_data, actor, store)
+    before = callback_data.pos is SignerPos.BEFORE
+    outcome = await add_signer(store, actor, callback_data.step, callback_data.person,
+                               before=before, now=services.now(), calendar=services.calendar)
+    await query.answer(t.gettext("➕ Added."))
+    await message.edit_text(
+        (t.gettext("➕ {who} approves before you; your turn comes after.") if before
+         else t.gettext("➕ {who} approves after you.")).format(who=esc(person.name)))
+    await announce(bot, store, services, outcome)
 
 
 def build_router() -> Router:
     router = Router(name="approvals")
     router.message.register(submit_command, Command("submit"), F.chat.type.in_(GROUP_TYPES))
     router.message.register(submit_in_private, Command("submit"))
-    router.callback_query.register(on_decision, DecideCb.filter())
-    router.callback_query.register(on_return_target, ReturnToCb.filter())
-    router.callback_query.register(on_case_button, CaseCb.filter())
-    router.callback_query.register(on_people, PeopleCb.filter())
-    router.callback_query.register(someone_elses_form, TypeCb.filter())
+    # One handler per action; data with an unknown action matches none of them and reaches
+    # the fallback router, which refuses it.
+    register = router.callback_query.register
+    register(on_approve, DecideCb.filter(F.act == DecideAct.APPROVE))
+    register(on_approve_with_comment, DecideCb.filter(F.act == DecideAct.APPROVE_WITH_COMMENT))
+    register(on_return, DecideCb.filter(F.act == DecideAct.RETURN))
+    register(on_return_target, ReturnToCb.filter())
+    register(on_resubmit, CaseCb.filter(F.act == CaseAct.RESUBMIT))
+    register(on_withdraw, CaseCb.filter(F.act == CaseAct.WITHDRAW))
+    register(on_confirm_withdraw, CaseCb.filter(F.act == CaseAct.CONFIRM_WITHDRAW))
+    register(on_people_page, PeopleCb.filter(F.person == 0))
+    register(on_transfer_to, PeopleCb.filter((F.act == PeopleAct.TRANSFER) & (F.person != 0)))
+    register(on_signer_picked, PeopleCb.filter(
+        (F.act == PeopleAct.ADD_SIGNER) & (F.person != 0) & F.pos.is_(None)))
+    register(on_signer_placed, PeopleCb.filter(
+        (F.act == PeopleAct.ADD_SIGNER) & (F.person != 0) & F.pos.is_not(None)))
+    register(someone_elses_form, TypeCb.filter())
     return router
 

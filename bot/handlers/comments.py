@@ -14,15 +14,13 @@ from bot.flows.publishing import sync_cards
 from bot.i18n import Translator
 from bot.services import Services
 from bot.views.text import esc
-from storage.models import Card
 from storage.store import Store
 
 
 async def comment_on_card(message: Message, actor: Actor | None, store: Store,
                           services: Services, bot: Bot, t: Translator) -> None:
     assert message.reply_to_message is not None and message.text is not None
-    card = await store.one(Card, tg_chat_id=message.chat.id,
-                           tg_message_id=message.reply_to_message.message_id)
+    card = await store.card_of_message(message.chat.id, message.reply_to_message.message_id)
     if card is None:
         raise SkipHandler()  # a reply to some other message of the bot
     assert message.from_user is not None

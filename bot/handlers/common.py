@@ -7,11 +7,10 @@ from aiogram.filters import Command, CommandStart
 from aiogram.types import Message
 from markupsafe import Markup
 
-from bot.domain.rules.vocabulary import MemberRole, Role
+from bot.domain.rules.vocabulary import Role
 from bot.domain.usecases.people import Actor
 from bot.i18n import Translator
 from bot.views.text import esc
-from storage.models import ProjectMember
 from storage.store import Store
 
 
@@ -24,8 +23,7 @@ async def help_text(t: Translator, actor: Actor | None, tg_user_id: int, store: 
     lines = [t.gettext("👋 {name}, this is Greenlight (绿灯).").format(
         name=esc(actor.person.name)), ""]
     lines.append(t.gettext("/projects — key projects with their status and lights"))
-    handles = await store.one(ProjectMember, person_id=actor.id, role=MemberRole.HANDLER)
-    if actor.has(Role.HANDLER, Role.ADMIN) or handles is not None:
+    if actor.has(Role.HANDLER, Role.ADMIN) or await store.handles_any_project(actor.id):
         lines.append(t.gettext("/report text — post progress in the project's group "
                                "(or send a photo or document with /report as caption)"))
         lines.append(t.gettext("/submit title — submit an item for the leader's approval"))

@@ -7,8 +7,8 @@ matched before these inherited ones.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar, cast
 
 from aiogram import Bot, F
 from aiogram.fsm.scene import Scene, on
@@ -22,6 +22,7 @@ from bot.views.text import mention
 from storage.models import Person
 
 T = TypeVar("T")
+D = TypeVar("D", bound=Mapping[str, Any])
 
 PLAIN_TEXT = F.text & ~F.text.startswith("/")
 NOT_COMMAND = ~F.text.startswith("/")  # for catch-alls: commands go to the handlers below
@@ -42,6 +43,11 @@ class Conversation(Scene):
     CANCELLED = N_("Cancelled.")
     WAITING_FOR = N_("I am waiting for your answer. Reply to my question, or send /cancel.")
     NOT_TEXT = WAITING_FOR  # what a message of the wrong kind (a sticker, a photo) is told
+
+    async def stored(self, shape: type[D]) -> D:
+        """The conversation's data, as ``shape`` (the scene's TypedDict) describes it: the
+        scene itself wrote them with ``set_data``."""
+        return cast(D, await self.wizard.get_data())
 
     async def settle(self, message: Message, t: Translator, change: Awaitable[T],
                      refine: Callable[[Refusal], Refusal] | None = None) -> T | None:

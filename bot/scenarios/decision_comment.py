@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 from aiogram import Bot
 from aiogram.fsm.scene import on
 from aiogram.types import CallbackQuery, Message
@@ -16,6 +18,10 @@ from bot.services import Services
 from storage.store import Store
 
 
+class CommentData(TypedDict):
+    step_id: int
+
+
 class ApproveCommentScene(Conversation, state="approve_comment"):
     CANCELLED = N_("Cancelled. The item is still waiting for a decision.")
     WAITING_FOR = N_("I am waiting for your comment. Reply with it, or send /cancel.")
@@ -25,7 +31,7 @@ class ApproveCommentScene(Conversation, state="approve_comment"):
     async def ask_comment(self, query: CallbackQuery, t: Translator, store: Store, bot: Bot,
                           step_id: int) -> None:
         assert query.message is not None
-        await self.wizard.update_data(step_id=step_id)
+        await self.wizard.set_data(CommentData(step_id=step_id))
         await ask(bot, query.message.chat.id, t, await store.person_by_tg(query.from_user.id),
                   t.gettext("Reply with your comment: it is recorded with your approval."),
                   t.gettext("Comment"))
@@ -35,7 +41,7 @@ class ApproveCommentScene(Conversation, state="approve_comment"):
                       services: Services, bot: Bot, t: Translator) -> None:
         assert message.from_user is not None and message.text is not None
         actor = require_actor(actor, message.from_user.id)
-        step_id = int((await self.wizard.get_data())["step_id"])
+        step_id = (await self.stored(CommentData))["step_id"]
         outcome = await self.settle(message, t, decide(
             store, actor, step_id, Decision.APPROVE, comment=message.text, now=services.now(),
             calendar=services.calendar, policy=services.policy))

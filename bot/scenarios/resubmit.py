@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 from aiogram import Bot, F
 from aiogram.fsm.scene import on
 from aiogram.types import CallbackQuery, Message
@@ -18,6 +20,10 @@ from bot.services import Services
 from storage.store import Store
 
 
+class ResubmitData(TypedDict):
+    case_id: int
+
+
 class ResubmitScene(Conversation, state="resubmit"):
     CANCELLED = N_("Cancelled. The item stays with you until you resubmit it.")
     WAITING_FOR = N_("I am waiting for the supplement. Reply with it, /skip to resubmit "
@@ -27,7 +33,7 @@ class ResubmitScene(Conversation, state="resubmit"):
     async def ask_supplement(self, query: CallbackQuery, t: Translator, store: Store, bot: Bot,
                              case_id: int) -> None:
         assert query.message is not None
-        await self.wizard.update_data(case_id=case_id)
+        await self.wizard.set_data(ResubmitData(case_id=case_id))
         await ask(bot, query.message.chat.id, t, await store.person_by_tg(query.from_user.id),
                   t.gettext("Reply with the supplement: text, photos or a document. "
                             "/skip resubmits without one."),
@@ -48,7 +54,7 @@ class ResubmitScene(Conversation, state="resubmit"):
                         store: Store, services: Services, bot: Bot, t: Translator) -> None:
         assert message.from_user is not None
         actor = require_actor(actor, message.from_user.id)
-        case_id = int((await self.wizard.get_data())["case_id"])
+        case_id = (await self.stored(ResubmitData))["case_id"]
         outcome = await self.settle(
             message, t, resubmit(store, actor, case_id, note=note, files=files_of(message),
                                  now=services.now(), calendar=services.calendar,

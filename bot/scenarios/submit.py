@@ -5,17 +5,11 @@ kind has one, and it goes to its first step. Every answer is a reply to the bot'
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any
+from typing import Any, Literal, NotRequired, TypedDict
 
 from aiogram import Bot, F
 from aiogram.fsm.scene import on
-from aiogram.types import (
-    CallbackQuery,
-    ForceReply,
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
-    Message,
-)
+from aiogram.types import CallbackQuery, ForceReply, Message
 
 from bot.domain.rules.casetypes import CaseType
 from bot.domain.rules.errors import Refusal
@@ -27,28 +21,29 @@ from bot.i18n import N_, Translator
 from bot.scenarios.base import PLAIN_TEXT, Conversation, ask
 from bot.services import Services
 from bot.views.cards import refusal
-from bot.views.keyboards import TypeCb
+from bot.views.keyboards import TypeCb, green_keyboard, type_keyboard
 from bot.views.text import esc
 from storage.models import Project
 from storage.store import Store
 
 
-def type_keyboard(t: Translator, types: list[CaseType]) -> InlineKeyboardMarkup:
-    rows = [[InlineKeyboardButton(text=case_type.display_name(t.locale),
-                                  callback_data=TypeCb(index=i).pack())]
-            for i, case_type in enumerate(types)]
-    rows.append([InlineKeyboardButton(text=t.gettext("✖️ Cancel"),
-                                      callback_data=TypeCb(index=-1).pack())])
-    return InlineKeyboardMarkup(inline_keyboard=rows)
+class SubmitData(TypedDict):
+    """What /submit has gathered so far (stored as JSON with the conversation)."""
 
-
-def green_keyboard(t: Translator, index: int) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(inline_keyboard=[[
-        InlineKeyboardButton(text=t.gettext("🟢 Green channel"),
-                             callback_data=TypeCb(index=index, green=1).pack()),
-        InlineKeyboardButton(text=t.gettext("Ordinary"),
-                             callback_data=TypeCb(index=index, green=0).pack()),
-    ]])
+    title: str
+    files: list[dict[str, Any]]  # FileRef fields
+    project_id: int
+    type: int | None  # index in the configured case types, once picked
+    details: dict[str, str]  # the kind's fields answered so far, by key
+    field: int  # index of the next field to ask
+    green: bool | None  # None: not asked (yet)
+    chat_id: int
+    reply_to: int  # the /submit message
+    asking: NotRequired[Literal["title", "field"] | None]  # what the next text answers
+    # The message whose buttons the wizard waits for, and every button message it sent
+    # (see ``picked``); missing from a wizard persisted by an older version.
+    buttons: NotRequired[int | None]
+    asked: NotRequired[list[int]]
 
 
 class SubmitScene(Conversation, state="submit"):
@@ -60,17 +55,16 @@ class SubmitScene(Conversation, state="submit"):
     async def start(self, message: Message, t: Translator, services: Services, title: str,
                     files: list[dict[str, Any]], project_id: int) -> None:
         types = list(services.case_types)
-        # "buttons": the message whose buttons this wizard waits for; "asked": every button
-        # message it sent (see ``picked``).
-        await self.wizard.set_data({"title": " ".join(title.split()), "files": files,
-                                    "project_id": project_id, "type": None, "details": {},
-                                    "field": 0, "green": None, "chat_id": message.chat.id,
-                                    "reply_to": message.message_id, "buttons": None,
-                                    "asked": []})
+        data = SubmitData(title=" ".join(title.split()), files=files, project_id=project_id,
+                          type=None, details={}, field=0, green=None, chat_id=message.chat.id,
+                          reply_to=message.message_id, buttons=None, asked=[])
         if len(types) == 1:
-            await self.wizard.update_data(type=0)
-            await self._next(message.bot, message.from_user.id if message.from_user else 0)  # type: ignore[arg-type]
+            data["type"] = 0
+            await self.wizard.set_data(data)
+            assert message.bot is not None
+            await self._next(message.bot, message.from_user.id if message.from_user else 0)
             return
+        await self.wizard.set_data(data)
         picker = await message.reply(t.gettext("What kind of item is it?"),
                                      reply_markup=type_keyboard(t, types))
         await self._wait_for_buttons(picker.message_id)
@@ -79,13 +73,11 @@ class SubmitScene(Conversation, state="submit"):
     async def picked(self, query: CallbackQuery, callback_data: TypeCb, t: Translator,
                      services: Services, bot: Bot) -> None:
         types = list(services.case_types)
-        # Fix: this wizard is keyed by (chat, presser), so a handler with a /submit of her own
-        # open in the same group used to take over a colleague's picker or green-channel
-        # buttons (her item got submitted, his picker was destroyed), and a double tap on a
-        # picker re-asked the next question after an edit Telegram refused as "not modified".
-        # Only the buttons this wizard is waiting for count now ("buttons" is missing only
-        # from a wizard begun before this fix and persisted across the restart).
-        data = await self.wizard.get_data()
+        # The wizard is keyed by (chat, presser): a colleague's picker pressed by someone with
+        # a /submit of their own open in the group, or a second tap on a picker already
+        # answered, must not drive it. Only the buttons it waits for count (a wizard
+        # persisted by an older version has no "buttons" and takes any).
+        data = await self.stored(SubmitData)
         pressed_on = query.message.message_id if query.message is not None else None
         if "buttons" in data and (pressed_on is None or pressed_on != data["buttons"]):
             mine = pressed_on in data.get("asked", [])
@@ -104,15 +96,16 @@ class SubmitScene(Conversation, state="submit"):
                 or (callback_data.green == -1) != (data.get("type") is None)):
             await query.answer(t.gettext("This button is no longer valid."), show_alert=True)
             return
-        await self.wizard.update_data(buttons=None)
+        data["buttons"] = None
         chosen = types[callback_data.index]
         if callback_data.green == -1:
-            await self.wizard.update_data(type=callback_data.index)
+            data["type"] = callback_data.index
             text = t.gettext("Kind: {type}").format(type=esc(chosen.display_name(t.locale)))
         else:
-            await self.wizard.update_data(green=bool(callback_data.green))
+            data["green"] = bool(callback_data.green)
             text = (t.gettext("🟢 Green channel") if callback_data.green
                     else t.gettext("Ordinary"))
+        await self.wizard.set_data(data)
         await query.answer()
         if isinstance(query.message, Message):
             await query.message.edit_text(text)
@@ -120,12 +113,13 @@ class SubmitScene(Conversation, state="submit"):
 
     @on.message(F.text.startswith("/skip"))
     async def skip(self, message: Message, t: Translator, services: Services, bot: Bot) -> None:
-        data = await self.wizard.get_data()
+        data = await self.stored(SubmitData)
         case_type = self._type(services, data)
         asking = data.get("asking")
         fields = case_type.fields if case_type else ()
         if asking == "field" and not fields[data["field"]].required:
-            await self.wizard.update_data(field=data["field"] + 1, asking=None)
+            data["field"], data["asking"] = data["field"] + 1, None
+            await self.wizard.set_data(data)
             assert message.from_user is not None
             await self._next(bot, message.from_user.id)
         else:
@@ -135,37 +129,39 @@ class SubmitScene(Conversation, state="submit"):
     async def answered(self, message: Message, t: Translator, services: Services,
                        bot: Bot) -> None:
         assert message.text is not None and message.from_user is not None
-        data = await self.wizard.get_data()
+        data = await self.stored(SubmitData)
         value = " ".join(message.text.split())
         asking = data.get("asking")
-        limit, placeholder = services.policy.title_max_chars, t.gettext("Title")
+        limit: int = services.policy.title_max_chars
+        placeholder: str = t.gettext("Title")
         if asking == "field":
             case_type = self._type(services, data)
             assert case_type is not None
             field = case_type.fields[data["field"]]
             limit, placeholder = field.max_length, field.display_name(t.locale)
         if asking in ("title", "field") and len(value) > limit:
-            # Fix: the refusal did not ask again, so in a group (privacy mode) a shorter
-            # answer typed without replying to the old question never reached the bot. The
-            # refusal now asks for the answer again itself, with a force-reply.
+            # The refusal asks again with a force-reply: under group privacy mode an answer
+            # that replies to nothing would never reach the bot.
             await message.reply(t.gettext("Too long: {length} characters, the limit is "
                                           "{limit}. Please shorten it.").format(
                 length=len(value), limit=limit),
                 reply_markup=ForceReply(selective=True, input_field_placeholder=placeholder[:64]))
             return
         if asking == "title":
-            await self.wizard.update_data(title=value, asking=None)
+            data["title"] = value
         elif asking == "field":
-            details = dict(data["details"]) | {field.key: value}
-            await self.wizard.update_data(details=details, field=data["field"] + 1, asking=None)
+            data["details"] = data["details"] | {field.key: value}
+            data["field"] += 1
         else:
             await message.reply(t.gettext(self.WAITING_FOR))
             return
+        data["asking"] = None
+        await self.wizard.set_data(data)
         await self._next(bot, message.from_user.id)
 
     async def _next(self, bot: Bot, tg_user_id: int) -> None:
         """Ask what is still missing, or submit."""
-        data = await self.wizard.get_data()
+        data = await self.stored(SubmitData)
         services: Services = self.wizard.data["services"]
         t: Translator = self.wizard.data["t"]
         store: Store = self.wizard.data["store"]
@@ -173,23 +169,24 @@ class SubmitScene(Conversation, state="submit"):
         if case_type is None:
             return  # still choosing the kind
         person = await store.person_by_tg(tg_user_id)
-        chat_id = int(data["chat_id"])
+        chat_id = data["chat_id"]
         if len(data["title"]) > services.policy.title_max_chars:
-            # Fix: a title given with /submit was only checked at the very end, so an over-long
-            # one threw away every answer given meanwhile; say so now and ask for it instead.
+            # Checked before the other questions, so an over-long title given with /submit
+            # does not throw away every answer given after it.
             await bot.send_message(chat_id, t.gettext(
                 "Too long: {length} characters, the limit is {limit}. Please shorten it.").format(
                 length=len(data["title"]), limit=services.policy.title_max_chars))
-            await self.wizard.update_data(title="")
             data["title"] = ""
         if not data["title"]:
-            await self.wizard.update_data(asking="title")
+            data["asking"] = "title"
+            await self.wizard.set_data(data)
             await ask(bot, chat_id, t, person, t.gettext("Reply with the title of the item."),
                       t.gettext("Title"))
             return
         if data["field"] < len(case_type.fields):
             field = case_type.fields[data["field"]]
-            await self.wizard.update_data(asking="field")
+            data["asking"] = "field"
+            await self.wizard.set_data(data)
             question = t.gettext("Reply with “{field}”.").format(
                 field=esc(field.display_name(t.locale)))
             if not field.required:
@@ -197,18 +194,19 @@ class SubmitScene(Conversation, state="submit"):
             await ask(bot, chat_id, t, person, question, field.display_name(t.locale))
             return
         if case_type.green_channel_limit_factor and data["green"] is None:
+            assert data["type"] is not None
             asked = await bot.send_message(chat_id, t.gettext("Green channel (shorter limits) "
                                                               "or ordinary?"),
-                                           reply_markup=green_keyboard(t, int(data["type"])))
+                                           reply_markup=green_keyboard(t, data["type"]))
             await self._wait_for_buttons(asked.message_id)
             return
         await self._submit(bot, store, services, t, case_type, data, tg_user_id)
 
     async def _submit(self, bot: Bot, store: Store, services: Services, t: Translator,
-                      case_type: CaseType, data: dict[str, Any], tg_user_id: int) -> None:
+                      case_type: CaseType, data: SubmitData, tg_user_id: int) -> None:
         actor: Actor | None = self.wizard.data.get("actor")
         await self.wizard.exit()
-        project = await store.get(Project, int(data["project_id"]))
+        project = await store.get(Project, data["project_id"])
         assert project is not None
         try:
             case = await submit_case(
@@ -217,23 +215,22 @@ class SubmitScene(Conversation, state="submit"):
                 files=[FileRef(**f) for f in data["files"]], green_channel=bool(data["green"]),
                 now=services.now(), calendar=services.calendar, policy=services.policy)
         except Refusal as error:
-            await bot.send_message(int(data["chat_id"]), refusal(t, error),
-                                   reply_parameters=reply_to_message(int(data["reply_to"])))
+            await bot.send_message(data["chat_id"], refusal(t, error),
+                                   reply_parameters=reply_to_message(data["reply_to"]))
             return
-        assert case.id is not None
-        await publish_case(bot, store, services, case.id, group_chat_id=int(data["chat_id"]),
-                           reply_to=int(data["reply_to"]))
+        await publish_case(bot, store, services, case.id, group_chat_id=data["chat_id"],
+                           reply_to=data["reply_to"])
 
     async def _wait_for_buttons(self, message_id: int) -> None:
-        data = await self.wizard.get_data()
-        await self.wizard.update_data(buttons=message_id,
-                                      asked=[*data.get("asked", []), message_id])
+        data = await self.stored(SubmitData)
+        data["buttons"], data["asked"] = message_id, [*data.get("asked", []), message_id]
+        await self.wizard.set_data(data)
 
     @staticmethod
-    def _type(services: Services, data: dict[str, Any]) -> CaseType | None:
-        if data.get("type") is None:
+    def _type(services: Services, data: SubmitData) -> CaseType | None:
+        if data["type"] is None:
             return None
-        return list(services.case_types)[int(data["type"])]
+        return list(services.case_types)[data["type"]]
 
 
 def file_dicts(files: list[FileRef]) -> list[dict[str, Any]]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 from aiogram import Bot
 from aiogram.fsm.scene import on
 from aiogram.types import CallbackQuery, Message
@@ -17,6 +19,11 @@ from storage.models import Person
 from storage.store import Store
 
 
+class TransferData(TypedDict):
+    step_id: int
+    person_id: int  # whom the turn goes to
+
+
 class TransferReasonScene(Conversation, state="transfer_reason"):
     CANCELLED = N_("Cancelled. The decision stays with you.")
     WAITING_FOR = N_("I am waiting for the reason for the transfer. Reply with it, or send "
@@ -28,7 +35,7 @@ class TransferReasonScene(Conversation, state="transfer_reason"):
                          step_id: int, person_id: int) -> None:
         assert query.message is not None
         target = await store.get(Person, person_id)
-        await self.wizard.update_data(step_id=step_id, person_id=person_id)
+        await self.wizard.set_data(TransferData(step_id=step_id, person_id=person_id))
         await ask(bot, query.message.chat.id, t, await store.person_by_tg(query.from_user.id),
                   t.gettext("Reply with the reason for handing this to {who}.").format(
                       who=esc(target.name if target else "?")),
@@ -39,9 +46,9 @@ class TransferReasonScene(Conversation, state="transfer_reason"):
                       services: Services, bot: Bot, t: Translator) -> None:
         assert message.from_user is not None and message.text is not None
         actor = require_actor(actor, message.from_user.id)
-        data = await self.wizard.get_data()
+        data = await self.stored(TransferData)
         outcome = await self.settle(message, t, transfer(
-            store, actor, int(data["step_id"]), int(data["person_id"]), reason=message.text,
+            store, actor, data["step_id"], data["person_id"], reason=message.text,
             now=services.now(), calendar=services.calendar, policy=services.policy))
         if outcome is None:
             return

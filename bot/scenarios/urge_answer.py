@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 from aiogram import Bot
 from aiogram.fsm.scene import on
 from aiogram.types import CallbackQuery, Message
@@ -15,8 +17,13 @@ from bot.scenarios.base import PLAIN_TEXT, Conversation, ask
 from bot.services import Services
 from bot.views.cards import refusal
 from bot.views.supervision import answer_text
-from storage.models import Chat, Project
+from storage.models import Project
 from storage.store import Store
+
+
+class UrgeAnswerData(TypedDict):
+    urge_id: int
+    cause: str | None  # the first answer; the plan comes second
 
 
 class UrgeAnswerScene(Conversation, state="urge_answer"):
@@ -29,7 +36,7 @@ class UrgeAnswerScene(Conversation, state="urge_answer"):
     async def ask_cause(self, query: CallbackQuery, t: Translator, store: Store, bot: Bot,
                         urge_id: int) -> None:
         assert query.message is not None
-        await self.wizard.update_data(urge_id=urge_id, cause=None)
+        await self.wizard.set_data(UrgeAnswerData(urge_id=urge_id, cause=None))
         await ask(bot, query.message.chat.id, t, await store.person_by_tg(query.from_user.id),
                   t.gettext("Reply with the cause of the delay."), t.gettext("Cause"))
 
@@ -38,25 +45,26 @@ class UrgeAnswerScene(Conversation, state="urge_answer"):
                       services: Services, bot: Bot, t: Translator) -> None:
         assert message.from_user is not None and message.text is not None
         actor = require_actor(actor, message.from_user.id)
-        data = await self.wizard.get_data()
+        data = await self.stored(UrgeAnswerData)
         if len(message.text) > services.policy.reason_max_chars:
             await message.reply(refusal(t, TooLong(length=len(message.text),
                                                    limit=services.policy.reason_max_chars)))
             return
-        if data.get("cause") is None:
-            await self.wizard.update_data(cause=message.text)
+        if data["cause"] is None:
+            data["cause"] = message.text
+            await self.wizard.set_data(data)
             await ask(bot, message.chat.id, t, actor.person,
                       t.gettext("Reply with the plan: what will be done, by when."),
                       t.gettext("Plan"))
             return
         urge = await self.settle(message, t, answer_urge(
-            store, actor, int(data["urge_id"]), cause=data["cause"], plan=message.text,
+            store, actor, data["urge_id"], cause=data["cause"], plan=message.text,
             now=services.now(), policy=services.policy))
         if urge is None:
             return
         await message.reply(t.gettext("📝 Answer recorded and sent to the supervision office."))
         project = await store.get(Project, urge.project_id)
         group = services.rendering.for_group()
-        for chat in await store.all(Chat, order_by=Chat.id, kind=ChatKind.SUPERVISION):
+        for chat in await store.chats_of_kind(ChatKind.SUPERVISION):
             await bot.send_message(chat.tg_chat_id, answer_text(
                 group, urge, actor.person.name, project.code if project else "?"))

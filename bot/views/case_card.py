@@ -13,11 +13,18 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from markupsafe import Markup
 
 from bot.domain.rules.turns import holds_turn
-from bot.domain.rules.vocabulary import AssignmentState, CaseState, Decision, StepState
+from bot.domain.rules.vocabulary import AssignmentState, CaseState, Decision, LaneState, StepState
 from bot.domain.usecases.case_view import AssignmentView, CaseView, LaneView, StepView
 from bot.i18n import N_, Translator
 from bot.views.cards import attachments_line
-from bot.views.keyboards import CaseCb, DecideCb, PeopleCb
+from bot.views.keyboards import (
+    CaseAct,
+    CaseCb,
+    DecideAct,
+    DecideCb,
+    PeopleAct,
+    PeopleCb,
+)
 from bot.views.text import clip, esc, light_label, localized, mention, time_left
 from storage.models import Card
 
@@ -60,7 +67,7 @@ def _lane_lines(t: Translator, step: StepView, lane: LaneView, indent: str) -> l
     lines = []
     for held in lane.assignments:
         lines += _assignment_lines(t, held, indent)
-    if step.state is StepState.OPEN and lane.lane.state == "open":
+    if step.state is StepState.OPEN and lane.lane.state is LaneState.OPEN:
         if lane.light is not None and lane.lane.due_at is not None:
             lines.append(indent + t.gettext("{light} · due {when}").format(
                 light=light_label(t, lane.light), when=t.when(lane.lane.due_at)))
@@ -185,27 +192,26 @@ def _closing_line(t: Translator, view: CaseView) -> Markup:
 def decision_row(t: Translator, step_id: int) -> list[InlineKeyboardButton]:
     return [
         InlineKeyboardButton(text=t.gettext("✅ Approve"),
-                             callback_data=DecideCb(step=step_id, act="a").pack()),
+                             callback_data=DecideCb(step=step_id, act=DecideAct.APPROVE).pack()),
         InlineKeyboardButton(text=t.gettext("↩️ Return"),
-                             callback_data=DecideCb(step=step_id, act="r").pack()),
+                             callback_data=DecideCb(step=step_id, act=DecideAct.RETURN).pack()),
     ]
 
 
 def group_keyboard(t: Translator, view: CaseView) -> InlineKeyboardMarkup | None:
     """Decisions while a step waits for them; withdraw / resubmit for the submitter."""
-    assert view.case.id is not None
     rows: list[list[InlineKeyboardButton]] = []
     current = view.current
     if view.state is CaseState.PENDING and current is not None and current.pending():
-        assert current.step.id is not None
         rows.append(decision_row(t, current.step.id))
     if view.state is CaseState.SUPPLEMENT:
         rows.append([InlineKeyboardButton(
             text=t.gettext("📤 Resubmit"),
-            callback_data=CaseCb(case=view.case.id, act="s").pack())])
+            callback_data=CaseCb(case=view.case.id, act=CaseAct.RESUBMIT).pack())])
     if view.state in (CaseState.PENDING, CaseState.SUPPLEMENT):
         rows.append([InlineKeyboardButton(
-            text=t.gettext("🗑 Withdraw"), callback_data=CaseCb(case=view.case.id, act="w").pack())])
+            text=t.gettext("🗑 Withdraw"),
+            callback_data=CaseCb(case=view.case.id, act=CaseAct.WITHDRAW).pack())])
     return InlineKeyboardMarkup(inline_keyboard=rows) if rows else None
 
 
@@ -222,24 +228,23 @@ def turn_keyboard(t: Translator, view: CaseView, card: Card | None) -> InlineKey
     step_id = current.step.id
     return InlineKeyboardMarkup(inline_keyboard=[
         decision_row(t, step_id),
-        [InlineKeyboardButton(text=t.gettext("💬 Approve with a comment"),
-                              callback_data=DecideCb(step=step_id, act="c").pack())],
-        [InlineKeyboardButton(text=t.gettext("🔁 Transfer"),
-                              callback_data=PeopleCb(step=step_id, act="t").pack()),
-         InlineKeyboardButton(text=t.gettext("➕ Add a signer"),
-                              callback_data=PeopleCb(step=step_id, act="s").pack())],
+        [InlineKeyboardButton(text=t.gettext("💬 Approve with a comment"), callback_data=DecideCb(
+            step=step_id, act=DecideAct.APPROVE_WITH_COMMENT).pack())],
+        [InlineKeyboardButton(text=t.gettext("🔁 Transfer"), callback_data=PeopleCb(
+            step=step_id, act=PeopleAct.TRANSFER).pack()),
+         InlineKeyboardButton(text=t.gettext("➕ Add a signer"), callback_data=PeopleCb(
+             step=step_id, act=PeopleAct.ADD_SIGNER).pack())],
     ])
 
 
 def submitter_keyboard(t: Translator, view: CaseView) -> InlineKeyboardMarkup | None:
     if view.state is not CaseState.SUPPLEMENT:
         return None
-    assert view.case.id is not None
     return InlineKeyboardMarkup(inline_keyboard=[[
         InlineKeyboardButton(text=t.gettext("📤 Resubmit"),
-                             callback_data=CaseCb(case=view.case.id, act="s").pack()),
+                             callback_data=CaseCb(case=view.case.id, act=CaseAct.RESUBMIT).pack()),
         InlineKeyboardButton(text=t.gettext("🗑 Withdraw"),
-                             callback_data=CaseCb(case=view.case.id, act="w").pack()),
+                             callback_data=CaseCb(case=view.case.id, act=CaseAct.WITHDRAW).pack()),
     ]])
 
 

@@ -1,28 +1,38 @@
-"""Callback data for inline buttons: ids and an action only (Telegram allows 64 bytes).
-The server re-checks everything on every press, so nothing here is trusted."""
+"""Callback data for inline buttons: ids and an action only (Telegram allows 64 bytes), and
+the small keyboards of pickers and confirmations. The server re-checks everything on every
+press, so nothing here is trusted.
+
+Actions are StrEnums whose values are the single letters packed on the wire: cards already
+in chats keep working, and an unknown letter matches no handler (the fallback refuses it)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from enum import StrEnum
 from typing import Annotated
 
 from aiogram.filters.callback_data import CallbackData
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from pydantic import Field
 
+from bot.domain.rules.casetypes import CaseType
 from bot.domain.rules.inputs import Id, SignedId
-from bot.domain.rules.vocabulary import Decision
+from bot.i18n import Translator
+from bot.views.text import localized
+from storage.models import Person, Step
 
-ACTIONS = {"a": Decision.APPROVE, "c": Decision.APPROVE, "r": Decision.RETURN}
+
+class DecideAct(StrEnum):
+    APPROVE = "a"
+    APPROVE_WITH_COMMENT = "c"
+    RETURN = "r"
 
 
 class DecideCb(CallbackData, prefix="dc"):
-    """A decision on a step: approve (a), approve with a comment (c), return (r)."""
+    """A decision on a step."""
 
     step: Id
-    act: str
-
-    @property
-    def decision(self) -> Decision | None:
-        return ACTIONS.get(self.act)
+    act: DecideAct
 
 
 class ReturnToCb(CallbackData, prefix="rt"):
@@ -32,22 +42,38 @@ class ReturnToCb(CallbackData, prefix="rt"):
     to: SignedId  # a forged -1 is refused by the rule: returns go to an earlier step
 
 
+class CaseAct(StrEnum):
+    WITHDRAW = "w"  # asks to confirm
+    CONFIRM_WITHDRAW = "W"
+    RESUBMIT = "s"
+
+
 class CaseCb(CallbackData, prefix="cs"):
-    """The submitter's buttons: withdraw (w), resubmit (s)."""
+    """The submitter's buttons."""
 
     case: Id
-    act: str
+    act: CaseAct
+
+
+class PeopleAct(StrEnum):
+    TRANSFER = "t"
+    ADD_SIGNER = "s"
+
+
+class SignerPos(StrEnum):
+    BEFORE = "b"
+    AFTER = "a"
 
 
 class PeopleCb(CallbackData, prefix="pp"):
-    """Pick a colleague for a turn: transfer (t) or add a signer (s); ``page`` of the list,
-    ``person`` once chosen, ``pos`` before (b) or after (a) me for a signer."""
+    """Pick a colleague for a turn: ``page`` of the list, ``person`` once chosen (0: none
+    yet), ``pos`` for a signer once placed (packed empty until then)."""
 
     step: Id
-    act: str
+    act: PeopleAct
     page: Id = 0
     person: Id = 0
-    pos: str = ""
+    pos: SignerPos | None = None
 
 
 class TypeCb(CallbackData, prefix="ty"):
@@ -57,12 +83,20 @@ class TypeCb(CallbackData, prefix="ty"):
     green: Annotated[int, Field(ge=-1, le=1)] = -1  # -1: not asked yet, 0 ordinary, 1 green
 
 
-class PendingCb(CallbackData, prefix="pd"):
-    """/pending: toggle (t), approve one (a), return one (r), approve the selection (A),
-    return the selection (R), select all (x). The selection lives in the message's own
-    keyboard (☑ / ☐), so it needs no server state and survives restarts."""
+class PendingAct(StrEnum):
+    TOGGLE = "t"
+    APPROVE = "a"
+    RETURN = "r"
+    APPROVE_SELECTED = "A"
+    RETURN_SELECTED = "R"
+    SELECT_ALL = "x"
 
-    act: str
+
+class PendingCb(CallbackData, prefix="pd"):
+    """/pending. The selection lives in the message's own keyboard (☑ / ☐), so it needs no
+    server state and survives restarts."""
+
+    act: PendingAct
     step: Id = 0
 
 
@@ -70,3 +104,72 @@ class UrgeCb(CallbackData, prefix="ug"):
     """✍️ The section head answers an urge notice in writing."""
 
     urge: Id
+
+
+# -- small keyboards ----------------------------------------------------------------------------
+
+
+def return_targets_keyboard(t: Translator, step: Step,
+                            earlier: Sequence[Step]) -> InlineKeyboardMarkup:
+    """↩️ Where to: the handler (a supplement), or one of the ``earlier`` steps."""
+    rows = [[InlineKeyboardButton(text=t.gettext("↩️ To the handler, for a supplement"),
+                                  callback_data=ReturnToCb(step=step.id, to=0).pack())]]
+    rows += [[InlineKeyboardButton(
+        text=t.gettext("↩️ Back to “{step}”").format(step=localized(t, other.name, other.name_en)),
+        callback_data=ReturnToCb(step=step.id, to=other.seq).pack())] for other in earlier]
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def confirm_withdraw_keyboard(t: Translator, case_id: int) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(
+        text=t.gettext("🗑 Yes, withdraw it"),
+        callback_data=CaseCb(case=case_id, act=CaseAct.CONFIRM_WITHDRAW).pack())]])
+
+
+def people_keyboard(step_id: int, act: PeopleAct, people: Sequence[Person], page: int,
+                    per_page: int) -> InlineKeyboardMarkup:
+    """One page of the people picker, with ◀ ▶ between pages; ``page`` is clamped."""
+    pages = max(1, -(-len(people) // per_page))
+    page = min(max(page, 0), pages - 1)
+    shown = people[page * per_page:(page + 1) * per_page]
+    rows = [[InlineKeyboardButton(text=p.name, callback_data=PeopleCb(
+        step=step_id, act=act, person=p.id or 0).pack())] for p in shown]
+    paging = []
+    if page > 0:
+        paging.append(InlineKeyboardButton(text="◀", callback_data=PeopleCb(
+            step=step_id, act=act, page=page - 1).pack()))
+    if page < pages - 1:
+        paging.append(InlineKeyboardButton(text="▶", callback_data=PeopleCb(
+            step=step_id, act=act, page=page + 1).pack()))
+    if paging:
+        rows.append(paging)
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def signer_position_keyboard(t: Translator, step_id: int, person_id: int) -> InlineKeyboardMarkup:
+    def place(text: str, pos: SignerPos) -> InlineKeyboardButton:
+        return InlineKeyboardButton(text=text, callback_data=PeopleCb(
+            step=step_id, act=PeopleAct.ADD_SIGNER, person=person_id, pos=pos).pack())
+    return InlineKeyboardMarkup(inline_keyboard=[[
+        place(t.gettext("Before me"), SignerPos.BEFORE),
+        place(t.gettext("After me"), SignerPos.AFTER)]])
+
+
+def type_keyboard(t: Translator, types: Sequence[CaseType]) -> InlineKeyboardMarkup:
+    """/submit: the kinds of item, and ✖️ Cancel."""
+    rows = [[InlineKeyboardButton(text=case_type.display_name(t.locale),
+                                  callback_data=TypeCb(index=i).pack())]
+            for i, case_type in enumerate(types)]
+    rows.append([InlineKeyboardButton(text=t.gettext("✖️ Cancel"),
+                                      callback_data=TypeCb(index=-1).pack())])
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def green_keyboard(t: Translator, index: int) -> InlineKeyboardMarkup:
+    """/submit: the green channel or ordinary, for the kind at ``index``."""
+    return InlineKeyboardMarkup(inline_keyboard=[[
+        InlineKeyboardButton(text=t.gettext("🟢 Green channel"),
+                             callback_data=TypeCb(index=index, green=1).pack()),
+        InlineKeyboardButton(text=t.gettext("Ordinary"),
+                             callback_data=TypeCb(index=index, green=0).pack()),
+    ]])

@@ -7,7 +7,7 @@ from markupsafe import Markup
 
 from bot.domain.usecases.case_view import PendingItem
 from bot.i18n import Translator
-from bot.views.keyboards import PendingCb
+from bot.views.keyboards import PendingAct, PendingCb
 from bot.views.text import LIGHT_EMOJI, clip, esc
 
 CHECKED, UNCHECKED = "☑", "☐"
@@ -46,25 +46,21 @@ def pending_keyboard(t: Translator, items: list[PendingItem],
         assert step_id is not None
         mark = CHECKED if step_id in selected else UNCHECKED
         rows.append([
-            InlineKeyboardButton(text=f"{mark} {number}",
-                                 callback_data=PendingCb(act="t", step=step_id).pack()),
-            InlineKeyboardButton(text=t.gettext("✅ Approve"),
-                                 callback_data=PendingCb(act="a", step=step_id).pack()),
-            InlineKeyboardButton(text=t.gettext("↩️ Return"),
-                                 callback_data=PendingCb(act="r", step=step_id).pack()),
-        ])
-    # Fix: count only the ticks on the rows shown. "Select all" ticks every item, also those
-    # past MAX_ITEMS that have no row; the buttons then promised more than a bulk action
-    # does (it reads the ticks back from the rows).
+            InlineKeyboardButton(text=text, callback_data=PendingCb(act=act, step=step_id).pack())
+            for text, act in ((f"{mark} {number}", PendingAct.TOGGLE),
+                              (t.gettext("✅ Approve"), PendingAct.APPROVE),
+                              (t.gettext("↩️ Return"), PendingAct.RETURN))])
+    # Only the ticks on rows shown count: a bulk action reads the ticks back from the rows,
+    # and "Select all" also ticks items past MAX_ITEMS, which have none.
     shown = {item.step.step.id for item in items[:MAX_ITEMS]}
     count = len(selected & shown)
     rows.append([
         InlineKeyboardButton(text=t.gettext("Select all"),
-                             callback_data=PendingCb(act="x").pack()),
+                             callback_data=PendingCb(act=PendingAct.SELECT_ALL).pack()),
         InlineKeyboardButton(text=t.gettext("✅ Approve selected ({n})").format(n=count),
-                             callback_data=PendingCb(act="A").pack()),
+                             callback_data=PendingCb(act=PendingAct.APPROVE_SELECTED).pack()),
         InlineKeyboardButton(text=t.gettext("↩️ Return selected ({n})").format(n=count),
-                             callback_data=PendingCb(act="R").pack()),
+                             callback_data=PendingCb(act=PendingAct.RETURN_SELECTED).pack()),
     ])
     return InlineKeyboardMarkup(inline_keyboard=rows)
 

@@ -72,7 +72,7 @@ class ControlClient:
         language_code: str | None = "zh-hans",
     ) -> Json:
         """Create a user (a Telegram ``User`` dict comes back)."""
-        return await self._call(
+        answer: Json = await self._call(
             "create_user",
             {
                 "id": id,
@@ -82,9 +82,11 @@ class ControlClient:
                 "language_code": language_code,
             },
         )
+        return answer
 
     async def block_bot(self, user_id: int, blocked: bool = True) -> Json:
-        return await self._call("block_bot", {"user_id": user_id, "blocked": blocked})
+        answer: Json = await self._call("block_bot", {"user_id": user_id, "blocked": blocked})
+        return answer
 
     async def create_chat(
         self,
@@ -99,7 +101,7 @@ class ControlClient:
         username: str | None = None,
     ) -> Json:
         """Create a group or supergroup (a ``Chat`` dict comes back)."""
-        return await self._call(
+        answer: Json = await self._call(
             "create_chat",
             {
                 "id": id,
@@ -113,9 +115,11 @@ class ControlClient:
                 "username": username,
             },
         )
+        return answer
 
     async def set_privacy(self, enabled: bool) -> Json:
-        return await self._call("set_privacy", {"enabled": enabled})
+        answer: Json = await self._call("set_privacy", {"enabled": enabled})
+        return answer
 
     # -- users acting --------------------------------------------------------------------------
 
@@ -129,7 +133,7 @@ class ControlClient:
         timeout: float = 10.0,  # noqa: ASYNC109
     ) -> Json:
         """A user writes; ``{"message", "update_id", "delivered"}`` comes back."""
-        return await self._call(
+        answer: Json = await self._call(
             "send_text",
             {
                 "user_id": user_id,
@@ -140,6 +144,7 @@ class ControlClient:
                 "timeout": timeout,
             },
         )
+        return answer
 
     async def send_photo(
         self,
@@ -152,7 +157,7 @@ class ControlClient:
         timeout: float = 10.0,  # noqa: ASYNC109
     ) -> Json:
         """A user sends a picture (a generated PNG when ``content`` is None)."""
-        return await self._call(
+        answer: Json = await self._call(
             "send_photo",
             {
                 "user_id": user_id,
@@ -164,6 +169,7 @@ class ControlClient:
                 "timeout": timeout,
             },
         )
+        return answer
 
     async def send_document(
         self,
@@ -177,7 +183,7 @@ class ControlClient:
         wait: bool = True,
         timeout: float = 10.0,  # noqa: ASYNC109
     ) -> Json:
-        return await self._call(
+        answer: Json = await self._call(
             "send_document",
             {
                 "user_id": user_id,
@@ -191,6 +197,7 @@ class ControlClient:
                 "timeout": timeout,
             },
         )
+        return answer
 
     async def press(
         self,
@@ -203,7 +210,7 @@ class ControlClient:
         timeout: float = 10.0,  # noqa: ASYNC109
     ) -> Json:
         """A user presses an inline button; ``{"update_id", "answer", ...}`` comes back."""
-        return await self._call(
+        answer: Json = await self._call(
             "press",
             {
                 "user_id": user_id,
@@ -215,33 +222,40 @@ class ControlClient:
                 "timeout": timeout,
             },
         )
+        return answer
 
     # -- inspection ----------------------------------------------------------------------------
 
     async def chat(self, chat_id: int) -> list[Json]:
         """What the chat shows now, oldest first (``Message`` dicts)."""
-        return await self._call("chat", {"chat_id": chat_id})
+        answer: list[Json] = await self._call("chat", {"chat_id": chat_id})
+        return answer
 
     async def private(self, user_id: int) -> list[Json]:
         """The private chat between the bot and ``user_id``."""
         return await self.chat(user_id)
 
     async def message(self, chat_id: int, message_id: int) -> Json:
-        return await self._call("message", {"chat_id": chat_id, "message_id": message_id})
+        answer: Json = await self._call("message", {"chat_id": chat_id, "message_id": message_id})
+        return answer
 
     async def requests(self, method: str | None = None) -> list[Json]:
         """Bot API calls the bot made: ``{"method", "params", "ok", "error_code", ...}``."""
-        return await self._call("requests", {"method": method})
+        answer: list[Json] = await self._call("requests", {"method": method})
+        return answer
 
     async def violations(self) -> list[str]:
-        return await self._call("violations")
+        answer: list[str] = await self._call("violations")
+        return answer
 
     async def commands(self) -> list[Json]:
         """What setMyCommands stored: ``[{"scope", "language_code", "commands"}]``."""
-        return await self._call("commands")
+        answer: list[Json] = await self._call("commands")
+        return answer
 
     async def updates_pending(self) -> int:
-        return await self._call("updates_pending")
+        answer: int = await self._call("updates_pending")
+        return answer
 
     async def file(self, file_id: str) -> bytes:
         """The bytes of any file the emulator keeps."""
@@ -250,10 +264,12 @@ class ControlClient:
 
     async def webhook(self) -> Json:
         """``{"info": WebhookInfo, "deliveries": [...]}``."""
-        return await self._call("webhook")
+        answer: Json = await self._call("webhook")
+        return answer
 
     async def state(self) -> Json:
-        return await self._call("state")
+        answer: Json = await self._call("state")
+        return answer
 
     # -- behaviour -----------------------------------------------------------------------------
 
@@ -271,7 +287,7 @@ class ControlClient:
         fail: 429 with ``retry_after``
         (whole seconds, as Telegram), a 5xx as the Bot API's JSON or, with ``html``, as the
         HTML page Telegram's front end (nginx) answers; or they are answered after ``delay``."""
-        return await self._call(
+        answer: Json = await self._call(
             "inject_fault",
             {
                 "method": method,
@@ -283,6 +299,7 @@ class ControlClient:
                 "chat_id": chat_id,
             },
         )
+        return answer
 
     async def set_flood_limits(
         self,
@@ -292,7 +309,7 @@ class ControlClient:
         group_window_seconds: float = 60.0,
     ) -> Json:
         """``group_window_seconds`` shortens a group's minute, for tests that cannot wait one."""
-        return await self._call(
+        answer: Json = await self._call(
             "set_flood_limits",
             {
                 "per_chat_per_second": per_chat_per_second,
@@ -301,6 +318,8 @@ class ControlClient:
                 "group_window_seconds": group_window_seconds,
             },
         )
+        return answer
 
     async def reset(self) -> Json:
-        return await self._call("reset")
+        answer: Json = await self._call("reset")
+        return answer

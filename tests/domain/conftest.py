@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.rules.calendar import WorkCalendar
 from bot.domain.rules.org_file import parse_org
 from bot.domain.usecases.org_import import apply_org
 from sandbox.demo import demo_org_yaml
-from storage.db import SessionFactory
+from storage.db import SessionFactory, create_engine, create_session_factory
 from storage.store import Store
 
 MONDAY = datetime(2026, 11, 23, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
@@ -26,3 +29,24 @@ async def bureau(sessions: SessionFactory) -> SessionFactory:
         await apply_org(store, org, now=MONDAY)
         await store.commit()
     return sessions
+
+
+class EdgeSessions:
+    """Sessions that commit when their block ends without an error, as the bot's edge (the
+    update middleware, the sweep's job runner, the CLI) does: use cases only flush."""
+
+    def __init__(self, factory: SessionFactory) -> None:
+        self.factory = factory
+
+    @asynccontextmanager
+    async def __call__(self) -> AsyncIterator[AsyncSession]:
+        async with self.factory() as session:
+            yield session
+            await session.commit()
+
+
+@pytest.fixture
+async def sessions(database_url: str) -> AsyncIterator[EdgeSessions]:
+    engine = create_engine(database_url)
+    yield EdgeSessions(create_session_factory(engine))
+    await engine.dispose()

@@ -10,7 +10,13 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.domain.rules.errors import Refusal
-from bot.domain.rules.turns import holds_turn, turn_holders
+from bot.domain.rules.turns import (
+    Colleague,
+    busy_in_lane,
+    holds_turn,
+    turn_holders,
+    why_not_hand_turn,
+)
 from bot.domain.rules.vocabulary import AssignmentState, Decision, StepState
 from bot.domain.usecases.approvals import add_signer, check_press
 from bot.domain.usecases.delegation import set_away
@@ -22,6 +28,33 @@ from .conftest import MONDAY
 from .test_approvals import CALENDAR, EXTRA, PERMIT, Bureau
 
 SH = ZoneInfo("Asia/Shanghai")
+
+
+ME, SUBMITTER, BUSY, OTHER = 1, 2, 3, 4
+
+
+@pytest.mark.parametrize(("colleague", "why"), [
+    (Colleague(OTHER, active=True, on_telegram=True, has_role=True), None),
+    (None, "unknown_person"),
+    (Colleague(OTHER, active=False, on_telegram=True, has_role=True), "unknown_person"),
+    (Colleague(OTHER, active=True, on_telegram=False, has_role=True), "unknown_person"),
+    (Colleague(OTHER, active=True, on_telegram=True, has_role=False), "unknown_person"),
+    (Colleague(ME, active=True, on_telegram=True, has_role=True), "self"),
+    (Colleague(SUBMITTER, active=True, on_telegram=True, has_role=True), "submitter"),
+    (Colleague(BUSY, active=True, on_telegram=True, has_role=True), "already_assigned"),
+])
+def test_who_a_turn_may_be_handed_to(colleague: Colleague | None, why: str | None) -> None:
+    assert why_not_hand_turn(colleague, actor_id=ME, submitter_id=SUBMITTER,
+                             busy={ME, BUSY}) == why
+
+
+def test_busy_in_a_lane_are_those_holding_or_waiting_for_a_turn_there() -> None:
+    def row(person: int, lane: int, state: AssignmentState) -> Assignment:
+        return Assignment(step_id=1, lane_id=lane, person_id=person, state=state)
+    rows = [row(1, 1, AssignmentState.PENDING), row(2, 1, AssignmentState.WAITING),
+            row(3, 1, AssignmentState.DECIDED), row(4, 1, AssignmentState.TRANSFERRED),
+            row(5, 2, AssignmentState.PENDING)]
+    assert busy_in_lane(rows, 1) == {1, 2}
 
 
 @pytest.mark.parametrize("step_state", list(StepState))

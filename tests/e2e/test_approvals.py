@@ -122,6 +122,32 @@ async def test_stale_and_forged_buttons_are_refused(world: World) -> None:
     assert (await audit_actions(world)).count("press.refused") == 4
 
 
+async def test_an_unknown_action_on_any_button_is_refused_and_changes_nothing(
+        world: World) -> None:
+    """Every button's action is a known letter; another one (well formed otherwise, on a
+    case that can be acted on) reaches no handler and gets the localized alert."""
+    group_card = await submit(world)
+    private = await world.last_from_bot("li")
+    presses = [("li", "li", private, "dc:1:z"), ("li", "li", private, "dc:1:A"),
+               ("li", "li", private, "pp:1:z:0:0:"), ("li", "li", private, "pp:1:s:0:5:z"),
+               ("liuxiao", "KP-002", group_card, "cs:1:z"),
+               ("li", "li", private, "pd:z:1")]
+    async with world.db() as store:
+        [before] = await store.all(Case)
+    for who, where, message, data in presses:
+        pressed = await world.press(who, where, message["message_id"], data, forge=True)
+        assert pressed["answer"] == {"text": "此按钮已失效。", "show_alert": True,
+                                     "url": None}, data
+    assert await decisions(world) == []
+    assert set(buttons(await world.ctl.message(world.cid("li"), private["message_id"]))) == {
+        "✅ 同意", "↩️ 退回", "💬 附意见同意", "🔁 转交", "➕ 加签"}
+    async with world.db() as store:
+        refused = await store.all(AuditEvent, action="press.refused")
+        [case] = await store.all(Case)
+    assert ['"why": "unknown_button"' in e.data for e in refused] == [True] * len(presses)
+    assert (case.state, case.version) == ("pending", before.version)
+
+
 async def test_return_asks_for_a_reason_then_sends_it_back_to_the_handler(
         world: World) -> None:
     await submit(world)

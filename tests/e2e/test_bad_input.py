@@ -53,6 +53,11 @@ CASES = [
     Bad("zhou", "zhou", press="ug:99999999999999999999", expect=STALE_BUTTON),
     Bad("li", "li", press="zz:1", expect=STALE_BUTTON),
     Bad("li", "li", press="dc:1", expect=STALE_BUTTON),
+    # Well-formed data with an action no button has.
+    Bad("li", "li", press="dc:1:q", expect=STALE_BUTTON),
+    Bad("li", "li", press="pp:1:q:0:0:", expect=STALE_BUTTON),
+    Bad("liuxiao", "liuxiao", press="cs:1:q", expect=STALE_BUTTON),
+    Bad("li", "li", press="pd:q:1", expect=STALE_BUTTON),
     # Command arguments that are not ids or years.
     Bad("liuxiao", "KP-002", text="/missing #99999999999999999999", expect=MISSING_USAGE),
     Bad("liuxiao", "KP-002", text="/missing #²", expect=MISSING_USAGE),

@@ -555,12 +555,13 @@ async def test_transfer_picks_a_colleague_page_by_page_asks_why_and_hands_the_tu
     assert pressed["answer"]["text"] is None
     picker = await world.last_from_bot("li")
     assert text_of(picker) == "转交给谁？"
-    first_page = ["陈局长", "王建国", "赵敏", "孙立", "周正", "刘晓", "张帆", "吴静", "▶"]
-    assert list(buttons(picker)) == first_page  # 8 a page; 李 and 何 hold the turn already
+    # 8 a page; 李 and 何 hold the turn already, 刘晓 submitted the item
+    first_page = ["陈局长", "王建国", "赵敏", "孙立", "周正", "张帆", "吴静", "郑引导", "▶"]
+    assert list(buttons(picker)) == first_page
     await press(world, "li", "li", picker, "▶")
     shown = await now(world, "li", picker)
     assert text_of(shown) == "转交给谁？"
-    assert list(buttons(shown)) == ["郑引导", "林引导", "钱主任", "马工", "◀"]
+    assert list(buttons(shown)) == ["林引导", "钱主任", "马工", "◀"]
     await press(world, "li", "li", picker, "◀")
     assert list(buttons(await now(world, "li", picker))) == first_page
     assert len(await world.from_bot("li")) == 3  # welcome, card, picker: paging edits it
@@ -626,6 +627,64 @@ async def test_transfer_to_oneself_or_to_a_holder_is_refused_at_the_press(world:
     assert text_of(await world.last_from_bot("li")).startswith("该事项已由 何副局长 于")
     assert await audit(world, "case.transferred") == []
     assert await conversations(world) == []
+
+
+SUBMITTER_REFUSED = "提交人不能审批自己提交的事项。"
+
+
+async def picker_names(world: World, who: str, card: Json, label: str) -> tuple[Json, set[str]]:
+    """The people picker ``label`` opens, and every name it offers over all its pages."""
+    await press(world, who, who, card, label)
+    picker = await world.last_from_bot(who)
+    names: set[str] = set()
+    while True:
+        shown = await now(world, who, picker)
+        names |= set(buttons(shown)) - {"◀", "▶"}
+        if "▶" not in buttons(shown):
+            return picker, names
+        await press(world, who, who, picker, "▶")
+
+
+async def test_the_submitter_is_not_offered_and_a_forged_pick_of_them_is_refused_at_once(
+        world: World) -> None:
+    await submit(world)  # by 刘晓
+    li_card = await world.last_from_bot("li")
+    for label in ("转交", "加签"):
+        assert "刘晓" not in (await picker_names(world, "li", li_card, label))[1], label
+    liuxiao = await person_id(world, "liuxiao")
+    before = await everything(world)
+    for data in (f"pp:1:t:0:{liuxiao}:", f"pp:1:s:0:{liuxiao}:", f"pp:1:s:0:{liuxiao}:b",
+                 f"pp:1:s:0:{liuxiao}:a"):
+        pressed = await world.press("li", "li", li_card["message_id"], data, forge=True)
+        assert alert(pressed) == SUBMITTER_REFUSED, data
+    assert await everything(world) == before  # no reason asked, no conversation, no change
+    assert await conversations(world) == []
+    assert [e["why"] for e in await audit(world, "press.refused")] == ["not_allowed"] * 4
+    assert await audit(world, "case.transferred") == []
+    assert await audit(world, "case.signer_added") == []
+
+
+async def test_the_people_picker_lists_exactly_whom_the_turn_may_go_to(world: World) -> None:
+    """Every name offered is accepted at the press; everyone else with a Telegram account is
+    refused at the press (transfer and add a signer alike)."""
+    await submit(world)
+    li_card = await world.last_from_bot("li")
+    async with world.db() as store:
+        people = {p.name: p.id for p in await store.all(Person) if p.tg_user_id is not None}
+    for act, label in (("t", "转交"), ("s", "加签")):
+        picker, offered = await picker_names(world, "li", li_card, label)
+        assert offered and offered <= people.keys()
+        before = await everything(world)
+        for name, ident in people.items():
+            pressed = await world.press("li", "li", picker["message_id"],
+                                        f"pp:1:{act}:0:{ident}:", forge=True)
+            accepted = not pressed["answer"]["show_alert"]
+            assert accepted == (name in offered), (act, name, pressed["answer"])
+            if accepted and act == "t":
+                await world.say("li", "li", "/cancel")  # leave the reason unasked
+        turns = [row for row in before["rows"] if row[0] == "assignment"]
+        assert [row for row in (await everything(world))["rows"] if row[0] == "assignment"] \
+            == turns
 
 
 # -- ➕ add a signer ---------------------------------------------------------------------------

@@ -94,3 +94,37 @@ class NudgeLevel(StrEnum):
 class AttachmentKind(StrEnum):
     PHOTO = "photo"
     DOCUMENT = "document"
+
+
+class CardKind(StrEnum):
+    """A message the bot keeps about a case."""
+
+    GROUP = "group"  # the case's card in the project group
+    PRIVATE = "private"  # a turn holder's private card, with the buttons
+    CC = "cc"  # a copy for those the step informs
+    SUBMITTER = "submitter"  # the submitter's card while the case waits on a supplement
+    MENTION = "mention"  # a turn announced in the group (private messages refused); never edited
+    NOTICE = "notice"  # a return told in the group (private messages refused); never edited
+    REMINDER = "reminder"  # a holder's deadline reminder: only its buttons are kept true
+
+
+class Channel(StrEnum):
+    """How a message reached a person."""
+
+    PRIVATE = "private"
+    GROUP = "group"  # a mention in a group, private messages being refused
+    NONE = "none"
+
+
+class OutcomeEvent(StrEnum):
+    """What a change to a case did, for the cards and notices that follow it."""
+
+    APPROVED = "approved"  # one decision recorded; the step goes on
+    APPROVED_STEP = "approved_step"  # the step is approved and the next one opened
+    APPROVED_CASE = "approved_case"  # the last step is approved: the case is done
+    RETURNED = "returned"  # back to the submitter for a supplement
+    RETURNED_TO_STEP = "returned_to_step"  # back to an earlier step, in a new round
+    RESUBMITTED = "resubmitted"
+    WITHDRAWN = "withdrawn"
+    TRANSFERRED = "transferred"
+    SIGNER_ADDED = "signer_added"

@@ -37,7 +37,7 @@ async def require_case_reader(store: Store, actor: Actor, case: Case) -> Project
     """The case's project, if the actor may read the case: as one who may read its project,
     or as one who holds or held a turn in it (a department from another section)."""
     project = await store.get(Project, case.project_id)
-    assert project is not None and case.id is not None
+    assert project is not None
     if not (await may_read_project(store, actor, project)
             or await store.has_turn_in(case.id, actor.id)):
         raise NotAllowed(action="read", project=project.code)

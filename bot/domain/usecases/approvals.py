@@ -4,8 +4,8 @@ add a signer.
 Every change to a step goes through compare-and-set on the step's version, so of two
 simultaneous presses exactly one lands and the other is re-checked against what the
 first did. Every press is re-checked against the database: the presser must hold a
-pending assignment in a step that is still open. Each function commits and writes an
-audit event, or raises a refusal and changes nothing.
+pending assignment in a step that is still open. Each function writes an audit event and
+flushes (the update's edge commits), or raises a refusal and changes nothing.
 """
 
 from __future__ import annotations
@@ -47,11 +47,13 @@ from bot.domain.rules.vocabulary import (
     CaseState,
     Decision,
     LaneState,
+    OutcomeEvent,
     Role,
     StepMode,
     StepState,
 )
 from bot.domain.usecases.assignees import Assignee, resolve_all, with_delegation
+from bot.domain.usecases.colleagues import check_candidate
 from bot.domain.usecases.people import Actor, require_submitter
 from bot.domain.usecases.reporting import FileRef
 from storage.models import Assignment, Attachment, Case, Comment, Lane, Person, Project, Step
@@ -70,8 +72,7 @@ class Outcome:
 
     case_id: int
     step_id: int | None
-    event: str  # approved | approved_step | approved_case | returned | returned_to_step |
-    #             resubmitted | withdrawn | transferred | signer_added
+    event: OutcomeEvent
 
 
 def new_query_code() -> str:
@@ -106,7 +107,7 @@ async def submit_case(store: Store, actor: Actor, project: Project, case_type: C
                       title: str, details: dict[str, str], files: list[FileRef],
                       green_channel: bool, now: datetime, calendar: WorkCalendar,
                       policy: Policy) -> Case:
-    """Create a case of ``case_type`` and open its first step. Commits."""
+    """Create a case of ``case_type`` and open its first step. Flushes; the edge commits."""
     await require_submitter(store, actor, project)
     title = " ".join(title.split())
     if not title:
@@ -114,7 +115,6 @@ async def submit_case(store: Store, actor: Actor, project: Project, case_type: C
     if len(title) > policy.title_max_chars:
         raise TooLong(length=len(title), limit=policy.title_max_chars)
     details = _check_details(case_type, details)
-    assert project.id is not None
     case = Case(project_id=project.id, type_code=case_type.code,
                 definition=json.dumps(to_snapshot(case_type), ensure_ascii=False),
                 details=json.dumps(details, ensure_ascii=False), title=title,
@@ -127,7 +127,6 @@ async def submit_case(store: Store, actor: Actor, project: Project, case_type: C
     if any(not people for people in lanes):
         raise NoApprover(project=project.code, step=first.name)
     await store.save(case)
-    assert case.id is not None
     steps = await _create_round(store, case, case_type, 1, 1)
     await _open_step(store, case, project, steps[0], first, now, calendar, chosen=lanes)
     for ref in files:
@@ -136,7 +135,7 @@ async def submit_case(store: Store, actor: Actor, project: Project, case_type: C
     await store.audit(at=now, actor_id=actor.id, action="case.submitted", subject=f"case:{case.id}",
                       data={"project": project.code, "type": case_type.code, "title": title,
                             "green_channel": green_channel, "due": _iso(steps[0].due_at)})
-    await store.commit()
+    await store.flush()
     return case
 
 
@@ -156,7 +155,6 @@ def _check_details(case_type: CaseType, details: dict[str, str]) -> dict[str, st
 async def _create_round(store: Store, case: Case, case_type: CaseType, round_: int,
                         from_seq: int) -> list[Step]:
     """Step rows (waiting) for steps ``from_seq``… of the type, in round ``round_``."""
-    assert case.id is not None
     created = []
     for seq, spec in enumerate(case_type.steps, start=1):
         if seq < from_seq:
@@ -181,7 +179,6 @@ async def _open_step(store: Store, case: Case, project: Project, step: Step, spe
                      chosen: list[list[Assignee]] | None = None) -> None:
     """Open a waiting step: its lanes, their assignments and due times, its CC list."""
     case_type = case_type_of(case)
-    assert step.id is not None
     dues = []
     for index, lane_spec in enumerate(spec.lanes):
         people = chosen[index] if chosen else await _assignees(
@@ -212,7 +209,6 @@ async def _open_step(store: Store, case: Case, project: Project, step: Step, spe
 
 def _assignment(step: Step, lane: Lane, assignee: Assignee, now: datetime, **values: object
                 ) -> Assignment:
-    assert step.id is not None and lane.id is not None
     on_behalf = assignee.on_behalf_of.id if assignee.on_behalf_of else None
     return Assignment(step_id=step.id, lane_id=lane.id, person_id=assignee.id,
                       on_behalf_of_id=on_behalf, created_at=now, **values)  # type: ignore[arg-type]
@@ -229,10 +225,18 @@ def _attachment(case_id: int, ref: FileRef) -> Attachment:
 
 async def check_press(store: Store, actor: Actor, step_id: int) -> tuple[Step, Assignment]:
     """Re-check a press against the database; raises a refusal saying why it can't count."""
+    step, held, _ = await _held_turn(store, actor, step_id)
+    return step, held
+
+
+async def _held_turn(store: Store, actor: Actor,
+                     step_id: int) -> tuple[Step, Assignment, list[Assignment]]:
+    """:func:`check_press`, with every assignment of the step as read."""
     step = await store.get(Step, step_id)
     if step is None:
         raise StaleCard()
-    mine = [a for a in await store.assignments(step_id) if a.person_id == actor.id]
+    everyone = await store.assignments(step_id)
+    mine = [a for a in everyone if a.person_id == actor.id]
     if step.state in (StepState.PAUSED, StepState.WITHDRAWN):
         case = await store.get(Case, step.case_id)
         raise CaseClosed(state=case.state if case else step.state)
@@ -240,7 +244,7 @@ async def check_press(store: Store, actor: Actor, step_id: int) -> tuple[Step, A
         raise await _already_decided(store, step)
     held = turn_holders(step, mine)
     if held:
-        return step, held[-1]
+        return step, held[-1], everyone
     by_state = {a.state: a for a in mine}
     if AssignmentState.WAITING in by_state:
         waiting = by_state[AssignmentState.WAITING]
@@ -250,7 +254,7 @@ async def check_press(store: Store, actor: Actor, step_id: int) -> tuple[Step, A
     if AssignmentState.TRANSFERRED in by_state and not (
             by_state.keys() & {AssignmentState.DECIDED, AssignmentState.CANCELLED}):
         gone = by_state[AssignmentState.TRANSFERRED]
-        successor = await store.one(Assignment, transferred_from_id=gone.id)
+        successor = await store.successor_of(gone.id or 0)
         to = await store.get(Person, successor.person_id) if successor else None
         raise Transferred(to=to.name if to else "?")
     if mine:
@@ -263,18 +267,18 @@ async def decide(store: Store, actor: Actor, step_id: int, decision: Decision, *
                  return_to: int | None = None, now: datetime, calendar: WorkCalendar,
                  policy: Policy) -> Outcome:
     """Record ``actor``'s decision once. A return goes to the submitter for supplement (the
-    clock stops) or, with ``return_to``, to that earlier step of the case. Commits."""
+    clock stops) or, with ``return_to``, to that earlier step of the case. Flushes; the edge
+    commits."""
     reason, comment = _checked_text(reason, policy), _checked_text(comment, policy)
     if decision is Decision.RETURN and not reason:
         raise EmptyText(what="reason")
     for _attempt in range(CAS_ATTEMPTS):
-        step, mine = await check_press(store, actor, step_id)
+        step, mine, everyone = await _held_turn(store, actor, step_id)
         case = await store.get(Case, step.case_id)
         assert case is not None
         if return_to is not None and not 1 <= return_to < step.seq:
             raise BadReturnTarget()
-        lanes = {lane.id: lane for lane in await store.all(Lane, step_id=step_id)}
-        everyone = await store.assignments(step_id)
+        lanes = {lane.id: lane for lane in await store.lanes(step_id)}
         lane_states = {}
         for lane_id, lane in lanes.items():
             votes = [_vote(a, decision if a.id == mine.id else None) for a in everyone
@@ -292,7 +296,7 @@ async def decide(store: Store, actor: Actor, step_id: int, decision: Decision, *
             break
     else:
         raise StaleCard()
-    mine.state, mine.decision, mine.decided_at = AssignmentState.DECIDED, decision.value, now
+    mine.state, mine.decision, mine.decided_at = AssignmentState.DECIDED, decision, now
     mine.reason, mine.comment, mine.version = reason, comment, mine.version + 1
     lane = lanes[mine.lane_id]
     lane.state = lane_states[mine.lane_id]
@@ -318,26 +322,24 @@ async def decide(store: Store, actor: Actor, step_id: int, decision: Decision, *
     for turn in opened:
         turn.state = AssignmentState.PENDING
         turn.version += 1  # a turn that (re)opens is announced afresh
-    project = await store.get(Project, case.project_id)
-    assert project is not None and case.id is not None and step.id is not None
-    event = "approved"
+    event = OutcomeEvent.APPROVED
     if state is StepState.APPROVED:
-        event = await _after_step(store, case, project, step, now, calendar)
+        event = await _after_step(store, case, step, now, calendar)
     elif state is StepState.PAUSED:
-        event = "returned"
+        event = OutcomeEvent.RETURNED
         for open_lane in lanes.values():
             if open_lane.state != LaneState.APPROVED and open_lane.due_at is not None:
                 left = calendar.remaining_working_days(now, open_lane.due_at).days
                 open_lane.remaining_days = max(left, 0)
         case.state = CaseState.SUPPLEMENT
     elif state is StepState.RETURNED:
-        event = "returned_to_step"
+        event = OutcomeEvent.RETURNED_TO_STEP
         assert return_to is not None
         case.round += 1
         case_type = case_type_of(case)
         new_steps = await _create_round(store, case, case_type, case.round, return_to)
-        await _open_step(store, case, project, new_steps[0], case_type.steps[return_to - 1],
-                         now, calendar)
+        await _open_step(store, case, await _project_of(store, case), new_steps[0],
+                         case_type.steps[return_to - 1], now, calendar)
     case.version += 1
     await store.flush()
     await store.audit(at=now, actor_id=actor.id, action=f"case.{decision.value}",
@@ -345,20 +347,30 @@ async def decide(store: Store, actor: Actor, step_id: int, decision: Decision, *
                       data={"step": step.id, "assignment": mine.id, "reason": reason,
                             "comment": comment, "return_to": return_to, "step_state": state,
                             "on_behalf_of": mine.on_behalf_of_id})
-    await store.commit()
+    await store.flush()
     return Outcome(case.id, step.id, event)
 
 
-async def _after_step(store: Store, case: Case, project: Project, step: Step, now: datetime,
-                      calendar: WorkCalendar) -> str:
+async def _after_step(store: Store, case: Case, step: Step, now: datetime,
+                      calendar: WorkCalendar) -> OutcomeEvent:
     """A step was approved: open the next one, or approve the case."""
-    following = await store.one(Step, case_id=case.id, round=case.round, seq=step.seq + 1)
+    case_type = case_type_of(case)
+    # A round holds every step from where it began to the last, so the last needs no look.
+    following = (await store.step_at(step.case_id, case.round, step.seq + 1)
+                 if step.seq < len(case_type.steps) else None)
     if following is None:
         case.state, case.closed_at = CaseState.APPROVED, now
-        return "approved_case"
-    spec = case_type_of(case).steps[following.seq - 1]
-    await _open_step(store, case, project, following, spec, now, calendar)
-    return "approved_step"
+        return OutcomeEvent.APPROVED_CASE
+    spec = case_type.steps[following.seq - 1]
+    await _open_step(store, case, await _project_of(store, case), following, spec, now,
+                     calendar)
+    return OutcomeEvent.APPROVED_STEP
+
+
+async def _project_of(store: Store, case: Case) -> Project:
+    project = await store.get(Project, case.project_id)
+    assert project is not None
+    return project
 
 
 def _vote(assignment: Assignment, decision: Decision | None) -> machine.Vote:
@@ -377,7 +389,7 @@ def _checked_text(text: str | None, policy: Policy) -> str | None:
 
 async def _already_decided(store: Store, step: Step) -> AlreadyDecided | StaleCard:
     """Who settled this: the newest decision in the step (or the withdrawal)."""
-    decided = [a for a in await store.assignments(step.id) if a.decision]  # type: ignore[arg-type]
+    decided = [a for a in await store.assignments(step.id) if a.decision]
     if decided:
         last = max(decided, key=lambda a: (a.decided_at or step.started_at, a.id or 0))
         person = await store.get(Person, last.person_id)
@@ -388,14 +400,13 @@ async def _already_decided(store: Store, step: Step) -> AlreadyDecided | StaleCa
 
 async def deemable_steps(store: Store, now: datetime) -> list[int]:
     """Open steps past their due whose type says silence means approval (超时默许)."""
-    return [s.id for s in await store.all(Step, order_by=Step.id, state=StepState.OPEN,
-                                         timeout_policy=TimeoutPolicy.DEEMED_APPROVAL)
-            if s.id is not None and s.due_at is not None and s.due_at <= now]
+    return [s.id for s in await store.open_steps_timed_out_as(TimeoutPolicy.DEEMED_APPROVAL)
+            if s.due_at is not None and s.due_at <= now]
 
 
 async def deem_approved(store: Store, step_id: int, *, now: datetime,
                         calendar: WorkCalendar) -> Outcome | None:
-    """Approve a step by its timeout policy: nobody decided in time. Commits; None when the
+    """Approve a step by its timeout policy: nobody decided in time. Flushes; None when the
     step was decided (or deemed by another process) meanwhile."""
     step = await store.get(Step, step_id)
     if step is None or step.state != StepState.OPEN or step.due_at is None or step.due_at > now:
@@ -405,22 +416,21 @@ async def deem_approved(store: Store, step_id: int, *, now: datetime,
     if not await store.compare_and_set_step(step, state=StepState.APPROVED.value,
                                             closed_at=now, deemed=True):
         return None
-    for lane in await store.all(Lane, step_id=step_id):
+    for lane in await store.lanes(step_id):
         if lane.state == LaneState.OPEN:
             lane.state = LaneState.APPROVED
     for assignment in await store.assignments(step_id):
         if assignment.state in ACTIVE:
             assignment.state = AssignmentState.CANCELLED
     case = await store.get(Case, step.case_id)
-    project = await store.get(Project, case.project_id) if case else None
-    assert case is not None and project is not None and case.id is not None
-    event = await _after_step(store, case, project, step, now, calendar)
+    assert case is not None
+    event = await _after_step(store, case, step, now, calendar)
     case.version += 1
     await store.flush()
     await store.audit(at=now, actor_id=None, action="case.deemed_approved",
                       subject=f"case:{case.id}",
                       data={"step": step_id, "due": _iso(step.due_at), "then": event})
-    await store.commit()
+    await store.flush()
     return Outcome(case.id, step_id, event)
 
 
@@ -429,7 +439,7 @@ async def record_refused_press(store: Store, *, actor_id: int | None, tg_user_id
     """Forged, stale or foreign presses leave a trace in the audit trail."""
     await store.audit(at=now, actor_id=actor_id, action="press.refused", subject="callback",
                       data={"tg_user_id": tg_user_id, "data": data, "why": why})
-    await store.commit()
+    await store.flush()
 
 
 # -- the submitter: supplement and withdraw ------------------------------------------------
@@ -443,13 +453,13 @@ async def resubmit(store: Store, actor: Actor, case_id: int, *, note: str | None
     if case.state != CaseState.SUPPLEMENT:
         raise CaseClosed(state=case.state)
     note = _checked_text(note, policy)
-    step = await store.one(Step, case_id=case_id, round=case.round, state=StepState.PAUSED)
+    step = await store.paused_step(case_id, case.round)
     if step is None or not await store.compare_and_set_step(
             step, state=StepState.OPEN.value, paused_at=None):
         raise StaleCard()
-    everyone = await store.assignments(step.id)  # type: ignore[arg-type]
+    everyone = await store.assignments(step.id)
     dues = []
-    for lane in await store.all(Lane, step_id=step.id):
+    for lane in await store.lanes(step.id):
         if lane.state == LaneState.APPROVED:
             continue
         deadline = calendar.deadline(now, lane.remaining_days or 0)
@@ -467,7 +477,7 @@ async def resubmit(store: Store, actor: Actor, case_id: int, *, note: str | None
     case.state = CaseState.PENDING
     case.version += 1
     # The clock runs against a new due: yellow and red may come again for it.
-    await store.retire_claims("step", step.id, f"v{step.version}")  # type: ignore[arg-type]
+    await store.retire_claims("step", step.id, f"v{step.version}")
     for ref in files:
         store.add(_attachment(case_id, ref))
     if note:  # what the submitter says with the supplement is shown on the card
@@ -477,8 +487,8 @@ async def resubmit(store: Store, actor: Actor, case_id: int, *, note: str | None
                       subject=f"case:{case_id}",
                       data={"step": step.id, "note": note, "files": len(files),
                             "due": _iso(step.due_at)})
-    await store.commit()
-    return Outcome(case_id, step.id, "resubmitted")
+    await store.flush()
+    return Outcome(case_id, step.id, OutcomeEvent.RESUBMITTED)
 
 
 async def _run_lane_again(store: Store, step: Step, lane: Lane, again: list[Assignment],
@@ -507,21 +517,21 @@ async def withdraw(store: Store, actor: Actor, case_id: int, *, now: datetime) -
     case = await own_case(store, actor, case_id)
     if case.state not in (CaseState.PENDING, CaseState.SUPPLEMENT):
         raise CaseClosed(state=case.state)
-    current = [s for s in await store.all(Step, case_id=case_id, round=case.round)
+    current = [s for s in await store.round_steps(case_id, case.round)
                if s.state in (StepState.OPEN, StepState.PAUSED, StepState.WAITING)]
     for step in current:
         if not await store.compare_and_set_step(step, state=StepState.WITHDRAWN.value,
                                                 closed_at=now):
             raise StaleCard()
-        for assignment in await store.assignments(step.id):  # type: ignore[arg-type]
+        for assignment in await store.assignments(step.id):
             if assignment.state in ACTIVE:
                 assignment.state = AssignmentState.CANCELLED
     case.state, case.closed_at, case.version = CaseState.WITHDRAWN, now, case.version + 1
     await store.flush()
     await store.audit(at=now, actor_id=actor.id, action="case.withdrawn",
                       subject=f"case:{case_id}", data={})
-    await store.commit()
-    return Outcome(case_id, None, "withdrawn")
+    await store.flush()
+    return Outcome(case_id, None, OutcomeEvent.WITHDRAWN)
 
 
 async def own_case(store: Store, actor: Actor, case_id: int) -> Case:
@@ -545,21 +555,20 @@ async def transfer(store: Store, actor: Actor, step_id: int, to_person_id: int, 
         raise EmptyText(what="reason")
     step, mine = await _my_turn_for_change(store, actor, step_id, to_person_id)
     target = await _target(store, to_person_id, now, calendar)
-    assert step.id is not None
     mine.state, mine.reason = AssignmentState.TRANSFERRED, reason
     successor = await store.save(Assignment(
         step_id=step.id, lane_id=mine.lane_id, person_id=target.id,
         on_behalf_of_id=target.on_behalf_of.id if target.on_behalf_of else None,
         added=mine.added, waits_for_id=mine.waits_for_id, transferred_from_id=mine.id,
         created_at=now))
-    for waiting in await store.all(Assignment, step_id=step_id, waits_for_id=mine.id):
+    for waiting in await store.waiting_on(step_id, mine.id or 0):
         waiting.waits_for_id = successor.id
     await store.flush()
     await store.audit(at=now, actor_id=actor.id, action="case.transferred",
                       subject=f"case:{step.case_id}",
                       data={"step": step_id, "from": actor.id, "to": target.id, "reason": reason})
-    await store.commit()
-    return Outcome(step.case_id, step_id, "transferred")
+    await store.flush()
+    return Outcome(step.case_id, step_id, OutcomeEvent.TRANSFERRED)
 
 
 async def add_signer(store: Store, actor: Actor, step_id: int, person_id: int, *, before: bool,
@@ -567,7 +576,6 @@ async def add_signer(store: Store, actor: Actor, step_id: int, person_id: int, *
     """Someone else must approve too: before me (I wait for them) or after me."""
     step, mine = await _my_turn_for_change(store, actor, step_id, person_id)
     target = await _target(store, person_id, now, calendar)
-    assert step.id is not None
     signer = Assignment(
         step_id=step.id, lane_id=mine.lane_id, person_id=target.id, added=True,
         on_behalf_of_id=target.on_behalf_of.id if target.on_behalf_of else None,
@@ -580,8 +588,8 @@ async def add_signer(store: Store, actor: Actor, step_id: int, person_id: int, *
     await store.audit(at=now, actor_id=actor.id, action="case.signer_added",
                       subject=f"case:{step.case_id}",
                       data={"step": step_id, "signer": target.id, "before": before})
-    await store.commit()
-    return Outcome(step.case_id, step_id, "signer_added")
+    await store.flush()
+    return Outcome(step.case_id, step_id, OutcomeEvent.SIGNER_ADDED)
 
 
 async def _my_turn_for_change(store: Store, actor: Actor, step_id: int,
@@ -589,15 +597,7 @@ async def _my_turn_for_change(store: Store, actor: Actor, step_id: int,
     """My pending turn, locked against concurrent decisions by bumping the step's version."""
     for _attempt in range(CAS_ATTEMPTS):
         step, mine = await check_press(store, actor, step_id)
-        if other_id == actor.id:
-            raise NotAllowed(action="self")
-        case = await store.get(Case, step.case_id)
-        if case is not None and other_id == case.submitter_id:
-            raise NotAllowed(action="submitter")  # nobody decides their own item
-        live = {a.person_id for a in await store.assignments(step_id)
-                if a.lane_id == mine.lane_id and a.state in ACTIVE}
-        if other_id in live:
-            raise NotAllowed(action="already_assigned")
+        await check_candidate(store, actor, step, mine, other_id)  # the picker's rule too
         if await store.compare_and_set_step(step):
             return step, mine
     raise StaleCard()

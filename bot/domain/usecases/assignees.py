@@ -12,7 +12,7 @@ from datetime import date
 
 from bot.domain.rules.casetypes import AssigneeRule
 from bot.domain.rules.vocabulary import MemberRole
-from storage.models import Case, Delegation, Person, Project, Section
+from storage.models import Case, Person, Project, Section
 from storage.store import Store
 
 
@@ -23,7 +23,6 @@ class Assignee:
 
     @property
     def id(self) -> int:
-        assert self.person.id is not None
         return self.person.id
 
 
@@ -41,7 +40,6 @@ async def resolve(store: Store, rule: AssigneeRule, case: Case, project: Project
             people = [await store.get(Person, case.submitter_id)]
         case "project_handlers" | "project_guides":
             role = MemberRole.HANDLER if rule.kind == "project_handlers" else MemberRole.GUIDE
-            assert project.id is not None
             people = list(await store.members(project.id, role))
         case "section_head":  # bare: the project's responsible section; or a named one
             if rule.value:
@@ -56,8 +54,7 @@ async def resolve(store: Store, rule: AssigneeRule, case: Case, project: Project
             people = list(await store.people_with_role(str(rule.value)))
         case "section":
             section = await store.section_by_code(str(rule.value))
-            people = list(await store.all(Person, order_by=Person.id, section_id=section.id)
-                          if section else [])
+            people = list(await store.section_people(section.id)) if section else []
         case _:
             raise ValueError(f"unknown assignee rule {rule.kind!r}")
     return [p for p in people if p is not None and p.active]
@@ -69,15 +66,13 @@ async def resolve_all(store: Store, rules: tuple[AssigneeRule, ...], case: Case,
     found: dict[int, Person] = {}
     for rule in rules:
         for person in await resolve(store, rule, case, project):
-            assert person.id is not None
             found.setdefault(person.id, person)
     return list(found.values())
 
 
 async def away_delegate(store: Store, person: Person, day: date) -> Person | None:
     """The delegate of someone out of office on ``day`` (the latest arrangement wins)."""
-    for delegation in reversed(await store.all(Delegation, order_by=Delegation.id,
-                                               person_id=person.id, cancelled_at=None)):
+    for delegation in reversed(await store.absences(person.id or 0)):
         if delegation.starts_on <= day <= delegation.ends_on:
             delegate = await store.get(Person, delegation.delegate_id)
             if delegate is not None and delegate.active:

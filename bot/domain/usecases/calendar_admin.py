@@ -20,7 +20,8 @@ class CalendarImportReport:
 
 async def import_calendar(store: Store, imported: CalendarImport, *, source: str,
                           now: datetime, actor_id: int | None = None) -> CalendarImportReport:
-    """Store overrides and mark their years covered; re-importing changes nothing. Commits."""
+    """Store overrides and mark their years covered; re-importing changes nothing. Flushes;
+    the edge commits."""
     added = changed = unchanged = 0
     for override in imported.overrides:
         row = await store.get(CalendarOverride, override.day)
@@ -42,14 +43,14 @@ async def import_calendar(store: Store, imported: CalendarImport, *, source: str
     await store.audit(at=now, actor_id=actor_id, action="calendar.imported", subject="calendar",
                       data={"added": added, "changed": changed,
                             "years": list(imported.covered_years), "source": source})
-    await store.commit()
+    await store.flush()
     return CalendarImportReport(added, changed, unchanged, tuple(imported.covered_years))
 
 
 async def set_day(store: Store, *, day: date, is_workday: bool, name: str, source: str,
                   now: datetime, actor_id: int | None = None) -> bool:
     """Declare one day a holiday or a working day (an ad-hoc correction; it does not make its
-    year covered). Returns whether anything changed. Commits."""
+    year covered). Returns whether anything changed. Flushes; the edge commits."""
     row = await store.get(CalendarOverride, day)
     if row is not None and (row.is_workday, row.name) == (is_workday, name):
         return False
@@ -61,7 +62,7 @@ async def set_day(store: Store, *, day: date, is_workday: bool, name: str, sourc
     await store.audit(at=now, actor_id=actor_id, action="calendar.day_set", subject="calendar",
                       data={"day": day.isoformat(), "workday": is_workday, "name": name,
                             "source": source})
-    await store.commit()
+    await store.flush()
     return True
 
 

@@ -12,7 +12,7 @@ from bot.domain.rules.casetypes import CaseType
 from bot.domain.rules.lights import light
 from bot.domain.rules.policy import Policy
 from bot.domain.rules.turns import holds_turn
-from bot.domain.rules.vocabulary import AssignmentState, CaseState, Light, StepState
+from bot.domain.rules.vocabulary import AssignmentState, CaseState, LaneState, Light, StepState
 from bot.domain.usecases.approvals import case_type_of
 from storage.models import (
     Assignment,
@@ -101,54 +101,42 @@ class CaseView:
 
 async def case_view(store: Store, case_id: int, now: datetime, calendar: WorkCalendar,
                     policy: Policy) -> CaseView:
-    case = await store.get(Case, case_id)
-    assert case is not None
-    project = await store.get(Project, case.project_id)
-    submitter = await store.get(Person, case.submitter_id)
-    assert project is not None and submitter is not None
-    people: dict[int, Person] = {}
-
-    async def person(person_id: int | None) -> Person | None:
-        if person_id is None:
-            return None
-        if person_id not in people:
-            found = await store.get(Person, person_id)
-            assert found is not None
-            people[person_id] = found
-        return people[person_id]
-
+    """The case as its cards show it, read in a fixed number of queries (``Store.case_rows``
+    and one for the people in it)."""
+    rows = await store.case_rows(case_id)
+    assert rows is not None
+    wanted = {a.person_id for a in rows.assignments}
+    wanted |= {a.on_behalf_of_id for a in rows.assignments if a.on_behalf_of_id}
+    wanted |= {c.author_id for c in rows.comments}
+    cc_of = {s.id: [int(i) for i in json.loads(s.cc or "[]")] for s in rows.steps}
+    wanted |= {i for ids in cc_of.values() for i in ids}
+    people = await store.by_ids(Person, sorted(wanted - {rows.submitter.id}))
+    people[rows.submitter.id] = rows.submitter
+    lanes_of: dict[int, list[Lane]] = {}
+    for lane in rows.lanes:
+        lanes_of.setdefault(lane.step_id, []).append(lane)
     steps = []
-    for step in await store.all(Step, order_by=Step.id, case_id=case_id):
-        assert step.id is not None
-        everyone = await store.assignments(step.id)
+    for step in rows.steps:
         is_open = step.state == StepState.OPEN
         lanes = []
-        for lane in await store.all(Lane, order_by=Lane.seq, step_id=step.id):
-            views = []
-            for a in everyone:
-                if a.lane_id == lane.id:
-                    holder = await person(a.person_id)
-                    assert holder is not None
-                    views.append(AssignmentView(a, holder, await person(a.on_behalf_of_id)))
+        for lane in lanes_of.get(step.id or 0, []):
+            views = [AssignmentView(a, people[a.person_id],
+                                    people.get(a.on_behalf_of_id) if a.on_behalf_of_id else None)
+                     for a in rows.assignments if a.lane_id == lane.id]
             lane_light = (light(now, lane.due_at, calendar, policy, lane.limit_days)
-                          if is_open and lane.state == "open" and lane.due_at else None)
+                          if is_open and lane.state == LaneState.OPEN and lane.due_at else None)
             lanes.append(LaneView(lane, views, lane_light))
         step_light = left = None
         if is_open and step.due_at is not None:
             step_light = light(now, step.due_at, calendar, policy, step.limit_days)
             left = calendar.remaining_working_days(now, step.due_at)
-        cc = [p for p in [await person(i) for i in json.loads(step.cc or "[]")] if p]
+        cc = [people[i] for i in cc_of[step.id] if i in people]
         steps.append(StepView(step, lanes, step_light, left, cc))
     steps.sort(key=lambda s: (s.step.round, s.step.seq))
-    comments = []
-    for comment in await store.all(Comment, order_by=Comment.id, case_id=case_id):
-        author = await person(comment.author_id)
-        assert author is not None
-        comments.append((comment, author))
-    missing = await store.all(MissingItem, order_by=MissingItem.supply_by, case_id=case_id)
-    return CaseView(case, case_type_of(case), project, submitter, steps,
-                    await store.attachments(case_id=case_id), comments,
-                    json.loads(case.details or "{}"), missing)
+    comments = [(comment, people[comment.author_id]) for comment in rows.comments]
+    return CaseView(rows.case, case_type_of(rows.case), rows.project, rows.submitter, steps,
+                    rows.attachments, comments, json.loads(rows.case.details or "{}"),
+                    rows.missing)
 
 
 @dataclass
@@ -161,8 +149,7 @@ class PendingItem:
 async def pending_for(store: Store, person_id: int, now: datetime, calendar: WorkCalendar,
                       policy: Policy) -> list[PendingItem]:
     """Every open turn of this person, oldest first (newest last)."""
-    mine = [a for a in await store.all(Assignment, order_by=Assignment.id, person_id=person_id,
-                                       state=AssignmentState.PENDING)]
+    mine = await store.pending_assignments(person_id)
     items = []
     views: dict[int, CaseView] = {}
     for assignment in mine:

@@ -30,5 +30,5 @@ async def add_comment(store: Store, actor: Actor, case_id: int, text: str, *,
                                        tg_message_id=tg_message_id))
     await store.audit(at=now, actor_id=actor.id, action="case.commented",
                       subject=f"case:{case_id}", data={"comment": comment.id})
-    await store.commit()
+    await store.flush()
     return comment

@@ -49,7 +49,7 @@ def parse_day(text: str, today: date) -> date:
 async def find_person(store: Store, text: str) -> Person:
     """A colleague by @username or org-file key (any case), or exact name."""
     wanted = text.strip().removeprefix("@")
-    for person in await store.all(Person, order_by=Person.id, active=True):
+    for person in await store.active_people():
         handles = {h.casefold() for h in (person.username, person.key) if h}
         if wanted and (wanted.casefold() in handles or wanted == person.name):
             return person
@@ -95,21 +95,21 @@ async def set_away(store: Store, actor: Actor, *, starts_on: date, ends_on: date
                       subject=f"person:{actor.id}",
                       data={"delegate": delegate.id, "from": starts_on.isoformat(),
                             "to": ends_on.isoformat()})
-    await store.commit()
+    await store.flush()
     return away
 
 
 async def come_back(store: Store, actor: Actor, *, today: date, now: datetime) -> int:
     """End every current and future absence; returns how many were ended."""
     ended = 0
-    for away in await store.all(Delegation, person_id=actor.id, cancelled_at=None):
+    for away in await store.absences(actor.id):
         if away.ends_on >= today:
             away.cancelled_at = now
             ended += 1
     if ended:
         await store.audit(at=now, actor_id=actor.id, action="delegation.ended",
                           subject=f"person:{actor.id}", data={"count": ended})
-    await store.commit()
+    await store.flush()
     return ended
 
 
@@ -117,8 +117,7 @@ async def arrangements(store: Store, person_id: int,
                        today: date) -> list[tuple[Delegation, Person]]:
     """Current and coming absences of a person, with their delegate."""
     found = []
-    for away in await store.all(Delegation, order_by=Delegation.starts_on, person_id=person_id,
-                                cancelled_at=None):
+    for away in sorted(await store.absences(person_id), key=lambda away: away.starts_on):
         delegate = await store.get(Person, away.delegate_id)
         if away.ends_on >= today and delegate is not None:
             found.append((away, delegate))

@@ -47,7 +47,7 @@ async def add_missing(store: Store, actor: Actor, case_id: int, *, name: str, su
     await store.audit(at=now, actor_id=actor.id, action="missing.listed",
                       subject=f"case:{case_id}",
                       data={"item": item.id, "name": name, "by": supply_by.isoformat()})
-    await store.commit()
+    await store.flush()
     return item
 
 
@@ -55,13 +55,12 @@ async def mark_supplied(store: Store, actor: Actor, case_id: int, *, name: str,
                         now: datetime, place: Place) -> MissingItem:
     await _case(store, actor, case_id, place)
     wanted = " ".join(name.split())
-    for item in await store.all(MissingItem, order_by=MissingItem.id, case_id=case_id,
-                                supplied_at=None):
+    for item in await store.open_missing(case_id):
         if item.name == wanted:
             item.supplied_at = now
             await store.audit(at=now, actor_id=actor.id, action="missing.supplied",
                               subject=f"case:{case_id}", data={"item": item.id})
-            await store.commit()
+            await store.flush()
             return item
     raise UnknownItem(name=wanted)
 
@@ -73,4 +72,4 @@ async def missing_of(store: Store, actor: Actor, case_id: int,
     if case is None:
         raise StaleCard()
     require_shown_here(await require_case_reader(store, actor, case), place)
-    return await store.all(MissingItem, order_by=MissingItem.supply_by, case_id=case_id)
+    return await store.missing_items(case_id)

@@ -34,7 +34,7 @@ from bot.domain.rules.ladder import (
 )
 from bot.domain.rules.policy import Policy
 from bot.domain.rules.turns import turn_holders
-from bot.domain.rules.vocabulary import MemberRole, ProjectStatus, Role, StepState
+from bot.domain.rules.vocabulary import Channel, MemberRole, ProjectStatus, Role, StepState
 from bot.domain.usecases.approvals import case_type_from
 from storage.models import (
     Assignment,
@@ -384,7 +384,7 @@ class _Planner:
         project = subject.project
         head_id = await self._head_id(project)
         urge = UrgeNotice(target_kind=subject.kind, target_id=subject.id,
-                          project_id=project.id, section_id=project.section_id,  # type: ignore[arg-type]
+                          project_id=project.id, section_id=project.section_id,
                           head_id=head_id, issued_at=self.now, due_at=subject.due)
         if await self.store.insert_once(urge):
             await self.store.audit(at=self.now, actor_id=None, action="urge.issued",
@@ -421,7 +421,8 @@ class _Planner:
                 # while the year is still uncovered.
                 admin = await self.person(nudge.person_id)
                 if admin is None or self.calendar.is_covered(nudge.target_id):
-                    nudge.channel, nudge.sent_at, nudge.error = "none", self.now, "no longer due"
+                    nudge.channel, nudge.sent_at = Channel.NONE, self.now
+                    nudge.error = "no longer due"
                 elif await self.store.retake_nudge(nudge, self.now):
                     self.result.uncertain_years.append((nudge, admin, nudge.target_id))
                 continue
@@ -429,7 +430,7 @@ class _Planner:
             subject = await self.subject(nudge.target_kind, nudge.target_id)
             person = await self.person(nudge.person_id)
             if subject is None or person is None or _settled(subject):
-                nudge.channel, nudge.sent_at, nudge.error = "none", self.now, "no longer due"
+                nudge.channel, nudge.sent_at, nudge.error = Channel.NONE, self.now, "no longer due"
                 continue
             if not self.policy.may_nudge(self.now, self.calendar, subject.urgent):
                 continue  # quiet hours hold a retaken claim too, like any nudge
@@ -440,7 +441,7 @@ class _Planner:
                                             subject.ladder)
                          if r.key == nudge.level), None)
             if rung is None:
-                nudge.channel, nudge.sent_at, nudge.error = "none", self.now, "no longer due"
+                nudge.channel, nudge.sent_at, nudge.error = Channel.NONE, self.now, "no longer due"
                 continue
             rung = _from_start(subject, rung)
             left = self.calendar.remaining_working_days(self.now, subject.due)
@@ -461,7 +462,7 @@ class _Planner:
                     self.result.uncertain_years.append((nudge, admin, year))
 
 
-async def mark_sent(store: Store, nudge: Nudge, *, channel: str, at: datetime,
+async def mark_sent(store: Store, nudge: Nudge, *, channel: Channel, at: datetime,
                     error: str | None = None) -> None:
     """Record how a claimed nudge went out (private, group, or none with the reason)."""
     nudge.channel, nudge.sent_at, nudge.error = channel, at, error

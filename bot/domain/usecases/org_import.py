@@ -16,7 +16,7 @@ from bot.domain.rules.org_file import (
     parse_org,
 )
 from bot.domain.rules.vocabulary import MemberRole
-from storage.models import Chat, Milestone, Person, Project, ProjectMember, Report, Section
+from storage.models import Chat, Milestone, Person, Project, ProjectMember, Section
 from storage.store import Store
 
 KINDS = ("sections", "people", "chats", "projects", "members", "milestones")
@@ -100,7 +100,6 @@ def _assign(row: Any, **values: Any) -> bool:
 
 
 def _id(row: Any) -> int:
-    assert row.id is not None
     return int(row.id)
 
 
@@ -155,7 +154,7 @@ class _Import:
         self.report.warnings.append(OrgIssue(line, path, message).render(self.org.filename))
 
     async def sections(self) -> None:
-        rows = {row.code: row for row in await self.store.all(Section)}
+        rows = {row.code: row for row in await self.store.sections()}
         for spec in self.org.sections:
             row = rows.get(spec.code)
             if row is None:
@@ -172,7 +171,7 @@ class _Import:
 
     async def people(self) -> None:
         store, specs = self.store, self.org.people
-        rows = await store.all(Person, order_by=Person.id)
+        rows = await store.people()
         by_key = {row.key: row for row in rows}
         by_tg = {row.tg_user_id: row for row in rows if row.tg_user_id is not None}
         listed = {spec.key for spec in specs}
@@ -225,12 +224,12 @@ class _Import:
         await self.store.flush()
 
     async def chats(self) -> None:
-        rows = {row.tg_chat_id: row for row in await self.store.all(Chat)}
+        rows = {row.tg_chat_id: row for row in await self.store.chats()}
         for spec in self.org.chats:
             key = str(spec.telegram_id)
             row = rows.get(spec.telegram_id)
             if row is None:
-                row = Chat(tg_chat_id=spec.telegram_id, kind=spec.kind.value, title=spec.title)
+                row = Chat(tg_chat_id=spec.telegram_id, kind=spec.kind, title=spec.title)
                 self.store.add(row)
                 self.tally.seen("chats", key, created=True)
             else:
@@ -244,7 +243,7 @@ class _Import:
 
     async def projects(self) -> None:
         store = self.store
-        rows = await store.all(Project, order_by=Project.code)
+        rows = await store.projects()
         by_code = {row.code.upper(): row for row in rows}
         listed = {spec.code.upper() for spec in self.org.projects}
         # Each chat the file lists is linked to exactly the project it names, or to none.
@@ -301,7 +300,7 @@ class _Import:
         store, counts = self.store, self.report.counts["members"]
         wanted = [(_id(self.person_rows[k]), MemberRole.HANDLER.value) for k in spec.handlers]
         wanted += [(_id(self.person_rows[k]), MemberRole.GUIDE.value) for k in spec.guides]
-        rows = await store.all(ProjectMember, order_by=ProjectMember.id, project_id=_id(project))
+        rows = await store.project_members(_id(project))
         have = {(row.person_id, row.role): row for row in rows}
         changed = False
         for pair, row in have.items():
@@ -313,7 +312,8 @@ class _Import:
             if (person_id, role) in have:
                 counts.unchanged += 1
             else:
-                store.add(ProjectMember(project_id=_id(project), person_id=person_id, role=role))
+                store.add(ProjectMember(project_id=_id(project), person_id=person_id,
+                                        role=MemberRole(role)))
                 counts.created += 1
                 changed = True
         await store.flush()
@@ -343,7 +343,7 @@ class _Import:
                 changed = True
         extra = rows[len(spec.milestones):]
         for position, row in enumerate(extra, start=len(spec.milestones) + 1):
-            reports = await store.all(Report, milestone_id=_id(row))
+            reports = await store.milestone_reports(_id(row))
             for report in reports:
                 report.milestone_id = None
             if reports:

@@ -24,10 +24,13 @@ class Actor:
 
 
 async def identify(store: Store, tg_user_id: int) -> Actor | None:
-    person = await store.person_by_tg(tg_user_id)
-    if person is None or not person.active or person.id is None:
+    found = await store.person_with_roles(tg_user_id)
+    if found is None:
         return None
-    return Actor(person.id, person, frozenset(await store.roles_of(person.id)))
+    person, roles = found
+    if not person.active or person.id is None:
+        return None
+    return Actor(person.id, person, frozenset(roles))
 
 
 def require_actor(actor: Actor | None, tg_user_id: int) -> Actor:
@@ -38,7 +41,6 @@ def require_actor(actor: Actor | None, tg_user_id: int) -> Actor:
 
 async def may_report(store: Store, actor: Actor, project: Project) -> bool:
     """Handlers and guides of the project, its leader, its section's handlers, admins."""
-    assert project.id is not None
     if actor.has(Role.ADMIN) or actor.id == project.leader_id:
         return True
     if await store.is_member(project.id, actor.id):
@@ -53,7 +55,6 @@ async def require_reporter(store: Store, actor: Actor, project: Project) -> None
 
 async def require_submitter(store: Store, actor: Actor, project: Project) -> None:
     """Items for approval come from the project's handlers (or its section's, or admins)."""
-    assert project.id is not None
     if actor.has(Role.ADMIN):
         return
     handlers = await store.members(project.id, MemberRole.HANDLER)

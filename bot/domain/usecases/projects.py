@@ -10,10 +10,10 @@ from bot.domain.rules.calendar import WorkCalendar
 from bot.domain.rules.errors import GroupTaken, NotAllowed, ProjectHasGroup, UnknownProject
 from bot.domain.rules.lights import light, worst
 from bot.domain.rules.policy import Policy
-from bot.domain.rules.vocabulary import CaseState, ChatKind, Light, ProjectStatus, Role, StepState
+from bot.domain.rules.vocabulary import ChatKind, Light, ProjectStatus, Role
 from bot.domain.usecases.people import Actor
 from bot.domain.usecases.reporting import MilestoneStatus, current_milestone
-from storage.models import Case, Chat, Project, Step
+from storage.models import Chat, Project
 from storage.store import Store
 
 _DONE = {ProjectStatus.DONE, ProjectStatus.DONE_FOLLOW_UP}
@@ -30,14 +30,12 @@ class ProjectLine:
 async def project_light(store: Store, project: Project, now: datetime, calendar: WorkCalendar,
                         policy: Policy) -> tuple[Light | None, MilestoneStatus | None, int]:
     """The worst of the current milestone's light and the open steps' lights."""
-    assert project.id is not None
     milestone = await current_milestone(store, project, now, calendar, policy)
     lights = [milestone.light] if milestone else []
-    open_cases = await store.all(Case, project_id=project.id, state=CaseState.PENDING)
-    for case in open_cases:
-        for step in await store.all(Step, case_id=case.id, state=StepState.OPEN):
-            if step.due_at is not None:
-                lights.append(light(now, step.due_at, calendar, policy, step.limit_days))
+    open_cases = await store.pending_cases(project.id)
+    for step in await store.open_steps_of_project(project.id):
+        if step.due_at is not None:
+            lights.append(light(now, step.due_at, calendar, policy, step.limit_days))
     if project.status in _DONE:
         return None, milestone, len(open_cases)
     return worst(lights), milestone, len(open_cases)
@@ -63,14 +61,14 @@ async def bind_group(store: Store, actor: Actor, code: str, *, tg_chat_id: int, 
                      now: datetime, move: bool = False) -> Project:
     """Make this group the project's work group (admins only). A group works on one project:
     one that is another's is refused; a project's work group elsewhere is moved here only
-    when ``move`` says so. Commits."""
+    when ``move`` says so. Flushes; the edge commits."""
     if not actor.has(Role.ADMIN):
         raise NotAllowed(action="bind")
     project = await store.project_by_code(code)
     if project is None:
         raise UnknownProject(code=code)
     chat = await store.chat_by_tg(tg_chat_id)
-    owner = await store.one(Project, chat_id=chat.id) if chat is not None else None
+    owner = await store.project_of_chat(chat.id) if chat and chat.id else None
     if owner is not None and owner.id != project.id:
         raise GroupTaken(code=owner.code, wanted=project.code)
     current = await store.chat_of(project)
@@ -86,5 +84,5 @@ async def bind_group(store: Store, actor: Actor, code: str, *, tg_chat_id: int, 
                       data={"tg_chat_id": tg_chat_id,
                             "moved_from": current.tg_chat_id if current is not None
                             and current.tg_chat_id != tg_chat_id else None})
-    await store.commit()
+    await store.flush()
     return project

@@ -9,7 +9,7 @@ from bot.domain.rules.calendar import DayCount, WorkCalendar
 from bot.domain.rules.errors import EmptyText, TooLong
 from bot.domain.rules.lights import light, milestone_due
 from bot.domain.rules.policy import Policy
-from bot.domain.rules.vocabulary import Light
+from bot.domain.rules.vocabulary import AttachmentKind, Light
 from bot.domain.usecases.people import Actor, require_reporter
 from storage.models import Attachment, Milestone, Person, Project, Report
 from storage.store import Store
@@ -19,7 +19,7 @@ from storage.store import Store
 class FileRef:
     """A Telegram file as the bot received it (stored by file_id, never downloaded)."""
 
-    kind: str
+    kind: AttachmentKind
     file_id: str
     file_unique_id: str
     file_name: str | None = None
@@ -46,7 +46,6 @@ class ReportView:
 async def current_milestone(store: Store, project: Project, now: datetime,
                             calendar: WorkCalendar, policy: Policy) -> MilestoneStatus | None:
     """The first milestone not done yet, with its light."""
-    assert project.id is not None
     for milestone in await store.milestones(project.id):
         if milestone.done_on is None:
             due = milestone_due(milestone.due_on, calendar)
@@ -66,7 +65,6 @@ async def file_report(store: Store, actor: Actor, project: Project, *, text: str
     text = text.strip()
     if len(text) > policy.report_max_chars:
         raise TooLong(length=len(text), limit=policy.report_max_chars)
-    assert project.id is not None
     report = None
     if media_group_id:
         report = await store.report_by_media_group(tg_chat_id, media_group_id)
@@ -111,7 +109,7 @@ async def report_view(store: Store, report: Report, now: datetime, calendar: Wor
                       policy: Policy) -> ReportView:
     project = await store.get(Project, report.project_id)
     author = await store.get(Person, report.author_id)
-    assert project is not None and author is not None and report.id is not None
+    assert project is not None and author is not None
     status = None
     if report.milestone_id is not None:
         milestone = await store.get(Milestone, report.milestone_id)

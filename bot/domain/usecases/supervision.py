@@ -14,9 +14,9 @@ from zoneinfo import ZoneInfo
 
 from bot.domain.rules.errors import AlreadyDecided, EmptyText, NotAllowed, StaleCard, TooLong
 from bot.domain.rules.policy import Policy
-from bot.domain.rules.vocabulary import Role
+from bot.domain.rules.vocabulary import Channel, Role
 from bot.domain.usecases.people import Actor
-from storage.models import Nudge, Person, Section, UrgeNotice
+from storage.models import Person, UrgeNotice
 from storage.store import Store
 
 
@@ -36,7 +36,7 @@ async def urge_to_answer(store: Store, actor: Actor, urge_id: int) -> UrgeNotice
 
 async def answer_urge(store: Store, actor: Actor, urge_id: int, *, cause: str, plan: str,
                       now: datetime, policy: Policy) -> UrgeNotice:
-    """Record the written answer once. Commits."""
+    """Record the written answer once. Flushes; the edge commits."""
     urge = await urge_to_answer(store, actor, urge_id)
     cause, plan = cause.strip(), plan.strip()
     for text in (cause, plan):
@@ -50,7 +50,7 @@ async def answer_urge(store: Store, actor: Actor, urge_id: int, *, cause: str, p
     await store.audit(at=now, actor_id=actor.id, action="urge.answered",
                       subject=f"{urge.target_kind}:{urge.target_id}",
                       data={"urge": urge_id, "cause": cause, "plan": plan})
-    await store.commit()
+    await store.flush()
     return urge
 
 
@@ -87,11 +87,11 @@ def level_group(level: str) -> str | None:
 async def urge_counts(store: Store, year: int, tz: ZoneInfo) -> UrgeCounts:
     """Yellow and red pings and urge notices received, per person and per section."""
     counts = UrgeCounts(year)
-    people = {p.id: p for p in await store.all(Person)}
-    sections = {s.id: s for s in await store.all(Section)}
-    for nudge in await store.all(Nudge, order_by=Nudge.id):
+    people = {p.id: p for p in await store.people()}
+    sections = {s.id: s for s in await store.sections()}
+    for nudge in await store.nudges():
         group = level_group(nudge.level)
-        if group is None or nudge.sent_at is None or nudge.channel == "none":
+        if group is None or nudge.sent_at is None or nudge.channel is Channel.NONE:
             continue
         if nudge.sent_at.astimezone(tz).year != year:
             continue
