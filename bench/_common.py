@@ -11,10 +11,12 @@ import json
 import math
 import os
 import platform
+import re
 import sqlite3
 import statistics
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -22,7 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy
-from sqlalchemy import text
+from sqlalchemy import Engine, event, text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.db import SessionFactory, create_engine, is_sqlite
 from storage.migrate import upgrade
@@ -124,6 +127,74 @@ def time_batches(call: Callable[[], object], *, batches: int, per_batch: int) ->
             call()
         samples.append((counter() - start) / per_batch)
     return samples
+
+
+# --------------------------------------------------------------------------- SQL
+
+
+_IN_LIST = re.compile(r"\((?:\s*(?:\?|\$\d+|%\(\w+\)s)\s*,)+\s*(?:\?|\$\d+|%\(\w+\)s)\s*\)")
+
+
+_COLUMNS = re.compile(r"^SELECT .*? FROM")
+
+
+class StatementCounter:
+    """SQL statements and transactions on an engine while attached (engine events).
+
+    ``statements`` counts what reached the driver except the ``BEGIN`` that SQLite's engine
+    issues itself (counted as a transaction); ``begins``, ``commits`` and ``rollbacks``
+    count transactions. ``texts`` keeps each statement with IN-lists folded, so identical
+    queries group whatever their parameters."""
+
+    def __init__(self, engine: AsyncEngine | Engine) -> None:
+        self.engine = engine.sync_engine if isinstance(engine, AsyncEngine) else engine
+        self.texts: list[str] = []
+        self.sequence: list[str] = []  # statements with BEGIN, COMMIT, ROLLBACK, in order
+        self.begins = self.commits = self.rollbacks = 0
+
+    @property
+    def statements(self) -> int:
+        return len(self.texts)
+
+    def _execute(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if not statement.lstrip().upper().startswith("BEGIN"):
+            folded = _IN_LIST.sub("(?…)", " ".join(statement.split()))
+            self.texts.append(folded)
+            self.sequence.append(folded)
+
+    def _begin(self, _conn: Any) -> None:
+        self.begins += 1
+        self.sequence.append("BEGIN")
+
+    def _commit(self, _conn: Any) -> None:
+        self.commits += 1
+        self.sequence.append("COMMIT")
+
+    def _rollback(self, _conn: Any) -> None:
+        self.rollbacks += 1
+        self.sequence.append("ROLLBACK")
+
+    def __enter__(self) -> StatementCounter:
+        event.listen(self.engine, "before_cursor_execute", self._execute)
+        event.listen(self.engine, "begin", self._begin)
+        event.listen(self.engine, "commit", self._commit)
+        event.listen(self.engine, "rollback", self._rollback)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        event.remove(self.engine, "before_cursor_execute", self._execute)
+        event.remove(self.engine, "begin", self._begin)
+        event.remove(self.engine, "commit", self._commit)
+        event.remove(self.engine, "rollback", self._rollback)
+
+    def top(self, count: int = 10) -> list[tuple[int, str]]:
+        """The most repeated statements, as (times, text)."""
+        return [(n, text) for text, n in Counter(self.texts).most_common(count)]
+
+
+def brief(sql: str) -> str:
+    """A statement without its column list: ``SELECT … FROM step WHERE …``."""
+    return _COLUMNS.sub("SELECT … FROM", sql, count=1)
 
 
 # --------------------------------------------------------------------------- reporting

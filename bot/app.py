@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config import Settings
 from bot.domain.rules.clock import Clock, SystemClock
-from bot.fsm_storage import InOrder, SqlStorage
+from bot.fsm_storage import CommitInOrder, InOrder, SqlStorage
 from bot.handlers import setup_routers
 from bot.i18n import LOCALES, N_, translator
 from bot.jobs import Jobs
@@ -78,9 +78,12 @@ async def create_app(settings: Settings, *, clock: Clock | None = None,
     bot = build_bot(token or settings.token(), settings.api_base_url, retry=retry, pace=pace)
     # One person's updates in one chat are handled in order: a press on a question waits for
     # the update that asked it to be committed, conversation state included.
+    # aiogram's FSM middleware (the lock, then the state read) goes inside the unit of work.
     dispatcher = Dispatcher(storage=SqlStorage(sessions), services=services, sessions=sessions,
-                            events_isolation=InOrder())
+                            events_isolation=InOrder(), disable_fsm=True)
     dispatcher.update.outer_middleware(UnitOfWork(sessions))
+    dispatcher.update.outer_middleware(dispatcher.fsm)
+    dispatcher.update.outer_middleware(CommitInOrder())
     dispatcher.update.outer_middleware(ActorContext(services))
     dispatcher.update.outer_middleware(Refusals(services))
     setup_routers(dispatcher)

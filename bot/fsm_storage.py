@@ -8,10 +8,11 @@ committed, or rolled back, together. Outside one, each call has its own session.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
+from aiogram import BaseMiddleware
 from aiogram.fsm.state import State
 from aiogram.fsm.storage.base import (
     BaseEventIsolation,
@@ -20,15 +21,20 @@ from aiogram.fsm.storage.base import (
     KeyBuilder,
     StorageKey,
 )
-from sqlalchemy import delete
+from aiogram.types import TelegramObject
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from bot.locks import KeyedLocks
-from storage.db import SessionFactory, current_unit
+from storage.db import SessionFactory, current_unit, end_transaction
 from storage.models import FsmRecord
+
+# Read on every update: built once (cheaper than session.get's own statement), always fresh.
+_BY_KEY = (select(FsmRecord).where(col(FsmRecord.key) == bindparam("key"))
+           .execution_options(populate_existing=True))
 
 
 class SqlStorage(BaseStorage):
@@ -49,8 +55,8 @@ class SqlStorage(BaseStorage):
 
     async def _load(self, key: StorageKey) -> FsmRecord | None:
         async with self._session() as session:
-            return await session.get(FsmRecord, self.key_builder.build(key),
-                                     populate_existing=True)
+            found = await session.execute(_BY_KEY, {"key": self.key_builder.build(key)})
+            return found.scalars().first()
 
     async def _write(self, key: StorageKey, *, state: Any = ..., data: Any = ...) -> None:
         """Set the state or the data with one upsert of that column alone: two updates of the
@@ -89,6 +95,19 @@ class SqlStorage(BaseStorage):
 
     async def close(self) -> None:
         return None
+
+
+class CommitInOrder(BaseMiddleware):
+    """Placed right after aiogram's FSM middleware, itself inside the unit of work: the
+    conversation state is read in the update's own transaction (not one of its own), and
+    what the update left uncommitted is committed before the person's next update in this
+    chat may take the lock and read it."""
+
+    async def __call__(self, handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+                       event: TelegramObject, data: dict[str, Any]) -> Any:
+        result = await handler(event, data)
+        await end_transaction()
+        return result
 
 
 class InOrder(BaseEventIsolation):

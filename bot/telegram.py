@@ -217,6 +217,13 @@ class CommitFirst(BaseRequestMiddleware):
         return await make_request(bot, method)
 
 
+# pydantic caches a parametrized generic model such as ``Response[Message]`` only weakly:
+# once the garbage collector took it, aiogram's next call to that method builds it again
+# (tens of milliseconds of schema work). One strong reference per answer type keeps the
+# cache warm.
+_RESPONSE_TYPES: dict[Any, Any] = {}
+
+
 class Session(AiohttpSession):
     """aiogram's HTTP session for a Bot API server at ``api_base_url``.
 
@@ -231,11 +238,15 @@ class Session(AiohttpSession):
 
     def check_response(self, bot: Bot, method: TelegramMethod[TelegramType], status_code: int,
                        content: str) -> Response[TelegramType]:
-        """As aiogram's, but an answer that is not JSON at all did not come from the Bot API:
-        a 5xx from Telegram's front end (an nginx page while the Bot API restarts) is a
-        server error, anything else (a proxy's page) a network error; both are worth another
-        try, where aiogram's ClientDecodeError reads like a bug and slips past handlers of
+        """As aiogram's (its ``Response[...]`` types kept alive, :data:`_RESPONSE_TYPES`),
+        but an answer that is not JSON at all did not come from the Bot API: a 5xx from
+        Telegram's front end (an nginx page while the Bot API restarts) is a server error,
+        anything else (a proxy's page) a network error; both are worth another try, where
+        aiogram's ClientDecodeError reads like a bug and slips past handlers of
         TelegramAPIError."""
+        returning = method.__returning__
+        if returning not in _RESPONSE_TYPES:
+            _RESPONSE_TYPES[returning] = Response[returning]  # type: ignore[valid-type]
         try:
             return super().check_response(bot, method, status_code, content)
         except ClientDecodeError as exc:

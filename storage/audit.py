@@ -31,12 +31,14 @@ def event_hash(prev_hash: str, at: datetime, actor_id: int | None, action: str,
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
+_NEWEST = select(col(AuditEvent.hash)).order_by(col(AuditEvent.id).desc()).limit(1)  # built once
+
+
 async def append(session: AsyncSession, *, at: datetime, actor_id: int | None, action: str,
                  subject: str, data: dict[str, Any] | None = None) -> AuditEvent:
     if session.bind is not None and session.bind.dialect.name == "postgresql":
         await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _AUDIT_LOCK_KEY})
-    newest = select(col(AuditEvent.hash)).order_by(col(AuditEvent.id).desc()).limit(1)
-    last = (await session.execute(newest)).scalar_one_or_none()
+    last = (await session.execute(_NEWEST)).scalar_one_or_none()
     prev = last or GENESIS
     at = at.astimezone(UTC)
     body = json.dumps(data or {}, ensure_ascii=False, sort_keys=True, default=str)

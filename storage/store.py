@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import ScalarResult, Select, delete, func, select, update
+from sqlalchemy import ScalarResult, Select, bindparam, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -71,6 +71,31 @@ CHUNK = 500  # ids per IN (...) list: well under SQLite's and asyncpg's paramete
 def _chunks(ids: Sequence[int]) -> list[list[int]]:
     unique = sorted(set(ids))
     return [unique[start:start + CHUNK] for start in range(0, len(unique), CHUNK)]
+
+
+# Statements every update runs, built once: building a select and its cache key costs the
+# bot more CPU than SQLite takes to run it. Reads return the database's current values.
+_FRESH = {"populate_existing": True}
+_PERSON_BY_TG = (select(Person).where(col(Person.tg_user_id) == bindparam("tg")).limit(1)
+                 .execution_options(**_FRESH))
+_PERSON_WITH_ROLES = (
+    select(Person, col(RoleGrant.role))
+    .outerjoin(RoleGrant, col(RoleGrant.person_id) == col(Person.id))
+    .where(col(Person.tg_user_id) == bindparam("tg"))
+    .execution_options(**_FRESH)
+)
+_ROLES_OF = select(col(RoleGrant.role)).where(col(RoleGrant.person_id) == bindparam("person"))
+_PROJECT_BY_TG_CHAT = (
+    select(Project)
+    .join(Chat, col(Chat.id) == col(Project.chat_id))
+    .where(col(Chat.tg_chat_id) == bindparam("chat"))
+    .execution_options(**_FRESH)
+)
+_MILESTONES = (select(Milestone).where(col(Milestone.project_id) == bindparam("project"))
+               .order_by(col(Milestone.seq)).execution_options(**_FRESH))
+_IS_MEMBER = select(col(ProjectMember.id)).where(
+    col(ProjectMember.project_id) == bindparam("project"),
+    col(ProjectMember.person_id) == bindparam("person")).limit(1)
 
 
 class Store:
@@ -152,22 +177,17 @@ class Store:
 
     # -- people and roles -----------------------------------------------------------------
     async def person_by_tg(self, tg_user_id: int) -> Person | None:
-        return await self.one(Person, tg_user_id=tg_user_id)
+        return (await self.session.execute(_PERSON_BY_TG, {"tg": tg_user_id})).scalars().first()
 
     async def person_with_roles(self, tg_user_id: int) -> tuple[Person, set[str]] | None:
         """The person with this Telegram id and their roles, in one query."""
-        rows = (await self.session.execute(
-            select(Person, col(RoleGrant.role))
-            .outerjoin(RoleGrant, col(RoleGrant.person_id) == col(Person.id))
-            .where(col(Person.tg_user_id) == tg_user_id)
-            .execution_options(populate_existing=True))).all()
+        rows = (await self.session.execute(_PERSON_WITH_ROLES, {"tg": tg_user_id})).all()
         if not rows:
             return None
         return rows[0][0], {role for _, role in rows if role is not None}
 
     async def roles_of(self, person_id: int) -> set[str]:
-        query = select(col(RoleGrant.role)).where(col(RoleGrant.person_id) == person_id)
-        return set((await self.session.execute(query)).scalars())
+        return set((await self.session.execute(_ROLES_OF, {"person": person_id})).scalars())
 
     async def people_holding_roles(self) -> set[int]:
         """Ids of everyone who holds any role."""
@@ -205,18 +225,14 @@ class Store:
         return (await self._fresh(query)).first()
 
     async def project_by_tg_chat(self, tg_chat_id: int) -> Project | None:
-        query = (
-            select(Project)
-            .join(Chat, col(Chat.id) == col(Project.chat_id))
-            .where(col(Chat.tg_chat_id) == tg_chat_id)
-        )
-        return (await self._fresh(query)).first()
+        found = await self.session.execute(_PROJECT_BY_TG_CHAT, {"chat": tg_chat_id})
+        return found.scalars().first()
 
     async def projects(self) -> list[Project]:
         return await self.all(Project, order_by=Project.code)
 
     async def milestones(self, project_id: int) -> list[Milestone]:
-        return await self.all(Milestone, order_by=Milestone.seq, project_id=project_id)
+        return list((await self.session.execute(_MILESTONES, {"project": project_id})).scalars())
 
     async def members(self, project_id: int, role: str) -> list[Person]:
         query = (
@@ -228,7 +244,8 @@ class Store:
         return list(await self._fresh(query))
 
     async def is_member(self, project_id: int, person_id: int) -> bool:
-        return await self.one(ProjectMember, project_id=project_id, person_id=person_id) is not None
+        found = await self.session.execute(_IS_MEMBER, {"project": project_id, "person": person_id})
+        return found.first() is not None
 
     async def chat_of(self, project: Project) -> Chat | None:
         return await self.get(Chat, project.chat_id) if project.chat_id else None

@@ -69,6 +69,7 @@ async def file_report(store: Store, actor: Actor, project: Project, *, text: str
     if media_group_id:
         report = await store.report_by_media_group(tg_chat_id, media_group_id)
     created = report is None
+    status = None
     if report is None:
         if not text and not files:
             raise EmptyText()
@@ -78,23 +79,29 @@ async def file_report(store: Store, actor: Actor, project: Project, *, text: str
             author_id=actor.id, text=text, created_at=now, tg_chat_id=tg_chat_id,
             source_message_id=message_id, media_group_id=media_group_id,
         )
-        if not await store.insert_once(report):
+        if media_group_id is None:
+            await store.save(report)  # no album: nothing to race for, no savepoint
+        elif not await store.insert_once(report):
             # Another item of the same album won the race: join its report.
-            assert media_group_id is not None
             report = await store.report_by_media_group(tg_chat_id, media_group_id)
             assert report is not None
             created = False
-        else:
+        if created:
             await store.audit(at=now, actor_id=actor.id, action="report.filed",
                               subject=f"project:{project.code}",
                               data={"report": report.id, "files": len(files)})
     if not created and text and not report.text:
         report.text = text
-    for ref in files:
-        store.add(Attachment(report_id=report.id, kind=ref.kind, file_id=ref.file_id,
-                             file_unique_id=ref.file_unique_id, file_name=ref.file_name,
-                             mime_type=ref.mime_type, file_size=ref.file_size))
+    added = [Attachment(report_id=report.id, kind=ref.kind, file_id=ref.file_id,
+                        file_unique_id=ref.file_unique_id, file_name=ref.file_name,
+                        mime_type=ref.mime_type, file_size=ref.file_size) for ref in files]
+    for attachment in added:
+        store.add(attachment)
     await store.flush()
+    if created:
+        # A new report's project, author, milestone and files were all read or written in
+        # this transaction: the card needs no second reading of them.
+        return ReportView(report, project, actor.person, status, added), created
     return await report_view(store, report, now, calendar, policy), created
 
 
