@@ -15,7 +15,8 @@ the turn, like the card's.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from datetime import datetime
 
@@ -133,14 +134,14 @@ async def _sync(bot: Bot, store: Store, services: Services, case_id: int,
 
 async def _edit_cards(bot: Bot, store: Store, rendering: Rendering, view: CaseView,
                       cards: list[Card]) -> None:
-    """Re-render every card and edit those whose content would change; what Telegram took is
-    recorded after all the edits, in one write."""
+    """Re-render every card and edit those whose content would change, all at once (each
+    chat waits only for its own pace); what Telegram took is recorded after the edits, in
+    one write."""
     people = _people_in(view)
     missing = {c.person_id for c in cards if c.person_id and c.person_id not in people}
     if missing:
         people.update(await store.by_ids(Person, sorted(missing)))
-    shown: list[tuple[Card, str]] = []
-    gone: list[Card] = []
+    edits: list[tuple[Card, str, Awaitable[bool]]] = []
     for card in cards:
         if card.kind in (CardKind.MENTION, CardKind.NOTICE) or card.tg_message_id is None or (
                 card.kind == CardKind.REMINDER and card.shown_hash == _NO_BUTTONS):
@@ -151,23 +152,23 @@ async def _edit_cards(bot: Bot, store: Store, rendering: Rendering, view: CaseVi
             buttons = turn_keyboard(t, view, card)
             key = shown_hash("", buttons)
             if key != card.shown_hash:
-                if await edit_buttons(bot, card.tg_chat_id, card.tg_message_id, buttons):
-                    shown.append((card, key))
-                else:
-                    gone.append(card)
+                edits.append((card, key, edit_buttons(bot, card.tg_chat_id,
+                                                      card.tg_message_id, buttons)))
             continue
         text, markup = _render(card.kind, t, view, card)
         key = shown_hash(text, markup)
-        if key == card.shown_hash:
-            continue
-        if await edit_text(bot, card.tg_chat_id, card.tg_message_id, text, markup):
-            shown.append((card, key))
+        if key != card.shown_hash:
+            edits.append((card, key, edit_text(bot, card.tg_chat_id, card.tg_message_id,
+                                               text, markup)))
+    if not edits:
+        return
+    await store.commit()  # before the edits run side by side: none of them may commit it
+    taken = await asyncio.gather(*(edit for _, _, edit in edits))
+    for (card, key, _), ok in zip(edits, taken, strict=True):
+        if ok:
+            card.shown_hash = key
         else:
-            gone.append(card)
-    for card, key in shown:
-        card.shown_hash = key
-    for card in gone:
-        await store.delete(card)
+            await store.delete(card)
     await store.flush()
 
 

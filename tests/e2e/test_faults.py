@@ -140,7 +140,8 @@ async def test_a_card_edit_telegram_keeps_failing_is_given_up_without_crashing_t
     caplog.set_level(logging.INFO)
     group_card = await submit_item(world, ITEM)
     private = await world.last_from_bot("li")
-    await world.ctl.inject_fault("editMessageText", "502", count=RETRY.attempts, html=True)
+    await world.ctl.inject_fault("editMessageText", "502", count=RETRY.attempts, html=True,
+                                 chat_id=world.cid("KP-002"))  # the group card's edit
     pressed = await world.press("li", "li", private["message_id"], button(private, "同意"))
     assert pressed["answer"] == APPROVED  # answered before the cards are updated: still true
     warnings = [r.getMessage() for r in caplog.records
