@@ -17,7 +17,9 @@ from markupsafe import Markup
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from bot.domain.rules.calendar import WorkCalendar
 from bot.domain.rules.ladder import RungKind
+from bot.domain.rules.policy import Policy
 from bot.domain.rules.turns import turn_holders
 from bot.domain.rules.vocabulary import CaseState, ChatKind, StepState
 from bot.domain.usecases import nudging
@@ -71,20 +73,23 @@ class Jobs:
             try:
                 async with self.sessions() as session:
                     with unit_of_work(session):
-                        return await self._sweep(Store(session))
+                        result = await self._sweep(Store(session))
+                        await session.commit()
+                        return result
             finally:
                 await _release(lock)
 
     async def _sweep(self, store: Store) -> SweepResult:
         services, result = self.services, SweepResult()
-        for step_id in await deemable_steps(store, services.now()):
-            outcome = await deem_approved(store, step_id, now=services.now(),
-                                          calendar=services.calendar)
+        # One instant for both: a step deemed approvable at its due must not be planned
+        # past it (planning sets its next moment beyond the due).
+        now = services.now()
+        for step_id in await deemable_steps(store, now):
+            outcome = await deem_approved(store, step_id, now=now, calendar=services.calendar)
             if outcome is not None:
                 result.deemed += 1
                 await self._announce_deemed(store, step_id, outcome)
-        plan = await nudging.plan(store, services.now(), services.calendar, services.policy,
-                                  self.ladders)
+        plan = await plan_nudges(store, now, services.calendar, services.policy, self.ladders)
         # The section head hears of an urge notice through the notice itself (with its ✍️
         # button), not also through a nudge of the urge rung: that nudge only goes out when
         # the notice could not reach the head privately (it then falls back to the group).
@@ -113,6 +118,7 @@ class Jobs:
                                             at=services.now())
                 else:
                     rest.append(item)
+            await store.commit()  # before the jobs below, which write in sessions of their own
             await self._apart(self._nudge_jobs(rest, result))
 
         jobs: list[Callable[[Store], Awaitable[None]]] = []
@@ -144,7 +150,7 @@ class Jobs:
                 continue
             await nudging.mark_sent(store, nudge, channel=delivered.channel, at=services.now(),
                                     error=delivered.error)
-        await self._set_due_timers(store)
+        await self._set_due_timers(store, plan.looked_at)
         return result
 
     async def _refresh_cards(self, store: Store, touched: set[int | None]) -> None:
@@ -177,19 +183,23 @@ class Jobs:
             return None  # decided, paused or rescheduled since: nothing is due
         return await self.sweep()
 
-    async def _set_due_timers(self, store: Store) -> None:
-        """Every open step has a timer at its due instant (set once, kept across restarts)."""
+    async def _set_due_timers(self, store: Store, looked_at: list[tuple[int, datetime]]
+                              ) -> None:
+        """Every open step has a timer at its due instant (set once, kept across restarts).
+        A step opened, resumed or rescheduled is among those the sweep just looked at; all
+        open steps are read once per process, for the timers an earlier one did not set."""
         if self.timers is None or not self.timers.running:
             return
         if self.timed is None:
             self.timed = await self.timers.due_timers()
+            looked_at = [(step_id, due) for step_id, _case, due, _limit
+                         in await store.open_step_timing()]
         now = self.services.now()
-        timings = await store.open_step_timing()
         # End the read transaction first: the job store writes through its own connection,
         # and on SQLite that write waits for this session's lock while we wait for it
         # (a deadlock, "database is locked" after the busy timeout).
         await store.commit()
-        for step_id, _case, due, _limit in timings:
+        for step_id, due in looked_at:
             if due > now and (step_id, due) not in self.timed:
                 await self.timers.schedule_due(step_id, due)
                 self.timed.add((step_id, due))
@@ -383,6 +393,31 @@ class Jobs:
     async def _project_chat(self, store: Store, subject: nudging.Subject) -> Chat | None:
         chat_id = subject.project.chat_id
         return await store.get(Chat, chat_id) if chat_id else None
+
+
+async def plan_nudges(store: Store, now: datetime, calendar: WorkCalendar, policy: Policy,
+                      ladders: nudging.CaseLadders) -> nudging.Plan:
+    """Claim everything that is due now, and retake abandoned claims (``nudging.Planning``),
+    each part in a transaction of its own: reads in reading transactions (on SQLite a plain
+    ``BEGIN``, so presses never wait for them), each batch's claims in one short write,
+    committed before anything is sent."""
+    planning = nudging.Planning(store, now, calendar, policy, ladders)
+    await store.commit()
+    await store.begin_reading()
+    await planning.read_due()
+    await store.commit()
+    for batch in planning.batches():
+        await store.begin_reading()
+        await planning.want(batch)
+        await store.commit()
+        await planning.claim()
+        await store.commit()
+    await planning.finish()
+    await store.commit()
+    for kind, part in planning.next_moments():  # only once the claims they follow are kept
+        await planning.settle(kind, part)
+        await store.commit()
+    return planning.result
 
 
 async def _adopted(store: Store, item: nudging.PlannedNudge) -> nudging.PlannedNudge:

@@ -6,10 +6,12 @@ Enumerated columns are plain strings whose values the domain defines
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, ForeignKey, Integer, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, ForeignKey, Integer, Text, UniqueConstraint, event
+from sqlalchemy import inspect as inspect_row
+from sqlalchemy.orm import Session
 from sqlmodel import Field, SQLModel
 
 from storage.types import UTCDateTime
@@ -89,6 +91,7 @@ class Milestone(SQLModel, table=True):
     title: str = Field(max_length=255)
     due_on: date
     done_on: date | None = None
+    next_at: datetime | None = _utc(index=True)  # when the sweep must look again (see below)
 
 
 class Report(SQLModel, table=True):
@@ -155,6 +158,7 @@ class Step(SQLModel, table=True):
     closed_at: datetime | None = _utc()
     paused_at: datetime | None = _utc()  # waiting on the submitter: the clock stops
     deemed: bool = False  # approved by its timeout policy (超时默许), not by anyone
+    next_at: datetime | None = _utc(index=True)  # when the sweep must look again (see below)
     cc: str = Field(default="[]", sa_type=Text)  # person ids given a copy (JSON)
     version: int = 1  # compare-and-set guard for concurrent decisions
 
@@ -229,6 +233,7 @@ class MissingItem(SQLModel, table=True):
     created_at: datetime = _utc(nullable=False)
     created_by_id: int = Field(foreign_key="person.id")
     supplied_at: datetime | None = _utc()
+    next_at: datetime | None = _utc(index=True)  # when the sweep must look again (see below)
 
 
 class UrgeNotice(SQLModel, table=True):
@@ -320,3 +325,28 @@ class CalendarYear(SQLModel, table=True):
 
     year: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
     source: str = Field(default="", max_length=255)
+
+
+# The deadline sweep reads only the steps, milestones and missing materials whose next moment
+# of interest has come (``next_at <= now``; NULL: nothing more will happen). It works that
+# moment out itself, with the calendar, the policy and the case's ladder; a row whose timing
+# changes is handed back to it by setting ``next_at`` to :data:`AT_ONCE` here, on every flush,
+# so that no change (a step opened, paused, resumed or closed, a due moved, a milestone done,
+# a material supplied) can be forgotten by the code that makes it.
+AT_ONCE = datetime(1970, 1, 1, tzinfo=UTC)
+TIMING = {Step: ("state", "due_at", "limit_days", "timeout_policy"),
+          Milestone: ("due_on", "done_on"),
+          MissingItem: ("supply_by", "supplied_at")}
+
+
+@event.listens_for(Session, "before_flush")
+def _timing_changed(session: Session, _context: Any, _instances: Any) -> None:
+    for row in session.new:
+        if type(row) in TIMING:
+            row.next_at = AT_ONCE  # type: ignore[attr-defined]
+    for row in session.dirty:
+        fields = TIMING.get(type(row))
+        if fields:
+            attrs = inspect_row(row).attrs
+            if any(attrs[name].history.has_changes() for name in fields):
+                row.next_at = AT_ONCE  # type: ignore[attr-defined]

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,6 +20,8 @@ from sqlmodel import SQLModel, col
 from storage import audit
 from storage.db import READ_ONLY
 from storage.models import (
+    AT_ONCE,
+    TIMING,
     Assignment,
     Attachment,
     AuditEvent,
@@ -220,7 +222,7 @@ class Store:
         result = await self.session.execute(
             update(Step)
             .where(col(Step.id) == step.id, col(Step.version) == step.version)
-            .values(version=step.version + 1, **values)
+            .values(version=step.version + 1, next_at=AT_ONCE, **values)
             .execution_options(synchronize_session=False)
         )
         if result.rowcount != 1:  # type: ignore[attr-defined]
@@ -296,6 +298,60 @@ class Store:
                  .where(col(MissingItem.supplied_at).is_(None),
                         col(Case.state).not_in(["withdrawn"])))
         return [(int(a), b) for a, b in await self.session.execute(query) if a is not None]
+
+    # -- what the sweep must look at now (``next_at``, see storage.models) -------------------
+    async def due_steps(self, now: datetime) -> list[tuple[int, int, str, str, datetime | None,
+                                                           int, datetime]]:
+        """(id, case id, state, timeout policy, due, limit, next_at) of the steps whose next
+        moment has come, whatever their state (a closed one is seen once, to be let go)."""
+        # next_at alone in the WHERE: the planner then takes its index, never the state's.
+        query = select(col(Step.id), col(Step.case_id), col(Step.state),
+                       col(Step.timeout_policy), col(Step.due_at), col(Step.limit_days),
+                       col(Step.next_at)).where(col(Step.next_at) <= now)
+        return [(int(a), int(b), c, d, e, int(f), g)
+                for a, b, c, d, e, f, g in await self.session.execute(query)]
+
+    async def due_milestones(self, now: datetime, done: tuple[str, ...]
+                             ) -> list[tuple[int, date, date | None, datetime]]:
+        """(id, due date, done date, next_at) of the milestones whose next moment has come, in
+        projects not finished (those wait, untouched, in case a project is taken up again)."""
+        query = (select(col(Milestone.id), col(Milestone.due_on), col(Milestone.done_on),
+                        col(Milestone.next_at))
+                 .join(Project, col(Project.id) == col(Milestone.project_id))
+                 .where(col(Milestone.next_at) <= now, col(Project.status).not_in(done))
+                 .order_by(col(Milestone.id)))
+        return [(int(a), b, c, d) for a, b, c, d in await self.session.execute(query)]
+
+    async def due_missing(self, now: datetime
+                          ) -> list[tuple[int, date, datetime | None, str, datetime]]:
+        """(id, supply-by date, supplied at, case state, next_at) of the missing materials
+        whose next moment has come."""
+        query = (select(col(MissingItem.id), col(MissingItem.supply_by),
+                        col(MissingItem.supplied_at), col(Case.state), col(MissingItem.next_at))
+                 .join(Case, col(Case.id) == col(MissingItem.case_id))
+                 .where(col(MissingItem.next_at) <= now)
+                 .order_by(col(MissingItem.id)))
+        return [(int(a), b, c, d, e) for a, b, c, d, e in await self.session.execute(query)]
+
+    async def set_next_moments(self, kind: str, rows: Sequence[tuple[int, tuple[Any, ...],
+                                                                     datetime | None]]) -> None:
+        """Set next_at for (id, timing seen, next_at) in one statement, each only where the
+        row's timing (:data:`storage.models.TIMING`, and next_at) is still what the sweep saw:
+        a row changed meanwhile was handed back (:data:`AT_ONCE`) and stays so."""
+        if not rows:
+            return
+        model: Any = {"step": Step, "milestone": Milestone, "missing": MissingItem}[kind]
+        table = model.__table__
+        guard = ("next_at", *TIMING[model])
+        statement = (update(table)
+                     .where(table.c.id == bindparam("row_id"),
+                            *(table.c[name].is_not_distinct_from(bindparam(f"seen_{name}"))
+                              for name in guard))
+                     .values(next_at=bindparam("new_next_at")))
+        await self.session.execute(statement, [
+            {"row_id": row_id, "new_next_at": next_at,
+             **{f"seen_{name}": value for name, value in zip(guard, seen, strict=True)}}
+            for row_id, seen, next_at in rows])
 
     async def uncertain_due_years(self) -> set[int]:
         """Years holding the due of an open step computed without official holidays."""

@@ -23,6 +23,7 @@ from bot.domain.rules.vocabulary import Decision
 from bot.domain.usecases import nudging
 from bot.domain.usecases.approvals import decide, submit_case, withdraw
 from bot.domain.usecases.people import identify
+from bot.jobs import plan_nudges
 from sandbox.demo import DEMO_USERS
 from storage.db import SessionFactory
 from storage.models import Milestone, Nudge, Step
@@ -77,7 +78,7 @@ async def submit_items(sessions: SessionFactory, count: int) -> list[int]:
 async def sweep(sessions: SessionFactory, now: datetime,
                 ladders: nudging.CaseLadders) -> nudging.Plan:
     async with sessions() as session:
-        return await nudging.plan(Store(session), now, CALENDAR, POLICY, ladders)
+        return await plan_nudges(Store(session), now, CALENDAR, POLICY, ladders)
 
 
 async def test_claims_another_process_made_first_are_left_to_it(
@@ -124,18 +125,18 @@ async def test_each_open_cases_ladder_is_read_once_and_closed_cases_forgotten(
     async with quiet() as session:
         store = CountingStore(session)
         store.asked = []
-        await nudging.plan(store, MONDAY, CALENDAR, POLICY, ladders)
+        await plan_nudges(store, MONDAY, CALENDAR, POLICY, ladders)
         assert sorted(store.asked) == [first, second]
         assert ladders.by_case == {first: DEFAULT_LADDER, second: DEFAULT_LADDER}
 
         store.asked = []
-        await nudging.plan(store, MONDAY + timedelta(minutes=1), CALENDAR, POLICY, ladders)
+        await plan_nudges(store, MONDAY + timedelta(minutes=1), CALENDAR, POLICY, ladders)
         assert store.asked == []  # nothing new: nothing read again
 
         actor = await identify(store, DEMO_USERS["liuxiao"].telegram_id)
         assert actor is not None
         await withdraw(store, actor, first, now=MONDAY)
-        await nudging.plan(store, MONDAY + timedelta(minutes=2), CALENDAR, POLICY, ladders)
+        await plan_nudges(store, MONDAY + timedelta(minutes=2), CALENDAR, POLICY, ladders)
         assert list(ladders.by_case) == [second]
 
 
