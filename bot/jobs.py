@@ -63,6 +63,7 @@ class Jobs:
         self.timers = timers
         self.timed: set[tuple[int, datetime]] | None = None  # due timers known to be set
         self.ladders = nudging.CaseLadders()
+        self.years_read = False  # whether a sweep looked at every open step's uncertain due
         self.refreshed_on: date | None = None  # the day every pending case's cards were
 
     async def sweep(self) -> SweepResult:
@@ -89,7 +90,9 @@ class Jobs:
             if outcome is not None:
                 result.deemed += 1
                 await self._announce_deemed(store, step_id, outcome)
-        plan = await plan_nudges(store, now, services.calendar, services.policy, self.ladders)
+        plan = await plan_nudges(store, now, services.calendar, services.policy, self.ladders,
+                                 every_year=not self.years_read)
+        self.years_read = True
         # The section head hears of an urge notice through the notice itself (with its ✍️
         # button), not also through a nudge of the urge rung: that nudge only goes out when
         # the notice could not reach the head privately (it then falls back to the group).
@@ -396,12 +399,13 @@ class Jobs:
 
 
 async def plan_nudges(store: Store, now: datetime, calendar: WorkCalendar, policy: Policy,
-                      ladders: nudging.CaseLadders) -> nudging.Plan:
+                      ladders: nudging.CaseLadders, *, every_year: bool = False
+                      ) -> nudging.Plan:
     """Claim everything that is due now, and retake abandoned claims (``nudging.Planning``),
     each part in a transaction of its own: reads in reading transactions (on SQLite a plain
     ``BEGIN``, so presses never wait for them), each batch's claims in one short write,
     committed before anything is sent."""
-    planning = nudging.Planning(store, now, calendar, policy, ladders)
+    planning = nudging.Planning(store, now, calendar, policy, ladders, every_year=every_year)
     await store.commit()
     await store.begin_reading()
     await planning.read_due()

@@ -334,19 +334,19 @@ class CalendarYear(SQLModel, table=True):
 # so that no change (a step opened, paused, resumed or closed, a due moved, a milestone done,
 # a material supplied) can be forgotten by the code that makes it.
 AT_ONCE = datetime(1970, 1, 1, tzinfo=UTC)
-TIMING = {Step: ("state", "due_at", "limit_days", "timeout_policy"),
-          Milestone: ("due_on", "done_on"),
-          MissingItem: ("supply_by", "supplied_at")}
+TIMING: dict[Any, tuple[str, ...]] = {Step: ("state", "due_at", "limit_days", "timeout_policy"),
+                                      Milestone: ("due_on", "done_on"),
+                                      MissingItem: ("supply_by", "supplied_at")}
 
 
 @event.listens_for(Session, "before_flush")
 def _timing_changed(session: Session, _context: Any, _instances: Any) -> None:
     for row in session.new:
         if type(row) in TIMING:
-            row.next_at = AT_ONCE  # type: ignore[attr-defined]
+            row.next_at = AT_ONCE
     for row in session.dirty:
         fields = TIMING.get(type(row))
         if fields:
             attrs = inspect_row(row).attrs
             if any(attrs[name].history.has_changes() for name in fields):
-                row.next_at = AT_ONCE  # type: ignore[attr-defined]
+                row.next_at = AT_ONCE

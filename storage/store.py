@@ -301,18 +301,20 @@ class Store:
 
     # -- what the sweep must look at now (``next_at``, see storage.models) -------------------
     async def due_steps(self, now: datetime) -> list[tuple[int, int, str, str, datetime | None,
-                                                           int, datetime]]:
-        """(id, case id, state, timeout policy, due, limit, next_at) of the steps whose next
-        moment has come, whatever their state (a closed one is seen once, to be let go)."""
+                                                           int, datetime | None, bool]]:
+        """(id, case id, state, timeout policy, due, limit, next_at, due uncertain) of the
+        steps whose next moment has come, whatever their state (a closed one is seen once,
+        to be let go)."""
         # next_at alone in the WHERE: the planner then takes its index, never the state's.
-        query = select(col(Step.id), col(Step.case_id), col(Step.state),
-                       col(Step.timeout_policy), col(Step.due_at), col(Step.limit_days),
-                       col(Step.next_at)).where(col(Step.next_at) <= now)
-        return [(int(a), int(b), c, d, e, int(f), g)
-                for a, b, c, d, e, f, g in await self.session.execute(query)]
+        query = (select(col(Step.id), col(Step.case_id), col(Step.state),
+                        col(Step.timeout_policy), col(Step.due_at), col(Step.limit_days),
+                        col(Step.next_at), col(Step.due_uncertain))
+                 .where(col(Step.next_at) <= now).order_by(col(Step.id)))
+        return [(int(a), int(b), c, d, e, int(f), g, bool(h))
+                for a, b, c, d, e, f, g, h in await self.session.execute(query) if a is not None]
 
     async def due_milestones(self, now: datetime, done: tuple[str, ...]
-                             ) -> list[tuple[int, date, date | None, datetime]]:
+                             ) -> list[tuple[int, date, date | None, datetime | None]]:
         """(id, due date, done date, next_at) of the milestones whose next moment has come, in
         projects not finished (those wait, untouched, in case a project is taken up again)."""
         query = (select(col(Milestone.id), col(Milestone.due_on), col(Milestone.done_on),
@@ -320,10 +322,11 @@ class Store:
                  .join(Project, col(Project.id) == col(Milestone.project_id))
                  .where(col(Milestone.next_at) <= now, col(Project.status).not_in(done))
                  .order_by(col(Milestone.id)))
-        return [(int(a), b, c, d) for a, b, c, d in await self.session.execute(query)]
+        return [(int(a), b, c, d) for a, b, c, d in await self.session.execute(query)
+                if a is not None]
 
     async def due_missing(self, now: datetime
-                          ) -> list[tuple[int, date, datetime | None, str, datetime]]:
+                          ) -> list[tuple[int, date, datetime | None, str, datetime | None]]:
         """(id, supply-by date, supplied at, case state, next_at) of the missing materials
         whose next moment has come."""
         query = (select(col(MissingItem.id), col(MissingItem.supply_by),
@@ -331,7 +334,8 @@ class Store:
                  .join(Case, col(Case.id) == col(MissingItem.case_id))
                  .where(col(MissingItem.next_at) <= now)
                  .order_by(col(MissingItem.id)))
-        return [(int(a), b, c, d, e) for a, b, c, d, e in await self.session.execute(query)]
+        return [(int(a), b, c, d, e) for a, b, c, d, e in await self.session.execute(query)
+                if a is not None]
 
     async def set_next_moments(self, kind: str, rows: Sequence[tuple[int, tuple[Any, ...],
                                                                      datetime | None]]) -> None:

@@ -143,6 +143,7 @@ class _Due:
     limit_days: int = 0
     ladder: Ladder = DEFAULT_LADDER
     rungs: dict[str, Reached] = field(default_factory=dict)
+    uncertain: bool = False  # its due rests on weekends alone (a year the calendar lacks)
 
 
 Candidate = tuple[str, int, dict[str, Reached]]
@@ -163,9 +164,10 @@ class Planning:
     """
 
     def __init__(self, store: Store, now: datetime, calendar: WorkCalendar, policy: Policy,
-                 ladders: CaseLadders) -> None:
+                 ladders: CaseLadders, *, every_year: bool = False) -> None:
         self.store, self.now, self.calendar, self.policy = store, now, calendar, policy
         self.ladders = ladders
+        self.every_year = every_year  # look for uncertain dues among all open steps
         self.result = Plan()
         self.planner = _Planner(store, now, calendar, policy, self.result, ladders)
         self.due: list[_Due] = []
@@ -210,7 +212,12 @@ class Planning:
         planner = self.planner
         await planner.retake_abandoned({p.nudge.id for p in self.result.nudges})
         await planner.finish_urges({u.urge.id for u in self.result.urges})
-        await planner.warn_uncertain_years()
+        # A due in an uncovered year is computed when a step opens or resumes, which hands the
+        # step to this sweep: its looked-at steps are enough, but for the first sweep of a
+        # process (an admin may have been named since).
+        await planner.warn_uncertain_years(
+            await self.store.uncertain_due_years() if self.every_year else
+            {due.due.year for due in self.due if due.uncertain and due.due is not None})
         await self.store.flush()
 
     def next_moments(self) -> list[tuple[str, list[tuple[int, tuple[Any, ...],
@@ -247,18 +254,18 @@ async def _due(store: Store, now: datetime, calendar: WorkCalendar, policy: Poli
     timing alone)."""
     found: list[_Due] = []
     steps = await store.due_steps(now)
-    live = {case_id for _, case_id, state, _, due, _, _ in steps
+    live = {case_id for _, case_id, state, _, due, *_ in steps
             if state == StepState.OPEN and due is not None}
     ladders.forget({case_id for _, case_id, *_ in steps} - live)
     await ladders.load(store, live)
-    for step_id, case_id, state, timeout, due, limit, next_at in steps:
-        seen = (next_at, state, due, limit, timeout)
+    for step_id, case_id, state, timeout, due, limit, next_at, uncertain in steps:
+        seen: tuple[Any, ...] = (next_at, state, due, limit, timeout)
         if state != StepState.OPEN or due is None:
             found.append(_Due(STEP, step_id, seen))
             continue
         ladder = ladders.by_case.get(case_id, DEFAULT_LADDER)
         rungs = reached(now, due, limit, calendar, policy.thresholds, ladder)
-        found.append(_Due(STEP, step_id, seen, due, limit, ladder, _keyed(rungs)))
+        found.append(_Due(STEP, step_id, seen, due, limit, ladder, _keyed(rungs), uncertain))
     for milestone_id, due_on, done_on, next_at in await store.due_milestones(now,
                                                                               DONE_PROJECTS):
         seen = (next_at, due_on, done_on)
@@ -546,10 +553,9 @@ class _Planner:
             nudge.late = late = self._late(subject, rung.since)
             self.result.nudges.append(PlannedNudge(nudge, person, subject, rung, left, late))
 
-    async def warn_uncertain_years(self) -> None:
+    async def warn_uncertain_years(self, due_years: set[int]) -> None:
         """Admins hear once per year that due dates there rest on weekends alone."""
-        years = sorted({y for y in await self.store.uncertain_due_years()
-                        if not self.calendar.is_covered(y)})
+        years = sorted({y for y in due_years if not self.calendar.is_covered(y)})
         for year in years:
             for admin in await self._with_role(Role.ADMIN):
                 assert admin.id is not None
