@@ -147,7 +147,7 @@ class _Due:
 
 
 Candidate = tuple[str, int, dict[str, Reached]]
-NEXT_MOMENTS_PART = 2000  # rows whose next moment is written per transaction
+NEXT_MOMENTS_PART = 500  # rows whose next moment is written per (short) write transaction
 
 
 class Planning:
