@@ -9,7 +9,17 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, ForeignKey, Integer, Text, UniqueConstraint, event
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    Text,
+    UniqueConstraint,
+    event,
+    text,
+)
 from sqlalchemy import inspect as inspect_row
 from sqlalchemy.orm import Session
 from sqlmodel import Field, SQLModel
@@ -240,7 +250,11 @@ class UrgeNotice(SQLModel, table=True):
     """A formal urge notice (催办通知书), issued once for a late step or milestone; the section
     head answers it in writing with the cause of the delay and a plan."""
 
-    __table_args__ = (UniqueConstraint("target_kind", "target_id"),)
+    __table_args__ = (UniqueConstraint("target_kind", "target_id"),
+                      # the few a sweep must still deliver, found without reading the rest
+                      Index("ix_urgenotice_unsent", "issued_at",
+                            sqlite_where=text("sent_at IS NULL"),
+                            postgresql_where=text("sent_at IS NULL")))
     id: int | None = Field(default=None, primary_key=True)
     target_kind: str = Field(max_length=16)  # step | milestone
     target_id: int
@@ -279,7 +293,11 @@ class Card(SQLModel, table=True):
 class Nudge(SQLModel, table=True):
     """A deadline ping; the unique key makes each level go out once per person."""
 
-    __table_args__ = (UniqueConstraint("target_kind", "target_id", "person_id", "level"),)
+    __table_args__ = (UniqueConstraint("target_kind", "target_id", "person_id", "level"),
+                      # claims never marked sent, which a sweep retakes: few, among many
+                      Index("ix_nudge_unsent", "created_at",
+                            sqlite_where=text("sent_at IS NULL"),
+                            postgresql_where=text("sent_at IS NULL")))
     id: int | None = Field(default=None, primary_key=True)
     target_kind: str = Field(max_length=16)  # step | milestone
     target_id: int

@@ -2,7 +2,8 @@
 
 Each step, milestone and missing material keeps when the deadline sweep must next look at it
 (``next_at``, indexed), so that a sweep reads what is due, not everything open. Rows still
-open start at a moment long past: the first sweep works out each one's next moment.
+open start at a moment long past: the first sweep works out each one's next moment. Nudges
+and urge notices not yet sent get partial indexes: a sweep looks for those every time.
 
 Revision ID: 0007
 Revises: 0006
@@ -36,9 +37,16 @@ def upgrade() -> None:
             batch_op.create_index(batch_op.f(f'ix_{name}_next_at'), ['next_at'], unique=False)
         table = sa.table(name, sa.column('next_at', storage.types.UTCDateTime(timezone=True)))
         op.execute(table.update().where(still_open).values(next_at=AT_ONCE))
+    unsent = sa.text('sent_at IS NULL')
+    op.create_index('ix_nudge_unsent', 'nudge', ['created_at'], unique=False,
+                    sqlite_where=unsent, postgresql_where=unsent)
+    op.create_index('ix_urgenotice_unsent', 'urgenotice', ['issued_at'], unique=False,
+                    sqlite_where=unsent, postgresql_where=unsent)
 
 
 def downgrade() -> None:
+    op.drop_index('ix_urgenotice_unsent', table_name='urgenotice')
+    op.drop_index('ix_nudge_unsent', table_name='nudge')
     for name in STILL_OPEN:
         with op.batch_alter_table(name, schema=None) as batch_op:
             batch_op.drop_index(batch_op.f(f'ix_{name}_next_at'))
