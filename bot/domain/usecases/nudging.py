@@ -6,11 +6,16 @@ person once, whatever restarts or a second process do. A claim that was never ma
 sent (the process died in between) is delivered by a later sweep once it is older than
 :data:`ABANDONED_AFTER`. An urge notice (催办通知书) is claimed once per late subject.
 
-Planning is cheap when nothing is new: it reads only the timing of open subjects (and each
-open case's ladder, once per case and process), works out in memory which rungs are in
-force, loads the claims already made in one query, and touches the details of a subject
-only when it has something new to claim. Those are handled in batches, each a few queries
-and one short transaction, so the sweep never holds SQLite's write lock for long.
+A sweep costs what is due, not what is open: each step, milestone and missing material
+keeps its next moment (``next_at``: the next rung its ladder reaches, the due, or the end of
+quiet hours holding a rung back; see ``ladder.next_moment``), and any change to its timing
+hands it back to the next sweep (``storage.models.AT_ONCE``). Planning reads the timing of
+the subjects whose moment has come only (and their cases' ladders, once per case and
+process), works out which rungs are in force, loads the claims already made in one query,
+and touches the details of a subject only when it has something new to claim. Those are
+handled in batches, each a few queries and one short write; then each subject looked at gets
+its next moment. The use cases here flush; the job runner (``bot.jobs.plan_nudges``) ends
+each transaction, so the sweep never holds SQLite's write lock for long.
 """
 
 from __future__ import annotations
