@@ -305,13 +305,14 @@ class Store:
         """(id, case id, state, timeout policy, due, limit, next_at, due uncertain) of the
         steps whose next moment has come, whatever their state (a closed one is seen once,
         to be let go)."""
-        # next_at alone in the WHERE: the planner then takes its index, never the state's.
-        query = (select(col(Step.id), col(Step.case_id), col(Step.state),
-                        col(Step.timeout_policy), col(Step.due_at), col(Step.limit_days),
-                        col(Step.next_at), col(Step.due_uncertain))
-                 .where(col(Step.next_at) <= now).order_by(col(Step.id)))
-        return [(int(a), int(b), c, d, e, int(f), g, bool(h))
-                for a, b, c, d, e, f, g, h in await self.session.execute(query) if a is not None]
+        # next_at alone in the WHERE and no ORDER BY (sorted here): SQLite's planner then takes
+        # its index, never the state's nor the primary key's (which would read every row).
+        query = select(col(Step.id), col(Step.case_id), col(Step.state),
+                       col(Step.timeout_policy), col(Step.due_at), col(Step.limit_days),
+                       col(Step.next_at), col(Step.due_uncertain)).where(col(Step.next_at) <= now)
+        return sorted((int(a), int(b), c, d, e, int(f), g, bool(h))
+                      for a, b, c, d, e, f, g, h in await self.session.execute(query)
+                      if a is not None)
 
     async def due_milestones(self, now: datetime, done: tuple[str, ...]
                              ) -> list[tuple[int, date, date | None, datetime | None]]:
@@ -320,10 +321,9 @@ class Store:
         query = (select(col(Milestone.id), col(Milestone.due_on), col(Milestone.done_on),
                         col(Milestone.next_at))
                  .join(Project, col(Project.id) == col(Milestone.project_id))
-                 .where(col(Milestone.next_at) <= now, col(Project.status).not_in(done))
-                 .order_by(col(Milestone.id)))
-        return [(int(a), b, c, d) for a, b, c, d in await self.session.execute(query)
-                if a is not None]
+                 .where(col(Milestone.next_at) <= now, col(Project.status).not_in(done)))
+        return sorted((int(a), b, c, d) for a, b, c, d in await self.session.execute(query)
+                      if a is not None)
 
     async def due_missing(self, now: datetime
                           ) -> list[tuple[int, date, datetime | None, str, datetime | None]]:
@@ -332,10 +332,9 @@ class Store:
         query = (select(col(MissingItem.id), col(MissingItem.supply_by),
                         col(MissingItem.supplied_at), col(Case.state), col(MissingItem.next_at))
                  .join(Case, col(Case.id) == col(MissingItem.case_id))
-                 .where(col(MissingItem.next_at) <= now)
-                 .order_by(col(MissingItem.id)))
-        return [(int(a), b, c, d, e) for a, b, c, d, e in await self.session.execute(query)
-                if a is not None]
+                 .where(col(MissingItem.next_at) <= now))
+        return sorted((int(a), b, c, d, e) for a, b, c, d, e in await self.session.execute(query)
+                      if a is not None)
 
     async def set_next_moments(self, kind: str, rows: Sequence[tuple[int, tuple[Any, ...],
                                                                      datetime | None]]) -> None:
@@ -400,9 +399,11 @@ class Store:
 
     async def unsent_nudges(self, claimed_by: datetime) -> list[Nudge]:
         """Claims made at or before ``claimed_by`` and never marked sent."""
+        # Sorted here: an ORDER BY id would have SQLite read every claim ever made by primary
+        # key rather than the few unsent ones through their partial index.
         query = select(Nudge).where(col(Nudge.sent_at).is_(None),
-                                    col(Nudge.created_at) <= claimed_by).order_by(col(Nudge.id))
-        return list((await self.session.execute(query)).scalars())
+                                    col(Nudge.created_at) <= claimed_by)
+        return sorted((await self.session.execute(query)).scalars(), key=lambda n: n.id or 0)
 
     # -- audit -----------------------------------------------------------------------------
     async def audit(self, *, at: datetime, actor_id: int | None, action: str, subject: str,
