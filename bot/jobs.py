@@ -17,9 +17,11 @@ from markupsafe import Markup
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from bot.domain.rules.calendar import WorkCalendar
 from bot.domain.rules.ladder import RungKind
+from bot.domain.rules.policy import Policy
 from bot.domain.rules.turns import turn_holders
-from bot.domain.rules.vocabulary import CardKind, CaseState, Channel, ChatKind, StepState
+from bot.domain.rules.vocabulary import Channel, ChatKind, StepState
 from bot.domain.usecases import nudging
 from bot.domain.usecases.approvals import Outcome, deem_approved, deemable_steps
 from bot.flows.announce import announce
@@ -38,7 +40,7 @@ from bot.views.nudges import (
 )
 from bot.views.text import localized, mention
 from storage.db import SessionFactory, unit_of_work
-from storage.models import Assignment, Card, Case, Chat, Person, Section, Step
+from storage.models import Assignment, Case, Chat, Person, Section, Step
 from storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -61,6 +63,7 @@ class Jobs:
         self.timers = timers
         self.timed: set[tuple[int, datetime]] | None = None  # due timers known to be set
         self.ladders = nudging.CaseLadders()
+        self.years_read = False  # whether a sweep looked at every open step's uncertain due
         self.refreshed_on: date | None = None  # the day every pending case's cards were
 
     async def sweep(self) -> SweepResult:
@@ -71,20 +74,25 @@ class Jobs:
             try:
                 async with self.sessions() as session:
                     with unit_of_work(session):
-                        return await self._sweep(Store(session))
+                        result = await self._sweep(Store(session))
+                        await session.commit()
+                        return result
             finally:
                 await _release(lock)
 
     async def _sweep(self, store: Store) -> SweepResult:
         services, result = self.services, SweepResult()
-        for step_id in await deemable_steps(store, services.now()):
-            outcome = await deem_approved(store, step_id, now=services.now(),
-                                          calendar=services.calendar)
+        # One instant for both: a step deemed approvable at its due must not be planned
+        # past it (planning sets its next moment beyond the due).
+        now = services.now()
+        for step_id in await deemable_steps(store, now):
+            outcome = await deem_approved(store, step_id, now=now, calendar=services.calendar)
             if outcome is not None:
                 result.deemed += 1
                 await self._announce_deemed(store, step_id, outcome)
-        plan = await nudging.plan(store, services.now(), services.calendar, services.policy,
-                                  self.ladders)
+        plan = await plan_nudges(store, now, services.calendar, services.policy, self.ladders,
+                                 every_year=not self.years_read)
+        self.years_read = True
         # The section head hears of an urge notice through the notice itself (with its ✍️
         # button), not also through a nudge of the urge rung: that nudge only goes out when
         # the notice could not reach the head privately (it then falls back to the group).
@@ -113,6 +121,7 @@ class Jobs:
                                             at=services.now())
                 else:
                     rest.append(item)
+            await store.commit()  # before the jobs below, which write in sessions of their own
             await self._apart(self._nudge_jobs(rest, result))
 
         jobs: list[Callable[[Store], Awaitable[None]]] = []
@@ -144,7 +153,7 @@ class Jobs:
                 continue
             await nudging.mark_sent(store, nudge, channel=delivered.channel, at=services.now(),
                                     error=delivered.error)
-        await self._set_due_timers(store)
+        await self._set_due_timers(store, plan.looked_at)
         return result
 
     async def _refresh_cards(self, store: Store, touched: set[int | None]) -> None:
@@ -156,8 +165,7 @@ class Jobs:
         cases = {case_id for case_id in touched if case_id is not None}
         if self.refreshed_on != today and self.services.policy.may_nudge(
                 now, self.services.calendar, urgent=False):
-            cases |= {c.id for c in await store.all(Case, state=CaseState.PENDING)
-                      if c.id is not None}
+            cases |= set(await store.pending_case_ids())
             self.refreshed_on = today
         async def refresh(store: Store, case_id: int) -> None:
             try:
@@ -177,19 +185,23 @@ class Jobs:
             return None  # decided, paused or rescheduled since: nothing is due
         return await self.sweep()
 
-    async def _set_due_timers(self, store: Store) -> None:
-        """Every open step has a timer at its due instant (set once, kept across restarts)."""
+    async def _set_due_timers(self, store: Store, looked_at: list[tuple[int, datetime]]
+                              ) -> None:
+        """Every open step has a timer at its due instant (set once, kept across restarts).
+        A step opened, resumed or rescheduled is among those the sweep just looked at; all
+        open steps are read once per process, for the timers an earlier one did not set."""
         if self.timers is None or not self.timers.running:
             return
         if self.timed is None:
             self.timed = await self.timers.due_timers()
+            looked_at = [(step_id, due) for step_id, _case, due, _limit
+                         in await store.open_step_timing()]
         now = self.services.now()
-        timings = await store.open_step_timing()
         # End the read transaction first: the job store writes through its own connection,
         # and on SQLite that write waits for this session's lock while we wait for it
         # (a deadlock, "database is locked" after the busy timeout).
         await store.commit()
-        for step_id, _case, due, _limit in timings:
+        for step_id, due in looked_at:
             if due > now and (step_id, due) not in self.timed:
                 await self.timers.schedule_due(step_id, due)
                 self.timed.add((step_id, due))
@@ -201,7 +213,6 @@ class Jobs:
         person holds is never folded into a digest: it comes with its buttons."""
         by_person: dict[int, list[nudging.PlannedNudge]] = defaultdict(list)
         for item in planned:
-            assert item.person.id is not None
             by_person[item.person.id].append(item)
 
         async def deliver(store: Store, items: list[nudging.PlannedNudge]) -> None:
@@ -313,7 +324,6 @@ class Jobs:
         """To the section head privately, and to the supervision office's chat. True when
         the head got it privately."""
         services, urge = self.services, planned.urge
-        assert urge.id is not None
         section = await store.get(Section, urge.section_id) if urge.section_id else None
         head = planned.head
         # Late by as many working days as cards and nudges say at the same moment.
@@ -347,7 +357,7 @@ class Jobs:
         if not office_done:
             t = services.rendering.for_group()
             office_done = True
-            for chat in await store.all(Chat, order_by=Chat.id, kind=ChatKind.SUPERVISION):
+            for chat in await store.chats_of_kind(ChatKind.SUPERVISION):
                 try:
                     await self.bot.send_message(chat.tg_chat_id, urge_text(
                         t, planned, section.name if section else None,
@@ -371,7 +381,7 @@ class Jobs:
             return
         try:
             await announce(self.bot, store, self.services, outcome)
-            group = await store.one(Card, case_id=case.id, kind=CardKind.GROUP)
+            group = await store.group_card(case.id)
             if group is not None:
                 t = self.services.rendering.for_group()
                 await self.bot.send_message(
@@ -384,6 +394,32 @@ class Jobs:
     async def _project_chat(self, store: Store, subject: nudging.Subject) -> Chat | None:
         chat_id = subject.project.chat_id
         return await store.get(Chat, chat_id) if chat_id else None
+
+
+async def plan_nudges(store: Store, now: datetime, calendar: WorkCalendar, policy: Policy,
+                      ladders: nudging.CaseLadders, *, every_year: bool = False
+                      ) -> nudging.Plan:
+    """Claim everything that is due now, and retake abandoned claims (``nudging.Planning``),
+    each part in a transaction of its own: reads in reading transactions (on SQLite a plain
+    ``BEGIN``, so presses never wait for them), each batch's claims in one short write,
+    committed before anything is sent."""
+    planning = nudging.Planning(store, now, calendar, policy, ladders, every_year=every_year)
+    await store.commit()
+    await store.begin_reading()
+    await planning.read_due()
+    await store.commit()
+    for batch in planning.batches():
+        await store.begin_reading()
+        await planning.want(batch)
+        await store.commit()
+        await planning.claim()
+        await store.commit()
+    await planning.finish()
+    await store.commit()
+    for kind, part in planning.next_moments():  # only once the claims they follow are kept
+        await planning.settle(kind, part)
+        await store.commit()
+    return planning.result
 
 
 async def _adopted(store: Store, item: nudging.PlannedNudge) -> nudging.PlannedNudge:

@@ -6,11 +6,23 @@ Enumerated columns are plain strings whose values the domain defines
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, ForeignKey, Integer, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    Text,
+    UniqueConstraint,
+    event,
+    text,
+)
+from sqlalchemy import inspect as inspect_row
+from sqlalchemy.orm import Session
 from sqlmodel import Field, SQLModel
 
 from bot.domain.rules.casetypes import TimeoutPolicy
@@ -113,6 +125,7 @@ class Milestone(SQLModel, table=True):
     title: str = Field(max_length=255)
     due_on: date
     done_on: date | None = None
+    next_at: datetime | None = _utc(index=True)  # when the sweep must look again (see below)
 
 
 class Report(SQLModel, table=True):
@@ -179,6 +192,7 @@ class Step(SQLModel, table=True):
     closed_at: datetime | None = _utc()
     paused_at: datetime | None = _utc()  # waiting on the submitter: the clock stops
     deemed: bool = False  # approved by its timeout policy (超时默许), not by anyone
+    next_at: datetime | None = _utc(index=True)  # when the sweep must look again (see below)
     cc: str = Field(default="[]", sa_type=Text)  # person ids given a copy (JSON)
     version: int = 1  # compare-and-set guard for concurrent decisions
 
@@ -254,13 +268,18 @@ class MissingItem(SQLModel, table=True):
     created_at: datetime = _utc(nullable=False)
     created_by_id: int = Field(foreign_key="person.id")
     supplied_at: datetime | None = _utc()
+    next_at: datetime | None = _utc(index=True)  # when the sweep must look again (see below)
 
 
 class UrgeNotice(SQLModel, table=True):
     """A formal urge notice (催办通知书), issued once for a late step or milestone; the section
     head answers it in writing with the cause of the delay and a plan."""
 
-    __table_args__ = (UniqueConstraint("target_kind", "target_id"),)
+    __table_args__ = (UniqueConstraint("target_kind", "target_id"),
+                      # the few a sweep must still deliver, found without reading the rest
+                      Index("ix_urgenotice_unsent", "issued_at",
+                            sqlite_where=text("sent_at IS NULL"),
+                            postgresql_where=text("sent_at IS NULL")))
     id: int = Field(default=None, primary_key=True)  # set by the database on flush
     target_kind: str = Field(max_length=16)  # step | milestone
     target_id: int
@@ -299,7 +318,11 @@ class Card(SQLModel, table=True):
 class Nudge(SQLModel, table=True):
     """A deadline ping; the unique key makes each level go out once per person."""
 
-    __table_args__ = (UniqueConstraint("target_kind", "target_id", "person_id", "level"),)
+    __table_args__ = (UniqueConstraint("target_kind", "target_id", "person_id", "level"),
+                      # claims never marked sent, which a sweep retakes: few, among many
+                      Index("ix_nudge_unsent", "created_at",
+                            sqlite_where=text("sent_at IS NULL"),
+                            postgresql_where=text("sent_at IS NULL")))
     id: int = Field(default=None, primary_key=True)  # set by the database on flush
     target_kind: str = Field(max_length=16)  # step | milestone
     target_id: int
@@ -345,3 +368,28 @@ class CalendarYear(SQLModel, table=True):
 
     year: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
     source: str = Field(default="", max_length=255)
+
+
+# The deadline sweep reads only the steps, milestones and missing materials whose next moment
+# of interest has come (``next_at <= now``; NULL: nothing more will happen). It works that
+# moment out itself, with the calendar, the policy and the case's ladder; a row whose timing
+# changes is handed back to it by setting ``next_at`` to :data:`AT_ONCE` here, on every flush,
+# so that no change (a step opened, paused, resumed or closed, a due moved, a milestone done,
+# a material supplied) can be forgotten by the code that makes it.
+AT_ONCE = datetime(1970, 1, 1, tzinfo=UTC)
+TIMING: dict[Any, tuple[str, ...]] = {Step: ("state", "due_at", "limit_days", "timeout_policy"),
+                                      Milestone: ("due_on", "done_on"),
+                                      MissingItem: ("supply_by", "supplied_at")}
+
+
+@event.listens_for(Session, "before_flush")
+def _timing_changed(session: Session, _context: Any, _instances: Any) -> None:
+    for row in session.new:
+        if type(row) in TIMING:
+            row.next_at = AT_ONCE
+    for row in session.dirty:
+        fields = TIMING.get(type(row))
+        if fields:
+            attrs = inspect_row(row).attrs
+            if any(attrs[name].history.has_changes() for name in fields):
+                row.next_at = AT_ONCE

@@ -24,6 +24,8 @@ from bot.domain.rules.vocabulary import Role
 from storage import audit
 from storage.db import READ_ONLY
 from storage.models import (
+    AT_ONCE,
+    TIMING,
     Assignment,
     Attachment,
     AuditEvent,
@@ -330,7 +332,7 @@ class Store:
         result = await self.session.execute(
             update(Step)
             .where(col(Step.id) == step.id, col(Step.version) == step.version)
-            .values(version=step.version + 1, **values)
+            .values(version=step.version + 1, next_at=AT_ONCE, **values)
             .execution_options(synchronize_session=False)
         )
         if result.rowcount != 1:  # type: ignore[attr-defined]
@@ -364,6 +366,13 @@ class Store:
         missing = await self.all(MissingItem, order_by=MissingItem.supply_by, case_id=case_id)
         return CaseRows(case, project, submitter, steps, lanes, assignments, comments, missing,
                         await self.attachments(case_id=case_id))
+
+    async def group_card(self, case_id: int) -> Card | None:
+        return await self.one(Card, case_id=case_id, kind="group")
+
+    async def pending_case_ids(self) -> list[int]:
+        query = select(col(Case.id)).where(col(Case.state) == "pending").order_by(col(Case.id))
+        return list((await self.session.execute(query)).scalars())
 
     async def cards(self, case_id: int) -> list[Card]:
         return await self.all(Card, order_by=Card.id, case_id=case_id)
@@ -434,6 +443,63 @@ class Store:
                         col(Case.state).not_in(["withdrawn"])))
         return [(int(a), b) for a, b in await self.session.execute(query) if a is not None]
 
+    # -- what the sweep must look at now (``next_at``, see storage.models) -------------------
+    async def due_steps(self, now: datetime) -> list[tuple[int, int, str, str, datetime | None,
+                                                           int, datetime | None, bool]]:
+        """(id, case id, state, timeout policy, due, limit, next_at, due uncertain) of the
+        steps whose next moment has come, whatever their state (a closed one is seen once,
+        to be let go)."""
+        # next_at alone in the WHERE and no ORDER BY (sorted here): SQLite's planner then takes
+        # its index, never the state's nor the primary key's (which would read every row).
+        query = select(col(Step.id), col(Step.case_id), col(Step.state),
+                       col(Step.timeout_policy), col(Step.due_at), col(Step.limit_days),
+                       col(Step.next_at), col(Step.due_uncertain)).where(col(Step.next_at) <= now)
+        return sorted((int(a), int(b), c, d, e, int(f), g, bool(h))
+                      for a, b, c, d, e, f, g, h in await self.session.execute(query)
+                      if a is not None)
+
+    async def due_milestones(self, now: datetime, done: tuple[str, ...]
+                             ) -> list[tuple[int, date, date | None, datetime | None]]:
+        """(id, due date, done date, next_at) of the milestones whose next moment has come, in
+        projects not finished (those wait, untouched, in case a project is taken up again)."""
+        query = (select(col(Milestone.id), col(Milestone.due_on), col(Milestone.done_on),
+                        col(Milestone.next_at))
+                 .join(Project, col(Project.id) == col(Milestone.project_id))
+                 .where(col(Milestone.next_at) <= now, col(Project.status).not_in(done)))
+        return sorted((int(a), b, c, d) for a, b, c, d in await self.session.execute(query)
+                      if a is not None)
+
+    async def due_missing(self, now: datetime
+                          ) -> list[tuple[int, date, datetime | None, str, datetime | None]]:
+        """(id, supply-by date, supplied at, case state, next_at) of the missing materials
+        whose next moment has come."""
+        query = (select(col(MissingItem.id), col(MissingItem.supply_by),
+                        col(MissingItem.supplied_at), col(Case.state), col(MissingItem.next_at))
+                 .join(Case, col(Case.id) == col(MissingItem.case_id))
+                 .where(col(MissingItem.next_at) <= now))
+        return sorted((int(a), b, c, d, e) for a, b, c, d, e in await self.session.execute(query)
+                      if a is not None)
+
+    async def set_next_moments(self, kind: str, rows: Sequence[tuple[int, tuple[Any, ...],
+                                                                     datetime | None]]) -> None:
+        """Set next_at for (id, timing seen, next_at) in one statement, each only where the
+        row's timing (:data:`storage.models.TIMING`, and next_at) is still what the sweep saw:
+        a row changed meanwhile was handed back (:data:`AT_ONCE`) and stays so."""
+        if not rows:
+            return
+        model: Any = {"step": Step, "milestone": Milestone, "missing": MissingItem}[kind]
+        table = model.__table__
+        guard = ("next_at", *TIMING[model])
+        statement = (update(table)
+                     .where(table.c.id == bindparam("row_id"),
+                            *(table.c[name].is_not_distinct_from(bindparam(f"seen_{name}"))
+                              for name in guard))
+                     .values(next_at=bindparam("new_next_at")))
+        await self.session.execute(statement, [
+            {"row_id": row_id, "new_next_at": next_at,
+             **{f"seen_{name}": value for name, value in zip(guard, seen, strict=True)}}
+            for row_id, seen, next_at in rows])
+
     async def uncertain_due_years(self) -> set[int]:
         """Years holding the due of an open step computed without official holidays."""
         query = select(col(Step.due_at)).where(col(Step.state) == "open",
@@ -477,9 +543,16 @@ class Store:
 
     async def unsent_nudges(self, claimed_by: datetime) -> list[Nudge]:
         """Claims made at or before ``claimed_by`` and never marked sent."""
+        # Sorted here: an ORDER BY id would have SQLite read every claim ever made by primary
+        # key rather than the few unsent ones through their partial index.
         query = select(Nudge).where(col(Nudge.sent_at).is_(None),
-                                    col(Nudge.created_at) <= claimed_by).order_by(col(Nudge.id))
-        return list((await self.session.execute(query)).scalars())
+                                    col(Nudge.created_at) <= claimed_by)
+        return sorted((await self.session.execute(query)).scalars(), key=lambda n: n.id)
+
+    async def unsent_urges(self) -> list[UrgeNotice]:
+        """Urge notices with a copy still to deliver (sorted here, as for nudges)."""
+        query = select(UrgeNotice).where(col(UrgeNotice.sent_at).is_(None))
+        return sorted((await self.session.execute(query)).scalars(), key=lambda u: u.id)
 
     # -- audit -----------------------------------------------------------------------------
     async def audit(self, *, at: datetime, actor_id: int | None, action: str, subject: str,

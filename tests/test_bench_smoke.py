@@ -30,6 +30,7 @@ CASES: dict[str, tuple[list[str], set[str]]] = {
     "sweep": (["--db", "sqlite", "--sizes", "120"], {
         "sqlite.120.first", "sqlite.120.idle", "sqlite.120.first_per_step",
         "sqlite.120.first_peak", "sqlite.120.idle_peak", "sqlite.120.write_during_sweep",
+        "sqlite.120.due", "sqlite.120.due_peak",
         "sqlite.120.write_during_first"}),
     "e2e": (["--db", "sqlite", "--iterations", "4", "--burst", "6"], {
         "sqlite.report", "sqlite.submit", "sqlite.press", "sqlite.updates_per_second",

@@ -96,3 +96,14 @@ def test_keyboards_are_built_in_views() -> None:
         if "InlineKeyboardButton" in path.read_text(encoding="utf-8")
     }
     assert builders == set()
+
+
+def test_the_bot_reads_through_named_queries() -> None:
+    """Outside storage, reads are the Store's named queries (``store.case_rows``,
+    ``store.lanes``...), never the generic ``all``/``one``/``count`` with filters."""
+    found = []
+    for path in (ROOT / "bot").rglob("*.py"):
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if any(f"store.{generic}(" in line for generic in ("all", "one", "count")):
+                found.append(f"{path.relative_to(ROOT)}:{number}")
+    assert found == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -37,6 +38,9 @@ class EdgeSessions:
 
     def __init__(self, factory: SessionFactory) -> None:
         self.factory = factory
+
+    def __getattr__(self, name: str) -> Any:  # the rest is the factory's (its engine, ...)
+        return getattr(self.factory, name)
 
     @asynccontextmanager
     async def __call__(self) -> AsyncIterator[AsyncSession]:

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import pytest
+from sqlalchemy import event
 
 from bot.domain.rules.calendar import WorkCalendar
 from bot.domain.rules.casetypes import (
@@ -23,6 +24,7 @@ from bot.domain.rules.vocabulary import Decision
 from bot.domain.usecases import nudging
 from bot.domain.usecases.approvals import decide, submit_case, withdraw
 from bot.domain.usecases.people import identify
+from bot.jobs import plan_nudges
 from sandbox.demo import DEMO_USERS
 from storage.db import SessionFactory
 from storage.models import Milestone, Nudge, Step
@@ -77,7 +79,7 @@ async def submit_items(sessions: SessionFactory, count: int) -> list[int]:
 async def sweep(sessions: SessionFactory, now: datetime,
                 ladders: nudging.CaseLadders) -> nudging.Plan:
     async with sessions() as session:
-        return await nudging.plan(Store(session), now, CALENDAR, POLICY, ladders)
+        return await plan_nudges(Store(session), now, CALENDAR, POLICY, ladders)
 
 
 async def test_claims_another_process_made_first_are_left_to_it(
@@ -124,18 +126,18 @@ async def test_each_open_cases_ladder_is_read_once_and_closed_cases_forgotten(
     async with quiet() as session:
         store = CountingStore(session)
         store.asked = []
-        await nudging.plan(store, MONDAY, CALENDAR, POLICY, ladders)
+        await plan_nudges(store, MONDAY, CALENDAR, POLICY, ladders)
         assert sorted(store.asked) == [first, second]
         assert ladders.by_case == {first: DEFAULT_LADDER, second: DEFAULT_LADDER}
 
         store.asked = []
-        await nudging.plan(store, MONDAY + timedelta(minutes=1), CALENDAR, POLICY, ladders)
+        await plan_nudges(store, MONDAY + timedelta(minutes=1), CALENDAR, POLICY, ladders)
         assert store.asked == []  # nothing new: nothing read again
 
         actor = await identify(store, DEMO_USERS["liuxiao"].telegram_id)
         assert actor is not None
         await withdraw(store, actor, first, now=MONDAY)
-        await nudging.plan(store, MONDAY + timedelta(minutes=2), CALENDAR, POLICY, ladders)
+        await plan_nudges(store, MONDAY + timedelta(minutes=2), CALENDAR, POLICY, ladders)
         assert list(ladders.by_case) == [second]
 
 
@@ -212,3 +214,70 @@ case_types:
     assert told(await sweep(quiet, THURSDAY, ladders)) == [("liuxiao", "yellow")]
     assert told(await sweep(quiet, THURSDAY + timedelta(days=1), ladders)) == [
         ("li", "red"), ("liuxiao", "red")]  # 李 as the leader in charge; 何 not at all
+
+
+class Statements:
+    """The SQL a sweep sends (an event on the real engine the tests use)."""
+
+    def __init__(self, sessions: SessionFactory) -> None:
+        self.engine = sessions.kw["bind"].sync_engine
+        self.seen: list[str] = []
+
+    def __enter__(self) -> Statements:
+        event.listen(self.engine, "before_cursor_execute", self._seen)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        event.remove(self.engine, "before_cursor_execute", self._seen)
+
+    def _seen(self, _conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        self.seen.append(" ".join(statement.split()))
+
+
+async def due_now(sessions: SessionFactory, now: datetime) -> list[tuple[str, int]]:
+    async with sessions() as session:
+        planning = nudging.Planning(Store(session), now, CALENDAR, POLICY,
+                                    nudging.CaseLadders())
+        await planning.read_due()
+    return [(due.kind, due.id) for due in planning.due]
+
+
+async def test_a_sweep_with_nothing_due_reads_no_open_row_however_many_are_open(
+        quiet: SessionFactory) -> None:
+    """After a first sweep every open step waits for its next moment (here the close of
+    Tuesday, when the three-day items turn yellow); a sweep before it reads none of them,
+    and sends the same statements for 3 open steps as for 30."""
+    ladders = nudging.CaseLadders()
+    counts = []
+    for count in (3, 27):
+        await submit_items(quiet, count)
+        await sweep(quiet, MONDAY + timedelta(minutes=1), ladders)
+        assert await due_now(quiet, MONDAY + timedelta(minutes=2)) == []
+        with Statements(quiet) as statements:
+            assert (await sweep(quiet, MONDAY + timedelta(minutes=2), ladders)).nudges == []
+        counts.append(len(statements.seen))
+        reads = [s for s in statements.seen if s.startswith("SELECT") and " step" in s]
+        assert reads and all("next_at <=" in s for s in reads), reads
+    assert counts[0] == counts[1]
+
+    yellow = CALENDAR.close_of(MONDAY.date() + timedelta(days=1))  # Tuesday 17:30
+    assert await due_now(quiet, yellow - timedelta(seconds=1)) == []
+    assert len(await due_now(quiet, yellow)) == 30
+
+
+async def test_a_step_that_changes_is_looked_at_by_the_next_sweep(quiet: SessionFactory) -> None:
+    [case_id] = await submit_items(quiet, 1)
+    ladders = nudging.CaseLadders()
+    await sweep(quiet, MONDAY + timedelta(minutes=1), ladders)
+    assert await due_now(quiet, MONDAY + timedelta(minutes=2)) == []
+    async with quiet() as session:
+        store = Store(session)
+        actor = await identify(store, DEMO_USERS["liuxiao"].telegram_id)
+        assert actor is not None
+        await withdraw(store, actor, case_id, now=MONDAY + timedelta(minutes=2))
+        [step] = await store.steps(case_id)
+        await store.commit()
+    assert await due_now(quiet, MONDAY + timedelta(minutes=3)) == [("step", step.id)]
+    await sweep(quiet, MONDAY + timedelta(minutes=3), ladders)
+    async with quiet() as session:
+        assert (await Store(session).get(Step, step.id)).next_at is None  # type: ignore[union-attr]

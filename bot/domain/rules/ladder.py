@@ -8,7 +8,8 @@ and the supervision office; then a reminder every few working days while it stay
 the handler, the section head and the holders (the one whose decision ends the red). Case
 types may define their own ladder, followed as written.
 
-Pure rules: given a due instant and "now", which rungs have been reached and since when.
+Pure rules: given a due instant and "now", which rungs have been reached and since when,
+and when the next one will be (the deadline sweep looks at a subject only then).
 """
 
 from __future__ import annotations
@@ -127,6 +128,33 @@ def reached(now: datetime, due: datetime, limit_days: int, calendar: WorkCalenda
         found.append(Reached(f"{RungKind.REPEAT.value}-{n}", repeat, calendar.close_of(
             calendar.working_day_after(due_day, n * repeat.every_days))))
     return found
+
+
+def next_moment(now: datetime, due: datetime, limit_days: int, calendar: WorkCalendar,
+                thresholds: Thresholds, ladder: Ladder) -> datetime | None:
+    """The first instant after ``now`` at which :func:`reached` gives a rung it does not give
+    at ``now``, or the due itself (the timeout policy acts then, whatever the ladder says);
+    None when nothing more will be reached."""
+    if now < due:
+        yellow = ladder.rung(RungKind.YELLOW)
+        if yellow is not None:
+            since = _yellow_since(due, thresholds.days_for(limit_days), calendar)
+            if since > now:
+                return since
+        return due
+    due_day = due.astimezone(calendar.tz).date()
+    late_days = calendar.working_days_between(due, now).days
+    moments = []
+    urge = ladder.rung(RungKind.URGE)
+    if urge is not None and late_days < urge.after_red_days:
+        moments.append(calendar.close_of(calendar.working_day_after(due_day,
+                                                                    urge.after_red_days)))
+    repeat = ladder.rung(RungKind.REPEAT)
+    if repeat is not None:
+        n = late_days // repeat.every_days + 1
+        moments.append(calendar.close_of(calendar.working_day_after(due_day,
+                                                                    n * repeat.every_days)))
+    return min(moments, default=None)
 
 
 def _yellow_since(due: datetime, days: int, calendar: WorkCalendar) -> datetime:

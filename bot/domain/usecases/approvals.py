@@ -399,9 +399,12 @@ async def _already_decided(store: Store, step: Step) -> AlreadyDecided | StaleCa
 
 
 async def deemable_steps(store: Store, now: datetime) -> list[int]:
-    """Open steps past their due whose type says silence means approval (超时默许)."""
-    return [s.id for s in await store.open_steps_timed_out_as(TimeoutPolicy.DEEMED_APPROVAL)
-            if s.due_at is not None and s.due_at <= now]
+    """Open steps past their due whose type says silence means approval (超时默许): among
+    the steps whose next moment has come (an open step's due is always one)."""
+    return [step_id for step_id, _case, state, timeout, due, _limit, _next, _uncertain
+            in await store.due_steps(now)
+            if state == StepState.OPEN and timeout == TimeoutPolicy.DEEMED_APPROVAL
+            and due is not None and due <= now]
 
 
 async def deem_approved(store: Store, step_id: int, *, now: datetime,

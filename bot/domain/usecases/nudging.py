@@ -6,11 +6,16 @@ person once, whatever restarts or a second process do. A claim that was never ma
 sent (the process died in between) is delivered by a later sweep once it is older than
 :data:`ABANDONED_AFTER`. An urge notice (催办通知书) is claimed once per late subject.
 
-Planning is cheap when nothing is new: it reads only the timing of open subjects (and each
-open case's ladder, once per case and process), works out in memory which rungs are in
-force, loads the claims already made in one query, and touches the details of a subject
-only when it has something new to claim. Those are handled in batches, each a few queries
-and one short transaction, so the sweep never holds SQLite's write lock for long.
+A sweep costs what is due, not what is open: each step, milestone and missing material
+keeps its next moment (``next_at``: the next rung its ladder reaches, the due, or the end of
+quiet hours holding a rung back; see ``ladder.next_moment``), and any change to its timing
+hands it back to the next sweep (``storage.models.AT_ONCE``). Planning reads the timing of
+the subjects whose moment has come only (and their cases' ladders, once per case and
+process), works out which rungs are in force, loads the claims already made in one query,
+and touches the details of a subject only when it has something new to claim. Those are
+handled in batches, each a few queries and one short write; then each subject looked at gets
+its next moment. The use cases here flush; the job runner (``bot.jobs.plan_nudges``) ends
+each transaction, so the sweep never holds SQLite's write lock for long.
 """
 
 from __future__ import annotations
@@ -30,11 +35,19 @@ from bot.domain.rules.ladder import (
     Reached,
     RungKind,
     escalated,
+    next_moment,
     reached,
 )
 from bot.domain.rules.policy import Policy
 from bot.domain.rules.turns import turn_holders
-from bot.domain.rules.vocabulary import Channel, MemberRole, ProjectStatus, Role, StepState
+from bot.domain.rules.vocabulary import (
+    CaseState,
+    Channel,
+    MemberRole,
+    ProjectStatus,
+    Role,
+    StepState,
+)
 from bot.domain.usecases.approvals import case_type_from
 from storage.models import (
     Assignment,
@@ -99,6 +112,7 @@ class Plan:
     nudges: list[PlannedNudge] = field(default_factory=list)
     urges: list[PlannedUrge] = field(default_factory=list)
     uncertain_years: list[tuple[Nudge, Person, int]] = field(default_factory=list)
+    looked_at: list[tuple[int, datetime]] = field(default_factory=list)  # open steps, dues
 
 
 @lru_cache(maxsize=128)
@@ -108,78 +122,179 @@ def ladder_of(definition: str) -> Ladder:
 
 
 class CaseLadders:
-    """Each open case's ladder, kept from sweep to sweep: a case keeps the snapshot of its
-    type for life, so its definition is read once per process, not every minute."""
+    """The ladders of the cases the sweep has looked at, kept from sweep to sweep: a case
+    keeps the snapshot of its type for life, so its definition is read once per process,
+    not every time one of its steps comes due."""
 
     def __init__(self) -> None:
         self.by_case: dict[int, Ladder] = {}
 
     async def load(self, store: Store, case_ids: set[int]) -> None:
-        """Know the ladders of these cases (and forget cases no longer open)."""
+        """Know the ladders of these cases."""
         missing = [case_id for case_id in case_ids if case_id not in self.by_case]
         for case_id, definition in (await store.case_definitions(missing)).items():
             self.by_case[case_id] = ladder_of(definition)
-        self.by_case = {case_id: ladder for case_id, ladder in self.by_case.items()
-                        if case_id in case_ids}
+
+    def forget(self, case_ids: set[int]) -> None:
+        for case_id in case_ids:
+            self.by_case.pop(case_id, None)
 
     def of(self, case: Case) -> Ladder:
-        known = self.by_case.get(case.id) if case.id is not None else None
+        known = self.by_case.get(case.id)
         return known or ladder_of(case.definition)
 
 
-async def plan(store: Store, now: datetime, calendar: WorkCalendar, policy: Policy,
-               ladders: CaseLadders) -> Plan:
-    """Claim everything that is due now, and retake abandoned claims. Commits as it goes."""
-    result = Plan()
-    planner = _Planner(store, now, calendar, policy, result, ladders)
-    await store.commit()
-    await store.begin_reading()  # planning only reads: on SQLite, presses never wait for it
-    candidates = await _candidates(store, now, calendar, policy, ladders)
-    claimed = await store.nudge_keys([(kind, target) for kind, target, _ in candidates])
-    await store.commit()
-    new = [(kind, target_id, rungs) for kind, target_id, rungs in candidates
-           if not all((kind, target_id, key) in claimed for key in rungs)]
-    for start in range(0, len(new), BATCH):
-        batch = new[start:start + BATCH]
-        await store.begin_reading()
+@dataclass
+class _Due:
+    """A step, milestone or missing material whose next moment has come, as the sweep saw it."""
+
+    kind: str
+    id: int
+    seen: tuple[Any, ...]  # its timing when read (Store.set_next_moments compares it)
+    due: datetime | None = None  # None: closed, nothing more will happen
+    limit_days: int = 0
+    ladder: Ladder = DEFAULT_LADDER
+    rungs: dict[str, Reached] = field(default_factory=dict)
+    uncertain: bool = False  # its due rests on weekends alone (a year the calendar lacks)
+
+
+Candidate = tuple[str, int, dict[str, Reached]]
+NEXT_MOMENTS_PART = 500  # rows whose next moment is written per (short) write transaction
+
+
+class Planning:
+    """One sweep's planning, a step at a time: the caller (the job runner) ends each step's
+    transaction, so that reads hold no lock and every batch's claims are committed before
+    anything is sent.
+
+    1. :meth:`read_due` (a reading transaction): the subjects whose next moment has come,
+       the rungs in force for each, and the claims already made;
+    2. for each of :meth:`batches`: :meth:`want` (reading), then :meth:`claim` (writing);
+    3. :meth:`finish`: abandoned claims retaken, undelivered urge notices, calendar warnings;
+    4. for each of :meth:`next_moments`: :meth:`settle` (writing): each subject looked at
+       gets its next moment, once its claims are kept.
+    """
+
+    def __init__(self, store: Store, now: datetime, calendar: WorkCalendar, policy: Policy,
+                 ladders: CaseLadders, *, every_year: bool = False) -> None:
+        self.store, self.now, self.calendar, self.policy = store, now, calendar, policy
+        self.ladders = ladders
+        self.every_year = every_year  # look for uncertain dues among all open steps
+        self.result = Plan()
+        self.planner = _Planner(store, now, calendar, policy, self.result, ladders)
+        self.due: list[_Due] = []
+        self.claimed: set[tuple[str, int, str]] = set()
+        self.new: list[Candidate] = []
+        self.held: dict[tuple[str, int], datetime | None] = {}  # skipped: look again then
+
+    async def read_due(self) -> None:
+        self.due = await _due(self.store, self.now, self.calendar, self.policy, self.ladders)
+        candidates = [(d.kind, d.id, d.rungs) for d in self.due if d.rungs]
+        self.claimed = await self.store.nudge_keys([(kind, target) for kind, target, _
+                                                    in candidates])
+        self.new = [(kind, target_id, rungs) for kind, target_id, rungs in candidates
+                    if not all((kind, target_id, key) in self.claimed for key in rungs)]
+        self.result.looked_at = [(d.id, d.due) for d in self.due
+                                 if d.kind == STEP and d.due is not None]
+
+    def batches(self) -> list[list[Candidate]]:
+        return [self.new[start:start + BATCH] for start in range(0, len(self.new), BATCH)]
+
+    async def want(self, batch: list[Candidate]) -> None:
+        """Note what the batch's subjects call for (reads only)."""
+        planner, now, calendar = self.planner, self.now, self.calendar
         await planner.prefetch(batch)
         for kind, target_id, rungs in batch:
             subject = await planner.subject(kind, target_id)
-            if subject is None or not policy.may_nudge(now, calendar, subject.urgent):
+            if subject is None:
+                self.held[kind, target_id] = None
+                continue
+            if not self.policy.may_nudge(now, calendar, subject.urgent):
+                self.held[kind, target_id] = self.policy.first_sendable(now, calendar,
+                                                                        subject.urgent)
                 continue
             for rung in rungs.values():
-                await planner.want(subject, rung, claimed)
-        await store.commit()
-        await planner.claim_wanted()  # one short write transaction per batch
-        await store.commit()
-    await planner.retake_abandoned({p.nudge.id for p in result.nudges})
-    await planner.finish_urges({u.urge.id for u in result.urges})
-    await planner.warn_uncertain_years()
-    await store.commit()
-    return result
+                await planner.want(subject, rung, self.claimed)
+
+    async def claim(self) -> None:
+        """Claim what :meth:`want` noted, in one short write."""
+        self.claimed |= await self.planner.claim_wanted()
+
+    async def finish(self) -> None:
+        planner = self.planner
+        await planner.retake_abandoned({p.nudge.id for p in self.result.nudges})
+        await planner.finish_urges({u.urge.id for u in self.result.urges})
+        # A due in an uncovered year is computed when a step opens or resumes, which hands the
+        # step to this sweep: its looked-at steps are enough, but for the first sweep of a
+        # process (an admin may have been named since).
+        await planner.warn_uncertain_years(
+            await self.store.uncertain_due_years() if self.every_year else
+            {due.due.year for due in self.due if due.uncertain and due.due is not None})
+        await self.store.flush()
+
+    def next_moments(self) -> list[tuple[str, list[tuple[int, tuple[Any, ...],
+                                                         datetime | None]]]]:
+        """Each subject looked at with its next moment, in parts of a kind each."""
+        by_kind: dict[str, list[tuple[int, tuple[Any, ...], datetime | None]]] = {}
+        for due in self.due:
+            by_kind.setdefault(due.kind, []).append((due.id, due.seen, self._next(due)))
+        return [(kind, rows[start:start + NEXT_MOMENTS_PART]) for kind, rows in by_kind.items()
+                for start in range(0, len(rows), NEXT_MOMENTS_PART)]
+
+    async def settle(self, kind: str,
+                     rows: list[tuple[int, tuple[Any, ...], datetime | None]]) -> None:
+        await self.store.set_next_moments(kind, rows)
+
+    def _next(self, due: _Due) -> datetime | None:
+        if due.due is None:
+            return None
+        moment = next_moment(self.now, due.due, due.limit_days, self.calendar,
+                             self.policy.thresholds, due.ladder)
+        if all((due.kind, due.id, key) in self.claimed for key in due.rungs):
+            return moment
+        # A rung in force is still unclaimed: held by quiet hours (until they end), or
+        # nobody to tell (looked at again every sweep, in case someone is named meanwhile).
+        again = self.held.get((due.kind, due.id), self.now)
+        if again is None:
+            return moment
+        return again if moment is None else min(moment, again)
 
 
-async def _candidates(store: Store, now: datetime, calendar: WorkCalendar, policy: Policy,
-                      ladders: CaseLadders) -> list[tuple[str, int, dict[str, Reached]]]:
-    """Subjects with at least one rung in force, from their timing alone."""
-    found: list[tuple[str, int, dict[str, Reached]]] = []
-    steps = await store.open_step_timing()
-    await ladders.load(store, {case_id for _, case_id, _, _ in steps})
-    for step_id, case_id, due, limit in steps:
+async def _due(store: Store, now: datetime, calendar: WorkCalendar, policy: Policy,
+               ladders: CaseLadders) -> list[_Due]:
+    """The subjects whose next moment has come, with the rungs in force for each (from their
+    timing alone)."""
+    found: list[_Due] = []
+    steps = await store.due_steps(now)
+    live = {case_id for _, case_id, state, _, due, *_ in steps
+            if state == StepState.OPEN and due is not None}
+    ladders.forget({case_id for _, case_id, *_ in steps} - live)
+    await ladders.load(store, live)
+    for step_id, case_id, state, timeout, due, limit, next_at, uncertain in steps:
+        seen: tuple[Any, ...] = (next_at, state, due, limit, timeout)
+        if state != StepState.OPEN or due is None:
+            found.append(_Due(STEP, step_id, seen))
+            continue
         ladder = ladders.by_case.get(case_id, DEFAULT_LADDER)
         rungs = reached(now, due, limit, calendar, policy.thresholds, ladder)
-        if rungs:
-            found.append((STEP, step_id, _keyed(rungs)))
-    for milestone_id, due_on in await store.open_milestone_timing(DONE_PROJECTS):
-        rungs = reached(now, calendar.close_of(due_on), 0, calendar, policy.thresholds,
-                        DEFAULT_LADDER)
-        if rungs:
-            found.append((MILESTONE, milestone_id, _keyed(rungs)))
-    for item_id, supply_by in await store.open_missing_timing():
-        rungs = reached(now, calendar.close_of(supply_by), 0, calendar, policy.thresholds,
-                        MISSING_LADDER)
-        if rungs:
-            found.append((MISSING, item_id, _keyed(rungs)))
+        found.append(_Due(STEP, step_id, seen, due, limit, ladder, _keyed(rungs), uncertain))
+    for milestone_id, due_on, done_on, next_at in await store.due_milestones(now,
+                                                                              DONE_PROJECTS):
+        seen = (next_at, due_on, done_on)
+        if done_on is not None:
+            found.append(_Due(MILESTONE, milestone_id, seen))
+            continue
+        due = calendar.close_of(due_on)
+        rungs = reached(now, due, 0, calendar, policy.thresholds, DEFAULT_LADDER)
+        found.append(_Due(MILESTONE, milestone_id, seen, due, 0, DEFAULT_LADDER, _keyed(rungs)))
+    for item_id, supply_by, supplied_at, case_state, next_at in await store.due_missing(now):
+        seen = (next_at, supply_by, supplied_at)
+        if supplied_at is not None or case_state == CaseState.WITHDRAWN:  # for good
+            found.append(_Due(MISSING, item_id, seen))
+            continue
+        due = calendar.close_of(supply_by)
+        rungs = reached(now, due, 0, calendar, policy.thresholds, MISSING_LADDER)
+        found.append(_Due(MISSING, item_id, seen, due, 0, MISSING_LADDER, _keyed(rungs)))
     return found
 
 
@@ -306,7 +421,6 @@ class _Planner:
     async def audience(self, subject: Subject, audience: tuple[Audience, ...]) -> list[Person]:
         """The people a rung speaks to, each once, in order."""
         project = subject.project
-        assert project.id is not None
         found: dict[int, Person] = {}
         for who in audience:
             people: list[Person | None] = []
@@ -329,12 +443,11 @@ class _Planner:
             elif who is Audience.SUPERVISION:
                 people = list(await self._with_role(Role.SUPERVISOR))
             for person in people:
-                if person is not None and person.id is not None and person.active:
+                if person is not None and person.active:
                     found.setdefault(person.id, person)
         return list(found.values())
 
     async def _head_id(self, project: Project) -> int | None:
-        assert project.id is not None
         if project.id not in self.heads:
             section = await self.store.get(Section, project.section_id) \
                 if project.section_id else None
@@ -358,13 +471,13 @@ class _Planner:
         if rung.rung.kind is RungKind.URGE and (subject.kind, subject.id, "urge") not in claimed:
             self.wanted_urges.setdefault((subject.kind, subject.id), (subject, late))
         for person in await self.audience(subject, rung.rung.audience):
-            assert person.id is not None
             key = (subject.kind, subject.id, person.id, rung.key)
             self.wanted.setdefault(key, _Wanted(person, subject, rung, left, late))
 
-    async def claim_wanted(self) -> None:
+    async def claim_wanted(self) -> set[tuple[str, int, str]]:
         """Claim the batch's urge notices, then its nudges in one statement (a key another
-        process claimed first is left to it), and forget the batch's rows."""
+        process claimed first is left to it), and forget the batch's rows. Returns the
+        levels now claimed (by this sweep or another)."""
         wanted, self.wanted = self.wanted, {}
         urges, self.wanted_urges = self.wanted_urges, {}
         self.steps, self.cases, self.assignments = {}, {}, {}
@@ -379,6 +492,7 @@ class _Planner:
             if key in claimed:
                 self.result.nudges.append(PlannedNudge(claimed[key], item.person, item.subject,
                                                        item.reached, item.left, item.late))
+        return {(kind, target_id, level) for kind, target_id, _, level in wanted}
 
     async def _claim_urge(self, subject: Subject, late: bool) -> None:
         project = subject.project
@@ -397,7 +511,7 @@ class _Planner:
     async def finish_urges(self, skip: set[int | None]) -> None:
         """Urge notices with a copy still undelivered (a failed send): delivered now, within
         office hours, as long as the subject is still late."""
-        for urge in await self.store.all(UrgeNotice, order_by=UrgeNotice.id, sent_at=None):
+        for urge in await self.store.unsent_urges():
             if urge.id in skip or urge.issued_at > self.now - ABANDONED_AFTER:
                 continue
             subject = await self.subject(urge.target_kind, urge.target_id)
@@ -449,13 +563,11 @@ class _Planner:
             nudge.late = late = self._late(subject, rung.since)
             self.result.nudges.append(PlannedNudge(nudge, person, subject, rung, left, late))
 
-    async def warn_uncertain_years(self) -> None:
+    async def warn_uncertain_years(self, due_years: set[int]) -> None:
         """Admins hear once per year that due dates there rest on weekends alone."""
-        years = sorted({y for y in await self.store.uncertain_due_years()
-                        if not self.calendar.is_covered(y)})
+        years = sorted({y for y in due_years if not self.calendar.is_covered(y)})
         for year in years:
             for admin in await self._with_role(Role.ADMIN):
-                assert admin.id is not None
                 for nudge in await self.store.claim_nudges([{
                         "target_kind": CALENDAR, "target_id": year, "person_id": admin.id,
                         "level": "uncertain", "created_at": self.now, "late": False}]):
@@ -471,7 +583,6 @@ async def mark_sent(store: Store, nudge: Nudge, *, channel: Channel, at: datetim
                       subject=f"{nudge.target_kind}:{nudge.target_id}",
                       data={"person": nudge.person_id, "channel": channel, "error": error,
                             "late": nudge.late})
-    await store.commit()
 
 
 async def mark_urge_delivered(store: Store, urge: UrgeNotice, at: datetime, *, head: bool,
@@ -485,5 +596,4 @@ async def mark_urge_delivered(store: Store, urge: UrgeNotice, at: datetime, *, h
                                             or urge.head_id is None):
         urge.sent_at = at
     await store.save(urge)
-    await store.commit()
 
