@@ -269,6 +269,13 @@ class Store:
     async def assignments(self, step_id: int) -> list[Assignment]:
         return await self.all(Assignment, order_by=Assignment.id, step_id=step_id)
 
+    async def step_with_case(self, step_id: int) -> tuple[Step, Case] | None:
+        row = (await self.session.execute(
+            select(Step, Case).join(Case, col(Case.id) == col(Step.case_id))
+            .where(col(Step.id) == step_id)
+            .execution_options(populate_existing=True))).first()
+        return None if row is None else (row[0], row[1])
+
     async def lanes(self, step_id: int) -> list[Lane]:
         return await self.all(Lane, order_by=Lane.seq, step_id=step_id)
 

@@ -12,7 +12,7 @@ from storage.db import is_sqlite
 from tests.e2e.conftest import World, button, buttons, submit_item
 
 # Per database: on PostgreSQL the cards' advisory lock and the pool's pre-ping add a few.
-APPROVE_ON_GROUP_CARD = {"sqlite": 23, "postgresql": 26}
+APPROVE_ON_GROUP_CARD = {"sqlite": 22, "postgresql": 25}
 
 
 async def test_an_approve_press_on_the_group_card_stays_within_its_statements(

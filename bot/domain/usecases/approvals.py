@@ -225,26 +225,26 @@ def _attachment(case_id: int, ref: FileRef) -> Attachment:
 
 async def check_press(store: Store, actor: Actor, step_id: int) -> tuple[Step, Assignment]:
     """Re-check a press against the database; raises a refusal saying why it can't count."""
-    step, held, _ = await _held_turn(store, actor, step_id)
+    step, _, held, _ = await _held_turn(store, actor, step_id)
     return step, held
 
 
 async def _held_turn(store: Store, actor: Actor,
-                     step_id: int) -> tuple[Step, Assignment, list[Assignment]]:
-    """:func:`check_press`, with every assignment of the step as read."""
-    step = await store.get(Step, step_id)
-    if step is None:
+                     step_id: int) -> tuple[Step, Case, Assignment, list[Assignment]]:
+    """:func:`check_press`, with the step's case and every assignment of the step as read."""
+    found = await store.step_with_case(step_id)
+    if found is None:
         raise StaleCard()
+    step, case = found
     everyone = await store.assignments(step_id)
     mine = [a for a in everyone if a.person_id == actor.id]
     if step.state in (StepState.PAUSED, StepState.WITHDRAWN):
-        case = await store.get(Case, step.case_id)
-        raise CaseClosed(state=case.state if case else step.state)
+        raise CaseClosed(state=case.state)
     if step.state != StepState.OPEN:
         raise await _already_decided(store, step)
     held = turn_holders(step, mine)
     if held:
-        return step, held[-1], everyone
+        return step, case, held[-1], everyone
     by_state = {a.state: a for a in mine}
     if AssignmentState.WAITING in by_state:
         waiting = by_state[AssignmentState.WAITING]
@@ -273,9 +273,7 @@ async def decide(store: Store, actor: Actor, step_id: int, decision: Decision, *
     if decision is Decision.RETURN and not reason:
         raise EmptyText(what="reason")
     for _attempt in range(CAS_ATTEMPTS):
-        step, mine, everyone = await _held_turn(store, actor, step_id)
-        case = await store.get(Case, step.case_id)
-        assert case is not None
+        step, case, mine, everyone = await _held_turn(store, actor, step_id)
         if return_to is not None and not 1 <= return_to < step.seq:
             raise BadReturnTarget()
         lanes = {lane.id: lane for lane in await store.lanes(step_id)}
