@@ -83,14 +83,15 @@ class InFlight(BaseMiddleware):
 
 
 class HandleOnce(BaseMiddleware):
-    """Claims the update's id in its unit of work before it is handled; an id claimed before
-    means the update was handled (or, committed in part, is being told about): skipped.
+    """Claims the update's id in its unit of work before it is handled (it commits with the
+    update's first commit); an id claimed before means the update was, or is being, handled
+    elsewhere: skipped.
 
-    It sits inside the per-person lock and the state read (so it never holds SQLite's write
-    lock while waiting for that lock). On PostgreSQL a second delivery of an update still in
-    flight waits on the first one's uncommitted claim, and skips once that commits. A refusal
-    or a failure rolls the claim back with everything else; the claim is then made again, so
-    the refusal is answered once too."""
+    It sits inside the per-person lock and the state read, so it never holds SQLite's write
+    lock while waiting for that lock. On PostgreSQL a second delivery racing the first waits
+    on the first one's uncommitted claim and skips once that commits. A refusal or a failure
+    rolls the claim back with everything else; the claim is then made again, so the refusal
+    is answered once too."""
 
     def __init__(self, services: Services) -> None:
         self.services = services
