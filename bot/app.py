@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiogram import Bot, Dispatcher
 from aiogram.types import BotCommand, BotCommandScopeDefault
@@ -16,11 +16,12 @@ from bot.domain.rules.clock import Clock, SystemClock
 from bot.fsm_storage import CommitInOrder, InOrder, SqlStorage
 from bot.handlers import setup_routers
 from bot.i18n import LOCALES, N_, translator
-from bot.jobs import Jobs
+from bot.jobs import Jobs, SweepResult
 from bot.middlewares import ActorContext, Refusals, UnitOfWork
 from bot.scheduling import Timers
 from bot.services import Services
 from bot.telegram import Pace, RetryPolicy, build_bot
+from bot.updates import HandleOnce, InFlight, prune_handled
 from storage.db import SessionFactory, create_engine, create_session_factory
 from storage.migrate import upgrade
 from storage.store import Store
@@ -45,6 +46,27 @@ COMMANDS = (
 )
 
 
+PRUNE_EVERY = 3600.0  # seconds between two prunings of the handled update ids
+
+
+class WatchedJobs(Jobs):
+    """The sweep, counted as work under way (a graceful stop waits for it) and timed (the
+    readiness check asks when it last finished, on the event loop's monotonic clock)."""
+
+    def __init__(self, bot: Bot, sessions: SessionFactory, services: Services,
+                 engine: AsyncEngine, timers: Timers, *, in_flight: InFlight) -> None:
+        super().__init__(bot, sessions, services, engine, timers)
+        self.in_flight = in_flight
+        self.swept_at: float | None = None
+
+    async def sweep(self) -> SweepResult:
+        async with self.in_flight.track():
+            try:
+                return await super().sweep()
+            finally:
+                self.swept_at = asyncio.get_running_loop().time()
+
+
 @dataclass
 class App:
     settings: Settings
@@ -55,11 +77,25 @@ class App:
     dispatcher: Dispatcher
     timers: Timers
     jobs: Jobs
+    in_flight: InFlight = field(default_factory=InFlight)
+    chores: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def close(self) -> None:
+        for chore in self.chores:
+            chore.cancel()
         await self.timers.shutdown()
         await self.bot.session.close()
         await self.engine.dispose()
+
+    async def drain(self, hurry: asyncio.Event | None = None) -> None:
+        """Wait, at most ``stop_timeout_seconds``, for the updates and sweeps under way."""
+        timeout = self.settings.stop_timeout_seconds
+        if self.in_flight.count:
+            log.info("waiting for %d updates or sweeps under way", self.in_flight.count)
+        if not await self.in_flight.idle(timeout, hurry):
+            log.warning("%d updates or sweeps still under way after %g s: stopping anyway; "
+                        "an update not confirmed is delivered again", self.in_flight.count,
+                        timeout)
 
 
 async def create_app(settings: Settings, *, clock: Clock | None = None,
@@ -81,15 +117,18 @@ async def create_app(settings: Settings, *, clock: Clock | None = None,
     # aiogram's FSM middleware (the lock, then the state read) goes inside the unit of work.
     dispatcher = Dispatcher(storage=SqlStorage(sessions), services=services, sessions=sessions,
                             events_isolation=InOrder(), disable_fsm=True)
+    in_flight = InFlight()
+    dispatcher.update.outer_middleware(in_flight)
     dispatcher.update.outer_middleware(UnitOfWork(sessions))
     dispatcher.update.outer_middleware(dispatcher.fsm)
     dispatcher.update.outer_middleware(CommitInOrder())
+    dispatcher.update.outer_middleware(HandleOnce(services))
     dispatcher.update.outer_middleware(ActorContext(services))
     dispatcher.update.outer_middleware(Refusals(services))
     setup_routers(dispatcher)
     timers = Timers(settings.db_url, settings.tz, services.clock)
-    jobs = Jobs(bot, sessions, services, engine, timers)
-    return App(settings, services, engine, sessions, bot, dispatcher, timers, jobs)
+    jobs = WatchedJobs(bot, sessions, services, engine, timers, in_flight=in_flight)
+    return App(settings, services, engine, sessions, bot, dispatcher, timers, jobs, in_flight)
 
 
 async def publish_commands(bot: Bot, default_locale: str) -> None:
@@ -101,21 +140,42 @@ async def publish_commands(bot: Bot, default_locale: str) -> None:
         await bot.set_my_commands(commands, scope=BotCommandScopeDefault(), language_code=locale)
 
 
-async def run_polling(app: App, *, handle_as_tasks: bool = True, polling_timeout: int = 30,
-                      with_scheduler: bool = True) -> None:
-    """Serve until stopped: commands published, sweep scheduled, updates polled.
-
-    Tests pass ``with_scheduler=False`` and run the sweep themselves on a manual clock.
-    """
-    await app.bot.delete_webhook(drop_pending_updates=False)
+async def start_duties(app: App, *, with_scheduler: bool = True) -> None:
+    """What every serving process does before it takes updates: the command menu, and (unless
+    a test runs the sweep itself) the catch-up sweep, the timers and the pruning of old
+    handled update ids."""
     await publish_commands(app.bot, app.settings.default_locale)
     if with_scheduler:
         await app.jobs.sweep()  # catch up on what fell due while the bot was stopped
         await app.timers.start(app.jobs)
         await app.timers.schedule_sweep(app.settings.sweep_interval_seconds)
-    me = await app.bot.get_me()
-    log.info("Greenlight is running as @%s against %s", me.username, app.settings.api_base_url)
+        app.chores.append(asyncio.create_task(_prune_handled(app), name="prune-handled"))
+
+
+async def _prune_handled(app: App) -> None:
+    while True:
+        try:
+            await prune_handled(app.sessions, app.services.now())
+        except Exception:  # the database away for a while: next time
+            log.warning("could not prune the handled update ids", exc_info=True)
+        await asyncio.sleep(PRUNE_EVERY)
+
+
+async def run_polling(app: App, *, handle_as_tasks: bool = True, polling_timeout: int = 30,
+                      with_scheduler: bool = True, hurry: asyncio.Event | None = None) -> None:
+    """Serve until stopped: commands published, sweep scheduled, updates polled.
+
+    Stopped (``dispatcher.stop_polling()``), it asks for no more updates, lets the updates and
+    sweeps under way finish (at most ``stop_timeout_seconds``, or until ``hurry`` is set),
+    then closes the scheduler, the bot's session and the database.
+    Tests pass ``with_scheduler=False`` and run the sweep themselves on a manual clock.
+    """
     try:
+        await app.bot.delete_webhook(drop_pending_updates=False)
+        await start_duties(app, with_scheduler=with_scheduler)
+        me = await app.bot.get_me()
+        log.info("Greenlight is polling as @%s against %s", me.username,
+                 app.settings.api_base_url)
         await app.dispatcher.start_polling(
             app.bot, handle_as_tasks=handle_as_tasks, polling_timeout=polling_timeout,
             allowed_updates=app.dispatcher.resolve_used_update_types(),
@@ -123,4 +183,9 @@ async def run_polling(app: App, *, handle_as_tasks: bool = True, polling_timeout
         )
     finally:
         with contextlib.suppress(Exception):
-            await asyncio.shield(app.close())
+            await asyncio.shield(_drain_and_close(app, hurry))
+
+
+async def _drain_and_close(app: App, hurry: asyncio.Event | None) -> None:
+    await app.drain(hurry)
+    await app.close()

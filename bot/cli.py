@@ -16,6 +16,8 @@ from bot.config import Settings, SettingsError, load_settings
 from storage.store import Store
 
 if TYPE_CHECKING:
+    from aiogram import Bot
+
     from bot.domain.rules.calendar import WorkCalendar
 
 T = TypeVar("T")
@@ -31,6 +33,9 @@ app.add_typer(org_app, name="org")
 app.add_typer(calendar_app, name="calendar")
 export_app = typer.Typer(help="Exports for the supervision office.", no_args_is_help=True)
 app.add_typer(export_app, name="export")
+webhook_app = typer.Typer(help="The webhook Telegram delivers updates to.",
+                          no_args_is_help=True)
+app.add_typer(webhook_app, name="webhook")
 
 
 def fail(message: str) -> None:
@@ -65,23 +70,36 @@ def run_async(make: Callable[[], Awaitable[T]]) -> T:
 
 
 @app.command()
-def run() -> None:
-    """Run the bot against Telegram (or the Bot API server in GREENLIGHT_API_BASE_URL)."""
+def run(
+    webhook: Annotated[bool | None, typer.Option(
+        "--webhook/--polling",
+        help="Take updates by webhook (GREENLIGHT_WEBHOOK_URL, GREENLIGHT_WEBHOOK_SECRET) or "
+             "by polling; default: webhook when GREENLIGHT_WEBHOOK_URL is set.")] = None,
+) -> None:
+    """Run the bot against Telegram (or the Bot API server in GREENLIGHT_API_BASE_URL) until
+    SIGTERM or SIGINT, then stop gracefully: no new updates, those under way finish."""
     settings = settings_or_exit(serving=True)
     token = ""
+    by_webhook = settings.webhook_url is not None if webhook is None else webhook
     try:
         token = settings.token()
+        if by_webhook:
+            settings.secret()
+            if settings.webhook_url is None:
+                raise SettingsError("GREENLIGHT_WEBHOOK_URL is not set: webhook mode needs the "
+                                    "public HTTPS URL Telegram posts updates to")
     except SettingsError as exc:
         fail(str(exc))
 
     async def main() -> None:
-        from bot.app import create_app, run_polling
+        from bot.app import create_app
         from bot.startup import check_bot_api, check_database, check_token
+        from bot.web import serve
 
         check_token(token)
         await check_bot_api(token, settings.api_base_url)
         await check_database(settings.db_url)
-        await run_polling(await create_app(settings, token=token))
+        await serve(await create_app(settings, token=token), webhook=by_webhook)
 
     run_async(main)
 
@@ -292,6 +310,76 @@ def export_urges(
 
     people = run_async(main)
     typer.echo(f"wrote {file} ({people} people)")
+
+
+@webhook_app.command("remove")
+def webhook_remove(
+    drop_pending: Annotated[bool, typer.Option(
+        help="Also drop the updates Telegram holds for the bot.")] = False,
+) -> None:
+    """Delete the webhook (deleteWebhook): Telegram keeps updates until the bot polls, or
+    until a worker in webhook mode starts and sets it again."""
+    settings = settings_or_exit()
+    token = _token_or_exit(settings)
+
+    async def main() -> str:
+        async with _bot(settings, token) as bot:
+            info = await bot.get_webhook_info()
+            await bot.delete_webhook(drop_pending_updates=drop_pending)
+            if not info.url:
+                return "no webhook was set"
+            return f"webhook {info.url} removed ({info.pending_update_count} updates pending" \
+                + (", dropped)" if drop_pending else ")")
+
+    typer.echo(run_async(main))
+
+
+@webhook_app.command("info")
+def webhook_info() -> None:
+    """Show the webhook Telegram delivers to, its pending updates and its last error."""
+    settings = settings_or_exit()
+    token = _token_or_exit(settings)
+
+    async def main() -> list[str]:
+        async with _bot(settings, token) as bot:
+            info = await bot.get_webhook_info()
+        if not info.url:
+            return [f"no webhook: updates wait for polling ({info.pending_update_count} pending)"]
+        out = [f"url {info.url}", f"pending {info.pending_update_count}"]
+        if info.last_error_message:
+            out.append(f"last error {info.last_error_message}")
+        return out
+
+    typer.echo("\n".join(run_async(main)))
+
+
+def _token_or_exit(settings: Settings) -> str:
+    try:
+        return settings.token()
+    except SettingsError as exc:
+        fail(str(exc))
+        raise AssertionError from exc
+
+
+@asynccontextmanager
+async def _bot(settings: Settings, token: str) -> AsyncIterator[Bot]:
+    """A bare bot on the configured Bot API server, closed after; a Bot API error is one
+    line, never with the token."""
+    from aiogram import Bot
+    from aiogram.exceptions import TelegramAPIError
+
+    from bot.startup import StartupError, check_token
+    from bot.telegram import Session, describe
+
+    check_token(token)
+    bot = Bot(token, session=Session(settings.api_base_url))
+    try:
+        yield bot
+    except TelegramAPIError as exc:
+        raise StartupError(f"the Bot API at {settings.api_base_url.rstrip('/')} answered: "
+                           f"{describe(exc, token)}") from None
+    finally:
+        await bot.session.close()
 
 
 @asynccontextmanager

@@ -6,9 +6,11 @@ A bad or missing setting stops start-up with one line naming the variable
 
 from __future__ import annotations
 
+import re
 from datetime import time
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -17,6 +19,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 ENV_PREFIX = "GREENLIGHT_"
 TELEGRAM_API = "https://api.telegram.org"
 SUPPORTED_LOCALES = ("zh", "en")
+WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")  # what Telegram accepts as secret_token
 
 
 class SettingsError(Exception):
@@ -103,6 +106,31 @@ class Settings(BaseSettings):
         default=3000, ge=100, le=3500, description="Longest progress report text accepted."
     )
     log_level: str = Field(default="INFO", description="Python logging level.")
+    webhook_url: str | None = Field(
+        default=None,
+        description="Public HTTPS URL Telegram posts updates to; when set, `run` takes updates "
+        "by webhook instead of polling.",
+    )
+    webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="Secret Telegram sends with every webhook request (1-256 of A-Z a-z 0-9 _ "
+        "-); the same on every worker. Required in webhook mode.",
+    )
+    webhook_host: str = Field(
+        default="127.0.0.1", description="Interface the webhook and health server listens on."
+    )
+    webhook_port: int = Field(
+        default=8080, ge=0, le=65535,
+        description="Port of the webhook and health server (one per worker).",
+    )
+    webhook_path: str | None = Field(
+        default=None,
+        description="Local path of the webhook; default: the path of GREENLIGHT_WEBHOOK_URL.",
+    )
+    stop_timeout_seconds: float = Field(
+        default=20.0, ge=0, le=600,
+        description="On SIGTERM, how long updates in flight may take to finish.",
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -139,6 +167,33 @@ class Settings(BaseSettings):
             raise ValueError(f"must be one of {', '.join(sorted(levels))}")
         return value.upper()
 
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        parsed = urlsplit(value)
+        if parsed.scheme not in ("https", "http") or not parsed.netloc:
+            raise ValueError("must be a URL such as https://bot.example.org/telegram/webhook")
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        if not WEBHOOK_SECRET.fullmatch(value.get_secret_value()):
+            raise ValueError("must be 1-256 characters of A-Z, a-z, 0-9, _ and - "
+                             "(e.g. from `openssl rand -hex 32`)")
+        return value
+
+    @field_validator("webhook_path")
+    @classmethod
+    def _webhook_path(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("/"):
+            raise ValueError("must start with /")
+        return value or None
+
     @property
     def db_url(self) -> str:
         if self.database_url:
@@ -161,6 +216,22 @@ class Settings(BaseSettings):
                 "or run `greenlight sandbox` to try Greenlight without one"
             )
         return self.bot_token.get_secret_value().strip()
+
+    @property
+    def webhook_route(self) -> str:
+        """The path the webhook is served on locally (a proxy may map another onto it)."""
+        if self.webhook_path:
+            return self.webhook_path
+        path = urlsplit(self.webhook_url).path if self.webhook_url else ""
+        return path if path not in ("", "/") else "/webhook"
+
+    def secret(self) -> str:
+        """The webhook secret, or a :class:`SettingsError` naming the variable."""
+        if self.webhook_secret is None:
+            raise SettingsError(
+                f"{ENV_PREFIX}WEBHOOK_SECRET is not set: webhook mode needs a secret shared by "
+                "every worker, e.g. from `openssl rand -hex 32`")
+        return self.webhook_secret.get_secret_value()
 
 
 def load_settings(**overrides: object) -> Settings:

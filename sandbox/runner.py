@@ -49,6 +49,7 @@ from bot.domain.usecases.org_import import apply_org
 from bot.jobs import Jobs, SweepResult
 from bot.scheduling import Timers
 from bot.services import Services
+from bot.updates import last_handled
 from sandbox.clock import OffsetClock, load_offset, save_offset, working_days_later
 from sandbox.demo import DEMO_CHATS, DEMO_USERS, PEOPLE, PROJECTS, SECTIONS, demo_org_yaml
 from sandbox.emulator.actions import ActionError
@@ -588,6 +589,11 @@ async def run_sandbox(settings: Settings, *, port: int = 8081, fresh: bool = Fal
         })
         app = await create_app(sandbox_settings, clock=clock, token=SANDBOX_TOKEN)
         stack.push_async_callback(app.close)
+        # The emulator starts numbering updates afresh; the bot would skip ids it handled in
+        # an earlier run of the sandbox as redelivered.
+        handled = await last_handled(app.sessions)
+        if handled is not None:
+            emu.queue.continue_from(handled + 1)
         jobs = SerialJobs(app.bot, app.sessions, app.services, app.engine, app.timers)
         app.jobs = jobs
         await import_demo(app, clock)

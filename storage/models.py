@@ -356,6 +356,15 @@ class FsmRecord(SQLModel, table=True):
     data: str = Field(default="{}", sa_type=Text)
 
 
+class HandledUpdate(SQLModel, table=True):
+    """A Telegram update already handled: recorded in the update's own unit of work, so a
+    redelivered update (a webhook retried, polling resumed after a crash) changes nothing.
+    Rows older than Telegram keeps updates are pruned."""
+
+    update_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    handled_at: datetime = Field(sa_type=UTCDateTime, index=True)
+
+
 class CalendarOverride(SQLModel, table=True):
     day: date = Field(primary_key=True)
     is_workday: bool

@@ -47,6 +47,11 @@ def test_environment_and_dotenv(monkeypatch: pytest.MonkeyPatch, tmp_path) -> No
     ("GREENLIGHT_DATABASE_URL", "mysql://x",
      "GREENLIGHT_DATABASE_URL: must start with sqlite+aiosqlite:// or postgresql+asyncpg://"),
     ("GREENLIGHT_OFFICE_HOURS", "9-12", "GREENLIGHT_OFFICE_HOURS: '9-12' is not HH:MM-HH:MM"),
+    ("GREENLIGHT_WEBHOOK_URL", "bot.example.org/hook",
+     "GREENLIGHT_WEBHOOK_URL: must be a URL such as https://"),
+    ("GREENLIGHT_WEBHOOK_SECRET", "has spaces and ünïcode",
+     "GREENLIGHT_WEBHOOK_SECRET: must be 1-256 characters of A-Z, a-z, 0-9, _ and -"),
+    ("GREENLIGHT_WEBHOOK_PATH", "hook", "GREENLIGHT_WEBHOOK_PATH: must start with /"),
 ])
 def test_a_bad_setting_names_its_variable(monkeypatch: pytest.MonkeyPatch, variable: str,
                                           value: str, message: str) -> None:
@@ -67,3 +72,15 @@ def test_office_hours_must_be_ordered() -> None:
         parse_office_hours("08:30-12:00,11:00-17:30")
     with pytest.raises(ValueError, match="ends before"):
         parse_office_hours("12:00-08:30")
+
+
+def test_webhook_settings() -> None:
+    settings = load_settings()
+    assert settings.webhook_url is None and settings.webhook_route == "/webhook"
+    with pytest.raises(SettingsError, match="GREENLIGHT_WEBHOOK_SECRET is not set"):
+        settings.secret()
+    settings = load_settings(webhook_url="https://bot.example.org/tg/hook", webhook_secret="s-1")
+    assert settings.webhook_route == "/tg/hook" and settings.secret() == "s-1"
+    assert "s-1" not in repr(settings)  # a secret never shows in a log of the settings
+    assert load_settings(webhook_url="https://bot.example.org/tg/hook",
+                         webhook_path="/local").webhook_route == "/local"

@@ -25,7 +25,8 @@ UNKNOWN = zh("Unknown command {command}. Send /help to see what I can do.").spli
 MISSING_USAGE = "/missing #12"
 FAULT = zh("Something went wrong on our side, and nothing was changed. Please try again in a "
            "moment.")
-UNCHANGED_EXCEPT = {"auditevent"}  # a refused press is audited
+# A refused press is audited; every update, refused or not, is recorded as handled.
+UNCHANGED_EXCEPT = {"auditevent", "handledupdate"}
 
 
 @dataclass(frozen=True)
