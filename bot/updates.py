@@ -17,16 +17,11 @@ from typing import Any
 
 from aiogram import BaseMiddleware
 from aiogram.types import TelegramObject, Update
-from sqlalchemy import delete, event, func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import event
 from sqlalchemy.orm import Session
-from sqlmodel import col
 
 from bot.services import Services
 from storage.db import SessionFactory
-from storage.models import HandledUpdate
 from storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -101,44 +96,30 @@ class HandleOnce(BaseMiddleware):
         if not isinstance(event, Update):
             return await handler(event, data)
         store: Store = data["store"]
-        if not await claim_update(store.session, event.update_id, self.services.now()):
+        if not await store.claim_update(event.update_id, self.services.now()):
             log.info("update %s was handled before: skipped", event.update_id)
             return None
         store.session.sync_session.info.pop(_ROLLED_BACK, None)
         result = await handler(event, data)
         if store.session.sync_session.info.pop(_ROLLED_BACK, False):
-            await claim_update(store.session, event.update_id, self.services.now())
+            await store.claim_update(event.update_id, self.services.now())
         return result
-
-
-async def claim_update(session: AsyncSession, update_id: int, now: datetime) -> bool:
-    """Record ``update_id`` as handled; False when it already was."""
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = (insert(HandledUpdate).values(update_id=update_id, handled_at=now)
-                 .on_conflict_do_nothing(index_elements=["update_id"])
-                 .returning(col(HandledUpdate.update_id)))
-    return (await session.execute(statement)).first() is not None
 
 
 async def was_handled(sessions: SessionFactory, update_id: int) -> bool:
     async with sessions() as session:
-        found = await session.execute(
-            select(HandledUpdate).where(col(HandledUpdate.update_id) == update_id))
-        return found.first() is not None
+        return await Store(session).was_handled(update_id)
 
 
 async def prune_handled(sessions: SessionFactory, now: datetime) -> int:
     """Forget updates handled longer ago than Telegram could deliver them again."""
     async with sessions() as session:
-        result = await session.execute(
-            delete(HandledUpdate).where(col(HandledUpdate.handled_at) < now - KEEP_HANDLED))
+        forgotten = await Store(session).forget_handled_before(now - KEEP_HANDLED)
         await session.commit()
-        return int(getattr(result, "rowcount", 0) or 0)
+        return forgotten
 
 
 async def last_handled(sessions: SessionFactory) -> int | None:
     """The highest update id recorded (a Bot API server started afresh numbers after it)."""
     async with sessions() as session:
-        found = await session.execute(select(func.max(col(HandledUpdate.update_id))))
-        return found.scalar()
+        return await Store(session).last_handled_update()

@@ -36,6 +36,7 @@ from storage.models import (
     Chat,
     Comment,
     Delegation,
+    HandledUpdate,
     Lane,
     Milestone,
     MissingItem,
@@ -394,6 +395,30 @@ class Store:
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         statement = insert(Nudge).on_conflict_do_nothing().returning(Nudge)
         return list(await self.session.scalars(statement, list(rows)))
+
+    # -- updates handled ------------------------------------------------------------------
+    async def claim_update(self, update_id: int, now: datetime) -> bool:
+        """Record ``update_id`` as handled; False when it already was."""
+        dialect = self.session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        statement = (insert(HandledUpdate).values(update_id=update_id, handled_at=now)
+                     .on_conflict_do_nothing(index_elements=["update_id"])
+                     .returning(col(HandledUpdate.update_id)))
+        return (await self.session.execute(statement)).first() is not None
+
+    async def was_handled(self, update_id: int) -> bool:
+        query = select(col(HandledUpdate.update_id)).where(
+            col(HandledUpdate.update_id) == update_id)
+        return (await self.session.execute(query)).first() is not None
+
+    async def forget_handled_before(self, cutoff: datetime) -> int:
+        result = await self.session.execute(
+            delete(HandledUpdate).where(col(HandledUpdate.handled_at) < cutoff))
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    async def last_handled_update(self) -> int | None:
+        found = await self.session.execute(select(func.max(col(HandledUpdate.update_id))))
+        return found.scalar()
 
     async def nudge_keys(self, subjects: list[tuple[str, int]]) -> set[tuple[str, int, str]]:
         """(kind, id, level) of every nudge already claimed for these subjects."""
