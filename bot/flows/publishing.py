@@ -1,9 +1,9 @@
-"""Case cards kept true: one in the project group, one per open turn in private, CardKind.CC copies.
+"""Case cards kept true: one in the project group, one per open turn in private, CC copies.
 
 After every change :func:`sync_cards` does three things, in this order:
 1. every pending turn that has no card yet gets one: a private card with its buttons, or,
    when Telegram refuses a private message (403), a mention in the project group;
-2. CardKind.CC recipients of the open step and, when the case waits on a supplement, the submitter
+2. CC recipients of the open step and, when the case waits on a supplement, the submitter
    get their copy;
 3. every existing card is re-rendered and edited only if what it shows would change
    (Telegram refuses an edit to identical content), so stale buttons disappear at once.
@@ -16,9 +16,10 @@ the turn, like the card's.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
+from functools import partial
 
 from aiogram import Bot
 from aiogram.types import InlineKeyboardMarkup, Message, ReplyParameters
@@ -67,7 +68,7 @@ def _render(kind: CardKind, t: Translator, view: CaseView,
         notice = outcome_notice(t, view) if view.state is CaseState.SUPPLEMENT else None
         shown = Markup("{}\n\n{}").format(notice, text) if notice else text
         return shown, submitter_keyboard(t, view)
-    return text, None  # CardKind.CC
+    return text, None  # a CC copy
 
 
 async def publish_case(bot: Bot, store: Store, services: Services, case_id: int, *,
@@ -104,7 +105,7 @@ async def _sync(bot: Bot, store: Store, services: Services, case_id: int,
                   if c.kind in (CardKind.PRIVATE, CardKind.MENTION)}
     returns_told = {c.assignment_id for c in cards
                     if c.kind in (CardKind.SUBMITTER, CardKind.NOTICE)}
-    told = len(cards)
+    sent = False  # a card was claimed (kept or withdrawn): the list is read again
     current = view.current
     if announce and current is not None and view.state is CaseState.PENDING:
         for held in current.pending():
@@ -112,21 +113,21 @@ async def _sync(bot: Bot, store: Store, services: Services, case_id: int,
                 await _announce_turn(bot, store, rendering, view, held.assignment,
                                      held.person, group, holder_name(
                                          rendering.for_group(), held, link=True))
-                told += 1
+                sent = True
         copied = {c.person_id for c in cards
                   if c.kind is CardKind.CC and c.step_id == current.step.id}
         for person in current.cc:
             if person.id not in copied:
                 await _send_card(bot, store, rendering, view, CardKind.CC, person,
                                  step_id=current.step.id)
-                told += 1
+                sent = True
     if announce and view.state is CaseState.SUPPLEMENT:
         returned = _returning_assignment(view)
         if returned is not None and returned not in returns_told:
             await _send_card(bot, store, rendering, view, CardKind.SUBMITTER, view.submitter,
                              assignment_id=returned, group=group)
-            told += 1
-    if told != len(cards):
+            sent = True
+    if sent:
         cards = await store.cards(case_id)
     await _edit_cards(bot, store, rendering, view, cards)
     return view
@@ -141,7 +142,7 @@ async def _edit_cards(bot: Bot, store: Store, rendering: Rendering, view: CaseVi
     missing = {c.person_id for c in cards if c.person_id and c.person_id not in people}
     if missing:
         people.update(await store.by_ids(Person, sorted(missing)))
-    edits: list[tuple[Card, str, Awaitable[bool]]] = []
+    edits: list[tuple[Card, str, Callable[[], Awaitable[bool]]]] = []
     for card in cards:
         if card.kind in (CardKind.MENTION, CardKind.NOTICE) or card.tg_message_id is None or (
                 card.kind == CardKind.REMINDER and card.shown_hash == _NO_BUTTONS):
@@ -152,18 +153,18 @@ async def _edit_cards(bot: Bot, store: Store, rendering: Rendering, view: CaseVi
             buttons = turn_keyboard(t, view, card)
             key = shown_hash("", buttons)
             if key != card.shown_hash:
-                edits.append((card, key, edit_buttons(bot, card.tg_chat_id,
-                                                      card.tg_message_id, buttons)))
+                edits.append((card, key, partial(edit_buttons, bot, card.tg_chat_id,
+                                                         card.tg_message_id, buttons)))
             continue
         text, markup = _render(card.kind, t, view, card)
         key = shown_hash(text, markup)
         if key != card.shown_hash:
-            edits.append((card, key, edit_text(bot, card.tg_chat_id, card.tg_message_id,
-                                               text, markup)))
+            edits.append((card, key, partial(edit_text, bot, card.tg_chat_id,
+                                                     card.tg_message_id, text, markup)))
     if not edits:
         return
     await store.commit()  # before the edits run side by side: none of them may commit it
-    taken = await asyncio.gather(*(edit for _, _, edit in edits))
+    taken = await asyncio.gather(*(edit() for _, _, edit in edits))
     for (card, key, _), ok in zip(edits, taken, strict=True):
         if ok:
             card.shown_hash = key
