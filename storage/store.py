@@ -20,7 +20,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import SQLModel, col
 
-from bot.domain.rules.vocabulary import Role
+from bot.domain.rules.vocabulary import (
+    AssignmentState,
+    CardKind,
+    CaseState,
+    MemberRole,
+    Role,
+    StepState,
+)
 from storage import audit
 from storage.db import READ_ONLY
 from storage.models import (
@@ -79,8 +86,6 @@ def _chunks(ids: Sequence[int]) -> list[list[int]]:
 # Statements every update runs, built once: building a select and its cache key costs the
 # bot more CPU than SQLite takes to run it. Reads return the database's current values.
 _FRESH = {"populate_existing": True}
-_PERSON_BY_TG = (select(Person).where(col(Person.tg_user_id) == bindparam("tg")).limit(1)
-                 .execution_options(**_FRESH))
 _PERSON_WITH_ROLES = (
     select(Person, col(RoleGrant.role))
     .outerjoin(RoleGrant, col(RoleGrant.person_id) == col(Person.id))
@@ -180,7 +185,7 @@ class Store:
 
     # -- people and roles -----------------------------------------------------------------
     async def person_by_tg(self, tg_user_id: int) -> Person | None:
-        return (await self.session.execute(_PERSON_BY_TG, {"tg": tg_user_id})).scalars().first()
+        return await self.one(Person, tg_user_id=tg_user_id)
 
     async def person_with_roles(self, tg_user_id: int) -> tuple[Person, set[str]] | None:
         """The person with this Telegram id and their roles, in one query."""
@@ -288,20 +293,17 @@ class Store:
         return await self.one(Step, case_id=case_id, round=round_, seq=seq)
 
     async def paused_step(self, case_id: int, round_: int) -> Step | None:
-        return await self.one(Step, case_id=case_id, round=round_, state="paused")
-
-    async def open_steps_timed_out_as(self, timeout_policy: str) -> list[Step]:
-        return await self.all(Step, order_by=Step.id, state="open",
-                              timeout_policy=timeout_policy)
+        return await self.one(Step, case_id=case_id, round=round_, state=StepState.PAUSED)
 
     async def pending_cases(self, project_id: int) -> list[Case]:
-        return await self.all(Case, order_by=Case.id, project_id=project_id, state="pending")
+        return await self.all(Case, order_by=Case.id, project_id=project_id,
+                              state=CaseState.PENDING)
 
     async def open_steps_of_project(self, project_id: int) -> list[Step]:
         """The open steps of the project's pending cases, in one query."""
         query = (select(Step).join(Case, col(Case.id) == col(Step.case_id))
-                 .where(col(Case.project_id) == project_id, col(Case.state) == "pending",
-                        col(Step.state) == "open")
+                 .where(col(Case.project_id) == project_id, col(Case.state) == CaseState.PENDING,
+                        col(Step.state) == StepState.OPEN)
                  .order_by(col(Step.id)))
         return list(await self._fresh(query))
 
@@ -316,7 +318,7 @@ class Store:
 
     async def pending_assignments(self, person_id: int) -> list[Assignment]:
         return await self.all(Assignment, order_by=Assignment.id, person_id=person_id,
-                              state="pending")
+                              state=AssignmentState.PENDING)
 
     async def open_missing(self, case_id: int) -> list[MissingItem]:
         return await self.all(MissingItem, order_by=MissingItem.id, case_id=case_id,
@@ -331,9 +333,6 @@ class Store:
                  .where(col(Step.case_id) == case_id, col(Assignment.person_id) == person_id)
                  .limit(1))
         return (await self.session.execute(query)).first() is not None
-
-    async def open_steps(self) -> list[Step]:
-        return await self.all(Step, order_by=Step.id, state="open")
 
     async def compare_and_set_step(self, step: Step, **values: Any) -> bool:
         """Update ``step`` only if nobody changed it since it was read; bumps its version."""
@@ -371,15 +370,16 @@ class Store:
             select(Assignment).join(Step, col(Step.id) == col(Assignment.step_id))
             .where(of_case).order_by(col(Assignment.id))))
         comments = await self.all(Comment, order_by=Comment.id, case_id=case_id)
-        missing = await self.all(MissingItem, order_by=MissingItem.supply_by, case_id=case_id)
+        missing = await self.missing_items(case_id)
         return CaseRows(case, project, submitter, steps, lanes, assignments, comments, missing,
                         await self.attachments(case_id=case_id))
 
     async def group_card(self, case_id: int) -> Card | None:
-        return await self.one(Card, case_id=case_id, kind="group")
+        return await self.one(Card, case_id=case_id, kind=CardKind.GROUP)
 
     async def pending_case_ids(self) -> list[int]:
-        query = select(col(Case.id)).where(col(Case.state) == "pending").order_by(col(Case.id))
+        query = (select(col(Case.id)).where(col(Case.state) == CaseState.PENDING)
+                 .order_by(col(Case.id)))
         return list((await self.session.execute(query)).scalars())
 
     async def cards(self, case_id: int) -> list[Card]:
@@ -455,25 +455,10 @@ class Store:
     async def open_step_timing(self) -> list[tuple[int, int, datetime, int]]:
         """(step id, case id, due, limit) of every open step with a due time."""
         query = select(col(Step.id), col(Step.case_id), col(Step.due_at),
-                       col(Step.limit_days)).where(col(Step.state) == "open",
+                       col(Step.limit_days)).where(col(Step.state) == StepState.OPEN,
                                                    col(Step.due_at).is_not(None))
         return [(int(a), int(b), c, int(d)) for a, b, c, d in await self.session.execute(query)
                 if a is not None and c is not None]
-
-    async def open_milestone_timing(self, done: tuple[str, ...]) -> list[tuple[int, date]]:
-        """(milestone id, due date) of milestones not done, in projects not finished."""
-        query = (select(col(Milestone.id), col(Milestone.due_on))
-                 .join(Project, col(Project.id) == col(Milestone.project_id))
-                 .where(col(Milestone.done_on).is_(None), col(Project.status).not_in(done)))
-        return [(int(a), b) for a, b in await self.session.execute(query) if a is not None]
-
-    async def open_missing_timing(self) -> list[tuple[int, date]]:
-        """(item id, supply-by date) of missing materials still owed on live cases."""
-        query = (select(col(MissingItem.id), col(MissingItem.supply_by))
-                 .join(Case, col(Case.id) == col(MissingItem.case_id))
-                 .where(col(MissingItem.supplied_at).is_(None),
-                        col(Case.state).not_in(["withdrawn"])))
-        return [(int(a), b) for a, b in await self.session.execute(query) if a is not None]
 
     # -- what the sweep must look at now (``next_at``, see storage.models) -------------------
     async def due_steps(self, now: datetime) -> list[tuple[int, int, str, str, datetime | None,
@@ -534,7 +519,7 @@ class Store:
 
     async def uncertain_due_years(self) -> set[int]:
         """Years holding the due of an open step computed without official holidays."""
-        query = select(col(Step.due_at)).where(col(Step.state) == "open",
+        query = select(col(Step.due_at)).where(col(Step.state) == StepState.OPEN,
                                                col(Step.due_uncertain))
         return {due.year for (due,) in await self.session.execute(query) if due is not None}
 
@@ -615,7 +600,8 @@ class Store:
         return await self.one(Card, tg_chat_id=tg_chat_id, tg_message_id=tg_message_id)
 
     async def handles_any_project(self, person_id: int) -> bool:
-        return await self.one(ProjectMember, person_id=person_id, role="handler") is not None
+        member = await self.one(ProjectMember, person_id=person_id, role=MemberRole.HANDLER)
+        return member is not None
 
     async def sections(self) -> list[Section]:
         return await self.all(Section, order_by=Section.id)
