@@ -29,10 +29,10 @@ class ApproveCommentScene(Conversation, state="approve_comment"):
 
     @on.callback_query.enter()
     async def ask_comment(self, query: CallbackQuery, t: Translator, store: Store, bot: Bot,
-                          step_id: int) -> None:
+                          actor: Actor | None, step_id: int) -> None:
         assert query.message is not None
         await self.wizard.set_data(CommentData(step_id=step_id))
-        await ask(bot, query.message.chat.id, t, await store.person_by_tg(query.from_user.id),
+        await ask(bot, query.message.chat.id, t, actor.person if actor else None,
                   t.gettext("Reply with your comment: it is recorded with your approval."),
                   t.gettext("Comment"))
 

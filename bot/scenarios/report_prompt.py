@@ -20,9 +20,10 @@ class ReportPromptScene(Conversation, state="report_prompt"):
     NOT_TEXT = N_("Please send text, photos or a document, or /cancel.")
 
     @on.message.enter()
-    async def ask_progress(self, message: Message, t: Translator, store: Store, bot: Bot) -> None:
+    async def ask_progress(self, message: Message, t: Translator, store: Store, bot: Bot,
+                           actor: Actor | None) -> None:
         assert message.from_user is not None
-        await ask(bot, message.chat.id, t, await store.person_by_tg(message.from_user.id),
+        await ask(bot, message.chat.id, t, actor.person if actor else None,
                   t.gettext("Reply to this message with the progress: text, photos or a "
                             "document. /cancel to stop."),
                   t.gettext("Progress"))

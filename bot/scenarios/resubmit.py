@@ -31,10 +31,10 @@ class ResubmitScene(Conversation, state="resubmit"):
 
     @on.callback_query.enter()
     async def ask_supplement(self, query: CallbackQuery, t: Translator, store: Store, bot: Bot,
-                             case_id: int) -> None:
+                             actor: Actor | None, case_id: int) -> None:
         assert query.message is not None
         await self.wizard.set_data(ResubmitData(case_id=case_id))
-        await ask(bot, query.message.chat.id, t, await store.person_by_tg(query.from_user.id),
+        await ask(bot, query.message.chat.id, t, actor.person if actor else None,
                   t.gettext("Reply with the supplement: text, photos or a document. "
                             "/skip resubmits without one."),
                   t.gettext("Supplement"))

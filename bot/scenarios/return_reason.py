@@ -41,13 +41,14 @@ class ReturnReasonScene(Conversation, state="return_reason"):
 
     @on.callback_query.enter()
     async def ask_reason(self, query: CallbackQuery, t: Translator, store: Store, bot: Bot,
-                         step_id: int, return_to: int = 0, list_message_id: int = 0) -> None:
+                         actor: Actor | None, step_id: int, return_to: int = 0,
+                         list_message_id: int = 0) -> None:
         assert query.message is not None
         step = await store.get(Step, step_id)
         case = await store.get(Case, step.case_id) if step else None
         await self.wizard.set_data(ReturnData(step_id=step_id, return_to=return_to,
                                               list_message_id=list_message_id))
-        await ask(bot, query.message.chat.id, t, await store.person_by_tg(query.from_user.id),
+        await ask(bot, query.message.chat.id, t, actor.person if actor else None,
                   t.gettext("Reply to this message with the reason for returning “{title}”. "
                             "/cancel keeps it open.").format(title=case.title if case else "?"),
                   t.gettext("Reason for returning"))
@@ -83,11 +84,12 @@ class BulkReturnScene(Conversation, state="bulk_return"):
 
     @on.callback_query.enter()
     async def ask_reason(self, query: CallbackQuery, t: Translator, store: Store, bot: Bot,
-                         step_ids: list[int], list_message_id: int = 0) -> None:
+                         actor: Actor | None, step_ids: list[int],
+                         list_message_id: int = 0) -> None:
         assert query.message is not None
         await self.wizard.set_data(BulkReturnData(step_ids=step_ids,
                                                   list_message_id=list_message_id))
-        await ask(bot, query.message.chat.id, t, await store.person_by_tg(query.from_user.id),
+        await ask(bot, query.message.chat.id, t, actor.person if actor else None,
                   t.ngettext("Reply with the reason for returning this item.",
                              "Reply with one reason for returning these {n} items.",
                              len(step_ids)).format(n=len(step_ids)),

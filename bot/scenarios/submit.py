@@ -168,7 +168,8 @@ class SubmitScene(Conversation, state="submit"):
         case_type = self._type(services, data)
         if case_type is None:
             return  # still choosing the kind
-        person = await store.person_by_tg(tg_user_id)
+        actor: Actor | None = self.wizard.data.get("actor")
+        person = actor.person if actor else None
         chat_id = data["chat_id"]
         if len(data["title"]) > services.policy.title_max_chars:
             # Checked before the other questions, so an over-long title given with /submit

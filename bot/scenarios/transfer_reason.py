@@ -32,11 +32,11 @@ class TransferReasonScene(Conversation, state="transfer_reason"):
 
     @on.callback_query.enter()
     async def ask_reason(self, query: CallbackQuery, t: Translator, store: Store, bot: Bot,
-                         step_id: int, person_id: int) -> None:
+                         actor: Actor | None, step_id: int, person_id: int) -> None:
         assert query.message is not None
         target = await store.get(Person, person_id)
         await self.wizard.set_data(TransferData(step_id=step_id, person_id=person_id))
-        await ask(bot, query.message.chat.id, t, await store.person_by_tg(query.from_user.id),
+        await ask(bot, query.message.chat.id, t, actor.person if actor else None,
                   t.gettext("Reply with the reason for handing this to {who}.").format(
                       who=esc(target.name if target else "?")),
                   t.gettext("Reason for the transfer"))

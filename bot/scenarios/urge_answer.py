@@ -34,10 +34,10 @@ class UrgeAnswerScene(Conversation, state="urge_answer"):
 
     @on.callback_query.enter()
     async def ask_cause(self, query: CallbackQuery, t: Translator, store: Store, bot: Bot,
-                        urge_id: int) -> None:
+                        actor: Actor | None, urge_id: int) -> None:
         assert query.message is not None
         await self.wizard.set_data(UrgeAnswerData(urge_id=urge_id, cause=None))
-        await ask(bot, query.message.chat.id, t, await store.person_by_tg(query.from_user.id),
+        await ask(bot, query.message.chat.id, t, actor.person if actor else None,
                   t.gettext("Reply with the cause of the delay."), t.gettext("Cause"))
 
     @on.message(PLAIN_TEXT)
