@@ -58,12 +58,9 @@ from bench.e2e import REPORTERS, flood_control, lift
 from bot.app import App, create_app
 from bot.config import load_settings
 from bot.domain.rules.clock import ManualClock
-from bot.domain.rules.org_file import parse_org
-from bot.domain.usecases.org_import import apply_org
-from sandbox.demo import DEMO_CHATS, DEMO_USERS, demo_org_yaml
+from sandbox.demo import DEMO_CHATS, DEMO_USERS
 from sandbox.emulator.client import ControlClient
-from storage.store import Store
-from tests.e2e.conftest import RETRY, START, TOKEN, start_polling
+from tests.e2e.conftest import RETRY, START, TOKEN, demo_bureau, start_polling
 
 # Targets -----------------------------------------------------------------------------------
 REPORT_CPU = Target(4e-3, "s", "the bot's own CPU per /report: at 4 ms one core handles 250"
@@ -153,18 +150,8 @@ async def greenlight(url: str, workdir: Path, base_url: str) -> tuple[App, async
     config = load_settings(bot_token=TOKEN, api_base_url=base_url, database_url=url,
                            data_dir=workdir)
     app = await create_app(config, clock=clock, retry=RETRY)
-    async with app.sessions() as session:
-        store = Store(session)
-        org = parse_org(demo_org_yaml(START.date(), app.services.calendar), "demo.yaml")
-        await apply_org(store, org, now=clock.now())
-        await store.commit()
     async with ControlClient(base_url) as ctl:
-        for user in DEMO_USERS.values():
-            await ctl.create_user(user.telegram_id, user.first_name, username=user.username,
-                                  language_code=user.language)
-        for chat in DEMO_CHATS.values():
-            await ctl.create_chat(chat.chat_id, chat.type, chat.title,
-                                  members=[DEMO_USERS[m].telegram_id for m in chat.members])
+        await demo_bureau(app, ctl)
         task = await start_polling(app)
         for user in DEMO_USERS.values():
             await ctl.send_text(user.telegram_id, user.telegram_id, "/start")

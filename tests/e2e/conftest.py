@@ -153,6 +153,22 @@ def button(message: Json, label_part: str) -> str:
     raise AssertionError(f"no button with {label_part!r} on: {buttons(message)}")
 
 
+async def demo_bureau(app: App, ctl: ControlClient) -> None:
+    """The demo bureau as of :data:`START`: imported into the bot's database, and its people
+    and group chats created in the Bot API server behind ``ctl``."""
+    async with app.sessions() as session:
+        store = Store(session)
+        org = parse_org(demo_org_yaml(START.date(), app.services.calendar), "demo.yaml")
+        await apply_org(store, org, now=app.services.now())
+        await store.commit()
+    for user in DEMO_USERS.values():
+        await ctl.create_user(user.telegram_id, user.first_name, username=user.username,
+                              language_code=user.language)
+    for chat in DEMO_CHATS.values():
+        await ctl.create_chat(chat.chat_id, chat.type, chat.title,
+                              members=[DEMO_USERS[m].telegram_id for m in chat.members])
+
+
 async def build_world(database_url: str, tmp_path: Path, *, started: set[str] | None = None,
                       snapshot: DemoSnapshot | None = None, handle_as_tasks: bool = False,
                       pace: Pace | None = None,
@@ -174,17 +190,7 @@ async def build_world(database_url: str, tmp_path: Path, *, started: set[str] | 
                   users={key: user.telegram_id for key, user in DEMO_USERS.items()},
                   chats={key: chat.chat_id for key, chat in DEMO_CHATS.items()})
     if snapshot is None:
-        async with app.sessions() as session:
-            store = Store(session)
-            org = parse_org(demo_org_yaml(START.date(), app.services.calendar), "demo.yaml")
-            await apply_org(store, org, now=clock.now())
-            await store.commit()
-        for user in DEMO_USERS.values():
-            await ctl.create_user(user.telegram_id, user.first_name, username=user.username,
-                                  language_code=user.language)
-        for chat in DEMO_CHATS.values():
-            await ctl.create_chat(chat.chat_id, chat.type, chat.title,
-                                  members=[DEMO_USERS[m].telegram_id for m in chat.members])
+        await demo_bureau(app, ctl)
     task = await start_polling(app, handle_as_tasks=handle_as_tasks)
     if snapshot is None:
         # People who opened a private chat with the bot (others cannot get private messages).
