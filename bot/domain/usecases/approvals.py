@@ -281,14 +281,14 @@ async def decide(store: Store, actor: Actor, step_id: int, decision: Decision, *
         for lane_id, lane in lanes.items():
             votes = [_vote(a, decision if a.id == mine.id else None) for a in everyone
                      if a.lane_id == lane_id]
-            lane_states[lane_id] = machine.lane_outcome(StepMode(lane.mode), votes)
+            lane_states[lane_id] = machine.lane_outcome(lane.mode, votes)
         state = machine.step_outcome(lane_states.values())
         if state is StepState.RETURNED and return_to is None:
             state = StepState.PAUSED
         values: dict[str, object] = {}
         if state is not StepState.OPEN:
-            machine.check_transition(StepState(step.state), state)
-            values["state"] = state.value
+            machine.check_transition(step.state, state)
+            values["state"] = state
             values["paused_at" if state is StepState.PAUSED else "closed_at"] = now
         if await store.compare_and_set_step(step, **values):
             break
@@ -298,7 +298,7 @@ async def decide(store: Store, actor: Actor, step_id: int, decision: Decision, *
     mine.reason, mine.comment, mine.version = reason, comment, mine.version + 1
     lane = lanes[mine.lane_id]
     lane.state = lane_states[mine.lane_id]
-    mode = StepMode(lane.mode)
+    mode = lane.mode
     opened: list[Assignment] = []
     for other in everyone:
         if other.id == mine.id or other.state not in ACTIVE:
@@ -374,8 +374,7 @@ async def _project_of(store: Store, case: Case) -> Project:
 def _vote(assignment: Assignment, decision: Decision | None) -> machine.Vote:
     if decision is not None:
         return machine.Vote(AssignmentState.DECIDED, decision, assignment.added)
-    made = Decision(assignment.decision) if assignment.decision else None
-    return machine.Vote(AssignmentState(assignment.state), made, assignment.added)
+    return machine.Vote(assignment.state, assignment.decision, assignment.added)
 
 
 def _checked_text(text: str | None, policy: Policy) -> str | None:
@@ -414,7 +413,7 @@ async def deem_approved(store: Store, step_id: int, *, now: datetime,
         return None
     if step.timeout_policy != TimeoutPolicy.DEEMED_APPROVAL:
         return None
-    if not await store.compare_and_set_step(step, state=StepState.APPROVED.value,
+    if not await store.compare_and_set_step(step, state=StepState.APPROVED,
                                             closed_at=now, deemed=True):
         return None
     for lane in await store.lanes(step_id):
@@ -456,7 +455,7 @@ async def resubmit(store: Store, actor: Actor, case_id: int, *, note: str | None
     note = _checked_text(note, policy)
     step = await store.paused_step(case_id, case.round)
     if step is None or not await store.compare_and_set_step(
-            step, state=StepState.OPEN.value, paused_at=None):
+            step, state=StepState.OPEN, paused_at=None):
         raise StaleCard()
     everyone = await store.assignments(step.id)
     dues = []
@@ -521,7 +520,7 @@ async def withdraw(store: Store, actor: Actor, case_id: int, *, now: datetime) -
     current = [s for s in await store.round_steps(case_id, case.round)
                if s.state in (StepState.OPEN, StepState.PAUSED, StepState.WAITING)]
     for step in current:
-        if not await store.compare_and_set_step(step, state=StepState.WITHDRAWN.value,
+        if not await store.compare_and_set_step(step, state=StepState.WITHDRAWN,
                                                 closed_at=now):
             raise StaleCard()
         for assignment in await store.assignments(step.id):

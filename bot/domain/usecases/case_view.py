@@ -36,7 +36,7 @@ class AssignmentView:
 
     @property
     def state(self) -> AssignmentState:
-        return AssignmentState(self.assignment.state)
+        return self.assignment.state
 
 
 @dataclass
@@ -65,7 +65,7 @@ class StepView:
 
     @property
     def state(self) -> StepState:
-        return StepState(self.step.state)
+        return self.step.state
 
     def pending(self) -> list[AssignmentView]:
         """Whoever holds a turn in this step now (:func:`holds_turn`)."""
@@ -87,7 +87,7 @@ class CaseView:
 
     @property
     def state(self) -> CaseState:
-        return CaseState(self.case.state)
+        return self.case.state
 
     @property
     def current(self) -> StepView | None:

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from bot.domain.rules.errors import CaseClosed, EmptyText, StaleCard, TooLong
 from bot.domain.rules.policy import Policy
-from bot.domain.rules.vocabulary import CLOSED_CASE_STATES, CaseState
+from bot.domain.rules.vocabulary import CLOSED_CASE_STATES
 from bot.domain.usecases.people import Actor
 from storage.models import Case, Comment
 from storage.store import Store
@@ -18,7 +18,7 @@ async def add_comment(store: Store, actor: Actor, case_id: int, text: str, *,
     case = await store.get(Case, case_id)
     if case is None:
         raise StaleCard()
-    if CaseState(case.state) in CLOSED_CASE_STATES:
+    if case.state in CLOSED_CASE_STATES:
         raise CaseClosed(state=case.state)
     text = text.strip()
     if not text:

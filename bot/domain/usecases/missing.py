@@ -33,7 +33,7 @@ async def _case(store: Store, actor: Actor, case_id: int, place: Place) -> Case:
 async def add_missing(store: Store, actor: Actor, case_id: int, *, name: str, supply_by: date,
                       today: date, now: datetime, place: Place) -> MissingItem:
     case = await _case(store, actor, case_id, place)
-    if CaseState(case.state) in CLOSED_CASE_STATES - {CaseState.APPROVED}:
+    if case.state in CLOSED_CASE_STATES - {CaseState.APPROVED}:
         raise CaseClosed(state=case.state)
     name = " ".join(name.split())
     if not name:
