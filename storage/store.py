@@ -606,7 +606,7 @@ class Store:
             return await self.all(AuditEvent, order_by=AuditEvent.id)
         return await self.all(AuditEvent, order_by=AuditEvent.id, subject=subject)
 
-    async def verify_audit_chain(self) -> int | None:
+    async def verify_audit_chain(self) -> audit.Verdict:
         return await audit.verify_chain(self.session)
 
     # -- calendar ----------------------------------------------------------------------------
