@@ -30,6 +30,7 @@ from bot.domain.rules.vocabulary import (
     StepState,
 )
 from storage import audit
+from storage.audit import Verdict
 from storage.db import READ_ONLY
 from storage.models import (
     AT_ONCE,
@@ -606,7 +607,7 @@ class Store:
             return await self.all(AuditEvent, order_by=AuditEvent.id)
         return await self.all(AuditEvent, order_by=AuditEvent.id, subject=subject)
 
-    async def verify_audit_chain(self) -> audit.Verdict:
+    async def verify_audit_chain(self) -> Verdict:
         return await audit.verify_chain(self.session)
 
     # -- calendar ----------------------------------------------------------------------------
