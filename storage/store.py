@@ -607,6 +607,18 @@ class Store:
             return await self.all(AuditEvent, order_by=AuditEvent.id)
         return await self.all(AuditEvent, order_by=AuditEvent.id, subject=subject)
 
+    async def audit_times(self, action: str, subject: str, *, since: datetime
+                          ) -> list[datetime]:
+        """When events of this action on this subject were recorded, since then."""
+        query = select(col(AuditEvent.at)).where(col(AuditEvent.action) == action,
+                                                 col(AuditEvent.subject) == subject,
+                                                 col(AuditEvent.at) >= since)
+        return list(await self.session.scalars(query))
+
+    async def case_by_query_code(self, code: str) -> Case | None:
+        return (await self.session.scalars(select(Case).where(col(Case.query_code) == code))
+                ).one_or_none()
+
     async def verify_audit_chain(self) -> Verdict:
         return await audit.verify_chain(self.session)
 

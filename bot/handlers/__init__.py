@@ -3,7 +3,8 @@
 1. scenes (a conversation in progress sees its own messages first),
 2. common (/start, /help, /cancel), 3. projects, 4. reports, 5. approvals, 6. pending,
 7. away, 8. comments (replies to case cards), 9. fallback (unknown commands and buttons,
-stray messages) last; supervision (urge answers, /urges) sits before comments.
+stray messages) last; supervision (urge answers, /urges) and query (/query CODE, for
+applicants) sit before comments.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from bot.handlers import (
     missing,
     pending,
     projects,
+    query,
     reports,
     supervision,
 )
@@ -41,5 +43,5 @@ def setup_routers(dispatcher: Dispatcher) -> None:
                                   ApproveCommentScene, ResubmitScene, TransferReasonScene,
                                   SubmitScene, UrgeAnswerScene, router=scenes)
     for feature in (common, projects, reports, approvals, pending, away, missing, supervision,
-                    calendar, comments, fallback):
+                    query, calendar, comments, fallback):
         dispatcher.include_router(feature.build_router())
