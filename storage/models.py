@@ -107,6 +107,7 @@ class Project(SQLModel, table=True):
     follow_through: str = Field(default="", sa_type=Text)
     green_channel: bool = False
     chat_id: int | None = Field(default=None, foreign_key="chat.id", unique=True)
+    status_changed_in_chat_at: datetime | None = _utc()  # the org file's import keeps it then
 
 
 class ProjectMember(SQLModel, table=True):
@@ -126,6 +127,7 @@ class Milestone(SQLModel, table=True):
     due_on: date
     done_on: date | None = None
     next_at: datetime | None = _utc(index=True)  # when the sweep must look again (see below)
+    changed_in_chat_at: datetime | None = _utc()  # reached or moved in chat: the import keeps it
 
 
 class Report(SQLModel, table=True):

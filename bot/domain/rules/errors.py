@@ -117,3 +117,17 @@ class UnknownItem(Refusal):
 
 class BadRange(Refusal):
     code = "bad_range"
+
+
+class NoMilestone(Refusal):
+    """No open milestone (``which`` empty), or none matching ``which``."""
+
+    code = "no_milestone"
+
+
+class MilestoneReached(Refusal):
+    code = "milestone_reached"
+
+
+class UnknownStatus(Refusal):
+    code = "unknown_status"
