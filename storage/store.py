@@ -640,6 +640,9 @@ class Store:
         member = await self.one(ProjectMember, person_id=person_id, role=MemberRole.HANDLER)
         return member is not None
 
+    async def heads_a_section(self, person_id: int) -> bool:
+        return await self.one(Section, head_id=person_id) is not None
+
     async def sections(self) -> list[Section]:
         return await self.all(Section, order_by=Section.id)
 
