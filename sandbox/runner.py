@@ -183,7 +183,9 @@ class SandboxSite:
             "offset_text": offset_text(self.clock.offset),
             "workday": calendar.is_workday(local.date()) if calendar else None,
             "office_time": calendar.is_office_time(now) if calendar else None,
-            "history": self.clock.history,
+            # Messages are dated in sandbox time already (the emulator reads this clock): no
+            # offset to add to them. Kept (empty) for pages that map real dates.
+            "history": [],
         }
 
     # -- who is who ----------------------------------------------------------------------------
@@ -564,6 +566,9 @@ async def run_sandbox(settings: Settings, *, port: int = 8081, fresh: bool = Fal
         flood_per_group_per_minute=FLOOD_PER_GROUP_PER_MINUTE,
         flood_global_per_second=FLOOD_GLOBAL_PER_SECOND,
     ))
+    # Telegram dates its messages when it receives them: in the sandbox, by the sandbox's
+    # clock, so a nudge sent right after a jump is dated after the jump.
+    emu.world.now = lambda: clock.now().timestamp()
     site = SandboxSite(emu, clock, clock_path, settings.timezone)
     site.install(emu.app)
 
