@@ -156,6 +156,27 @@ class Jobs:
         await self._set_due_timers(store, plan.looked_at)
         return result
 
+    async def set_aside_past(self) -> int:
+        """Claim what is due now and record it as handled without a word: for a bureau just
+        seeded with a past (the sandbox's demo), whose overdue milestones are no news at the
+        start. Later rungs go out as usual. Returns how many nudges and notices were set
+        aside."""
+        async with self.sessions() as session:
+            with unit_of_work(session):
+                store, now = Store(session), self.services.now()
+                plan = await plan_nudges(store, now, self.services.calendar,
+                                         self.services.policy, self.ladders)
+                for item in plan.nudges:
+                    item = await _adopted(store, item)
+                    await nudging.mark_sent(store, item.nudge, channel=Channel.NONE, at=now,
+                                            error="already past when the bureau was set up")
+                for planned in plan.urges:
+                    planned = await _adopted_urge(store, planned)
+                    await nudging.mark_urge_delivered(store, planned.urge, now, head=True,
+                                                      office=True)
+                await session.commit()
+        return len(plan.nudges) + len(plan.urges)
+
     async def _refresh_cards(self, store: Store, touched: set[int | None]) -> None:
         """Cards show lights and working days left, which change with time alone: those of
         the cases just nudged now, and every pending case's once a day (edits that would not

@@ -497,6 +497,31 @@ class Store:
         return sorted((int(a), b, c, d, e) for a, b, c, d, e in await self.session.execute(query)
                       if a is not None)
 
+    async def earliest_next_moment(self, after: datetime, done: tuple[str, ...]
+                                   ) -> tuple[str, int, datetime] | None:
+        """(kind, id, next_at) of the step, milestone or missing material whose next moment
+        comes first after ``after`` (milestones of finished projects aside, as in the sweep)."""
+        queries: list[tuple[str, Any]] = [
+            ("step", select(col(Step.id), col(Step.next_at))
+             .where(col(Step.next_at) > after)),
+            ("milestone", select(col(Milestone.id), col(Milestone.next_at))
+             .join(Project, col(Project.id) == col(Milestone.project_id))
+             .where(col(Milestone.next_at) > after, col(Project.status).not_in(done))),
+            ("missing", select(col(MissingItem.id), col(MissingItem.next_at))
+             .where(col(MissingItem.next_at) > after)),
+        ]
+        found: list[tuple[datetime, str, int]] = []
+        for kind, query in queries:
+            row = (await self.session.execute(
+                query.order_by(query.selected_columns[1], query.selected_columns[0]).limit(1)
+            )).first()
+            if row is not None and row[0] is not None and row[1] is not None:
+                found.append((row[1], kind, int(row[0])))
+        if not found:
+            return None
+        at, kind, row_id = min(found)
+        return kind, row_id, at
+
     async def set_next_moments(self, kind: str, rows: Sequence[tuple[int, tuple[Any, ...],
                                                                      datetime | None]]) -> None:
         """Set next_at for (id, timing seen, next_at) in one statement, each only where the
