@@ -21,6 +21,8 @@ Routes added to the emulator's app (besides the Bot API and ``/_control/...``):
                                 something falls due on the way
 ``GET /sandbox/next``           the next moment something falls due, and what
 ``POST /sandbox/sweep``         run the deadline sweep now
+``POST /sandbox/lang``          ``{"user_id": id, "lang": "zh" | "en"}``: that person's bot
+                                language, as their /lang sets it
 ==============================  =================================================================
 """
 
@@ -51,6 +53,8 @@ from bot.config import Settings, SettingsError
 from bot.domain.rules.org_file import parse_org
 from bot.domain.usecases import nudging
 from bot.domain.usecases.org_import import apply_org
+from bot.domain.usecases.people import choose_locale, person_by_telegram_id
+from bot.i18n import LOCALES
 from bot.jobs import Jobs, SweepResult
 from bot.scheduling import Timers
 from bot.services import Services
@@ -207,6 +211,7 @@ class SandboxSite:
         router.add_post("/sandbox/advance", self.advance)
         router.add_get("/sandbox/next", self.next_due)
         router.add_post("/sandbox/sweep", self.sweep)
+        router.add_post("/sandbox/lang", self.lang)
 
     # -- page ----------------------------------------------------------------------------------
 
@@ -473,6 +478,29 @@ class SandboxSite:
             return failure(503, "the sandbox is still starting")
         result = await self.jobs.sweep()
         return reply({"sent": result.sent, "failed": result.failed, "clock": self.clock_json()})
+
+    # -- a persona's language ----------------------------------------------------------------
+
+    async def lang(self, request: web.Request) -> web.StreamResponse:
+        """The persona's bot language, set as their /lang would (the page's 中文 / EN)."""
+        body = await _json_body(request)
+        if isinstance(body, web.StreamResponse):
+            return body
+        if self.app is None:
+            return failure(503, "the sandbox is still starting")
+        user_id, lang = body.get("user_id"), body.get("lang")
+        if not isinstance(user_id, int) or isinstance(user_id, bool):
+            return failure(400, 'POST {"user_id": <telegram id>, "lang": "zh" | "en"}')
+        if lang not in LOCALES:
+            return failure(400, f"lang must be one of {', '.join(LOCALES)}")
+        async with self.app.sessions() as session:
+            store = Store(session)
+            person = await person_by_telegram_id(store, user_id)
+            if person is None:
+                return failure(404, f"user {user_id} is not one of the bureau's people")
+            await choose_locale(store, person, lang, now=self.clock.now())
+            await store.commit()
+        return reply({"ok": True, "user_id": user_id, "lang": lang})
 
     # -- force-reply prompts -------------------------------------------------------------------
 

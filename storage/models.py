@@ -75,6 +75,7 @@ class Person(SQLModel, table=True):
     name: str = Field(max_length=200)
     username: str | None = Field(default=None, max_length=64)
     locale: str | None = Field(default=None, max_length=8)
+    locale_chosen: bool = False  # set by the person (/lang): an org import leaves it be
     section_id: int | None = Field(default=None, foreign_key="section.id")
     backup_id: int | None = Field(default=None, foreign_key="person.id")  # the B post
     started_at: datetime | None = _utc()  # opened a private chat

@@ -1,7 +1,7 @@
 """aiogram routers, one per feature, included in this order:
 
 1. scenes (a conversation in progress sees its own messages first),
-2. common (/start, /help, /cancel), 3. projects, 4. reports, 5. approvals, 6. pending,
+2. common (/start, /help, /cancel, then /lang), 3. projects, 4. reports, 5. approvals, 6. pending,
 7. away, 8. comments (replies to case cards), 9. fallback (unknown commands and buttons,
 stray messages) last; supervision (urge answers, /urges) sits before comments.
 """
@@ -18,6 +18,7 @@ from bot.handlers import (
     comments,
     common,
     fallback,
+    language,
     missing,
     pending,
     projects,
@@ -40,6 +41,6 @@ def setup_routers(dispatcher: Dispatcher) -> None:
     SceneRegistry(dispatcher).add(ReportPromptScene, ReturnReasonScene, BulkReturnScene,
                                   ApproveCommentScene, ResubmitScene, TransferReasonScene,
                                   SubmitScene, UrgeAnswerScene, router=scenes)
-    for feature in (common, projects, reports, approvals, pending, away, missing, supervision,
-                    calendar, comments, fallback):
+    for feature in (common, language, projects, reports, approvals, pending, away, missing,
+                    supervision, calendar, comments, fallback):
         dispatcher.include_router(feature.build_router())

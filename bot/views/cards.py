@@ -109,6 +109,7 @@ REFUSALS = {
     "unknown_item": N_("No missing material “{name}” is listed for this item."),
     "group_taken": N_("This group is already the work group of {code}. A group works on one "
                       "project: send /bind {wanted} in that project's own group."),
+    "unknown_language": N_("There is no language “{text}”: choose 中文 or English."),
     "project_has_group": N_("{code} already has its work group “{title}”. To move it here, "
                             "send <code>/bind {code} move</code>."),
 }

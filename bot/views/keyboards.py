@@ -106,6 +106,16 @@ class UrgeCb(CallbackData, prefix="ug"):
     urge: Id
 
 
+class LangCb(CallbackData, prefix="lg"):
+    """/lang: the language the bot speaks to the one who presses."""
+
+    lang: Annotated[str, Field(max_length=8)]
+
+
+# Each language by its own name, whatever the language of the message showing them.
+LANGUAGE_NAMES = {"zh": "中文", "en": "English"}
+
+
 # -- small keyboards ----------------------------------------------------------------------------
 
 
@@ -173,3 +183,10 @@ def green_keyboard(t: Translator, index: int) -> InlineKeyboardMarkup:
         InlineKeyboardButton(text=t.gettext("Ordinary"),
                              callback_data=TypeCb(index=index, green=0).pack()),
     ]])
+
+
+def language_keyboard(current: str) -> InlineKeyboardMarkup:
+    """中文 / English, the current one ticked."""
+    return InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(
+        text=("✓ " if lang == current else "") + name, callback_data=LangCb(lang=lang).pack())
+        for lang, name in LANGUAGE_NAMES.items()]])

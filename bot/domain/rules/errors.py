@@ -117,3 +117,7 @@ class UnknownItem(Refusal):
 
 class BadRange(Refusal):
     code = "bad_range"
+
+
+class UnknownLanguage(Refusal):
+    code = "unknown_language"
