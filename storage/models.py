@@ -298,6 +298,17 @@ class UrgeNotice(SQLModel, table=True):
     plan: str | None = Field(default=None, sa_type=Text)
 
 
+class UrgeCopy(SQLModel, table=True):
+    """A message showing an urge notice with its ✍️ button (the head's copy, the supervision
+    office's), so that the button goes once the notice is answered."""
+
+    __table_args__ = (UniqueConstraint("tg_chat_id", "tg_message_id"),)
+    id: int = Field(default=None, primary_key=True)  # set by the database on flush
+    urge_id: int = Field(foreign_key="urgenotice.id", index=True)
+    tg_chat_id: int = Field(sa_type=BigInteger)
+    tg_message_id: int
+
+
 class Card(SQLModel, table=True):
     """A message showing a case: the one in the project group and each private copy."""
 

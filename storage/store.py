@@ -55,6 +55,7 @@ from storage.models import (
     RoleGrant,
     Section,
     Step,
+    UrgeCopy,
     UrgeNotice,
 )
 
@@ -559,6 +560,10 @@ class Store:
             return False
         await self.get(Nudge, nudge.id)
         return True
+
+    async def urge_copies(self, urge_id: int) -> list[UrgeCopy]:
+        """The messages showing this urge notice with its button."""
+        return await self.all(UrgeCopy, order_by=UrgeCopy.id, urge_id=urge_id)
 
     async def answer_urge(self, urge: UrgeNotice, *, answered_by_id: int, cause: str,
                           plan: str, at: datetime) -> bool:

@@ -141,8 +141,8 @@ EMPTY = {
     "missing": N_("Name the missing material."),
     "answer": N_("The answer is empty."),
 }
-DECISION_WORD = {Decision.APPROVE: N_("approved"), Decision.RETURN: N_("returned"),
-                 "answer": N_("answered")}
+DECISION_WORD: dict[str, str] = {Decision.APPROVE: N_("approved"),
+                                 Decision.RETURN: N_("returned")}
 
 
 def refusal(t: Translator, error: Refusal) -> Markup:
@@ -172,6 +172,10 @@ def refusal(t: Translator, error: Refusal) -> Markup:
         state = str(error.values.get("state"))
         template = CASE_CLOSED.get(CaseState(state), N_("This item is closed.")) \
             if state in set(CaseState) else N_("This item is closed.")
+    elif error.code == "already_answered":
+        at = error.values.get("at")
+        values["at"] = t.when(at) if isinstance(at, datetime) else "?"
+        template = N_("This urge notice was already answered in writing by {by} at {at}.")
     elif error.code == "already_decided":
         at = error.values.get("at")
         values["at"] = t.when(at) if isinstance(at, datetime) else "?"

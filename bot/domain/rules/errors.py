@@ -121,3 +121,9 @@ class BadRange(Refusal):
 
 class UnknownLanguage(Refusal):
     code = "unknown_language"
+
+
+class AlreadyAnswered(Refusal):
+    """An urge notice answered in writing already."""
+
+    code = "already_answered"
