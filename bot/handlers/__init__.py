@@ -1,9 +1,10 @@
 """aiogram routers, one per feature, included in this order:
 
 1. scenes (a conversation in progress sees its own messages first),
-2. common (/start, /help, /cancel, then /lang), 3. projects, 4. reports, 5. approvals, 6. pending,
-7. away, 8. comments (replies to case cards), 9. fallback (unknown commands and buttons,
-stray messages) last; supervision (urge answers, /urges) sits before comments.
+2. common (/start, /help, /cancel, then /lang), 3. projects, 4. reports, 5. approvals,
+6. pending, 7. away, 8. comments (replies to case cards), 9. fallback (unknown commands and buttons,
+stray messages) last; supervision (urge answers, /urges) and query (/query CODE, for
+applicants) sit before comments.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from bot.handlers import (
     missing,
     pending,
     projects,
+    query,
     reports,
     supervision,
 )
@@ -42,5 +44,5 @@ def setup_routers(dispatcher: Dispatcher) -> None:
                                   ApproveCommentScene, ResubmitScene, TransferReasonScene,
                                   SubmitScene, UrgeAnswerScene, router=scenes)
     for feature in (common, language, projects, reports, approvals, pending, away, missing,
-                    supervision, calendar, comments, fallback):
+                    supervision, query, calendar, comments, fallback):
         dispatcher.include_router(feature.build_router())

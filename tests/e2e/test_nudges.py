@@ -25,6 +25,7 @@ from sqlmodel import col
 from bot.app import create_app
 from bot.domain.rules.calendar import CalendarImport, DayOverride
 from bot.domain.rules.ladder import RungKind
+from bot.domain.usecases import nudging
 from bot.domain.usecases.calendar_admin import import_calendar
 from bot.domain.usecases.nudging import MILESTONE, Upcoming, upcoming
 from bot.jobs import SweepResult
@@ -768,6 +769,23 @@ async def test_after_downtime_each_person_gets_the_current_rungs_once_late_in_a_
         assert sum(1 for m in new if buttons(m)) == held + notices, who
     assert "repeat-1" not in {lv for _, lv in
                               await who_got(world, "milestone", ms["微波站迁建选址确定"])}
+    assert (await sweep_at(world, at(12, 3, 10, 5))).sent == 0
+
+
+async def test_a_catch_up_larger_than_a_window_delivers_every_claim_once(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A long outage: the sweep plans and delivers a window of subjects at a time (here one
+    subject per window), and everything still reaches everyone once."""
+    monkeypatch.setattr(nudging, "WINDOW", 1)
+    await submit(world)
+    before = {who: len(await world.from_bot(who)) for who in DEMO_USERS}
+    result = await sweep_at(world, at(12, 3))
+    assert result.failed == 0 and result.sent > 0
+    keys, made = await person_keys(world), await claims(world)
+    assert made and all(n.sent_at is not None for n in made)
+    for who in DEMO_USERS:
+        new = (await world.from_bot(who))[before[who]:]
+        assert entries(new) == sum(1 for n in made if keys[n.person_id] == who), who
     assert (await sweep_at(world, at(12, 3, 10, 5))).sent == 0
 
 
