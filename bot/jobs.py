@@ -27,6 +27,7 @@ from bot.domain.usecases.approvals import Outcome, deem_approved, deemable_steps
 from bot.flows.announce import announce
 from bot.flows.delivery import send_private, send_to_person
 from bot.flows.publishing import keep_reminder, reminder_buttons, reply_to_message, sync_cards
+from bot.flows.urge_copies import keep_urge_copy
 from bot.scheduling import Timers
 from bot.services import Services
 from bot.views.nudges import (
@@ -162,6 +163,29 @@ class Jobs:
                 continue
             await nudging.mark_sent(store, nudge, channel=delivered.channel, at=services.now(),
                                     error=delivered.error)
+
+    async def set_aside_past(self) -> int:
+        """Claim what is due now and record it as handled without a word: for a bureau just
+        seeded with a past (the sandbox's demo), whose overdue milestones are no news at the
+        start. Later rungs go out as usual. Returns how many nudges and notices were set
+        aside."""
+        set_aside = 0
+        async with self.sessions() as session:
+            with unit_of_work(session):
+                store, now = Store(session), self.services.now()
+                async for plan in plan_windows(store, now, self.services.calendar,
+                                               self.services.policy, self.ladders):
+                    for item in plan.nudges:
+                        item = await _adopted(store, item)
+                        await nudging.mark_sent(store, item.nudge, channel=Channel.NONE, at=now,
+                                                error="already past when the bureau was set up")
+                    for planned in plan.urges:
+                        planned = await _adopted_urge(store, planned)
+                        await nudging.mark_urge_delivered(store, planned.urge, now, head=True,
+                                                          office=True)
+                    await store.commit()  # each window's claims kept before the next is read
+                    set_aside += len(plan.nudges) + len(plan.urges)
+        return set_aside
 
     async def _refresh_cards(self, store: Store, touched: set[int | None]) -> None:
         """Cards show lights and working days left, which change with time alone: those of
@@ -348,15 +372,17 @@ class Jobs:
                 delivered = await send_private(self.bot, store, head, text,
                                                urge_keyboard(t, urge.id))
                 to_head = delivered.channel is Channel.PRIVATE
+                if to_head and delivered.message is not None:
+                    keep_urge_copy(store, urge.id, delivered.message)
                 if not to_head:  # no private chat: in the project's group, with its ✍️
                     chat = await self._project_chat(store, planned.subject)
                     if chat is not None:
                         group = services.rendering.for_group()
                         text = urge_text(group, planned, section.name if section else None,
                                          head.name, late_days)
-                        await self.bot.send_message(
+                        keep_urge_copy(store, urge.id, await self.bot.send_message(
                             chat.tg_chat_id, Markup("{}\n{}").format(mention(head), text),
-                            reply_markup=urge_keyboard(group, urge.id))
+                            reply_markup=urge_keyboard(group, urge.id)))
                 head_done = True
             except TelegramAPIError as exc:
                 log.warning("urge notice %s not delivered to the head: %s", urge.id, exc)
@@ -366,10 +392,10 @@ class Jobs:
             office_done = True
             for chat in await store.chats_of_kind(ChatKind.SUPERVISION):
                 try:
-                    await self.bot.send_message(chat.tg_chat_id, urge_text(
-                        t, planned, section.name if section else None,
-                        head.name if head else None, late_days),
-                        reply_markup=urge_keyboard(t, urge.id))
+                    keep_urge_copy(store, urge.id, await self.bot.send_message(
+                        chat.tg_chat_id, urge_text(t, planned, section.name if section else None,
+                                                   head.name if head else None, late_days),
+                        reply_markup=urge_keyboard(t, urge.id)))
                 except TelegramAPIError as exc:
                     office_done = False
                     log.warning("urge notice %s not delivered to chat %s: %s", urge.id,

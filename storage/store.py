@@ -57,6 +57,7 @@ from storage.models import (
     RoleGrant,
     Section,
     Step,
+    UrgeCopy,
     UrgeNotice,
 )
 
@@ -512,6 +513,31 @@ class Store:
         return sorted((int(a), b, c, d, e) for a, b, c, d, e in await self.session.execute(query)
                       if a is not None)
 
+    async def earliest_next_moment(self, after: datetime, done: tuple[str, ...]
+                                   ) -> tuple[str, int, datetime] | None:
+        """(kind, id, next_at) of the step, milestone or missing material whose next moment
+        comes first after ``after`` (milestones of finished projects aside, as in the sweep)."""
+        queries: list[tuple[str, Any]] = [
+            ("step", select(col(Step.id), col(Step.next_at))
+             .where(col(Step.next_at) > after)),
+            ("milestone", select(col(Milestone.id), col(Milestone.next_at))
+             .join(Project, col(Project.id) == col(Milestone.project_id))
+             .where(col(Milestone.next_at) > after, col(Project.status).not_in(done))),
+            ("missing", select(col(MissingItem.id), col(MissingItem.next_at))
+             .where(col(MissingItem.next_at) > after)),
+        ]
+        found: list[tuple[datetime, str, int]] = []
+        for kind, query in queries:
+            row = (await self.session.execute(
+                query.order_by(query.selected_columns[1], query.selected_columns[0]).limit(1)
+            )).first()
+            if row is not None and row[0] is not None and row[1] is not None:
+                found.append((row[1], kind, int(row[0])))
+        if not found:
+            return None
+        at, kind, row_id = min(found)
+        return kind, row_id, at
+
     async def deemable_step_ids(self, now: datetime) -> list[int]:
         """Open steps past their due whose timeout policy deems them approved, among those
         whose next moment has come (an open step's due is always one)."""
@@ -559,6 +585,10 @@ class Store:
             return False
         await self.get(Nudge, nudge.id)
         return True
+
+    async def urge_copies(self, urge_id: int) -> list[UrgeCopy]:
+        """The messages showing this urge notice with its button."""
+        return await self.all(UrgeCopy, order_by=UrgeCopy.id, urge_id=urge_id)
 
     async def answer_urge(self, urge: UrgeNotice, *, answered_by_id: int, cause: str,
                           plan: str, at: datetime) -> bool:

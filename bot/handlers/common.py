@@ -48,6 +48,7 @@ async def help_text(t: Translator, actor: Actor | None, tg_user_id: int, store: 
         lines.append(t.gettext("You will get deadline reminders for the projects you guide."))
     if actor.has(Role.ADMIN):
         lines.append(t.gettext("/bind CODE — make this group the work group of project CODE"))
+    lines.append(t.gettext("/lang — 中文 / English: the language I use with you"))
     lines.append(t.gettext("/cancel — stop what you are entering"))
     lines.append(t.gettext("/help — this list"))
     return Markup("\n").join(lines)

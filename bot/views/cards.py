@@ -109,6 +109,7 @@ REFUSALS = {
     "unknown_item": N_("No missing material “{name}” is listed for this item."),
     "group_taken": N_("This group is already the work group of {code}. A group works on one "
                       "project: send /bind {wanted} in that project's own group."),
+    "unknown_language": N_("There is no language “{text}”: choose 中文 or English."),
     "project_has_group": N_("{code} already has its work group “{title}”. To move it here, "
                             "send <code>/bind {code} move</code>."),
     "milestone_reached": N_("The milestone “{title}” was already reached on {on}."),
@@ -148,8 +149,8 @@ EMPTY = {
     "due_reason": N_("Say why the due date moves, e.g. <code>/due 2 12-20 waiting for the "
                      "survey</code>."),
 }
-DECISION_WORD = {Decision.APPROVE: N_("approved"), Decision.RETURN: N_("returned"),
-                 "answer": N_("answered")}
+DECISION_WORD: dict[str, str] = {Decision.APPROVE: N_("approved"),
+                                 Decision.RETURN: N_("returned")}
 
 
 def refusal(t: Translator, error: Refusal) -> Markup:
@@ -189,6 +190,10 @@ def refusal(t: Translator, error: Refusal) -> Markup:
         state = str(error.values.get("state"))
         template = CASE_CLOSED.get(CaseState(state), N_("This item is closed.")) \
             if state in set(CaseState) else N_("This item is closed.")
+    elif error.code == "already_answered":
+        at = error.values.get("at")
+        values["at"] = t.when(at) if isinstance(at, datetime) else "?"
+        template = N_("This urge notice was already answered in writing by {by} at {at}.")
     elif error.code == "already_decided":
         at = error.values.get("at")
         values["at"] = t.when(at) if isinstance(at, datetime) else "?"

@@ -120,6 +120,16 @@ class StatusCb(CallbackData, prefix="ps"):
     status: Annotated[int, Field(ge=0, lt=len(ProjectStatus))]
 
 
+class LangCb(CallbackData, prefix="lg"):
+    """/lang: the language the bot speaks to the one who presses."""
+
+    lang: Annotated[str, Field(max_length=8)]
+
+
+# Each language by its own name, whatever the language of the message showing them.
+LANGUAGE_NAMES = {"zh": "中文", "en": "English"}
+
+
 # -- small keyboards ----------------------------------------------------------------------------
 
 
@@ -203,3 +213,10 @@ def status_keyboard(t: Translator, project_id: int, current: ProjectStatus
         text=status_label(t, status), callback_data=StatusCb(project=project_id,
                                                              status=index).pack())]
         for index, status in enumerate(ProjectStatus) if status != current])
+
+
+def language_keyboard(current: str) -> InlineKeyboardMarkup:
+    """中文 / English, the current one ticked."""
+    return InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(
+        text=("✓ " if lang == current else "") + name, callback_data=LangCb(lang=lang).pack())
+        for lang, name in LANGUAGE_NAMES.items()]])

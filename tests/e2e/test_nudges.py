@@ -24,8 +24,10 @@ from sqlmodel import col
 
 from bot.app import create_app
 from bot.domain.rules.calendar import CalendarImport, DayOverride
+from bot.domain.rules.ladder import RungKind
 from bot.domain.usecases import nudging
 from bot.domain.usecases.calendar_admin import import_calendar
+from bot.domain.usecases.nudging import MILESTONE, Upcoming, upcoming
 from bot.jobs import SweepResult
 from bot.scheduling import JOBS_TABLE, SWEEP_JOB_ID
 from sandbox.demo import DEMO_USERS
@@ -1084,3 +1086,27 @@ async def test_a_case_type_whose_ladder_leaves_the_holders_out_does_not_remind_t
         date(2026, 11, 27): [("liuxiao", "red"), ("zhao", "red")],
     }
     assert await nudges_in(world, "li") == [] and await nudges_in(world, "he") == []
+
+
+
+async def test_the_next_moment_ahead_is_the_earliest_any_subject_waits_for(world: World) -> None:
+    services = world.app.services
+
+    async def ahead() -> Upcoming:
+        async with world.db() as store:
+            found = await upcoming(store, services.now(), services.calendar, services.policy)
+        assert found is not None and found.subject is not None
+        return found
+
+    await world.sweep()  # Monday 10:00: every subject gets its next moment
+    first = await ahead()
+    # KP-004's milestone (red since Wed 11-18) has its next reminder at Monday's close.
+    assert first.at == datetime(2026, 11, 23, 17, 30, tzinfo=SHANGHAI)
+    assert first.subject is not None and first.subject.kind == MILESTONE
+    assert first.subject.project.code == "KP-004" and first.rungs == (RungKind.REPEAT,)
+
+    await submit_item(world, "微波站迁建选址方案")  # a step of 3 working days
+    world.clock.set(datetime(2026, 11, 24, 8, 31, tzinfo=SHANGHAI))
+    await world.sweep()
+    later = await ahead()
+    assert later.at == datetime(2026, 11, 24, 17, 30, tzinfo=SHANGHAI)

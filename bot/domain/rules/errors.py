@@ -131,3 +131,13 @@ class MilestoneReached(Refusal):
 
 class UnknownStatus(Refusal):
     code = "unknown_status"
+
+
+class UnknownLanguage(Refusal):
+    code = "unknown_language"
+
+
+class AlreadyAnswered(Refusal):
+    """An urge notice answered in writing already."""
+
+    code = "already_answered"

@@ -329,6 +329,34 @@ async def _due(store: Store, now: datetime, calendar: WorkCalendar, policy: Poli
     return found
 
 
+@dataclass(frozen=True)
+class Upcoming:
+    """The next moment the sweep has something to do, and what: the rungs reached then
+    (none: the due itself, when a timeout policy acts, or a look again)."""
+
+    at: datetime
+    subject: Subject | None  # None: its row went away meanwhile
+    rungs: tuple[RungKind, ...]
+
+
+async def upcoming(store: Store, now: datetime, calendar: WorkCalendar, policy: Policy
+                   ) -> Upcoming | None:
+    """The earliest next moment after ``now`` among steps, milestones and missing materials,
+    as the last sweep set it (None: nothing more will happen)."""
+    found = await store.earliest_next_moment(now, DONE_PROJECTS)
+    if found is None:
+        return None
+    kind, target_id, at = found
+    planner = _Planner(store, now, calendar, policy, Plan(), CaseLadders())
+    subject = await planner.subject(kind, target_id)
+    if subject is None:
+        return Upcoming(at, None, ())
+    args = (subject.due, subject.limit_days, calendar, policy.thresholds, subject.ladder)
+    before = {r.key for r in reached(now, *args)}
+    return Upcoming(at, subject, tuple(r.rung.kind for r in reached(at, *args)
+                                       if r.key not in before))
+
+
 def _from_start(subject: Subject, rung: Reached) -> Reached:
     """A rung is not reached before its subject began: a step of one working day is yellow
     from the close of the working day before it started, yet its nudge is not late when it

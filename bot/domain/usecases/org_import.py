@@ -197,6 +197,8 @@ class _Import:
                 "active": spec.active,
             }
             row = by_key.get(spec.key)
+            if row is not None and row.locale_chosen:
+                del values["locale"]  # the person's own choice (/lang) wins over the file
             if row is None:
                 row = Person(key=spec.key, **values)
                 store.add(row)

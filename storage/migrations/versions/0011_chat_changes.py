@@ -3,8 +3,8 @@
 A milestone reached or moved, or a project's status changed, from the chat: the org file's
 next import keeps them (and says so) instead of undoing them.
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-03
 """
 
@@ -15,8 +15,8 @@ from alembic import op
 
 from storage.types import UTCDateTime
 
-revision = '0009'
-down_revision = '0008'
+revision = '0011'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 
