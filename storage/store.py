@@ -670,6 +670,43 @@ class Store:
         member = await self.one(ProjectMember, person_id=person_id, role=MemberRole.HANDLER)
         return member is not None
 
+    # -- /stats: what leaders read at a glance -------------------------------------------------
+
+    async def steps_for_stats(self, since: datetime
+                              ) -> list[tuple[int | None, StepState, datetime, datetime | None]]:
+        """(section of the project, state, due, closed at) of every step with a due that is
+        open now or was closed since then."""
+        query = (select(col(Project.section_id), col(Step.state), col(Step.due_at),
+                        col(Step.closed_at))
+                 .join(Case, col(Case.id) == col(Step.case_id))
+                 .join(Project, col(Project.id) == col(Case.project_id))
+                 .where(col(Step.due_at).is_not(None),
+                        (col(Step.state) == StepState.OPEN) | (col(Step.closed_at) >= since)))
+        return [(a, b, c, d) for a, b, c, d in await self.session.execute(query)
+                if c is not None]
+
+    async def decisions_for_stats(self, since: datetime
+                                  ) -> list[tuple[int, datetime, datetime]]:
+        """(person, decided at, the step's due) of every decision since then on a step with a
+        due."""
+        query = (select(col(Assignment.person_id), col(Assignment.decided_at), col(Step.due_at))
+                 .join(Step, col(Step.id) == col(Assignment.step_id))
+                 .where(col(Assignment.decided_at) >= since, col(Step.due_at).is_not(None)))
+        return [(int(a), b, c) for a, b, c in await self.session.execute(query)
+                if b is not None and c is not None]
+
+    async def cases_closed_since(self, since: datetime, state: CaseState
+                                 ) -> list[tuple[datetime, datetime]]:
+        """(created at, closed at) of the cases closed in ``state`` since then."""
+        query = select(col(Case.created_at), col(Case.closed_at)).where(
+            col(Case.state) == state, col(Case.closed_at) >= since)
+        return [(a, b) for a, b in await self.session.execute(query) if b is not None]
+
+    async def urge_sections_since(self, since: datetime) -> list[int | None]:
+        """The section of each urge notice issued since then."""
+        query = select(col(UrgeNotice.section_id)).where(col(UrgeNotice.issued_at) >= since)
+        return list(await self.session.scalars(query))
+
     async def heads_a_section(self, person_id: int) -> bool:
         return await self.one(Section, head_id=person_id) is not None
 

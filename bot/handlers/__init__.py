@@ -4,8 +4,8 @@
 2. common (/start, /help, /cancel, then /lang), 3. projects (and milestones: /done, /due,
 /status), 4. reports, 5. approvals, 6. pending, 7. away, 8. comments (replies to case cards),
 9. fallback (unknown commands and buttons,
-stray messages) last; supervision (urge answers, /urges) and query (/query CODE, for
-applicants) sit before comments.
+stray messages) last; supervision (urge answers, /urges), stats (/stats) and query
+(/query CODE, for applicants) sit before comments.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from bot.handlers import (
     projects,
     query,
     reports,
+    stats,
     supervision,
 )
 from bot.scenarios.decision_comment import ApproveCommentScene
@@ -46,5 +47,5 @@ def setup_routers(dispatcher: Dispatcher) -> None:
                                   ApproveCommentScene, ResubmitScene, TransferReasonScene,
                                   SubmitScene, UrgeAnswerScene, router=scenes)
     for feature in (common, language, projects, milestones, reports, approvals, pending, away,
-                    missing, supervision, query, calendar, comments, fallback):
+                    missing, supervision, stats, query, calendar, comments, fallback):
         dispatcher.include_router(feature.build_router())

@@ -41,6 +41,8 @@ async def help_text(t: Translator, actor: Actor | None, tg_user_id: int, store: 
                                "approve and return"))
         lines.append(t.gettext("/away FROM TO WHO — out of office: WHO decides for you "
                                "meanwhile; /back ends it"))
+    if actor.has(Role.LEADER, Role.SUPERVISOR, Role.DIRECTOR, Role.ADMIN):
+        lines.append(t.gettext("/stats — the whole at a glance, with charts"))
     if actor.has(Role.SUPERVISOR, Role.DIRECTOR, Role.ADMIN):
         lines.append(t.gettext("/urges — who was urged how often this year"))
     lines.append(t.gettext("Reply to a case card to add a comment to it."))

@@ -131,6 +131,8 @@ NOT_ALLOWED = {
     "submitter": N_("The submitter cannot decide their own item."),
     "answer_urge": N_("Only the head of the responsible section answers this urge notice."),
     "urges": N_("Only the supervision office, the director and admins see the urge counts."),
+    "stats": N_("Only leaders, the director, the supervision office and admins see the "
+                "figures."),
     "calendar": N_("Only administrators can change the calendar."),
     "already_assigned": N_("They already have a turn in this step."),
     "unknown_person": N_("That person is not available."),

@@ -50,6 +50,7 @@ async def test_messages_caused_by_a_jump_are_dated_after_it_in_order(sandbox: Ru
     await sandbox.bot_said(TIANTAI, "一般事项审批 #")
     for holder in (LI, HE):  # the A and B posts get their cards before any jump
         await sandbox.bot_said(holder, "微波站迁建选址方案")
+    await sandbox.bot_said(LIUXIAO, "受理回执")  # and the submitter the receipt
     sent = 0
     for _ in range(7):
         before = await all_messages(sandbox)
