@@ -31,7 +31,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page, Route, async_playwright
 
 from bot.telegram import Pace
 from sandbox import runner
@@ -108,6 +108,7 @@ class Story:
     page: Page
     sandbox: Running
     viewport: str
+    name: str = "story"
     shots: list[Path] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     advances: list[float] = field(default_factory=list)  # seconds each clock move took
@@ -131,7 +132,7 @@ class Story:
                 due = datetime(year, int(month), int(day), int(hour), int(minute),
                                tzinfo=ZoneInfo("Asia/Shanghai")).timestamp()
                 assert at >= due, f"{stage}: {text[:40]!r} is dated before the due it announces"
-        path = ARTIFACTS / f"{len(self.shots) + 1:02d}-{stage}-{self.viewport}.png"
+        path = ARTIFACTS / f"{self.name}-{len(self.shots) + 1:02d}-{stage}-{self.viewport}.png"
         await self.page.screenshot(path=str(path))
         self.shots.append(path)
 
@@ -212,14 +213,15 @@ def feature_detected(location: Any) -> bool:
 
 
 @contextlib.asynccontextmanager
-async def open_story(browser: Browser, sandbox: Running, viewport: str) -> AsyncIterator[Story]:
+async def open_story(browser: Browser, sandbox: Running, viewport: str,
+                     name: str = "story") -> AsyncIterator[Story]:
     width, height = VIEWPORTS[viewport]
     context = await browser.new_context(viewport={"width": width, "height": height},
                                         device_scale_factor=1, locale="zh-CN",
                                         timezone_id="Asia/Shanghai")
     page = await context.new_page()
     page.set_default_timeout(WAIT_MS)
-    story = Story(page, sandbox, viewport)
+    story = Story(page, sandbox, viewport, name)
     page.on("pageerror", lambda error: story.errors.append(str(error)))
     page.on("console", lambda message: story.errors.append(message.text)
             if message.type == "error" and not feature_detected(message.location) else None)
@@ -291,6 +293,11 @@ async def play(story: Story, *, next_due: bool, lang_route: bool) -> None:
     help_height = (await page.locator("#help").bounding_box() or {"height": 0})["height"]
     assert help_height <= (40 if story.phone else 0.3 * VIEWPORTS["desktop"][1]), help_height
     await story.shot("start")
+    # Live, not polled: an idle page makes no requests (its event stream is already open).
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    await page.wait_for_timeout(1500)
+    assert requests == [], requests
     if story.phone:
         await story.open_chat(TIANTAI)
     await page.locator("#chat-title", has_text="天台山公园工作群").wait_for()
@@ -385,3 +392,48 @@ async def play(story: Story, *, next_due: bool, lang_route: bool) -> None:
     await story.shot("english")
     await page.reload()
     await page.locator("#btn-day", has_text="working day").wait_for()  # remembered
+
+
+async def test_the_page_uses_the_next_due_and_language_routes_where_they_exist(
+        sandbox: Running, browser: Browser) -> None:
+    """The page against the routes' contract, answered in the browser: ⏭ says what it will do
+    before one presses it and asks for {"to": "next_due"}; EN switches the persona's bot."""
+    info = await sandbox.get("/sandbox/info")
+    asked: dict[str, Any] = {}
+    upcoming = {"at": "2026-11-26T17:30:00+08:00", "what": "step",
+                "text": "11月26日 17:30 · 管线迁改方案 到期"}
+
+    async with open_story(browser, sandbox, "desktop", "routes") as story:
+        page = story.page
+
+        async def next_due(route: Route) -> None:
+            await route.fulfill(json=upcoming)
+
+        async def advance(route: Route) -> None:
+            asked["advance"] = route.request.post_data_json
+            await route.fulfill(json={"advanced_seconds": 3600, "sent": 2, "failed": 0,
+                                      "clock": info["clock"]})
+
+        async def lang(route: Route) -> None:
+            asked["lang"] = route.request.post_data_json
+            await route.fulfill(json={"user_id": uid("liuxiao"), "lang": "en"})
+
+        await page.route("**/sandbox/next", next_due)
+        await page.route("**/sandbox/advance", advance)
+        await page.route("**/sandbox/lang", lang)
+        await page.goto(f"{sandbox.base_url}/?as=liuxiao&chat=KP-002")
+        button = page.locator("#btn-next")
+        await button.wait_for(state="visible")
+        assert "管线迁改方案 到期" in (await button.inner_text())
+        assert upcoming["text"] in (await button.get_attribute("title") or "")
+        await button.click()
+        await story.toast("发出 2 条提醒")
+        assert asked["advance"] == {"to": "next_due"}
+        await story.shot("next-due-button")
+
+        await page.click("#btn-lang")
+        await story.toast("now speak English")
+        assert asked["lang"] == {"user_id": uid("liuxiao"), "lang": "en"}
+        shown = (await page.inner_text("#btn-next")).split()
+        assert shown[:4] == ["⏭", "To", "the", "next"] and "管线迁改方案" in shown, shown
+        assert story.errors == [], story.errors
