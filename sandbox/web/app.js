@@ -75,7 +75,7 @@ const STRINGS = {
     lang_done: "页面和机器人（对 {name}）都切换为中文",
   },
   en: {
-    brand: "Greenlight sandbox",
+    brand: "Greenlight",
     brand_title: "Greenlight sandbox: the real bot against a local Telegram Bot API emulator",
     clock_title: "Sandbox time (Asia/Shanghai)",
     hour: "+1 hour", hour_title: "Move the sandbox clock 1 hour forward, then sweep once",
