@@ -94,7 +94,16 @@ LOOK = r"""() => {
                           (r.querySelector('.text') || {}).textContent || '']),
   };
 }"""
-DUE = re.compile(r"已于 (\d{1,2})月(\d{1,2})日周. (\d{2}):(\d{2}) 到期")
+ENGLISH = ("() => document.querySelector('#btn-day .long').textContent === '+1 working day'"
+           " && document.documentElement.lang === 'en'")
+PAST_DUE = re.compile(r"已于 (\d{1,2})月(\d{1,2})日周. (\d{2}):(\d{2}) 到期")
+COMING_DUE = re.compile(r"时限 (\d{1,2})月(\d{1,2})日周. (\d{2}):(\d{2})，剩余")
+
+
+def due_at(found: tuple[str, str, str, str]) -> float:
+    """A due the bot announces (month, day, hour, minute) in the sandbox's 2026."""
+    month, day, hour, minute = (int(part) for part in found)
+    return datetime(2026, month, day, hour, minute, tzinfo=ZoneInfo("Asia/Shanghai")).timestamp()
 
 
 def overlap(a: list[float], b: list[float]) -> bool:
@@ -126,12 +135,11 @@ class Story:
                 assert not overlap(toast, look["newest"]), f"{stage}: a toast covers it"
         dates = [at for at, _ in look["dated"]]
         assert dates == sorted(dates), f"{stage}: messages out of date order: {dates}"
-        year = 2026
         for at, text in look["dated"]:
-            for month, day, hour, minute in DUE.findall(text):
-                due = datetime(year, int(month), int(day), int(hour), int(minute),
-                               tzinfo=ZoneInfo("Asia/Shanghai")).timestamp()
-                assert at >= due, f"{stage}: {text[:40]!r} is dated before the due it announces"
+            for found in PAST_DUE.findall(text):  # red, urge: sent after the due
+                assert at >= due_at(found), f"{stage}: {text[:40]!r} is dated before its due"
+            for found in COMING_DUE.findall(text):  # yellow: sent before the due
+                assert at <= due_at(found), f"{stage}: {text[:40]!r} is dated after its due"
         path = ARTIFACTS / f"{self.name}-{len(self.shots) + 1:02d}-{stage}-{self.viewport}.png"
         await self.page.screenshot(path=str(path))
         self.shots.append(path)
@@ -378,7 +386,7 @@ async def play(story: Story, *, next_due: bool, lang_route: bool) -> None:
 
     # 8. English: the page's own words, and (where the sandbox can) the bot's.
     await page.click("#btn-lang")
-    await page.locator("#btn-day", has_text="working day").wait_for()
+    await page.wait_for_function(ENGLISH)
     await page.locator("#act-as optgroup[label='Section heads and supervision']").wait_for(
         state="attached")
     assert await page.evaluate("localStorage.getItem('greenlight-sandbox-lang')") == "en"
@@ -391,7 +399,7 @@ async def play(story: Story, *, next_due: bool, lang_route: bool) -> None:
             ".test(last.textContent); }")
     await story.shot("english")
     await page.reload()
-    await page.locator("#btn-day", has_text="working day").wait_for()  # remembered
+    await page.wait_for_function(ENGLISH)  # remembered
 
 
 async def test_the_page_uses_the_next_due_and_language_routes_where_they_exist(
