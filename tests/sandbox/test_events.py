@@ -9,6 +9,8 @@ from typing import Any
 
 import aiohttp
 
+from sandbox.emulator.config import EmulatorConfig
+from sandbox.emulator.state import World
 from tests.sandbox.conftest import LI, LIUXIAO, TIANTAI, ZHENG, Running
 
 Json = dict[str, Any]
@@ -92,3 +94,19 @@ async def test_every_role_a_person_holds_is_shown(sandbox: Running) -> None:
         assert person["tries"]["zh"] and person["tries"]["en"], person["key"]
     assert "/urges" in people["chen"]["tries"]["en"]
     assert "✍️" in people["zhao"]["tries"]["zh"] and "/report" in people["zhao"]["tries"]["zh"]
+
+
+def test_the_world_tells_its_listeners_of_every_change_to_a_message() -> None:
+    world = World(EmulatorConfig(port=0))
+    heard: list[Json] = []
+    world.listeners.append(heard.append)
+    world.add_user(LIUXIAO, "刘晓")
+    chat = world.chats[LIUXIAO]
+    sent = world.add_message(chat, world.bot_dict(), {"text": "您好"})
+    world.replace_message(chat, {**sent, "text": "您好！"})
+    assert world.delete_message(chat, sent["message_id"])
+    assert not world.delete_message(chat, sent["message_id"])  # nothing left to delete
+    world.reset()
+    assert world.listeners == [heard.append]  # a reset keeps who listens
+    assert heard == [{"change": change, "chat_id": LIUXIAO, "message_id": sent["message_id"]}
+                     for change in ("added", "edited", "deleted")]
