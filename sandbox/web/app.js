@@ -69,7 +69,7 @@ const STRINGS = {
     sweeping: "⏳ 巡检中：机器人按 Telegram 的限速（每群每分钟 20 条）逐条发送提醒…",
     swept: "巡检完成：发出 {n} 条提醒", swept_none: "巡检完成：没有到期的提醒",
     errors_modal: "机器人最近失败的 Bot API 调用（新的在前）",
-    not_started_notice: "{names} 还没有启动机器人",
+    not_started_notice: "{names}还没有启动机器人",
     notices_modal: "Telegram 不让机器人先私信没启动过它的人（403）。这是预料之中的：这些提醒改为在项目群里 @ 他们。",
     lang_unsupported: "页面已切换为中文；这个沙盒的机器人还不能按页面切换语言（没有 /sandbox/lang）。",
     lang_done: "页面和机器人（对 {name}）都切换为中文",

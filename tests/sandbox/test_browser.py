@@ -96,7 +96,7 @@ LOOK = r"""() => {
 }"""
 ENGLISH = ("() => document.querySelector('#btn-day .long').textContent === '+1 working day'"
            " && document.documentElement.lang === 'en'")
-PAST_DUE = re.compile(r"已于 (\d{1,2})月(\d{1,2})日周. (\d{2}):(\d{2}) 到期")
+PAST_DUE = re.compile(r"(?:已于|时限) (\d{1,2})月(\d{1,2})日周. (\d{2}):(\d{2})(?: 到期|，已超期)")
 COMING_DUE = re.compile(r"时限 (\d{1,2})月(\d{1,2})日周. (\d{2}):(\d{2})，剩余")
 
 
@@ -121,6 +121,7 @@ class Story:
     shots: list[Path] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     advances: list[float] = field(default_factory=list)  # seconds each clock move took
+    dues_checked: dict[str, int] = field(default_factory=lambda: {"past": 0, "coming": 0})
 
     @property
     def phone(self) -> bool:
@@ -138,8 +139,10 @@ class Story:
         for at, text in look["dated"]:
             for found in PAST_DUE.findall(text):  # red, urge: sent after the due
                 assert at >= due_at(found), f"{stage}: {text[:40]!r} is dated before its due"
+                self.dues_checked["past"] += 1
             for found in COMING_DUE.findall(text):  # yellow: sent before the due
                 assert at <= due_at(found), f"{stage}: {text[:40]!r} is dated after its due"
+                self.dues_checked["coming"] += 1
         path = ARTIFACTS / f"{self.name}-{len(self.shots) + 1:02d}-{stage}-{self.viewport}.png"
         await self.page.screenshot(path=str(path))
         self.shots.append(path)
@@ -398,6 +401,7 @@ async def play(story: Story, *, next_due: bool, lang_route: bool) -> None:
             " const last = rows[rows.length - 1]; return last && /[A-Za-z]{4,} [A-Za-z]{3,}/"
             ".test(last.textContent); }")
     await story.shot("english")
+    assert story.dues_checked["past"] and story.dues_checked["coming"], story.dues_checked
     await page.reload()
     await page.wait_for_function(ENGLISH)  # remembered
 
