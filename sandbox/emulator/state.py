@@ -87,6 +87,9 @@ class World:
             is_bot=True,
         )
         self.privacy_mode = config.privacy_mode
+        # Unix time for message dates: real time, or a host's own clock (the sandbox's moved
+        # one); kept across reset().
+        self.now: Callable[[], float] = time.time
         # Who wants to know when a message is added, edited or deleted (the sandbox page's
         # event stream); kept across reset().
         self.listeners: list[Listener] = []
@@ -195,7 +198,7 @@ class World:
             "message_id": chat.next_message_id,
             "from": copy.deepcopy(sender),
             "chat": self.chat_dict(chat),
-            "date": int(time.time()),
+            "date": int(self.now()),
             **copy.deepcopy(content),
         }
         chat.next_message_id += 1
@@ -211,7 +214,7 @@ class World:
         """Store an edited version of a message (with ``edit_date``) and return a copy."""
         before = chat.messages[message["message_id"]]
         edited = copy.deepcopy(message)
-        edited["edit_date"] = max(int(time.time()), before["date"])
+        edited["edit_date"] = max(int(self.now()), before["date"])
         chat.messages[message["message_id"]] = edited
         self.edits.append({"chat_id": chat.id, "before": before, "after": copy.deepcopy(edited)})
         self._changed("edited", chat, message["message_id"])

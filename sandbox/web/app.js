@@ -215,6 +215,8 @@ async function http(method, path, body) {
     const message = (data && (data.error || data.description)) || text || response.statusText;
     const failure = new Error(`${response.status}: ${message}`);
     failure.status = response.status;
+    // No such route (the server's plain 404 page), as against a route's own JSON refusal.
+    failure.noRoute = (response.status === 404 || response.status === 405) && !(data && data.error);
     throw failure;
   }
   return data;
@@ -1027,7 +1029,7 @@ async function loadNext() {
   try {
     state.next = await get("/sandbox/next");
   } catch (error) {
-    if (error.status === 404) state.next = null; // a sandbox without the route: no button
+    if (error.noRoute) state.next = null; // a sandbox without the route: no button
     else return;
   }
   renderNext();
@@ -1095,7 +1097,7 @@ async function tellBotLanguage(announce) {
     state.langRoute = true;
     if (announce) toast(t("lang_done", { name: who ? who.name : state.me }), "info");
   } catch (error) {
-    if (error.status === 404 || error.status === 405) {
+    if (error.noRoute) {
       state.langRoute = false;
       if (announce) toast(t("lang_unsupported"), "info");
     } else if (announce) {
