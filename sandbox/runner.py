@@ -292,7 +292,9 @@ class SandboxSite:
                       else ROLE_LABELS.get(r, (r, r)) for r in roles]
             if not labels:
                 labels = [APPLICANT_LABEL]
-            tries = [ROLE_TRIES[r] for r in roles if r in ROLE_TRIES] or [APPLICANT_TRIES]
+            office_head = key in heads and heads[key] in OFFICES  # not asked to answer urges
+            tries = [ROLE_TRIES[r] for r in roles if r in ROLE_TRIES
+                     and not (r == SECTION_HEAD and office_head)] or [APPLICANT_TRIES]
             projects = sorted(
                 {p.code for p in PROJECTS
                  if key == p.leader or key in p.handlers or key in p.guides}

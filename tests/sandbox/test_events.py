@@ -94,6 +94,7 @@ async def test_every_role_a_person_holds_is_shown(sandbox: Running) -> None:
         assert person["tries"]["zh"] and person["tries"]["en"], person["key"]
     assert "/urges" in people["chen"]["tries"]["en"]
     assert "✍️" in people["zhao"]["tries"]["zh"] and "/report" in people["zhao"]["tries"]["zh"]
+    assert "✍️" not in people["zhou"]["tries"]["zh"] and "/urges" in people["zhou"]["tries"]["en"]
 
 
 def test_the_world_tells_its_listeners_of_every_change_to_a_message() -> None:
