@@ -21,6 +21,10 @@ Routes added to the emulator's app (besides the Bot API and ``/_control/...``):
                                 something falls due on the way
 ``GET /sandbox/next``           the next moment something falls due, and what
 ``POST /sandbox/sweep``         run the deadline sweep now
+``GET /sandbox/events``         ``?user_id=``: server-sent events for that person's page:
+                                ``message`` (added, edited or deleted in a chat they see),
+                                ``prompt`` (a force-reply prompt became known), ``clock``
+                                (the sandbox time moved), ``errors`` (a Bot API call failed)
 ``POST /sandbox/lang``          ``{"user_id": id, "lang": "zh" | "en"}``: that person's bot
                                 language, as their /lang sets it
 ==============================  =================================================================
@@ -85,15 +89,45 @@ NEXT_DUE = "next_due"
 MAX_STOPS = 200
 FLOOD_PER_GROUP_PER_MINUTE = 20
 FLOOD_GLOBAL_PER_SECOND = 30
+KEEP_ALIVE_SECONDS = 15.0  # a comment line on an idle event stream: a closed page is noticed
 
+# Every role a demo person can hold, in the order a person's roles are listed: a section
+# head's 科长 first, then the grants of the org file (bot.domain.rules.vocabulary.Role).
+SECTION_HEAD = "section_head"
 ROLE_LABELS = {
-    "director": "局长",
-    "leader": "分管领导",
-    "handler": "经办人",
-    "guide": "规划引导员",
-    "supervisor": "督查",
-    "admin": "系统管理员",
+    "director": ("局长", "director"),
+    "leader": ("分管领导", "leader in charge"),
+    SECTION_HEAD: ("科长", "section head"),
+    "handler": ("经办人", "handler"),
+    "guide": ("规划引导员", "planning guide"),
+    "supervisor": ("督查室", "supervision office"),
+    "admin": ("管理员", "admin"),
 }
+OFFICES = frozenset({"office", "supervision"})  # sections headed by a 主任, not a 科长
+OFFICE_HEAD_LABEL = ("主任", "head of office")
+APPLICANT_LABEL = ("报建单位联系人（未登记）", "applicant (not in the bureau)")
+# What each persona can try first, by role (zh, en).
+ROLE_TRIES = {
+    "director": ("在私聊里审批提交到局长的事项；/urges 看催办统计",
+                 "approve from the private chat; /urges for the urge counts"),
+    "leader": ("在私聊里点「✅ 同意」或「↩️ 退回」；/pending 批量审批，/away 外出由 B 岗代理",
+               "approve or return from the private chat; /pending to bulk-decide, /away to "
+               "hand over to the B post"),
+    SECTION_HEAD: ("红灯和催办通知书会发给科长：在私聊里点「✍️」书面答复",
+                   "red lights and urge notices reach the section head: answer with ✍️ "
+                   "in the private chat"),
+    "handler": ("在项目群发 /report（📎 可附照片）和 /submit 提交审批；退回后补正",
+                "in the project group: /report (📎 add a photo) and /submit for approval; "
+                "supplement what comes back"),
+    "guide": ("临近时限收到🟡黄灯提醒，逾期收到🔴红灯；/projects 看项目灯",
+              "gets 🟡 yellow before a due and 🔴 red after it; /projects for the lights"),
+    "supervisor": ("收到催办通知书；/urges 看谁被催办了几次",
+                   "receives urge notices; /urges shows who was urged how often"),
+    "admin": ("/bind KP-00x 把群绑定到项目；/calendar 看节假日",
+              "/bind KP-00x links a group to a project; /calendar for the holidays"),
+}
+APPLICANT_TRIES = ("不在局里登记：看看机器人怎样回应局外人",
+                   "not in the bureau: see how the bot answers an outsider")
 WEEKDAYS = "一二三四五六日"
 
 
@@ -197,9 +231,15 @@ class SandboxSite:
     # Telegram does not return a ForceReply in the Message, so the page learns of it here.
     force_replies: dict[int, dict[int, Json]] = field(default_factory=dict)
     run_id: str = field(default_factory=lambda: secrets.token_hex(4))  # per start: page state
+    # The open event streams: (whose page, its queue); None in a queue ends that stream.
+    streams: list[tuple[int, asyncio.Queue[Json | None]]] = field(default_factory=list)
+    published_offset: timedelta | None = None
 
     def install(self, web_app: web.Application) -> None:
         web_app.middlewares.append(self._watch_force_replies)
+        web_app.middlewares.append(self._announce)
+        web_app.on_shutdown.append(self._end_streams)
+        self.emu.world.listeners.append(self._message_changed)
         router = web_app.router
         router.add_get("/", self.index)
         router.add_get("/index.html", self.index)
@@ -211,6 +251,7 @@ class SandboxSite:
         router.add_post("/sandbox/advance", self.advance)
         router.add_get("/sandbox/next", self.next_due)
         router.add_post("/sandbox/sweep", self.sweep)
+        router.add_get("/sandbox/events", self.events)
         router.add_post("/sandbox/lang", self.lang)
 
     # -- page ----------------------------------------------------------------------------------
@@ -243,10 +284,17 @@ class SandboxSite:
         world = self.emu.world
         sections = {s.code: s.name for s in SECTIONS}
         people = []
+        heads = {s.head: s.code for s in SECTIONS}
         for key, user in DEMO_USERS.items():
             person = next((p for p in PEOPLE if p.key == key), None)
-            roles = list(person.roles) if person else []
-            labels = [ROLE_LABELS.get(r, r) for r in roles] or ["报建单位联系人（未登记）"]
+            roles = _roles(key, person.roles if person else (), heads)
+            labels = [OFFICE_HEAD_LABEL if r == SECTION_HEAD and heads[key] in OFFICES
+                      else ROLE_LABELS.get(r, (r, r)) for r in roles]
+            if not labels:
+                labels = [APPLICANT_LABEL]
+            office_head = key in heads and heads[key] in OFFICES  # not asked to answer urges
+            tries = [ROLE_TRIES[r] for r in roles if r in ROLE_TRIES
+                     and not (r == SECTION_HEAD and office_head)] or [APPLICANT_TRIES]
             projects = sorted(
                 {p.code for p in PROJECTS
                  if key == p.leader or key in p.handlers or key in p.guides}
@@ -260,7 +308,10 @@ class SandboxSite:
                 "language": user.language,
                 "staff": user.staff,
                 "roles": roles,
-                "role_label": "、".join(labels),
+                "role_label": "、".join(zh for zh, _ in labels),
+                "role_label_en": ", ".join(en for _, en in labels),
+                "tries": {"zh": "；".join(zh for zh, _ in tries[:2]),
+                          "en": "; ".join(en for _, en in tries[:2])},
                 "section": sections.get(person.section) if person else None,
                 "projects": projects,
                 "started": bool(record and record.started),
@@ -479,6 +530,82 @@ class SandboxSite:
         result = await self.jobs.sweep()
         return reply({"sent": result.sent, "failed": result.failed, "clock": self.clock_json()})
 
+    # -- live events ---------------------------------------------------------------------------
+
+    async def events(self, request: web.Request) -> web.StreamResponse:
+        """A ``text/event-stream`` of what changed for one person's page; an idle page makes
+        no requests (EventSource reconnects by itself, and the page then catches up)."""
+        try:
+            user_id = int(request.query["user_id"])
+        except (KeyError, ValueError):
+            return failure(400, "user_id is required")
+        response = web.StreamResponse(headers={
+            "Content-Type": "text/event-stream; charset=utf-8",
+            "Cache-Control": "no-cache",
+            "X-Accel-Buffering": "no",
+        })
+        await response.prepare(request)
+        queue: asyncio.Queue[Json | None] = asyncio.Queue()
+        stream = (user_id, queue)
+        self.streams.append(stream)
+        try:
+            await response.write(_sse("hello", {"run_id": self.run_id}, retry_ms=2000))
+            while True:
+                try:
+                    event = await asyncio.wait_for(queue.get(), KEEP_ALIVE_SECONDS)
+                except TimeoutError:
+                    await response.write(b": keep-alive\n\n")
+                    continue
+                if event is None:
+                    break
+                await response.write(_sse(str(event.pop("type")), event))
+        except (ConnectionResetError, RuntimeError):  # the page went away
+            pass
+        finally:
+            with contextlib.suppress(ValueError):
+                self.streams.remove(stream)
+        return response
+
+    def publish(self, event: Json, chat_id: int | None = None) -> None:
+        """Queue ``event`` for every open page, or, with ``chat_id``, for the pages of those
+        who see that chat."""
+        chat = self.emu.world.chats.get(chat_id) if chat_id is not None else None
+        for user_id, queue in self.streams:
+            if chat_id is not None and not self._sees(chat, user_id):
+                continue
+            queue.put_nowait(dict(event))
+
+    def _sees(self, chat: Any, user_id: int) -> bool:
+        if chat is None:
+            return False
+        if chat.type == "private":
+            return bool(chat.id == user_id)
+        return bool(self.emu.world.is_member(chat, user_id))
+
+    def _message_changed(self, change: Json) -> None:
+        self.publish({"type": "message", **change}, change["chat_id"])
+
+    async def _end_streams(self, web_app: web.Application) -> None:
+        for _, queue in self.streams:
+            queue.put_nowait(None)
+
+    @web.middleware
+    async def _announce(
+        self, request: web.Request,
+        handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+    ) -> web.StreamResponse:
+        """After a call that moved the clock or a failed Bot API call, tell the pages."""
+        response = await handler(request)
+        if request.method == "POST" and self.clock.offset != self.published_offset:
+            self.published_offset = self.clock.offset
+            self.publish({"type": "clock", "clock": self.clock_json()})
+        if request.path.startswith("/bot") and self.emu.request_log:
+            entry = self.emu.request_log[-1]
+            if entry.get("ok") is False:
+                self.publish({"type": "errors", "chat_id": (entry.get("params") or {})
+                              .get("chat_id")})
+        return response
+
     # -- a persona's language ----------------------------------------------------------------
 
     async def lang(self, request: web.Request) -> web.StreamResponse:
@@ -529,7 +656,22 @@ class SandboxSite:
                 "selective": bool(markup.get("selective")),
                 "placeholder": markup.get("input_field_placeholder"),
             }
+            chat_id = int(result["chat"]["id"])
+            self.publish({"type": "prompt", "chat_id": chat_id,
+                          "message_id": int(result["message_id"])}, chat_id)
         return response
+
+
+def _sse(event: str, data: Json, retry_ms: int | None = None) -> bytes:
+    retry = f"retry: {retry_ms}\n" if retry_ms is not None else ""
+    return f"{retry}event: {event}\ndata: {dumps(data)}\n\n".encode()
+
+
+def _roles(key: str, granted: Iterable[str], heads: dict[str, str]) -> list[str]:
+    """A person's roles in :data:`ROLE_LABELS` order, a section head's 科长 included."""
+    held = set(granted) | ({SECTION_HEAD} if key in heads else set())
+    order = list(ROLE_LABELS)
+    return sorted(held, key=lambda r: order.index(r) if r in order else len(order))
 
 
 def _preview(message: Json) -> Json:
