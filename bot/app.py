@@ -150,6 +150,7 @@ async def start_duties(app: App, *, with_scheduler: bool = True) -> None:
         await app.jobs.sweep()  # catch up on what fell due while the bot was stopped
         await app.timers.start(app.jobs)
         await app.timers.schedule_sweep(app.settings.sweep_interval_seconds)
+        await app.timers.schedule_digest(app.settings.digest_time)
         app.chores.append(asyncio.create_task(_prune_handled(app), name="prune-handled"))
 
 

@@ -16,6 +16,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.domain.rules.digest import DigestTime, parse_digest_time
+
 ENV_PREFIX = "GREENLIGHT_"
 TELEGRAM_API = "https://api.telegram.org"
 SUPPORTED_LOCALES = ("zh", "en")
@@ -97,6 +99,11 @@ class Settings(BaseSettings):
         default=3, ge=1, le=50,
         description="More nudges than this for one person in one sweep arrive as one digest.",
     )
+    weekly_digest: str = Field(
+        default="mon 08:30",
+        description="When the leaders' group gets the weekly digest: a weekday (mon … sun) and "
+        "HH:MM; on a day off it goes the next working day. `off`: no digest.",
+    )
     case_types_file: Path | None = Field(
         default=None,
         description="YAML file of case types (steps, modes, limits); default: the packaged "
@@ -145,6 +152,12 @@ class Settings(BaseSettings):
     @classmethod
     def _valid_hours(cls, value: str) -> str:
         parse_office_hours(value)
+        return value
+
+    @field_validator("weekly_digest")
+    @classmethod
+    def _digest_time(cls, value: str) -> str:
+        parse_digest_time(value)
         return value
 
     @field_validator("database_url")
@@ -203,6 +216,10 @@ class Settings(BaseSettings):
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def digest_time(self) -> DigestTime | None:
+        return parse_digest_time(self.weekly_digest)
 
     @property
     def office_intervals(self) -> tuple[tuple[time, time], ...]:

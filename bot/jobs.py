@@ -13,23 +13,28 @@ from datetime import date, datetime
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
+from aiogram.types import BufferedInputFile, InputMediaPhoto
 from markupsafe import Markup
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.domain.rules.calendar import WorkCalendar
+from bot.domain.rules.digest import due_digest
 from bot.domain.rules.ladder import RungKind
 from bot.domain.rules.policy import Policy
 from bot.domain.rules.turns import turn_holders
 from bot.domain.rules.vocabulary import Channel, ChatKind, StepState
 from bot.domain.usecases import nudging
 from bot.domain.usecases.approvals import Outcome, deem_approved, deemable_steps
+from bot.domain.usecases.digest import weekly
 from bot.flows.announce import announce
 from bot.flows.delivery import send_private, send_to_person
 from bot.flows.publishing import keep_reminder, reminder_buttons, reply_to_message, sync_cards
 from bot.flows.urge_copies import keep_urge_copy
 from bot.scheduling import Timers
 from bot.services import Services
+from bot.views.charts import stats_charts
+from bot.views.digest import weekly_digest_text
 from bot.views.nudges import (
     decide_hint,
     deemed_text,
@@ -186,6 +191,45 @@ class Jobs:
                     await store.commit()  # each window's claims kept before the next is read
                     set_aside += len(plan.nudges) + len(plan.urges)
         return set_aside
+
+    async def weekly_digest(self) -> bool:
+        """The week's digest to the leaders' group(s), when due (see ``rules.digest``): claimed
+        first, so it goes once; a send that fails gives the claim back, for the next run."""
+        services = self.services
+        when = services.settings.digest_time
+        now = services.now()
+        tz = services.settings.tz
+        due = due_digest(now.astimezone(tz), when, services.calendar) if when else None
+        if due is None:
+            return False
+        async with self.sessions() as session:
+            with unit_of_work(session):
+                store = Store(session)
+                chats = await store.chats_of_kind(ChatKind.LEADERS)
+                claim = await store.claim_digest(due.week, now) if chats else None
+                await store.commit()
+                if claim is None:
+                    return False
+                digest = await weekly(store, due, now, services.calendar, tz)
+                t = services.rendering.for_group()
+                text = weekly_digest_text(t, digest)
+                charts = await asyncio.to_thread(stats_charts, t, digest.stats)
+                try:
+                    for chat in chats:
+                        await self.bot.send_message(chat.tg_chat_id, text)
+                        await self.bot.send_media_group(chat.tg_chat_id, [
+                            InputMediaPhoto(media=BufferedInputFile(png, filename=name))
+                            for name, png in charts])
+                except TelegramAPIError as exc:
+                    log.warning("weekly digest %s not sent (%s): tried again at the next run",
+                                due.week, exc)
+                    await store.delete(claim)
+                    await store.commit()
+                    return False
+                claim.sent_at = services.now()
+                await store.save(claim)
+                await store.commit()
+                return True
 
     async def _refresh_cards(self, store: Store, touched: set[int | None]) -> None:
         """Cards show lights and working days left, which change with time alone: those of

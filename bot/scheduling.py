@@ -35,6 +35,7 @@ from apscheduler.schedulers.base import BaseScheduler
 from sqlalchemy.engine import make_url
 
 from bot.domain.rules.clock import Clock
+from bot.domain.rules.digest import DigestTime
 
 if TYPE_CHECKING:
     from bot.jobs import Jobs
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SWEEP_JOB_ID = "deadline-sweep"
+DIGEST_JOB_ID = "weekly-digest"
 JOBS_TABLE = "apscheduler_jobs"
 JOB_TIMEOUT = 600  # seconds a job may take on the event loop
 
@@ -63,6 +65,10 @@ def due_job_id(step_id: int) -> str:
 
 def sweep_job() -> None:
     _run_on_loop(lambda jobs: jobs.sweep())
+
+
+def digest_job() -> None:
+    _run_on_loop(lambda jobs: jobs.weekly_digest())
 
 
 def step_due_job(step_id: int, due: str) -> None:
@@ -146,6 +152,16 @@ class Timers:
         await asyncio.to_thread(
             self.scheduler.add_job, sweep_job, "interval", seconds=interval_seconds,
             start_date=self.clock.now() + interval, id=SWEEP_JOB_ID, replace_existing=True)
+
+    async def schedule_digest(self, when: DigestTime | None) -> None:
+        """Every day at the digest's time: the job itself knows whether a week's digest is due
+        (a working day, not sent yet), so a holiday moves it to the next working day."""
+        if when is None:
+            await asyncio.to_thread(self.scheduler.remove_job, DIGEST_JOB_ID)
+            return
+        await asyncio.to_thread(
+            self.scheduler.add_job, digest_job, "cron", hour=when.at.hour, minute=when.at.minute,
+            id=DIGEST_JOB_ID, replace_existing=True)
 
     async def schedule_due(self, step_id: int, due: datetime) -> None:
         await asyncio.to_thread(

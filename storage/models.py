@@ -362,6 +362,16 @@ class AuditEvent(SQLModel, table=True):
     hash: str = Field(max_length=64)
 
 
+class WeeklyDigest(SQLModel, table=True):
+    """A week's digest to the leaders' group, claimed before it is sent: sent once."""
+
+    id: int = Field(default=None, primary_key=True)  # set by the database on flush
+    week: str = Field(max_length=10, unique=True)  # ISO week, e.g. 2026-W49
+    claimed_at: datetime = _utc(nullable=False)
+    sent_at: datetime | None = _utc()
+    error: str | None = Field(default=None, max_length=255)
+
+
 class FsmRecord(SQLModel, table=True):
     """aiogram FSM state and data, so a half-finished conversation survives a restart."""
 

@@ -59,6 +59,7 @@ from storage.models import (
     Step,
     UrgeCopy,
     UrgeNotice,
+    WeeklyDigest,
 )
 
 M = TypeVar("M", bound=SQLModel)
@@ -706,6 +707,62 @@ class Store:
         """The section of each urge notice issued since then."""
         query = select(col(UrgeNotice.section_id)).where(col(UrgeNotice.issued_at) >= since)
         return list(await self.session.scalars(query))
+
+    # -- the weekly digest ---------------------------------------------------------------------
+
+    async def claim_digest(self, week: str, at: datetime) -> WeeklyDigest | None:
+        """The week's digest claimed now, or None if it was claimed before (by anyone)."""
+        digest = WeeklyDigest(week=week, claimed_at=at)
+        return digest if await self.insert_once(digest) else None
+
+    async def approved_between(self, start: datetime, end: datetime) -> list[tuple[str, str]]:
+        """(project code, title) of the cases approved in [start, end)."""
+        query = (select(col(Project.code), col(Case.title))
+                 .join(Project, col(Project.id) == col(Case.project_id))
+                 .where(col(Case.state) == CaseState.APPROVED, col(Case.closed_at) >= start,
+                        col(Case.closed_at) < end).order_by(col(Case.closed_at)))
+        return [(a, b) for a, b in await self.session.execute(query)]
+
+    async def milestones_between(self, start: date, end: date, *, reached: bool
+                                 ) -> list[tuple[str, str]]:
+        """(project code, title) of the milestones reached in [start, end) (``reached``), or
+        of those due then and not reached by their day."""
+        day = col(Milestone.done_on) if reached else col(Milestone.due_on)
+        query = (select(col(Project.code), col(Milestone.title))
+                 .join(Project, col(Project.id) == col(Milestone.project_id))
+                 .where(day >= start, day < end).order_by(day))
+        if not reached:
+            query = query.where(col(Milestone.done_on).is_(None)
+                                | (col(Milestone.done_on) > col(Milestone.due_on)))
+        return [(a, b) for a, b in await self.session.execute(query)]
+
+    async def steps_turned_red(self, start: datetime, end: datetime
+                               ) -> list[tuple[str, str, str]]:
+        """(project code, case title, step name) of the steps whose due fell in [start, end)
+        while they were open: still open now, or closed after it."""
+        query = (select(col(Project.code), col(Case.title), col(Step.name))
+                 .join(Case, col(Case.id) == col(Step.case_id))
+                 .join(Project, col(Project.id) == col(Case.project_id))
+                 .where(col(Step.due_at) >= start, col(Step.due_at) < end,
+                        (col(Step.state) == StepState.OPEN)
+                        | (col(Step.closed_at) > col(Step.due_at)))
+                 .order_by(col(Step.due_at)))
+        return [(a, b, c) for a, b, c in await self.session.execute(query)]
+
+    async def late_steps(self, now: datetime) -> list[tuple[str, str, str, datetime, str]]:
+        """(project code, case title, step name, due, a name whose turn it is) of each open
+        step past its due, one row per person it waits for, the longest late first."""
+        query = (select(col(Project.code), col(Case.title), col(Step.name), col(Step.due_at),
+                        col(Person.name))
+                 .join(Case, col(Case.id) == col(Step.case_id))
+                 .join(Project, col(Project.id) == col(Case.project_id))
+                 .join(Assignment, col(Assignment.step_id) == col(Step.id))
+                 .join(Person, col(Person.id) == col(Assignment.person_id))
+                 .where(col(Step.state) == StepState.OPEN, col(Step.due_at) < now,
+                        col(Assignment.state) == AssignmentState.PENDING)
+                 .order_by(col(Step.due_at), col(Step.id), col(Person.name)))
+        return [(a, b, c, d, e) for a, b, c, d, e in await self.session.execute(query)
+                if d is not None]
 
     async def heads_a_section(self, person_id: int) -> bool:
         return await self.one(Section, head_id=person_id) is not None

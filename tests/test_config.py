@@ -84,3 +84,15 @@ def test_webhook_settings() -> None:
     assert "s-1" not in repr(settings)  # a secret never shows in a log of the settings
     assert load_settings(webhook_url="https://bot.example.org/tg/hook",
                          webhook_path="/local").webhook_route == "/local"
+
+
+def test_the_weekly_digest_time_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GREENLIGHT_WEEKLY_DIGEST", "fri 17:00")
+    assert load_settings().digest_time is not None
+    monkeypatch.setenv("GREENLIGHT_WEEKLY_DIGEST", "off")
+    assert load_settings().digest_time is None
+    monkeypatch.setenv("GREENLIGHT_WEEKLY_DIGEST", "someday")
+    with pytest.raises(SettingsError, match="GREENLIGHT_WEEKLY_DIGEST"):
+        load_settings()
+    monkeypatch.delenv("GREENLIGHT_WEEKLY_DIGEST")
+    assert load_settings().weekly_digest == "mon 08:30"
