@@ -401,9 +401,9 @@ class Jobs:
         services, urge = self.services, planned.urge
         section = await store.get(Section, urge.section_id) if urge.section_id else None
         head = planned.head
-        # Late by as many working days as cards and nudges say at the same moment.
-        late_days = -services.calendar.remaining_working_days(services.now(),
-                                                              planned.subject.due).days
+        # Late by as many whole working days as cards and nudges say at the same moment.
+        late_days = services.calendar.remaining_working_days(services.now(),
+                                                             planned.subject.due).late
         to_head = False
         # Each copy on its own: the head's failure must not keep the notice from the
         # supervision office; a copy that failed is sent again by a later sweep.

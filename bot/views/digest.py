@@ -8,7 +8,7 @@ from markupsafe import Markup
 
 from bot.domain.usecases.digest import Digest
 from bot.i18n import Translator
-from bot.views.text import clip, esc
+from bot.views.text import clip, esc, time_left
 
 LISTED = 8  # items per part; the rest is counted
 
@@ -36,10 +36,9 @@ def weekly_digest_text(t: Translator, digest: Digest) -> Markup:
             for code, title in digest.red_milestones]
     lines += [Markup(), t.gettext("🔴 <b>Turned red</b> ({n})").format(n=len(red))]
     lines += _listed(t, red) or [t.gettext("nothing")]
-    late = [t.gettext("{code} {title} · {step}: {days} working days late, waiting for "
-                      "{who}").format(code=esc(step.project), title=esc(step.title),
-                                      step=esc(step.step), days=step.days_late,
-                                      who=esc("、".join(step.waiting_for)))
+    late = [t.gettext("{code} {title} · {step}: {late}, waiting for {who}").format(
+        code=esc(step.project), title=esc(step.title), step=esc(step.step),
+        late=time_left(t, step.left), who=esc("、".join(step.waiting_for)))
             for step in digest.late]
     lines += [Markup(), t.gettext("⏰ <b>Late now</b> ({n})").format(n=len(late))]
     lines += _listed(t, late) or [t.gettext("nobody")]

@@ -69,9 +69,11 @@ def time_left(t: Translator, left: DayCount) -> Markup:
         text = t.ngettext("{n} working day left", "{n} working days left", left.days)
     elif left.days == 0:
         text = t.gettext("due today")
+    elif left.late == 0:
+        text = t.gettext("overdue, by less than a working day")
     else:
-        text = t.ngettext("{n} working day overdue", "{n} working days overdue", -left.days)
-    text = text.format(n=abs(left.days))
+        text = t.ngettext("{n} working day overdue", "{n} working days overdue", left.late)
+    text = text.format(n=left.late if left.days < 0 else left.days)
     if left.uncertain:
         years = ", ".join(str(y) for y in left.uncertain_years)
         text += t.gettext(" (uncertain: no official holidays for {years} yet)").format(

@@ -634,3 +634,15 @@ def test_days_taken_counts_working_days_after_acceptance_through_the_closing_day
     # Tue 9-29 and Wed 9-30, the holiday 10-1 to 10-7, then Thu 10-8 and Fri 10-9.
     assert cal.days_taken(monday, datetime(2026, 10, 9, 11, tzinfo=SH)) == 4
     assert cal.days_taken(monday, monday - timedelta(days=1)) == 0
+
+
+def test_lateness_counts_whole_working_days_past_the_due() -> None:
+    cal = WorkCalendar()
+    due = datetime(2026, 11, 26, 17, 30, tzinfo=SH)  # Thursday's close
+    assert cal.remaining_working_days(due + timedelta(seconds=5), due).late == 0
+    assert cal.remaining_working_days(datetime(2026, 11, 27, 17, 29, tzinfo=SH), due).late == 0
+    assert cal.remaining_working_days(datetime(2026, 11, 27, 17, 30, tzinfo=SH), due).late == 1
+    # The weekend does not count: Monday morning is still one whole working day late.
+    assert cal.remaining_working_days(datetime(2026, 11, 30, 9, tzinfo=SH), due).late == 1
+    assert cal.remaining_working_days(datetime(2026, 12, 4, 17, 30, tzinfo=SH), due).late == 6
+    assert cal.remaining_working_days(due - timedelta(hours=1), due).late == 0

@@ -250,7 +250,7 @@ async def test_a_case_goes_yellow_then_red_to_the_right_people_once_in_office_ho
     for person in ("liuxiao", "li", "zhao", "he"):
         red = (await nudges_in(world, person))[-1]
         assert text_of(red).startswith(f"🔴 红灯超期：「{ITEM}」#1")
-        assert "时限 11月26日周四 17:30，已超期 1 个工作日。" in text_of(red)
+        assert "时限 11月26日周四 17:30，已超期，不足 1 个工作日。" in text_of(red)
         assert LATE not in text_of(red)  # held by quiet hours, not late
     assert [len(await nudges_in(world, p)) for p in ("liuxiao", "zheng", "li", "zhao", "he")
             ] == [2, 1, 2, 1, 2]
@@ -312,7 +312,7 @@ async def test_the_urge_notice_at_red_plus_five_then_a_reminder_every_three_days
     notice = (
         "📮 催办通知书 · KP-002 天台山公园\n"
         f"「{ITEM}」#1 的「分管领导审批」环节（KP-002 天台山公园）已于 11月26日周四 17:30 到期，"
-        "现已超期 6 个工作日。\n"
+        "现已超期 5 个工作日。\n"
         "责任科室：市政规划科（科长：赵敏）\n"
         "请科长亲自跟进，并书面说明延误原因和整改措施：请点下方「✍️ 书面说明」。")
     # The section head: the notice, privately, with ✍️, and no second message about it.
@@ -331,7 +331,7 @@ async def test_the_urge_notice_at_red_plus_five_then_a_reminder_every_three_days
     # Reminders: each its own message, the latest count of days late.
     liuxiao = [text_of(m) for m in await nudges_in(world, "liuxiao")]
     assert [t.split("：")[0] for t in liuxiao] == ["🔴 红灯超期"] + ["🔴 仍在超期"] * 3
-    assert "已超期 10 个工作日" in liuxiao[-1]
+    assert "已超期 9 个工作日" in liuxiao[-1]
 
 
 async def test_an_urge_notice_the_head_could_not_get_still_reaches_supervision(
@@ -386,7 +386,7 @@ async def test_across_national_day_the_holiday_week_is_not_counted(world: World)
     }
     assert not any(n.late for n in await claims(world))  # the holiday made nothing late
     [notice] = await world.from_bot("supervision")
-    assert "已于 9月30日周三 17:30 到期，现已超期 6 个工作日。" in text_of(notice)
+    assert "已于 9月30日周三 17:30 到期，现已超期 5 个工作日。" in text_of(notice)
 
 
 async def test_an_uncovered_year_counts_weekends_only_and_admins_hear_once_per_year(
@@ -456,7 +456,7 @@ async def test_a_returned_case_is_not_nudged_until_resubmitted_then_against_its_
     }
     [yellow, red] = await nudges_in(world, "liuxiao")
     assert "时限 12月2日周三 17:30，剩余 1 个工作日。" in text_of(yellow)
-    assert "时限 12月2日周三 17:30，已超期 1 个工作日。" in text_of(red)
+    assert "时限 12月2日周三 17:30，已超期，不足 1 个工作日。" in text_of(red)
 
 
 async def test_a_case_returned_when_red_goes_red_again_after_resubmission(world: World) -> None:
@@ -688,7 +688,7 @@ async def test_the_demo_milestones_nudge_on_the_first_sweep_and_stop_when_done(
     assert text_of(red) == (
         "🔴 红灯超期（补发：应于 11月18日周三 17:30 提醒）："
         "KP-004 雁城危房重建 的节点「局长办公会议题材料报送」\n"
-        "时限 11月18日周三 17:30，已超期 3 个工作日。")
+        "时限 11月18日周三 17:30，已超期 2 个工作日。")
     assert [n.late for n in await claims(world, "milestone", late.id)] == [True] * 4
     assert not any(n.late for n in await claims(world, "milestone", soon.id))
 

@@ -46,7 +46,7 @@ async def test_a_document_report_names_the_file(world: World) -> None:
     await world.document("zhangfan", "KP-004", "议题材料.pdf", caption="/report 议题材料初稿")
     text = text_of(await world.last_from_bot("KP-004"))
     assert "📎 议题材料.pdf" in text
-    assert "🔴 节点：局长办公会议题材料报送" in text and "已超期 3 个工作日" in text
+    assert "🔴 节点：局长办公会议题材料报送" in text and "已超期 2 个工作日" in text
 
 
 async def test_report_alone_asks_for_a_reply_then_files_it(world: World) -> None:

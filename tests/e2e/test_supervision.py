@@ -44,7 +44,7 @@ async def test_an_urge_notice_goes_to_the_section_head_and_the_supervision_offic
     for notice in (head_copy, office_copy):
         text = text_of(notice)
         assert text.startswith("📮 催办通知书 · KP-004 雁城危房重建")
-        assert "节点「局长办公会议题材料报送」" in text and "已超期 6 个工作日" in text
+        assert "节点「局长办公会议题材料报送」" in text and "已超期 5 个工作日" in text
         assert "责任科室：建筑工程规划管理科（科长：王建国）" in text
         assert set(buttons(notice)) == {"✍️ 书面说明"}
     assert (await world.sweep()).urges == 0  # once only

@@ -138,6 +138,13 @@ class DayCount:
     def uncertain(self) -> bool:
         return bool(self.uncertain_years)
 
+    @property
+    def late(self) -> int:
+        """Whole working days past the due, for a count from :meth:`WorkCalendar.
+        remaining_working_days`: -1 lasts from the due to the close of the next working day,
+        when the first whole working day of lateness is complete."""
+        return max(0, -self.days - 1)
+
 
 @dataclass(frozen=True)
 class YearListing:

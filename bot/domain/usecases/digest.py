@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
-from bot.domain.rules.calendar import WorkCalendar
+from bot.domain.rules.calendar import DayCount, WorkCalendar
 from bot.domain.rules.digest import DueDigest
 from bot.domain.usecases.stats import Stats, gather
 from storage.store import Store
@@ -19,7 +19,7 @@ class LateStep:
     title: str
     step: str
     due: datetime
-    days_late: int
+    left: DayCount  # negative: how late
     waiting_for: list[str] = field(default_factory=list)
 
 
@@ -43,7 +43,7 @@ async def weekly(store: Store, due: DueDigest, now: datetime, calendar: WorkCale
         key = (code, title, step, step_due)
         if key not in late:
             late[key] = LateStep(code, title, step, step_due,
-                                 calendar.working_days_between(step_due, now).days)
+                                 calendar.remaining_working_days(now, step_due))
         late[key].waiting_for.append(name)
     return Digest(
         due=due,
