@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 
 import typer
 
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from aiogram import Bot
 
     from bot.domain.rules.calendar import WorkCalendar
+    from bot.records_export import Format
 
 T = TypeVar("T")
 
@@ -40,7 +42,7 @@ webhook_app = typer.Typer(help="The webhook Telegram delivers updates to.",
 app.add_typer(webhook_app, name="webhook")
 
 
-def fail(message: str) -> None:
+def fail(message: str) -> NoReturn:
     typer.echo(f"greenlight: {message}", err=True)
     raise typer.Exit(2)
 
@@ -312,6 +314,70 @@ def export_urges(
 
     people = run_async(main)
     typer.echo(f"wrote {file} ({people} people)")
+
+
+def _export_command(kind: str) -> Callable[..., None]:
+    def export(
+        out: Annotated[Path | None, typer.Option(
+            "--out", help="The file to write; default: KIND-FROM-TO.FORMAT here.")] = None,
+        fmt: Annotated[str, typer.Option("--format", help="xlsx or csv.")] = "xlsx",
+        first: Annotated[str | None, typer.Option(
+            "--from", help="First day (YYYY-MM-DD); default: 1 January this year.")] = None,
+        last: Annotated[str | None, typer.Option(
+            "--to", help="Last day, included (YYYY-MM-DD); default: today.")] = None,
+        lang: Annotated[str, typer.Option(help="Headers in zh or en.")] = "zh",
+    ) -> None:
+        settings = settings_or_exit()
+        if fmt not in ("xlsx", "csv"):
+            fail(f"--format: xlsx or csv, not '{fmt}'")
+        chosen: Format = "xlsx" if fmt == "xlsx" else "csv"
+        if lang not in ("zh", "en"):
+            fail(f"--lang: zh or en, not '{lang}'")
+        from bot.domain.rules.clock import SystemClock
+
+        now = SystemClock().now()
+        today = now.astimezone(settings.tz).date()
+        try:
+            start_day = date.fromisoformat(first) if first else today.replace(month=1, day=1)
+            end_day = date.fromisoformat(last) if last else today
+        except ValueError as exc:
+            fail(f"--from/--to: {exc} (write YYYY-MM-DD)")
+        if end_day < start_day:
+            fail(f"--to {end_day} is before --from {start_day}")
+        path = out or Path(f"{kind}-{start_day}-{end_day}.{fmt}")
+
+        async def main() -> int:
+            from bot.domain.usecases.records import period, records
+            from bot.records_export import write_records
+
+            start, end = period(start_day, end_day, settings.tz)
+            async with _store(settings) as store:
+                total, rows = await records(store, kind, start, end, now=now,
+                                            calendar=await _calendar(settings),
+                                            tz=settings.tz)
+                with typer.progressbar(length=total, label=f"{kind}: {total:,} rows",
+                                       file=sys.stderr) as bar:
+                    return await write_records(rows, kind, path, chosen, lang, settings.tz,
+                                               progress=bar.update)
+
+        written = run_async(main)
+        typer.echo(f"wrote {path} ({written:,} rows)")
+
+    export.__doc__ = EXPORT_HELP[kind]
+    return export
+
+
+EXPORT_HELP = {
+    "cases": "Items submitted in the period: code, project, title, type, submitter, state, "
+             "times.",
+    "steps": "Steps started in the period: item, step, round, mode, limit, state, due, closed.",
+    "nudges": "Nudges claimed in the period: subject, level, person, channel, sent, late.",
+    "audit": "The audit trail's events in the period (with their hashes).",
+    "supervision": "Urge notices issued in the period, with their written answers.",
+    "stats": "The /stats figures per section over the period.",
+}
+for _kind in EXPORT_HELP:
+    export_app.command(_kind)(_export_command(_kind))
 
 
 @audit_app.command("verify")

@@ -133,3 +133,48 @@ def test_audit_verify_names_the_first_edited_or_removed_event(database_url: str)
     removed = runner.invoke(app, ["audit", "verify"])
     assert removed.exit_code == 1
     assert "broken at event 3 (" in removed.output and "one was removed" in removed.output
+
+
+def test_export_writes_the_audit_trail_as_xlsx_and_csv(tmp_path: Path) -> None:
+    import csv
+    from datetime import datetime
+
+    from openpyxl import load_workbook
+
+    example = str(ROOT / "examples" / "org.yaml")
+    for _ in range(3):
+        assert runner.invoke(app, ["org", "import", example]).exit_code == 0
+    period = ["--from", "2000-01-01", "--to", "2199-12-31"]
+    out = tmp_path / "audit.xlsx"
+    done = runner.invoke(app, ["export", "audit", "--out", str(out), *period])
+    assert done.exit_code == 0, done.output
+    assert f"wrote {out} (3 rows)" in done.output
+    sheet = load_workbook(out)["audit"]
+    assert [c.value for c in sheet[1]] == ["编号", "时间", "人员", "动作", "对象", "数据", "哈希"]
+    assert sheet.freeze_panes == "A2" and sheet.column_dimensions["F"].width == 50
+    rows = list(sheet.iter_rows(min_row=2, values_only=True))
+    assert [row[3] for row in rows] == ["org.imported"] * 3
+    assert all(isinstance(row[1], datetime) and row[1].tzinfo is None for row in rows)
+
+    out = tmp_path / "audit.csv"
+    done = runner.invoke(app, ["export", "audit", "--format", "csv", "--lang", "en",
+                               "--out", str(out), *period])
+    assert done.exit_code == 0, done.output
+    assert out.read_bytes().startswith(b"\xef\xbb\xbf")  # Excel reads UTF-8 by its BOM
+    with out.open(encoding="utf-8-sig", newline="") as file:
+        table = list(csv.reader(file))
+    assert table[0] == ["id", "at", "actor", "action", "subject", "data", "hash"]
+    assert len(table) == 4 and table[1][3] == "org.imported"
+
+
+def test_export_refuses_a_bad_format_period_or_date(tmp_path: Path) -> None:
+    for args, said in (
+            (["--format", "pdf"], "--format: xlsx or csv, not 'pdf'"),
+            (["--from", "2026-12-01", "--to", "2026-11-01"], "is before --from"),
+            (["--from", "2026-02-30"], "--from/--to:"),
+            (["--lang", "fr"], "--lang: zh or en"),
+    ):
+        result = runner.invoke(app, ["export", "cases", "--out", str(tmp_path / "x"), *args])
+        assert result.exit_code == 2, (args, result.output)
+        assert said in result.output
+        assert not (tmp_path / "x").exists()

@@ -133,6 +133,8 @@ NOT_ALLOWED = {
     "urges": N_("Only the supervision office, the director and admins see the urge counts."),
     "stats": N_("Only leaders, the director, the supervision office and admins see the "
                 "figures."),
+    "export": N_("Only leaders, the director, the supervision office and admins export "
+                 "records."),
     "calendar": N_("Only administrators can change the calendar."),
     "already_assigned": N_("They already have a turn in this step."),
     "unknown_person": N_("That person is not available."),

@@ -88,8 +88,10 @@ def window_start(now: datetime, tz: ZoneInfo, weeks: int = WEEKS) -> datetime:
     return datetime.combine(monday, time(), tz)
 
 
-async def gather(store: Store, now: datetime, calendar: WorkCalendar, tz: ZoneInfo) -> Stats:
-    since = window_start(now, tz)
+async def gather(store: Store, now: datetime, calendar: WorkCalendar, tz: ZoneInfo,
+                 since: datetime | None = None) -> Stats:
+    """The figures over the last :data:`WEEKS` weeks, or since ``since``."""
+    since = since or window_start(now, tz)
     statuses: Counter[ProjectStatus] = Counter(p.status for p in await store.projects())
     names = {s.id: s.name for s in await store.sections()}
     sections: dict[int | None, SectionLine] = {}

@@ -1,0 +1,50 @@
+"""Records of a period for export: how many, then the rows a part at a time (the CLI's
+``greenlight export`` and /export in chat)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot.domain.rules.calendar import WorkCalendar
+from bot.domain.rules.errors import BadRange
+from bot.domain.rules.vocabulary import Role
+from bot.domain.usecases.people import Actor, require_role
+from bot.domain.usecases.stats import gather
+from storage.records import Records
+from storage.store import Store
+
+STATS = "stats"
+
+
+def period(first: date, last: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """[first 00:00, the day after last 00:00) in the bureau's time."""
+    if last < first:
+        raise BadRange(start=first, end=last)
+    return (datetime.combine(first, time(), tz),
+            datetime.combine(last + timedelta(days=1), time(), tz))
+
+
+def require_exporter(actor: Actor) -> None:
+    require_role(actor, Role.ADMIN, Role.DIRECTOR, Role.LEADER, Role.SUPERVISOR,
+                 action="export")
+
+
+async def records(store: Store, kind: str, start: datetime, end: datetime, *, now: datetime,
+                  calendar: WorkCalendar, tz: ZoneInfo
+                  ) -> tuple[int, AsyncIterator[tuple[Any, ...]]]:
+    """(how many rows, the rows) of ``kind`` in [start, end)."""
+    if kind == STATS:
+        stats = await gather(store, min(now, end), calendar, tz, since=start)
+        rows = [(s.name, s.open, s.late, s.closed.total, s.closed.on_time,
+                 round(s.closed.share, 3) if s.closed.share is not None else None, s.urges)
+                for s in stats.sections]
+
+        async def listed() -> AsyncIterator[tuple[Any, ...]]:
+            for row in rows:
+                yield row
+        return len(rows), listed()
+    found = Records(store.session)
+    return await found.count(kind, start, end), found.rows(kind, start, end)
