@@ -1,0 +1,109 @@
+"""Several workers' shared state in Redis (``GREENLIGHT_REDIS_URL``): conversation state lives
+there (not in the database) and follows the update's unit of work, survives a restart, and
+the sweep takes turns across processes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiogram.fsm.storage.base import StorageKey
+from redis.asyncio import Redis
+from sqlalchemy import text
+from sqlmodel import select
+
+from bot import shared_state
+from bot.jobs import SWEEP_LOCK
+from storage.db import SessionFactory, create_engine, is_sqlite, unit_of_work
+from storage.models import FsmRecord
+from tests.conftest import TEST_REDIS_URL
+from tests.e2e.conftest import (
+    DemoSnapshot,
+    build_world,
+    restart_bot,
+    tear_down,
+    text_of,
+)
+from tests.e2e.test_decisions import press, submit
+
+KEY = StorageKey(bot_id=1, chat_id=10, user_id=20)
+
+
+async def test_a_conversation_is_kept_in_redis_and_survives_a_restart(
+        database_url: str, tmp_path: Path, demo_snapshot: DemoSnapshot,
+        redis_prefix: str) -> None:
+    world, task = await build_world(database_url, tmp_path, snapshot=demo_snapshot,
+                                    redis_url=TEST_REDIS_URL, redis_prefix=redis_prefix)
+    redis = Redis.from_url(TEST_REDIS_URL)
+    try:
+        await submit(world)
+        await press(world, "li", "li", await world.last_from_bot("li"), "转交")
+        await press(world, "li", "li", await world.last_from_bot("li"), "孙立")
+        prompt = await world.last_from_bot("li")
+        assert text_of(prompt) == "李副局长 请回复转交给 孙立 的理由。"
+        keys = [key.decode() async for key in redis.scan_iter(match=f"{redis_prefix}:fsm:*")]
+        assert any(key.endswith(":state") for key in keys), keys
+        async with world.db() as store:
+            assert list((await store.session.execute(select(FsmRecord))).scalars()) == []
+        task = await restart_bot(world, task)
+        await world.say("li", "li", "法规审批科先行把关", reply_to=prompt["message_id"])
+        assert text_of(await world.last_from_bot("li")) == "🔁 已转交。"
+        assert "🔁 李副局长 转交 · 法规审批科先行把关" in text_of(await world.last_from_bot("sun"))
+    finally:
+        await redis.aclose()
+        assert await tear_down(world, task) == []
+
+
+async def test_state_set_in_a_rolled_back_transaction_never_reaches_redis(
+        sessions: SessionFactory, redis_prefix: str) -> None:
+    redis = Redis.from_url(TEST_REDIS_URL)
+    fsm = shared_state.storage(redis, redis_prefix)
+    try:
+        async with sessions() as session, session.begin():
+            with unit_of_work(session):
+                await fsm.set_state(KEY, "asking")
+                await fsm.set_data(KEY, {"case": 1})
+                assert await fsm.get_state(KEY) == "asking"  # the update reads its own
+                await session.execute(text("SELECT 1"))
+                await session.rollback()
+                await fsm.write_kept()
+        assert await fsm.get_state(KEY) is None and await fsm.get_data(KEY) == {}
+
+        async with sessions() as session:
+            with unit_of_work(session):
+                await session.execute(text("SELECT 1"))
+                await fsm.set_state(KEY, "asking")
+                await session.commit()
+                await fsm.set_data(KEY, {"case": 2})  # after the commit, nothing open
+                await fsm.write_kept()
+        assert await fsm.get_state(KEY) == "asking"
+        assert await fsm.get_data(KEY) == {"case": 2}
+    finally:
+        await fsm.close()
+
+
+async def test_the_sweep_is_skipped_while_another_worker_sweeps(
+        database_url: str, tmp_path: Path, demo_snapshot: DemoSnapshot,
+        redis_prefix: str) -> None:
+    world, task = await build_world(database_url, tmp_path, snapshot=demo_snapshot,
+                                    redis_url=TEST_REDIS_URL, redis_prefix=redis_prefix)
+    redis = Redis.from_url(TEST_REDIS_URL)
+    engine = create_engine(database_url)
+    try:
+        assert not (await world.app.jobs.sweep()).skipped
+        if is_sqlite(database_url):
+            held = shared_state.RedisTurn(redis, f"{redis_prefix}:sweep")
+            async with held.take() as taken:
+                assert taken
+                assert (await world.app.jobs.sweep()).skipped
+        else:
+            async with engine.connect() as other:
+                await other.execute(text("SELECT pg_advisory_lock(:key)"),
+                                    {"key": SWEEP_LOCK})
+                assert (await world.app.jobs.sweep()).skipped
+                await other.execute(text("SELECT pg_advisory_unlock(:key)"),
+                                    {"key": SWEEP_LOCK})
+        assert not (await world.app.jobs.sweep()).skipped
+    finally:
+        await engine.dispose()
+        await redis.aclose()
+        assert await tear_down(world, task) == []
