@@ -22,6 +22,7 @@ from bot.handlers import setup_routers
 from bot.i18n import LOCALES, N_, translator
 from bot.jobs import Jobs, SweepResult
 from bot.middlewares import ActorContext, Refusals, UnitOfWork
+from bot.polling import ConfirmingDispatcher
 from bot.scheduling import Timers
 from bot.services import Services
 from bot.telegram import Pace, RetryPolicy, build_bot
@@ -135,8 +136,8 @@ async def create_app(settings: Settings, *, clock: Clock | None = None,
         after_commit = storage.write_kept
     else:
         storage, isolation = SqlStorage(sessions), InOrder()
-    dispatcher = Dispatcher(storage=storage, services=services, sessions=sessions,
-                            events_isolation=isolation, disable_fsm=True)
+    dispatcher = ConfirmingDispatcher(storage=storage, services=services, sessions=sessions,
+                                      events_isolation=isolation, disable_fsm=True)
     in_flight = InFlight()
     dispatcher.update.outer_middleware(in_flight)
     dispatcher.update.outer_middleware(UnitOfWork(sessions))
