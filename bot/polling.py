@@ -8,7 +8,8 @@ finished yet (or one past the highest, when all are):
 - updates are handled side by side as before (one person's in order, by the event
   isolation), at most the 100 one ``getUpdates`` returns from that lowest one on;
 - while some are under way ``getUpdates`` answers at once with them again: those are not
-  handled twice, and the next poll waits until one finishes or :data:`BUSY_POLL` passes;
+  handled twice, and the bot polls again only every :data:`BUSY_POLL` (each poll brings
+  back up to a hundred updates to read) or as soon as none is under way;
 - an update that fails (its unit of work did not commit: the database away, the Bot API
   failing) is handled again after a pause that doubles, as Telegram redelivers a webhook
   update answered 500, and given up after :data:`ATTEMPTS` (about a minute); one that
@@ -34,7 +35,7 @@ from aiogram.utils.backoff import Backoff, BackoffConfig
 
 log = logging.getLogger(__name__)
 
-BUSY_POLL = 1.0  # seconds between polls while updates are under way and nothing new came
+BUSY_POLL = 0.5  # seconds between polls while updates are under way
 RETRY_FIRST, RETRY_MAX = 1.0, 60.0  # seconds before a failed update is handled again
 ATTEMPTS = 6  # then it is given up (confirmed) after about a minute of failing
 DEFAULT_BACKOFF = BackoffConfig(min_delay=1.0, max_delay=30.0, factor=1.5, jitter=0.1)
@@ -90,7 +91,7 @@ class _Poller:
     def __init__(self, dispatcher: Dispatcher, bot: Bot, data: dict[str, Any]) -> None:
         self.dispatcher, self.bot, self.data = dispatcher, bot, data
         self.offsets = Offsets()
-        self.progress = asyncio.Event()  # an update finished
+        self.idle = asyncio.Event()  # no update under way
         self.stopping = asyncio.Event()
         # aiogram's own set of update tasks: whoever watches it sees these too.
         self.tasks: set[asyncio.Task[Any]] = dispatcher._handle_update_tasks
@@ -104,7 +105,6 @@ class _Poller:
         failed = False
         while True:
             busy = bool(self.offsets.open)
-            self.progress.clear()
             try:
                 updates = await self.bot(GetUpdates(
                     offset=self.offsets.offset, timeout=0 if busy else polling_timeout,
@@ -120,6 +120,8 @@ class _Poller:
                 backoff.reset()
                 failed = False
             new = [update for update in updates if self.offsets.fetched(update.update_id)]
+            log.debug("fetched %d updates from %s, %d new, %d under way", len(updates),
+                      self.offsets.offset, len(new), len(self.offsets.open))
             for update in new:
                 if side_by_side:
                     task = asyncio.create_task(self.handle(update))
@@ -127,9 +129,10 @@ class _Poller:
                     task.add_done_callback(self.tasks.discard)
                 else:
                     await self.handle(update)
-            if not new and self.offsets.open:
+            if self.offsets.open:
+                self.idle.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.progress.wait(), BUSY_POLL)
+                    await asyncio.wait_for(self.idle.wait(), BUSY_POLL)
 
     async def handle(self, update: Update) -> None:
         delay = RETRY_FIRST
@@ -156,4 +159,5 @@ class _Poller:
                 return  # not confirmed: delivered again after the restart
             delay = min(delay * 2, RETRY_MAX)
         self.offsets.finished(update.update_id)
-        self.progress.set()
+        if not self.offsets.open:
+            self.idle.set()
