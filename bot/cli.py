@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from aiogram import Bot
 
     from bot.domain.rules.calendar import WorkCalendar
+    from bot.domain.rules.clock import Clock
 
 T = TypeVar("T")
 
@@ -310,6 +311,30 @@ def export_urges(
 
     people = run_async(main)
     typer.echo(f"wrote {file} ({people} people)")
+
+
+@app.command()
+def status() -> None:
+    """When the last sweep finished, updates handled in the last hour, card and nudge claims
+    not sent yet, and the open cases (from the database every worker writes to)."""
+    settings = settings_or_exit()
+
+    async def main() -> list[str]:
+        from bot.status import read_status
+
+        now = _clock(settings).now()
+        async with _store(settings) as store:
+            found = await read_status(store, now)
+        return found.lines(now)
+
+    typer.echo("\n".join(run_async(main)))
+
+
+def _clock(settings: Settings) -> Clock:
+    from bot.clock_file import FileClock
+    from bot.domain.rules.clock import SystemClock
+
+    return FileClock(settings.clock_file) if settings.clock_file else SystemClock()
 
 
 @webhook_app.command("remove")

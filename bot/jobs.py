@@ -31,6 +31,7 @@ from bot.flows.publishing import keep_reminder, reminder_buttons, reply_to_messa
 from bot.scheduling import Timers
 from bot.services import Services
 from bot.shared_state import RedisTurn
+from bot.status import record_sweep
 from bot.views.nudges import (
     decide_hint,
     deemed_text,
@@ -76,7 +77,9 @@ class Jobs:
                 return SweepResult(skipped=True)
             async with self.sessions() as session:
                 with unit_of_work(session):
-                    result = await self._sweep(Store(session))
+                    store = Store(session)
+                    result = await self._sweep(store)
+                    await record_sweep(store, self.services.now(), result.sent, result.skipped)
                     await session.commit()
                     return result
 

@@ -1,6 +1,7 @@
 """``greenlight run`` as an operator runs it: a child process against the emulator, stopped
-with SIGTERM while an update is in flight (it finishes, the process exits 0), in both modes;
-and ``greenlight webhook remove`` / ``info``.
+with SIGTERM while an update is in flight (it finishes, the process exits 0), in both modes
+(polling serving its health checks on GREENLIGHT_HEALTH_PORT); and ``greenlight webhook
+remove`` / ``info``.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import os
 import signal
 import socket
 import sys
+import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -60,6 +62,14 @@ async def start_greenlight(tmp_path: Path, *args: str,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
 
 
+def get_json(url: str) -> tuple[int, object]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as answer:
+            return answer.status, json.load(answer)
+    except urllib.error.HTTPError as error:
+        return error.code, json.load(error)
+
+
 async def stop_in_flight(emu: Emulator, ctl: ControlClient,
                          process: asyncio.subprocess.Process) -> tuple[int, str, int]:
     """/start from a user, the bot's answer held by the emulator; SIGTERM while it is held.
@@ -96,7 +106,21 @@ async def handled(tmp_path: Path, update_id: int) -> bool:
 async def test_sigterm_while_polling_lets_the_update_in_flight_finish(
         tmp_path: Path, emulator: tuple[Emulator, ControlClient]) -> None:
     emu, ctl = emulator
-    process = await start_greenlight(tmp_path, bot_token=TOKEN, api_base_url=emu.base_url)
+    health = free_port()
+    process = await start_greenlight(tmp_path, bot_token=TOKEN, api_base_url=emu.base_url,
+                                     health_port=str(health))
+
+    async def ready() -> bool:  # health checks are served in polling mode too
+        assert process.returncode is None
+        try:
+            return get_json(f"http://127.0.0.1:{health}/readyz") == (200, {
+                "ready": True, "not_ready": {},
+                "checks": {"database": "ok", "bot_api": "ok", "sweep": "ok"}})
+        except OSError:
+            return False
+
+    await eventually(ready, "the polling bot to be ready", timeout=60)
+    assert get_json(f"http://127.0.0.1:{health}/healthz") == (200, {"status": "ok"})
     code, err, update_id = await stop_in_flight(emu, ctl, process)
     assert code == 0, err
     assert "SIGTERM: stopping once the updates under way are done" in err
