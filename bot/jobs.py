@@ -78,6 +78,7 @@ class Jobs:
             async with self.sessions() as session:
                 with unit_of_work(session):
                     store = Store(session)
+                    await self.services.reload_calendar(store)
                     result = await self._sweep(store)
                     await record_sweep(store, self.services.now(), result.sent, result.skipped)
                     await session.commit()

@@ -1,9 +1,10 @@
-"""Several workers' shared state in Redis (``GREENLIGHT_REDIS_URL``): conversation state lives
-there (not in the database) and follows the update's unit of work, survives a restart, and
-the sweep takes turns across processes."""
+"""What several workers share: conversation state in Redis (``GREENLIGHT_REDIS_URL``, not in
+the database), following the update's unit of work and surviving a restart; the sweep's turn
+across processes; and the calendar, which another worker's change reaches at the next sweep."""
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 from aiogram.fsm.storage.base import StorageKey
@@ -12,12 +13,21 @@ from sqlalchemy import text
 from sqlmodel import select
 
 from bot import shared_state
+from bot.domain.usecases.calendar_admin import set_day
 from bot.jobs import SWEEP_LOCK
-from storage.db import SessionFactory, create_engine, is_sqlite, unit_of_work
+from storage.db import (
+    SessionFactory,
+    create_engine,
+    create_session_factory,
+    is_sqlite,
+    unit_of_work,
+)
 from storage.models import FsmRecord
+from storage.store import Store
 from tests.conftest import TEST_REDIS_URL
 from tests.e2e.conftest import (
     DemoSnapshot,
+    World,
     build_world,
     restart_bot,
     tear_down,
@@ -107,3 +117,20 @@ async def test_the_sweep_is_skipped_while_another_worker_sweeps(
         await engine.dispose()
         await redis.aclose()
         assert await tear_down(world, task) == []
+
+
+async def test_a_calendar_change_made_by_another_worker_reaches_this_one_at_its_sweep(
+        world: World) -> None:
+    day = date(2026, 11, 27)  # a Friday
+    assert world.app.services.calendar.is_workday(day)
+    engine = create_engine(world.app.settings.db_url)  # another worker's connection
+    try:
+        async with create_session_factory(engine)() as session:
+            await set_day(Store(session), day=day, is_workday=False, name="调休",
+                          source="/calendar on another worker", now=world.clock.now())
+            await session.commit()
+    finally:
+        await engine.dispose()
+    assert world.app.services.calendar.is_workday(day)
+    await world.sweep()
+    assert not world.app.services.calendar.is_workday(day)
