@@ -1,4 +1,4 @@
-"""The deadline sweep's cost: ``deemable_steps`` and ``jobs.plan_nudges`` over many open steps.
+"""The deadline sweep's cost: ``deemable_steps`` and ``jobs.plan_windows`` over many open steps.
 
 The demo bureau is imported, then N open approval steps (one case each, spread over the
 bureau's six projects and their handlers) are inserted in bulk with due dates spread around
@@ -57,7 +57,7 @@ from bot.domain.rules.policy import Policy
 from bot.domain.rules.vocabulary import CaseState, MemberRole, StepMode, StepState
 from bot.domain.usecases import nudging
 from bot.domain.usecases.approvals import deemable_steps
-from bot.jobs import plan_nudges
+from bot.jobs import plan_windows
 from storage.db import SessionFactory, create_engine, create_session_factory
 from storage.models import AT_ONCE, Case, Nudge, Step
 from storage.store import Store
@@ -182,14 +182,17 @@ class StatementCounter:
 async def sweep(sessions: SessionFactory, now: datetime, calendar: WorkCalendar,
                 policy: Policy, ladders: nudging.CaseLadders) -> int:
     """The database part of ``Jobs.sweep`` in its own session: the steps to deem approved,
-    then ``plan_nudges`` (nudges claimed, next moments set). The case ladders are kept
-    from sweep to sweep as the bot keeps them."""
+    then ``plan_windows`` (nudges claimed, next moments set), each window's plan let go
+    before the next is read, as delivery lets it go. The case ladders are kept from sweep
+    to sweep as the bot keeps them."""
+    claimed = 0
     async with sessions() as session:
         store = Store(session)
         await deemable_steps(store, now)
         await store.commit()
-        planned = await plan_nudges(store, now, calendar, policy, ladders)
-        return len(planned.nudges)
+        async for plan in plan_windows(store, now, calendar, policy, ladders):
+            claimed += len(plan.nudges)
+        return claimed
 
 
 async def mark_all_sent(sessions: SessionFactory, now: datetime) -> None:
@@ -355,7 +358,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = p.parse_args(argv)
     repeats = args.repeats or (1 if args.quick else 3)
     sizes = args.sizes or ([10_000] if args.quick else [10_000, 100_000])
-    report = Report("sweep", "deadline sweep (deemable_steps + jobs.plan_nudges)",
+    report = Report("sweep", "deadline sweep (deemable_steps + jobs.plan_windows)",
                     quick=args.quick)
     kinds = database_kinds(args.db)
     report.data["databases"] = kinds

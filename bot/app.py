@@ -45,6 +45,7 @@ COMMANDS = (
     ("urges", N_("Supervision: who was urged how often")),
     ("calendar", N_("Holidays and make-up working days")),
     ("help", N_("What I can do for you")),
+    ("lang", N_("中文 / English: the language I use with you")),
     ("cancel", N_("Stop what you are entering")),
     ("bind", N_("Admins: link this group to a project")),
     ("start", N_("Start talking with Greenlight")),

@@ -34,6 +34,8 @@ app.add_typer(org_app, name="org")
 app.add_typer(calendar_app, name="calendar")
 export_app = typer.Typer(help="Exports for the supervision office.", no_args_is_help=True)
 app.add_typer(export_app, name="export")
+audit_app = typer.Typer(help="The audit trail.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
 webhook_app = typer.Typer(help="The webhook Telegram delivers updates to.",
                           no_args_is_help=True)
 app.add_typer(webhook_app, name="webhook")
@@ -335,6 +337,34 @@ def _clock(settings: Settings) -> Clock:
     from bot.domain.rules.clock import SystemClock
 
     return FileClock(settings.clock_file) if settings.clock_file else SystemClock()
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Walk the audit trail's hash chain; name the first event that was changed, removed or
+    slipped in (exit 1), else say how many events hold."""
+    settings = settings_or_exit()
+
+    async def main() -> str | None:
+        async with _store(settings) as store:
+            verdict = await store.verify_audit_chain()
+        if verdict.broken is None:
+            typer.echo(f"audit chain holds: {verdict.events:,} events")
+            return None
+        event = verdict.broken.event
+        why = ("it does not follow the event before it (one was removed or slipped in)"
+               if verdict.broken.link else "its contents do not match its hash (edited)")
+        at = event.at.astimezone(settings.tz).strftime("%Y-%m-%d %H:%M:%S")
+        before = verdict.events - 1
+        held = f"the {before:,} events before it hold" if before != 1 else \
+            "the event before it holds"
+        return (f"audit chain broken at event {event.id} ({at} {event.action}"
+                f" {event.subject}): {why}; {held}")
+
+    broken = run_async(main)
+    if broken is not None:
+        typer.echo(broken, err=True)
+        raise typer.Exit(1)
 
 
 @webhook_app.command("remove")

@@ -28,6 +28,7 @@ from bot.domain.usecases.approvals import Outcome, deem_approved, deemable_steps
 from bot.flows.announce import announce
 from bot.flows.delivery import send_private, send_to_person
 from bot.flows.publishing import keep_reminder, reminder_buttons, reply_to_message, sync_cards
+from bot.flows.urge_copies import keep_urge_copy
 from bot.scheduling import Timers
 from bot.services import Services
 from bot.shared_state import RedisTurn
@@ -113,9 +114,20 @@ class Jobs:
             if outcome is not None:
                 result.deemed += 1
                 await self._announce_deemed(store, step_id, outcome)
-        plan = await plan_nudges(store, now, services.calendar, services.policy, self.ladders,
-                                 every_year=not self.years_read)
+        touched: set[int | None] = set()
+        async for plan in plan_windows(store, now, services.calendar, services.policy,
+                                       self.ladders, every_year=not self.years_read):
+            await self._deliver_plan(store, plan, result)
+            touched |= {item.subject.case.id for item in plan.nudges
+                        if item.subject.case is not None}
+            await self._set_due_timers(store, plan.looked_at)
         self.years_read = True
+        await self._refresh_cards(store, touched)
+        return result
+
+    async def _deliver_plan(self, store: Store, plan: nudging.Plan, result: SweepResult
+                            ) -> None:
+        services = self.services
         # The section head hears of an urge notice through the notice itself (with its ✍️
         # button), not also through a nudge of the urge rung: that nudge only goes out when
         # the notice could not reach the head privately (it then falls back to the group).
@@ -160,8 +172,6 @@ class Jobs:
                 i for i in plan.nudges if i.person.id == person_id]))
         await store.commit()  # every claim is kept before any of them is sent
         await self._apart(jobs)
-        await self._refresh_cards(store, {item.subject.case.id for item in plan.nudges
-                                          if item.subject.case is not None})
         for nudge, admin, year in plan.uncertain_years:
             t = services.rendering.for_person(admin)
             try:
@@ -176,8 +186,29 @@ class Jobs:
                 continue
             await nudging.mark_sent(store, nudge, channel=delivered.channel, at=services.now(),
                                     error=delivered.error)
-        await self._set_due_timers(store, plan.looked_at)
-        return result
+
+    async def set_aside_past(self) -> int:
+        """Claim what is due now and record it as handled without a word: for a bureau just
+        seeded with a past (the sandbox's demo), whose overdue milestones are no news at the
+        start. Later rungs go out as usual. Returns how many nudges and notices were set
+        aside."""
+        set_aside = 0
+        async with self.sessions() as session:
+            with unit_of_work(session):
+                store, now = Store(session), self.services.now()
+                async for plan in plan_windows(store, now, self.services.calendar,
+                                               self.services.policy, self.ladders):
+                    for item in plan.nudges:
+                        item = await _adopted(store, item)
+                        await nudging.mark_sent(store, item.nudge, channel=Channel.NONE, at=now,
+                                                error="already past when the bureau was set up")
+                    for planned in plan.urges:
+                        planned = await _adopted_urge(store, planned)
+                        await nudging.mark_urge_delivered(store, planned.urge, now, head=True,
+                                                          office=True)
+                    await store.commit()  # each window's claims kept before the next is read
+                    set_aside += len(plan.nudges) + len(plan.urges)
+        return set_aside
 
     async def _refresh_cards(self, store: Store, touched: set[int | None]) -> None:
         """Cards show lights and working days left, which change with time alone: those of
@@ -364,15 +395,17 @@ class Jobs:
                 delivered = await send_private(self.bot, store, head, text,
                                                urge_keyboard(t, urge.id))
                 to_head = delivered.channel is Channel.PRIVATE
+                if to_head and delivered.message is not None:
+                    keep_urge_copy(store, urge.id, delivered.message)
                 if not to_head:  # no private chat: in the project's group, with its ✍️
                     chat = await self._project_chat(store, planned.subject)
                     if chat is not None:
                         group = services.rendering.for_group()
                         text = urge_text(group, planned, section.name if section else None,
                                          head.name, late_days)
-                        await self.bot.send_message(
+                        keep_urge_copy(store, urge.id, await self.bot.send_message(
                             chat.tg_chat_id, Markup("{}\n{}").format(mention(head), text),
-                            reply_markup=urge_keyboard(group, urge.id))
+                            reply_markup=urge_keyboard(group, urge.id)))
                 head_done = True
             except TelegramAPIError as exc:
                 log.warning("urge notice %s not delivered to the head: %s", urge.id, exc)
@@ -382,10 +415,10 @@ class Jobs:
             office_done = True
             for chat in await store.chats_of_kind(ChatKind.SUPERVISION):
                 try:
-                    await self.bot.send_message(chat.tg_chat_id, urge_text(
-                        t, planned, section.name if section else None,
-                        head.name if head else None, late_days),
-                        reply_markup=urge_keyboard(t, urge.id))
+                    keep_urge_copy(store, urge.id, await self.bot.send_message(
+                        chat.tg_chat_id, urge_text(t, planned, section.name if section else None,
+                                                   head.name if head else None, late_days),
+                        reply_markup=urge_keyboard(t, urge.id)))
                 except TelegramAPIError as exc:
                     office_done = False
                     log.warning("urge notice %s not delivered to chat %s: %s", urge.id,
@@ -419,30 +452,53 @@ class Jobs:
         return await store.get(Chat, chat_id) if chat_id else None
 
 
+async def plan_windows(store: Store, now: datetime, calendar: WorkCalendar, policy: Policy,
+                       ladders: nudging.CaseLadders, *, every_year: bool = False
+                       ) -> AsyncIterator[nudging.Plan]:
+    """Claim everything that is due now, a window of subjects at a time, and last retake
+    abandoned claims (``nudging.Planning``), each part in a transaction of its own: reads in
+    reading transactions (on SQLite a plain ``BEGIN``, so presses never wait for them), each
+    batch's claims in one short write, committed before its window's plan is yielded (to be
+    delivered before the next window is read)."""
+    await store.commit()
+    await store.begin_reading()
+    windows = await nudging.due_windows(store, now)
+    await store.commit()
+    years: set[int] = set()
+    for window in windows:
+        planning = nudging.Planning(store, now, calendar, policy, ladders)
+        await store.begin_reading()
+        await planning.read_due(window)
+        await store.commit()
+        for batch in planning.batches():
+            await store.begin_reading()
+            await planning.want(batch)
+            await store.commit()
+            await planning.claim()
+            await store.commit()
+        for kind, part in planning.next_moments():  # only once the claims they follow are kept
+            await planning.settle(kind, part)
+            await store.commit()
+        years |= planning.uncertain_years
+        yield planning.result
+    planning = nudging.Planning(store, now, calendar, policy, ladders)
+    await planning.finish(None if every_year else years)
+    await store.commit()
+    yield planning.result
+
+
 async def plan_nudges(store: Store, now: datetime, calendar: WorkCalendar, policy: Policy,
                       ladders: nudging.CaseLadders, *, every_year: bool = False
                       ) -> nudging.Plan:
-    """Claim everything that is due now, and retake abandoned claims (``nudging.Planning``),
-    each part in a transaction of its own: reads in reading transactions (on SQLite a plain
-    ``BEGIN``, so presses never wait for them), each batch's claims in one short write,
-    committed before anything is sent."""
-    planning = nudging.Planning(store, now, calendar, policy, ladders, every_year=every_year)
-    await store.commit()
-    await store.begin_reading()
-    await planning.read_due()
-    await store.commit()
-    for batch in planning.batches():
-        await store.begin_reading()
-        await planning.want(batch)
-        await store.commit()
-        await planning.claim()
-        await store.commit()
-    await planning.finish()
-    await store.commit()
-    for kind, part in planning.next_moments():  # only once the claims they follow are kept
-        await planning.settle(kind, part)
-        await store.commit()
-    return planning.result
+    """Every window's plan in one (for a look at a whole sweep's claims, without delivery)."""
+    whole = nudging.Plan()
+    async for plan in plan_windows(store, now, calendar, policy, ladders,
+                                   every_year=every_year):
+        whole.nudges += plan.nudges
+        whole.urges += plan.urges
+        whole.uncertain_years += plan.uncertain_years
+        whole.looked_at += plan.looked_at
+    return whole
 
 
 async def _adopted(store: Store, item: nudging.PlannedNudge) -> nudging.PlannedNudge:

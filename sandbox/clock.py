@@ -12,6 +12,7 @@ import json
 import logging
 import time
 from datetime import datetime, timedelta
+from datetime import time as clock_time
 from pathlib import Path
 
 from bot.domain.rules.calendar import WorkCalendar
@@ -65,9 +66,10 @@ class OffsetClock:
         return self.advance(max(instant - self.now(), ZERO))
 
 
-def working_days_later(now: datetime, calendar: WorkCalendar, days: int) -> datetime:
-    """The same local time of day on the ``days``-th working day after ``now``'s local date
-    (holidays and make-up workdays included, via the bureau's calendar)."""
+def working_days_later(now: datetime, calendar: WorkCalendar, days: int,
+                       at: clock_time | None = None) -> datetime:
+    """The ``days``-th working day after ``now``'s local date (holidays and make-up workdays
+    included, via the bureau's calendar), at ``at`` local time (default: ``now``'s)."""
     if days < 0:
         raise ValueError("working days must be >= 0")
     local = now.astimezone(calendar.tz)
@@ -76,7 +78,7 @@ def working_days_later(now: datetime, calendar: WorkCalendar, days: int) -> date
         day += timedelta(days=1)
         while not calendar.is_workday(day):
             day += timedelta(days=1)
-    return datetime.combine(day, local.time(), tzinfo=calendar.tz)
+    return datetime.combine(day, at if at is not None else local.time(), tzinfo=calendar.tz)
 
 
 def load_offset(path: Path) -> timedelta:

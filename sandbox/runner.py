@@ -16,8 +16,17 @@ Routes added to the emulator's app (besides the Bot API and ``/_control/...``):
                                 prompts), the sandbox time, recent failed Bot API calls
 ``POST /sandbox/press``         press an inline button and wait for the bot's callback answer
 ``GET /sandbox/file/<file_id>`` a file the emulator keeps, with its MIME type
-``POST /sandbox/advance``       ``{"hours": n}`` or ``{"working_days": n}``, then one sweep
+``POST /sandbox/advance``       ``{"hours": n}``, ``{"working_days": n}`` (lands at the office's
+                                opening) or ``{"to": "next_due"}``; sweeps at every moment
+                                something falls due on the way
+``GET /sandbox/next``           the next moment something falls due, and what
 ``POST /sandbox/sweep``         run the deadline sweep now
+``GET /sandbox/events``         ``?user_id=``: server-sent events for that person's page:
+                                ``message`` (added, edited or deleted in a chat they see),
+                                ``prompt`` (a force-reply prompt became known), ``clock``
+                                (the sandbox time moved), ``errors`` (a Bot API call failed)
+``POST /sandbox/lang``          ``{"user_id": id, "lang": "zh" | "en"}``: that person's bot
+                                language, as their /lang sets it
 ==============================  =================================================================
 """
 
@@ -25,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import math
@@ -45,7 +55,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.app import App, create_app, run_polling
 from bot.config import Settings, SettingsError
 from bot.domain.rules.org_file import parse_org
+from bot.domain.usecases import nudging
 from bot.domain.usecases.org_import import apply_org
+from bot.domain.usecases.people import choose_locale, person_by_telegram_id
+from bot.i18n import LOCALES
 from bot.jobs import Jobs, SweepResult
 from bot.scheduling import Timers
 from bot.services import Services
@@ -71,17 +84,50 @@ WEB_DIR = Path(__file__).with_name("web")
 NOT_STARTED = frozenset({"lin"})
 MAX_HOURS = 24 * 366
 MAX_WORKING_DAYS = 250
+NEXT_DUE = "next_due"
+# Moments a jump stops at to sweep; past these it lands in one go (nudges then say "late").
+MAX_STOPS = 200
 FLOOD_PER_GROUP_PER_MINUTE = 20
 FLOOD_GLOBAL_PER_SECOND = 30
+KEEP_ALIVE_SECONDS = 15.0  # a comment line on an idle event stream: a closed page is noticed
 
+# Every role a demo person can hold, in the order a person's roles are listed: a section
+# head's 科长 first, then the grants of the org file (bot.domain.rules.vocabulary.Role).
+SECTION_HEAD = "section_head"
 ROLE_LABELS = {
-    "director": "局长",
-    "leader": "分管领导",
-    "handler": "经办人",
-    "guide": "规划引导员",
-    "supervisor": "督查",
-    "admin": "系统管理员",
+    "director": ("局长", "director"),
+    "leader": ("分管领导", "leader in charge"),
+    SECTION_HEAD: ("科长", "section head"),
+    "handler": ("经办人", "handler"),
+    "guide": ("规划引导员", "planning guide"),
+    "supervisor": ("督查室", "supervision office"),
+    "admin": ("管理员", "admin"),
 }
+OFFICES = frozenset({"office", "supervision"})  # sections headed by a 主任, not a 科长
+OFFICE_HEAD_LABEL = ("主任", "head of office")
+APPLICANT_LABEL = ("报建单位联系人（未登记）", "applicant (not in the bureau)")
+# What each persona can try first, by role (zh, en).
+ROLE_TRIES = {
+    "director": ("在私聊里审批提交到局长的事项；/urges 看催办统计",
+                 "approve from the private chat; /urges for the urge counts"),
+    "leader": ("在私聊里点「✅ 同意」或「↩️ 退回」；/pending 批量审批，/away 外出由 B 岗代理",
+               "approve or return from the private chat; /pending to bulk-decide, /away to "
+               "hand over to the B post"),
+    SECTION_HEAD: ("红灯和催办通知书会发给科长：在私聊里点「✍️」书面答复",
+                   "red lights and urge notices reach the section head: answer with ✍️ "
+                   "in the private chat"),
+    "handler": ("在项目群发 /report（📎 可附照片）和 /submit 提交审批；退回后补正",
+                "in the project group: /report (📎 add a photo) and /submit for approval; "
+                "supplement what comes back"),
+    "guide": ("临近时限收到🟡黄灯提醒，逾期收到🔴红灯；/projects 看项目灯",
+              "gets 🟡 yellow before a due and 🔴 red after it; /projects for the lights"),
+    "supervisor": ("收到催办通知书；/urges 看谁被催办了几次",
+                   "receives urge notices; /urges shows who was urged how often"),
+    "admin": ("/bind KP-00x 把群绑定到项目；/calendar 看节假日",
+              "/bind KP-00x links a group to a project; /calendar for the holidays"),
+}
+APPLICANT_TRIES = ("不在局里登记：看看机器人怎样回应局外人",
+                   "not in the bureau: see how the bot answers an outsider")
 WEEKDAYS = "一二三四五六日"
 
 
@@ -99,6 +145,41 @@ def failure(status: int, message: str) -> web.Response:
 
 def local_text(instant: datetime) -> str:
     return f"{instant:%Y-%m-%d} 周{WEEKDAYS[instant.weekday()]} {instant:%H:%M}"
+
+
+def upcoming_text(instant: datetime) -> str:
+    return f"周{WEEKDAYS[instant.weekday()]} {instant:%m-%d %H:%M}"
+
+
+RUNG_MARKS = {"yellow": "🟡", "red": "🔴", "urge": "📮", "repeat": "🔴", "due": "⏰"}
+RUNG_WORDS = {"yellow": "黄灯预警", "red": "红灯超期", "urge": "催办通知书", "repeat": "仍在超期",
+              "due": "到期"}
+
+
+def upcoming_subject(upcoming: nudging.Upcoming, what: str) -> str:
+    subject = upcoming.subject
+    if subject is None:
+        return f"{RUNG_MARKS[what]} {RUNG_WORDS[what]}"
+    name = subject.title
+    if subject.step is not None:
+        name = f"{subject.title}「{subject.step.name}」"
+    elif subject.kind == nudging.MISSING:
+        name = f"容缺材料「{subject.title}」"
+    return f"{RUNG_MARKS[what]} {subject.project.code} {name} {RUNG_WORDS[what]}"
+
+
+def _subject_json(subject: nudging.Subject | None) -> Json | None:
+    if subject is None:
+        return None
+    return {
+        "kind": subject.kind,
+        "id": subject.id,
+        "project": subject.project.code,
+        "title": subject.title,
+        "step": subject.step.name if subject.step is not None else None,
+        "case_id": subject.case.id if subject.case is not None else None,
+        "due": subject.due.isoformat(),
+    }
 
 
 def offset_text(offset: timedelta) -> str:
@@ -150,9 +231,15 @@ class SandboxSite:
     # Telegram does not return a ForceReply in the Message, so the page learns of it here.
     force_replies: dict[int, dict[int, Json]] = field(default_factory=dict)
     run_id: str = field(default_factory=lambda: secrets.token_hex(4))  # per start: page state
+    # The open event streams: (whose page, its queue); None in a queue ends that stream.
+    streams: list[tuple[int, asyncio.Queue[Json | None]]] = field(default_factory=list)
+    published_offset: timedelta | None = None
 
     def install(self, web_app: web.Application) -> None:
         web_app.middlewares.append(self._watch_force_replies)
+        web_app.middlewares.append(self._announce)
+        web_app.on_shutdown.append(self._end_streams)
+        self.emu.world.listeners.append(self._message_changed)
         router = web_app.router
         router.add_get("/", self.index)
         router.add_get("/index.html", self.index)
@@ -162,7 +249,10 @@ class SandboxSite:
         router.add_post("/sandbox/press", self.press)
         router.add_get("/sandbox/file/{file_id}", self.file)
         router.add_post("/sandbox/advance", self.advance)
+        router.add_get("/sandbox/next", self.next_due)
         router.add_post("/sandbox/sweep", self.sweep)
+        router.add_get("/sandbox/events", self.events)
+        router.add_post("/sandbox/lang", self.lang)
 
     # -- page ----------------------------------------------------------------------------------
 
@@ -183,7 +273,9 @@ class SandboxSite:
             "offset_text": offset_text(self.clock.offset),
             "workday": calendar.is_workday(local.date()) if calendar else None,
             "office_time": calendar.is_office_time(now) if calendar else None,
-            "history": self.clock.history,
+            # Messages are dated in sandbox time already (the emulator reads this clock): no
+            # offset to add to them. Kept (empty) for pages that map real dates.
+            "history": [],
         }
 
     # -- who is who ----------------------------------------------------------------------------
@@ -192,10 +284,17 @@ class SandboxSite:
         world = self.emu.world
         sections = {s.code: s.name for s in SECTIONS}
         people = []
+        heads = {s.head: s.code for s in SECTIONS}
         for key, user in DEMO_USERS.items():
             person = next((p for p in PEOPLE if p.key == key), None)
-            roles = list(person.roles) if person else []
-            labels = [ROLE_LABELS.get(r, r) for r in roles] or ["报建单位联系人（未登记）"]
+            roles = _roles(key, person.roles if person else (), heads)
+            labels = [OFFICE_HEAD_LABEL if r == SECTION_HEAD and heads[key] in OFFICES
+                      else ROLE_LABELS.get(r, (r, r)) for r in roles]
+            if not labels:
+                labels = [APPLICANT_LABEL]
+            office_head = key in heads and heads[key] in OFFICES  # not asked to answer urges
+            tries = [ROLE_TRIES[r] for r in roles if r in ROLE_TRIES
+                     and not (r == SECTION_HEAD and office_head)] or [APPLICANT_TRIES]
             projects = sorted(
                 {p.code for p in PROJECTS
                  if key == p.leader or key in p.handlers or key in p.guides}
@@ -209,7 +308,10 @@ class SandboxSite:
                 "language": user.language,
                 "staff": user.staff,
                 "roles": roles,
-                "role_label": "、".join(labels),
+                "role_label": "、".join(zh for zh, _ in labels),
+                "role_label_en": ", ".join(en for _, en in labels),
+                "tries": {"zh": "；".join(zh for zh, _ in tries[:2]),
+                          "en": "; ".join(en for _, en in tries[:2])},
                 "section": sections.get(person.section) if person else None,
                 "projects": projects,
                 "started": bool(record and record.started),
@@ -327,41 +429,98 @@ class SandboxSite:
     # -- time travel ---------------------------------------------------------------------------
 
     async def advance(self, request: web.Request) -> web.StreamResponse:
+        """Move the clock forward, stopping at every moment something falls due on the way
+        and sweeping there, as a bot running all along would have: each nudge goes out (and
+        is dated) at its moment, on time, never as a catch-up of the whole jump."""
         body = await _json_body(request)
         if isinstance(body, web.StreamResponse):
             return body
         app, jobs = self.app, self.jobs
         if app is None or jobs is None:
             return failure(503, "the sandbox is still starting")
-        hours, days = body.get("hours"), body.get("working_days")
-        if (hours is None) == (days is None):
-            return failure(400, 'POST {"hours": n} or {"working_days": n}')
-        try:
-            amount = float(hours if hours is not None else days)  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            return failure(400, "the amount must be a number")
-        if not math.isfinite(amount) or amount <= 0:
-            return failure(400, "the sandbox clock only moves forward: give a positive amount")
-        if hours is not None and amount > MAX_HOURS:
-            return failure(400, f"at most {MAX_HOURS} hours at a time")
-        if days is not None and (amount != int(amount) or amount > MAX_WORKING_DAYS):
-            return failure(400, f"working_days must be a whole number up to {MAX_WORKING_DAYS}")
+        given = [key for key in ("hours", "working_days", "to") if body.get(key) is not None]
+        if len(given) != 1:
+            return failure(400, 'POST {"hours": n}, {"working_days": n} or {"to": "next_due"}')
+        amount = 0.0
+        if given == ["to"]:
+            if body["to"] != NEXT_DUE:
+                return failure(400, '"to" must be "next_due"')
+        else:
+            given_amount = _amount(body[given[0]])
+            if isinstance(given_amount, web.StreamResponse):
+                return given_amount
+            amount = given_amount
+            if given == ["hours"] and amount > MAX_HOURS:
+                return failure(400, f"at most {MAX_HOURS} hours at a time")
+            if given == ["working_days"] and (amount != int(amount)
+                                              or amount > MAX_WORKING_DAYS):
+                return failure(400,
+                               f"working_days must be a whole number up to {MAX_WORKING_DAYS}")
         before = self.clock.now()
-
-        def move() -> None:
-            if hours is not None:
-                self.clock.advance(timedelta(hours=amount))
-            else:
-                now = self.clock.now()
-                target = working_days_later(now, app.services.calendar, int(amount))
-                self.clock.advance(target - now)
-            save_offset(self.clock_path, self.clock.offset)
-
-        result = await jobs.sweep_after(move)
+        # Rows changed since the last sweep get their next moment before the jump plans on it.
+        first = await jobs.sweep()
+        sent, failed = first.sent, first.failed
+        now = self.clock.now()
+        if given == ["to"]:
+            upcoming = await self._upcoming()
+            if upcoming is None:
+                return failure(409, "nothing more falls due: no deadline is pending")
+            target = upcoming.at
+        elif given == ["hours"]:
+            target = now + timedelta(hours=amount)
+        else:
+            # A working day on lands at the opening of the office, not at the hour it was
+            # pressed (a jump from 16:00 would otherwise land past every 17:30 deadline).
+            calendar = app.services.calendar
+            target = working_days_later(now, calendar, int(amount),
+                                        calendar.office_hours.opening)
+        # Where the offset ends, so that "+1 hour" is an hour whatever the sweeps take.
+        offset = self.clock.offset + max(target - now, timedelta(0))
+        for _ in range(MAX_STOPS):
+            upcoming = await self._upcoming()
+            if upcoming is None or upcoming.at >= target:
+                break
+            result = await jobs.sweep_after(functools.partial(self._move_to, upcoming.at))
+            sent, failed = sent + result.sent, failed + result.failed
+        result = await jobs.sweep_after(functools.partial(self._move_by, offset))
         return reply({
             "advanced_seconds": (self.clock.now() - before).total_seconds(),
-            "sent": result.sent,
-            "failed": result.failed,
+            "sent": sent + result.sent,
+            "failed": failed + result.failed,
+            "clock": self.clock_json(),
+        })
+
+    def _move_by(self, offset: timedelta) -> None:
+        self.clock.advance(max(offset - self.clock.offset, timedelta(0)))
+        save_offset(self.clock_path, self.clock.offset)
+
+    def _move_to(self, instant: datetime) -> None:
+        self.clock.advance_to(instant)
+        save_offset(self.clock_path, self.clock.offset)
+
+    async def _upcoming(self) -> nudging.Upcoming | None:
+        assert self.app is not None
+        services = self.app.services
+        async with self.app.sessions() as session:
+            return await nudging.upcoming(Store(session), self.clock.now(), services.calendar,
+                                          services.policy)
+
+    async def next_due(self, request: web.Request) -> web.StreamResponse:
+        """When something next falls due and what it is, for the page to show before one
+        presses ⏩ to it."""
+        if self.app is None:
+            return failure(503, "the sandbox is still starting")
+        upcoming = await self._upcoming()
+        if upcoming is None:
+            return reply({"at": None, "text": None, "what": None, "subject": None,
+                          "clock": self.clock_json()})
+        local = upcoming.at.astimezone(ZoneInfo(self.tz_name))
+        what = upcoming.rungs[-1].value if upcoming.rungs else "due"
+        return reply({
+            "at": local.isoformat(),
+            "text": f"{upcoming_text(local)} · {upcoming_subject(upcoming, what)}",
+            "what": what,
+            "subject": _subject_json(upcoming.subject),
             "clock": self.clock_json(),
         })
 
@@ -370,6 +529,105 @@ class SandboxSite:
             return failure(503, "the sandbox is still starting")
         result = await self.jobs.sweep()
         return reply({"sent": result.sent, "failed": result.failed, "clock": self.clock_json()})
+
+    # -- live events ---------------------------------------------------------------------------
+
+    async def events(self, request: web.Request) -> web.StreamResponse:
+        """A ``text/event-stream`` of what changed for one person's page; an idle page makes
+        no requests (EventSource reconnects by itself, and the page then catches up)."""
+        try:
+            user_id = int(request.query["user_id"])
+        except (KeyError, ValueError):
+            return failure(400, "user_id is required")
+        response = web.StreamResponse(headers={
+            "Content-Type": "text/event-stream; charset=utf-8",
+            "Cache-Control": "no-cache",
+            "X-Accel-Buffering": "no",
+        })
+        await response.prepare(request)
+        queue: asyncio.Queue[Json | None] = asyncio.Queue()
+        stream = (user_id, queue)
+        self.streams.append(stream)
+        try:
+            await response.write(_sse("hello", {"run_id": self.run_id}, retry_ms=2000))
+            while True:
+                try:
+                    event = await asyncio.wait_for(queue.get(), KEEP_ALIVE_SECONDS)
+                except TimeoutError:
+                    await response.write(b": keep-alive\n\n")
+                    continue
+                if event is None:
+                    break
+                await response.write(_sse(str(event.pop("type")), event))
+        except (ConnectionResetError, RuntimeError):  # the page went away
+            pass
+        finally:
+            with contextlib.suppress(ValueError):
+                self.streams.remove(stream)
+        return response
+
+    def publish(self, event: Json, chat_id: int | None = None) -> None:
+        """Queue ``event`` for every open page, or, with ``chat_id``, for the pages of those
+        who see that chat."""
+        chat = self.emu.world.chats.get(chat_id) if chat_id is not None else None
+        for user_id, queue in self.streams:
+            if chat_id is not None and not self._sees(chat, user_id):
+                continue
+            queue.put_nowait(dict(event))
+
+    def _sees(self, chat: Any, user_id: int) -> bool:
+        if chat is None:
+            return False
+        if chat.type == "private":
+            return bool(chat.id == user_id)
+        return bool(self.emu.world.is_member(chat, user_id))
+
+    def _message_changed(self, change: Json) -> None:
+        self.publish({"type": "message", **change}, change["chat_id"])
+
+    async def _end_streams(self, web_app: web.Application) -> None:
+        for _, queue in self.streams:
+            queue.put_nowait(None)
+
+    @web.middleware
+    async def _announce(
+        self, request: web.Request,
+        handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+    ) -> web.StreamResponse:
+        """After a call that moved the clock or a failed Bot API call, tell the pages."""
+        response = await handler(request)
+        if request.method == "POST" and self.clock.offset != self.published_offset:
+            self.published_offset = self.clock.offset
+            self.publish({"type": "clock", "clock": self.clock_json()})
+        if request.path.startswith("/bot") and self.emu.request_log:
+            entry = self.emu.request_log[-1]
+            if entry.get("ok") is False:
+                self.publish({"type": "errors", "chat_id": (entry.get("params") or {})
+                              .get("chat_id")})
+        return response
+
+    # -- a persona's language ----------------------------------------------------------------
+
+    async def lang(self, request: web.Request) -> web.StreamResponse:
+        """The persona's bot language, set as their /lang would (the page's 中文 / EN)."""
+        body = await _json_body(request)
+        if isinstance(body, web.StreamResponse):
+            return body
+        if self.app is None:
+            return failure(503, "the sandbox is still starting")
+        user_id, lang = body.get("user_id"), body.get("lang")
+        if not isinstance(user_id, int) or isinstance(user_id, bool):
+            return failure(400, 'POST {"user_id": <telegram id>, "lang": "zh" | "en"}')
+        if lang not in LOCALES:
+            return failure(400, f"lang must be one of {', '.join(LOCALES)}")
+        async with self.app.sessions() as session:
+            store = Store(session)
+            person = await person_by_telegram_id(store, user_id)
+            if person is None:
+                return failure(404, f"user {user_id} is not one of the bureau's people")
+            await choose_locale(store, person, lang, now=self.clock.now())
+            await store.commit()
+        return reply({"ok": True, "user_id": user_id, "lang": lang})
 
     # -- force-reply prompts -------------------------------------------------------------------
 
@@ -398,7 +656,22 @@ class SandboxSite:
                 "selective": bool(markup.get("selective")),
                 "placeholder": markup.get("input_field_placeholder"),
             }
+            chat_id = int(result["chat"]["id"])
+            self.publish({"type": "prompt", "chat_id": chat_id,
+                          "message_id": int(result["message_id"])}, chat_id)
         return response
+
+
+def _sse(event: str, data: Json, retry_ms: int | None = None) -> bytes:
+    retry = f"retry: {retry_ms}\n" if retry_ms is not None else ""
+    return f"{retry}event: {event}\ndata: {dumps(data)}\n\n".encode()
+
+
+def _roles(key: str, granted: Iterable[str], heads: dict[str, str]) -> list[str]:
+    """A person's roles in :data:`ROLE_LABELS` order, a section head's 科长 included."""
+    held = set(granted) | ({SECTION_HEAD} if key in heads else set())
+    order = list(ROLE_LABELS)
+    return sorted(held, key=lambda r: order.index(r) if r in order else len(order))
 
 
 def _preview(message: Json) -> Json:
@@ -430,6 +703,16 @@ def _quote(name: str) -> str:
     return quote(name, safe="")
 
 
+def _amount(value: Any) -> float | web.StreamResponse:
+    try:
+        amount = float(value)
+    except (TypeError, ValueError):
+        return failure(400, "the amount must be a number")
+    if not math.isfinite(amount) or amount <= 0:
+        return failure(400, "the sandbox clock only moves forward: give a positive amount")
+    return amount
+
+
 async def _json_body(request: web.Request) -> Json | web.StreamResponse:
     try:
         body = await request.json() if request.body_exists else {}
@@ -443,14 +726,17 @@ async def _json_body(request: web.Request) -> Json | web.StreamResponse:
 # --------------------------------------------------------------------------- start-up steps
 
 
-async def import_demo(app: App, clock: OffsetClock) -> None:
-    """The demo bureau, milestone dates counted from the sandbox's today (idempotent)."""
+async def import_demo(app: App, clock: OffsetClock) -> bool:
+    """The demo bureau, milestone dates counted from the sandbox's today (idempotent).
+    Returns whether the bureau was new (the database's first start)."""
     today = clock.now().astimezone(app.settings.tz).date()
     org = parse_org(demo_org_yaml(today, app.services.calendar), "demo.yaml")
     async with app.sessions() as session:
         store = Store(session)
-        await apply_org(store, org, now=clock.now())
+        report = await apply_org(store, org, now=clock.now())
         await store.commit()
+    projects = report.counts["projects"]
+    return projects.created > 0 and not projects.updated and not projects.unchanged
 
 
 async def populate(ctl: ControlClient) -> None:
@@ -564,6 +850,9 @@ async def run_sandbox(settings: Settings, *, port: int = 8081, fresh: bool = Fal
         flood_per_group_per_minute=FLOOD_PER_GROUP_PER_MINUTE,
         flood_global_per_second=FLOOD_GLOBAL_PER_SECOND,
     ))
+    # Telegram dates its messages when it receives them: in the sandbox, by the sandbox's
+    # clock, so a nudge sent right after a jump is dated after the jump.
+    emu.world.now = lambda: clock.now().timestamp()
     site = SandboxSite(emu, clock, clock_path, settings.timezone)
     site.install(emu.app)
 
@@ -596,7 +885,11 @@ async def run_sandbox(settings: Settings, *, port: int = 8081, fresh: bool = Fal
             emu.queue.continue_from(handled + 1)
         jobs = SerialJobs(app.bot, app.sessions, app.services, app.engine, app.timers)
         app.jobs = jobs
-        await import_demo(app, clock)
+        first_start = await import_demo(app, clock)
+        if first_start:
+            # The demo's past (an overdue milestone) is the story, not news: no burst of
+            # late nudges greets the first visitor; lights still show on cards and lists.
+            await jobs.set_aside_past()
         await populate(ctl)
 
         started = await open_private_chats(ctl, starters())

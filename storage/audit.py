@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -51,14 +52,34 @@ async def append(session: AsyncSession, *, at: datetime, actor_id: int | None, a
     return event
 
 
-async def verify_chain(session: AsyncSession) -> int | None:
-    """The id of the first event whose link or hash is wrong, or None if the chain holds."""
-    prev = GENESIS
-    rows = await session.execute(select(AuditEvent).order_by(col(AuditEvent.id)))
-    for event in rows.scalars():
-        expected = event_hash(prev, event.at, event.actor_id, event.action, event.subject,
-                              event.data)
-        if event.prev_hash != prev or event.hash != expected:
-            return event.id
-        prev = event.hash
-    return None
+@dataclass(frozen=True)
+class Break:
+    """The first event where the chain does not hold, and how."""
+
+    event: AuditEvent
+    link: bool  # its prev_hash is not the hash of the event before it (one removed or added)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    events: int  # read, up to and including the break
+    broken: Break | None
+
+
+async def verify_chain(session: AsyncSession, part: int = 1000) -> Verdict:
+    """Walk the whole trail in id order, a part at a time (the session keeps no row that
+    nothing refers to), and name the first event whose link or hash is wrong."""
+    prev, after, seen = GENESIS, 0, 0
+    while True:
+        rows = (await session.scalars(select(AuditEvent).where(col(AuditEvent.id) > after)
+                                      .order_by(col(AuditEvent.id)).limit(part))).all()
+        for event in rows:
+            seen += 1
+            expected = event_hash(prev, event.at, event.actor_id, event.action, event.subject,
+                                  event.data)
+            if event.prev_hash != prev or event.hash != expected:
+                return Verdict(seen, Break(event, link=event.prev_hash != prev))
+            prev = event.hash
+        if len(rows) < part:
+            return Verdict(seen, None)
+        after = rows[-1].id

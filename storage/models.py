@@ -75,6 +75,7 @@ class Person(SQLModel, table=True):
     name: str = Field(max_length=200)
     username: str | None = Field(default=None, max_length=64)
     locale: str | None = Field(default=None, max_length=8)
+    locale_chosen: bool = False  # set by the person (/lang): an org import leaves it be
     section_id: int | None = Field(default=None, foreign_key="section.id")
     backup_id: int | None = Field(default=None, foreign_key="person.id")  # the B post
     started_at: datetime | None = _utc()  # opened a private chat
@@ -107,6 +108,7 @@ class Project(SQLModel, table=True):
     follow_through: str = Field(default="", sa_type=Text)
     green_channel: bool = False
     chat_id: int | None = Field(default=None, foreign_key="chat.id", unique=True)
+    status_changed_in_chat_at: datetime | None = _utc()  # the org file's import keeps it then
 
 
 class ProjectMember(SQLModel, table=True):
@@ -126,6 +128,7 @@ class Milestone(SQLModel, table=True):
     due_on: date
     done_on: date | None = None
     next_at: datetime | None = _utc(index=True)  # when the sweep must look again (see below)
+    changed_in_chat_at: datetime | None = _utc()  # reached or moved in chat: the import keeps it
 
 
 class Report(SQLModel, table=True):
@@ -295,6 +298,17 @@ class UrgeNotice(SQLModel, table=True):
     answered_by_id: int | None = Field(default=None, foreign_key="person.id")
     cause: str | None = Field(default=None, sa_type=Text)
     plan: str | None = Field(default=None, sa_type=Text)
+
+
+class UrgeCopy(SQLModel, table=True):
+    """A message showing an urge notice with its ✍️ button (the head's copy, the supervision
+    office's), so that the button goes once the notice is answered."""
+
+    __table_args__ = (UniqueConstraint("tg_chat_id", "tg_message_id"),)
+    id: int = Field(default=None, primary_key=True)  # set by the database on flush
+    urge_id: int = Field(foreign_key="urgenotice.id", index=True)
+    tg_chat_id: int = Field(sa_type=BigInteger)
+    tg_message_id: int
 
 
 class Card(SQLModel, table=True):

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import SQLModel, col
 
+from bot.domain.rules.casetypes import TimeoutPolicy
 from bot.domain.rules.vocabulary import (
     AssignmentState,
     CardKind,
@@ -29,6 +30,7 @@ from bot.domain.rules.vocabulary import (
     StepState,
 )
 from storage import audit
+from storage.audit import Verdict
 from storage.db import READ_ONLY
 from storage.models import (
     AT_ONCE,
@@ -55,6 +57,7 @@ from storage.models import (
     RoleGrant,
     Section,
     Step,
+    UrgeCopy,
     UrgeNotice,
 )
 
@@ -461,41 +464,89 @@ class Store:
                 if a is not None and c is not None]
 
     # -- what the sweep must look at now (``next_at``, see storage.models) -------------------
-    async def due_steps(self, now: datetime) -> list[tuple[int, int, str, str, datetime | None,
-                                                           int, datetime | None, bool]]:
-        """(id, case id, state, timeout policy, due, limit, next_at, due uncertain) of the
-        steps whose next moment has come, whatever their state (a closed one is seen once,
-        to be let go)."""
+    async def due_ids(self, now: datetime, done: tuple[str, ...]) -> dict[str, list[int]]:
+        """The ids of the steps, milestones (in projects not finished: those wait, untouched,
+        in case a project is taken up again) and missing materials whose next moment has come,
+        each kind in id order: the sweep reads their rows a window at a time."""
         # next_at alone in the WHERE and no ORDER BY (sorted here): SQLite's planner then takes
         # its index, never the state's nor the primary key's (which would read every row).
+        steps = select(col(Step.id)).where(col(Step.next_at) <= now)
+        milestones = (select(col(Milestone.id))
+                      .join(Project, col(Project.id) == col(Milestone.project_id))
+                      .where(col(Milestone.next_at) <= now, col(Project.status).not_in(done)))
+        missing = select(col(MissingItem.id)).where(col(MissingItem.next_at) <= now)
+        return {kind: sorted(await self.session.scalars(query)) for kind, query
+                in (("step", steps), ("milestone", milestones), ("missing", missing))}
+
+    async def due_steps(self, now: datetime, ids: Sequence[int]
+                        ) -> list[tuple[int, int, str, str, datetime | None, int,
+                                        datetime | None, bool]]:
+        """(id, case id, state, timeout policy, due, limit, next_at, due uncertain) of these
+        steps, those whose next moment has still come, whatever their state (a closed one is
+        seen once, to be let go)."""
         query = select(col(Step.id), col(Step.case_id), col(Step.state),
                        col(Step.timeout_policy), col(Step.due_at), col(Step.limit_days),
-                       col(Step.next_at), col(Step.due_uncertain)).where(col(Step.next_at) <= now)
+                       col(Step.next_at), col(Step.due_uncertain)
+                       ).where(col(Step.id).in_(ids), col(Step.next_at) <= now)
         return sorted((int(a), int(b), c, d, e, int(f), g, bool(h))
                       for a, b, c, d, e, f, g, h in await self.session.execute(query)
                       if a is not None)
 
-    async def due_milestones(self, now: datetime, done: tuple[str, ...]
+    async def due_milestones(self, now: datetime, ids: Sequence[int]
                              ) -> list[tuple[int, date, date | None, datetime | None]]:
-        """(id, due date, done date, next_at) of the milestones whose next moment has come, in
-        projects not finished (those wait, untouched, in case a project is taken up again)."""
+        """(id, due date, done date, next_at) of these milestones, where their next moment has
+        still come."""
         query = (select(col(Milestone.id), col(Milestone.due_on), col(Milestone.done_on),
                         col(Milestone.next_at))
-                 .join(Project, col(Project.id) == col(Milestone.project_id))
-                 .where(col(Milestone.next_at) <= now, col(Project.status).not_in(done)))
+                 .where(col(Milestone.id).in_(ids), col(Milestone.next_at) <= now))
         return sorted((int(a), b, c, d) for a, b, c, d in await self.session.execute(query)
                       if a is not None)
 
-    async def due_missing(self, now: datetime
+    async def due_missing(self, now: datetime, ids: Sequence[int]
                           ) -> list[tuple[int, date, datetime | None, str, datetime | None]]:
-        """(id, supply-by date, supplied at, case state, next_at) of the missing materials
-        whose next moment has come."""
+        """(id, supply-by date, supplied at, case state, next_at) of these missing materials,
+        where their next moment has still come."""
         query = (select(col(MissingItem.id), col(MissingItem.supply_by),
                         col(MissingItem.supplied_at), col(Case.state), col(MissingItem.next_at))
                  .join(Case, col(Case.id) == col(MissingItem.case_id))
-                 .where(col(MissingItem.next_at) <= now))
+                 .where(col(MissingItem.id).in_(ids), col(MissingItem.next_at) <= now))
         return sorted((int(a), b, c, d, e) for a, b, c, d, e in await self.session.execute(query)
                       if a is not None)
+
+    async def earliest_next_moment(self, after: datetime, done: tuple[str, ...]
+                                   ) -> tuple[str, int, datetime] | None:
+        """(kind, id, next_at) of the step, milestone or missing material whose next moment
+        comes first after ``after`` (milestones of finished projects aside, as in the sweep)."""
+        queries: list[tuple[str, Any]] = [
+            ("step", select(col(Step.id), col(Step.next_at))
+             .where(col(Step.next_at) > after)),
+            ("milestone", select(col(Milestone.id), col(Milestone.next_at))
+             .join(Project, col(Project.id) == col(Milestone.project_id))
+             .where(col(Milestone.next_at) > after, col(Project.status).not_in(done))),
+            ("missing", select(col(MissingItem.id), col(MissingItem.next_at))
+             .where(col(MissingItem.next_at) > after)),
+        ]
+        found: list[tuple[datetime, str, int]] = []
+        for kind, query in queries:
+            row = (await self.session.execute(
+                query.order_by(query.selected_columns[1], query.selected_columns[0]).limit(1)
+            )).first()
+            if row is not None and row[0] is not None and row[1] is not None:
+                found.append((row[1], kind, int(row[0])))
+        if not found:
+            return None
+        at, kind, row_id = min(found)
+        return kind, row_id, at
+
+    async def deemable_step_ids(self, now: datetime) -> list[int]:
+        """Open steps past their due whose timeout policy deems them approved, among those
+        whose next moment has come (an open step's due is always one)."""
+        # The state is not in the WHERE: SQLite would take its index (every open row).
+        query = select(col(Step.id), col(Step.state)).where(
+            col(Step.next_at) <= now, col(Step.timeout_policy) == TimeoutPolicy.DEEMED_APPROVAL,
+            col(Step.due_at) <= now)
+        return sorted(int(a) for a, state in await self.session.execute(query)
+                      if a is not None and state == StepState.OPEN)
 
     async def set_next_moments(self, kind: str, rows: Sequence[tuple[int, tuple[Any, ...],
                                                                      datetime | None]]) -> None:
@@ -534,6 +585,10 @@ class Store:
             return False
         await self.get(Nudge, nudge.id)
         return True
+
+    async def urge_copies(self, urge_id: int) -> list[UrgeCopy]:
+        """The messages showing this urge notice with its button."""
+        return await self.all(UrgeCopy, order_by=UrgeCopy.id, urge_id=urge_id)
 
     async def answer_urge(self, urge: UrgeNotice, *, answered_by_id: int, cause: str,
                           plan: str, at: datetime) -> bool:
@@ -582,7 +637,19 @@ class Store:
             return await self.all(AuditEvent, order_by=AuditEvent.id)
         return await self.all(AuditEvent, order_by=AuditEvent.id, subject=subject)
 
-    async def verify_audit_chain(self) -> int | None:
+    async def audit_times(self, action: str, subject: str, *, since: datetime
+                          ) -> list[datetime]:
+        """When events of this action on this subject were recorded, since then."""
+        query = select(col(AuditEvent.at)).where(col(AuditEvent.action) == action,
+                                                 col(AuditEvent.subject) == subject,
+                                                 col(AuditEvent.at) >= since)
+        return list(await self.session.scalars(query))
+
+    async def case_by_query_code(self, code: str) -> Case | None:
+        return (await self.session.scalars(select(Case).where(col(Case.query_code) == code))
+                ).one_or_none()
+
+    async def verify_audit_chain(self) -> Verdict:
         return await audit.verify_chain(self.session)
 
     # -- calendar ----------------------------------------------------------------------------
@@ -602,6 +669,46 @@ class Store:
     async def handles_any_project(self, person_id: int) -> bool:
         member = await self.one(ProjectMember, person_id=person_id, role=MemberRole.HANDLER)
         return member is not None
+
+    # -- /stats: what leaders read at a glance -------------------------------------------------
+
+    async def steps_for_stats(self, since: datetime
+                              ) -> list[tuple[int | None, StepState, datetime, datetime | None]]:
+        """(section of the project, state, due, closed at) of every step with a due that is
+        open now or was closed since then."""
+        query = (select(col(Project.section_id), col(Step.state), col(Step.due_at),
+                        col(Step.closed_at))
+                 .join(Case, col(Case.id) == col(Step.case_id))
+                 .join(Project, col(Project.id) == col(Case.project_id))
+                 .where(col(Step.due_at).is_not(None),
+                        (col(Step.state) == StepState.OPEN) | (col(Step.closed_at) >= since)))
+        return [(a, b, c, d) for a, b, c, d in await self.session.execute(query)
+                if c is not None]
+
+    async def decisions_for_stats(self, since: datetime
+                                  ) -> list[tuple[int, datetime, datetime]]:
+        """(person, decided at, the step's due) of every decision since then on a step with a
+        due."""
+        query = (select(col(Assignment.person_id), col(Assignment.decided_at), col(Step.due_at))
+                 .join(Step, col(Step.id) == col(Assignment.step_id))
+                 .where(col(Assignment.decided_at) >= since, col(Step.due_at).is_not(None)))
+        return [(int(a), b, c) for a, b, c in await self.session.execute(query)
+                if b is not None and c is not None]
+
+    async def cases_closed_since(self, since: datetime, state: CaseState
+                                 ) -> list[tuple[datetime, datetime]]:
+        """(created at, closed at) of the cases closed in ``state`` since then."""
+        query = select(col(Case.created_at), col(Case.closed_at)).where(
+            col(Case.state) == state, col(Case.closed_at) >= since)
+        return [(a, b) for a, b in await self.session.execute(query) if b is not None]
+
+    async def urge_sections_since(self, since: datetime) -> list[int | None]:
+        """The section of each urge notice issued since then."""
+        query = select(col(UrgeNotice.section_id)).where(col(UrgeNotice.issued_at) >= since)
+        return list(await self.session.scalars(query))
+
+    async def heads_a_section(self, person_id: int) -> bool:
+        return await self.one(Section, head_id=person_id) is not None
 
     async def sections(self) -> list[Section]:
         return await self.all(Section, order_by=Section.id)

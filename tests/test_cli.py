@@ -155,3 +155,41 @@ def test_status_shows_the_last_sweep_recent_updates_and_unsent_claims(
         "updates handled in the last hour: 2",
         "card claims not sent: 2 (oldest: card #1 of case #1)",
         "nudge claims not sent: 0", "open cases: pending 1"]
+
+
+def _execute(database_url: str, statement: str) -> None:
+    import asyncio
+
+    from sqlalchemy import text
+
+    from storage.db import create_engine
+
+    async def main() -> None:
+        engine = create_engine(database_url)
+        async with engine.begin() as connection:
+            await connection.execute(text(statement))
+        await engine.dispose()
+
+    asyncio.run(main())
+
+
+def test_audit_verify_names_the_first_edited_or_removed_event(database_url: str) -> None:
+    example = str(ROOT / "examples" / "org.yaml")
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    for _ in range(3):  # each import leaves an event in the trail
+        assert runner.invoke(app, ["org", "import", example]).exit_code == 0
+    held = runner.invoke(app, ["audit", "verify"])
+    assert held.exit_code == 0, held.output
+    assert held.output.strip() == "audit chain holds: 3 events"
+
+    _execute(database_url, "UPDATE auditevent SET data = '{}' WHERE id = 2")
+    edited = runner.invoke(app, ["audit", "verify"])
+    assert edited.exit_code == 1
+    assert "audit chain broken at event 2 (" in edited.output
+    assert "org.imported org): its contents do not match its hash (edited)" in edited.output
+    assert edited.output.strip().endswith("; the event before it holds")
+
+    _execute(database_url, "DELETE FROM auditevent WHERE id = 2")
+    removed = runner.invoke(app, ["audit", "verify"])
+    assert removed.exit_code == 1
+    assert "broken at event 3 (" in removed.output and "one was removed" in removed.output

@@ -24,6 +24,14 @@ async def project_here(store: Store, message: Message) -> Project:
     return project
 
 
+async def project_named_or_here(store: Store, message: Message, words: list[str]
+                                 ) -> tuple[Project, list[str]]:
+    """``CODE rest…`` names a project anywhere; otherwise the words are about this group's."""
+    if words and (named := await store.project_by_code(words[0].upper())) is not None:
+        return named, words[1:]
+    return await project_here(store, message), words
+
+
 async def place_of(store: Store, message: Message) -> Place:
     """Where the message was typed, for the rules of what may be shown there."""
     if message.chat.type not in GROUP_TYPES:

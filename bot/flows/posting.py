@@ -11,6 +11,7 @@ from bot.flows.context import files_of, project_here
 from bot.flows.delivery import edit_text
 from bot.services import Services
 from bot.views.cards import report_card
+from bot.views.keyboards import reached_keyboard
 from storage.store import Store
 
 
@@ -22,12 +23,15 @@ async def post_report(message: Message, *, text: str, actor: Actor, store: Store
         store, actor, project, text=text, files=files_of(message), tg_chat_id=message.chat.id,
         message_id=message.message_id, media_group_id=message.media_group_id,
         now=services.now(), calendar=services.calendar, policy=services.policy)
-    card = report_card(services.rendering.for_group(), view)
+    t = services.rendering.for_group()
+    card = report_card(t, view)
+    # The milestone the report is about can be marked reached from its card.
+    buttons = reached_keyboard(t, view.milestone.milestone.id) if view.milestone else None
     if created or view.report.card_message_id is None:
-        sent = await message.reply(card)
+        sent = await message.reply(card, reply_markup=buttons)
         view.report.card_message_id = sent.message_id
         await store.save(view.report)
     else:
-        await edit_text(bot, message.chat.id, view.report.card_message_id, card, None)
+        await edit_text(bot, message.chat.id, view.report.card_message_id, card, buttons)
     await store.commit()
     return view

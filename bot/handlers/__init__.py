@@ -1,9 +1,11 @@
 """aiogram routers, one per feature, included in this order:
 
 1. scenes (a conversation in progress sees its own messages first),
-2. common (/start, /help, /cancel), 3. projects, 4. reports, 5. approvals, 6. pending,
-7. away, 8. comments (replies to case cards), 9. fallback (unknown commands and buttons,
-stray messages) last; supervision (urge answers, /urges) sits before comments.
+2. common (/start, /help, /cancel, then /lang), 3. projects (and milestones: /done, /due,
+/status), 4. reports, 5. approvals, 6. pending, 7. away, 8. comments (replies to case cards),
+9. fallback (unknown commands and buttons,
+stray messages) last; supervision (urge answers, /urges), stats (/stats) and query
+(/query CODE, for applicants) sit before comments.
 """
 
 from __future__ import annotations
@@ -18,10 +20,14 @@ from bot.handlers import (
     comments,
     common,
     fallback,
+    language,
+    milestones,
     missing,
     pending,
     projects,
+    query,
     reports,
+    stats,
     supervision,
 )
 from bot.scenarios.decision_comment import ApproveCommentScene
@@ -40,6 +46,6 @@ def setup_routers(dispatcher: Dispatcher) -> None:
     SceneRegistry(dispatcher).add(ReportPromptScene, ReturnReasonScene, BulkReturnScene,
                                   ApproveCommentScene, ResubmitScene, TransferReasonScene,
                                   SubmitScene, UrgeAnswerScene, router=scenes)
-    for feature in (common, projects, reports, approvals, pending, away, missing, supervision,
-                    calendar, comments, fallback):
+    for feature in (common, language, projects, milestones, reports, approvals, pending, away,
+                    missing, supervision, stats, query, calendar, comments, fallback):
         dispatcher.include_router(feature.build_router())

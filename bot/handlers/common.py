@@ -23,22 +23,34 @@ async def help_text(t: Translator, actor: Actor | None, tg_user_id: int, store: 
     lines = [t.gettext("👋 {name}, this is Greenlight (绿灯).").format(
         name=esc(actor.person.name)), ""]
     lines.append(t.gettext("/projects — key projects with their status and lights"))
-    if actor.has(Role.HANDLER, Role.ADMIN) or await store.handles_any_project(actor.id):
+    handles = actor.has(Role.HANDLER, Role.ADMIN) or await store.handles_any_project(actor.id)
+    decides = actor.has(Role.LEADER, Role.DIRECTOR) or await store.heads_a_section(actor.id)
+    if handles or actor.has(Role.GUIDE, Role.LEADER):
         lines.append(t.gettext("/report text — post progress in the project's group "
                                "(or send a photo or document with /report as caption)"))
+        lines.append(t.gettext("/done — mark the project's current milestone reached"))
+    if handles:
         lines.append(t.gettext("/submit title — submit an item for the leader's approval"))
     if actor.has(Role.LEADER, Role.DIRECTOR):
         lines.append(t.gettext("Items for your approval arrive as cards with ✅ Approve and "
                                "↩️ Return buttons, here and in the project's group."))
-    lines.append(t.gettext("/pending — everything waiting for your decision, with bulk "
-                           "approve and return"))
-    lines.append(t.gettext("/away FROM TO WHO — out of office: WHO decides for you meanwhile; "
-                           "/back ends it"))
+        lines.append(t.gettext("/due CODE N DATE REASON — move a milestone's due date; "
+                               "/status CODE — change a project's status"))
+    if decides:
+        lines.append(t.gettext("/pending — everything waiting for your decision, with bulk "
+                               "approve and return"))
+        lines.append(t.gettext("/away FROM TO WHO — out of office: WHO decides for you "
+                               "meanwhile; /back ends it"))
+    if actor.has(Role.LEADER, Role.SUPERVISOR, Role.DIRECTOR, Role.ADMIN):
+        lines.append(t.gettext("/stats — the whole at a glance, with charts"))
+    if actor.has(Role.SUPERVISOR, Role.DIRECTOR, Role.ADMIN):
+        lines.append(t.gettext("/urges — who was urged how often this year"))
     lines.append(t.gettext("Reply to a case card to add a comment to it."))
     if actor.has(Role.GUIDE):
         lines.append(t.gettext("You will get deadline reminders for the projects you guide."))
     if actor.has(Role.ADMIN):
         lines.append(t.gettext("/bind CODE — make this group the work group of project CODE"))
+    lines.append(t.gettext("/lang — 中文 / English: the language I use with you"))
     lines.append(t.gettext("/cancel — stop what you are entering"))
     lines.append(t.gettext("/help — this list"))
     return Markup("\n").join(lines)

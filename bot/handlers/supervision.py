@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from aiogram import Router
+from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject
 from aiogram.fsm.scene import ScenesManager
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import CallbackQuery, InaccessibleMessage, Message
 
+from bot.domain.rules.errors import AlreadyAnswered
 from bot.domain.rules.inputs import parse_year
 from bot.domain.rules.vocabulary import Role
 from bot.domain.usecases.people import Actor, require_actor, require_role
@@ -22,7 +26,14 @@ from storage.store import Store
 async def on_urge_answer(query: CallbackQuery, callback_data: UrgeCb, actor: Actor | None,
                          store: Store, t: Translator, scenes: ScenesManager) -> None:
     actor = require_actor(actor, query.from_user.id)
-    await urge_to_answer(store, actor, callback_data.urge)  # refuses others and a second time
+    try:
+        await urge_to_answer(store, actor, callback_data.urge)  # refuses others, a second time
+    except AlreadyAnswered:
+        # A copy whose button outlived the answer (Telegram refused the edit): drop it now.
+        if query.message is not None and not isinstance(query.message, InaccessibleMessage):
+            with contextlib.suppress(TelegramAPIError):
+                await query.message.edit_reply_markup(reply_markup=None)
+        raise
     await query.answer(t.gettext("Please reply with the cause of the delay."))
     await scenes.enter(UrgeAnswerScene, urge_id=callback_data.urge)
 

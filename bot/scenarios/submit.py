@@ -17,6 +17,7 @@ from bot.domain.usecases.approvals import submit_case
 from bot.domain.usecases.people import Actor, require_actor
 from bot.domain.usecases.reporting import FileRef
 from bot.flows.publishing import publish_case, reply_to_message
+from bot.flows.receipt import send_receipt
 from bot.i18n import N_, Translator
 from bot.scenarios.base import PLAIN_TEXT, Conversation, ask
 from bot.services import Services
@@ -221,6 +222,7 @@ class SubmitScene(Conversation, state="submit"):
             return
         await publish_case(bot, store, services, case.id, group_chat_id=data["chat_id"],
                            reply_to=data["reply_to"])
+        await send_receipt(bot, store, services, case, require_actor(actor, tg_user_id).person)
 
     async def _wait_for_buttons(self, message_id: int) -> None:
         data = await self.stored(SubmitData)

@@ -12,6 +12,7 @@ from bot.domain.rules.errors import TooLong
 from bot.domain.rules.vocabulary import ChatKind
 from bot.domain.usecases.people import Actor, require_actor
 from bot.domain.usecases.supervision import answer_urge
+from bot.flows.urge_copies import retire_urge_buttons
 from bot.i18n import N_, Translator
 from bot.scenarios.base import PLAIN_TEXT, Conversation, ask
 from bot.services import Services
@@ -63,6 +64,7 @@ class UrgeAnswerScene(Conversation, state="urge_answer"):
         if urge is None:
             return
         await message.reply(t.gettext("📝 Answer recorded and sent to the supervision office."))
+        await retire_urge_buttons(bot, store, data["urge_id"])
         project = await store.get(Project, urge.project_id)
         group = services.rendering.for_group()
         for chat in await store.chats_of_kind(ChatKind.SUPERVISION):

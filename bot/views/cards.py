@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from datetime import datetime
+from datetime import date, datetime
 
 from markupsafe import Markup
 
@@ -109,8 +109,11 @@ REFUSALS = {
     "unknown_item": N_("No missing material “{name}” is listed for this item."),
     "group_taken": N_("This group is already the work group of {code}. A group works on one "
                       "project: send /bind {wanted} in that project's own group."),
+    "unknown_language": N_("There is no language “{text}”: choose 中文 or English."),
     "project_has_group": N_("{code} already has its work group “{title}”. To move it here, "
                             "send <code>/bind {code} move</code>."),
+    "milestone_reached": N_("The milestone “{title}” was already reached on {on}."),
+    "unknown_status": N_("“{word}” is not a project status. Send /status to pick one."),
 }
 CASE_CLOSED = {
     CaseState.SUPPLEMENT: N_("This item is back with its handler for a supplement; it can be "
@@ -128,10 +131,16 @@ NOT_ALLOWED = {
     "submitter": N_("The submitter cannot decide their own item."),
     "answer_urge": N_("Only the head of the responsible section answers this urge notice."),
     "urges": N_("Only the supervision office, the director and admins see the urge counts."),
+    "stats": N_("Only leaders, the director, the supervision office and admins see the "
+                "figures."),
     "calendar": N_("Only administrators can change the calendar."),
     "already_assigned": N_("They already have a turn in this step."),
     "unknown_person": N_("That person is not available."),
     "read": N_("Only the people working on {project} can see its items."),
+    "milestone": N_("Only the handlers, guides and leader of {project} can mark its "
+                    "milestones reached."),
+    "steer": N_("Only the leader in charge of {project} (or the director) can change its due "
+                "dates and status."),
 }
 EMPTY = {
     "title": N_("Please give the item a title, e.g. <code>/submit Site plan for review</code>."),
@@ -139,9 +148,11 @@ EMPTY = {
     "comment": N_("The comment is empty."),
     "missing": N_("Name the missing material."),
     "answer": N_("The answer is empty."),
+    "due_reason": N_("Say why the due date moves, e.g. <code>/due 2 12-20 waiting for the "
+                     "survey</code>."),
 }
-DECISION_WORD = {Decision.APPROVE: N_("approved"), Decision.RETURN: N_("returned"),
-                 "answer": N_("answered")}
+DECISION_WORD: dict[str, str] = {Decision.APPROVE: N_("approved"),
+                                 Decision.RETURN: N_("returned")}
 
 
 def refusal(t: Translator, error: Refusal) -> Markup:
@@ -162,6 +173,16 @@ def refusal(t: Translator, error: Refusal) -> Markup:
             template = N_("An absence ({start} – {end}) can last a year at most.")
         else:
             template = N_("That absence ends ({end}) before it starts ({start}).")
+    elif error.code == "bad_date" and error.values.get("past"):
+        template = N_("{text} is already past: pick a date from today on.")
+    elif error.code == "milestone_reached":
+        on = error.values.get("on")
+        values["on"] = t.day(on) if isinstance(on, date) else "?"
+        template = REFUSALS["milestone_reached"]
+    elif error.code == "no_milestone":
+        template = (N_("{project} has no milestone “{which}”: give its number (1, 2 …) or a "
+                       "part of its title.") if error.values.get("which") else
+                    N_("Every milestone of {project} is already reached."))
     elif error.code == "not_shown_here":
         template = (N_("Items of {code} are not shown in this group: ask me in private, or in "
                        "the project's own group.") if error.values.get("code") else
@@ -171,6 +192,10 @@ def refusal(t: Translator, error: Refusal) -> Markup:
         state = str(error.values.get("state"))
         template = CASE_CLOSED.get(CaseState(state), N_("This item is closed.")) \
             if state in set(CaseState) else N_("This item is closed.")
+    elif error.code == "already_answered":
+        at = error.values.get("at")
+        values["at"] = t.when(at) if isinstance(at, datetime) else "?"
+        template = N_("This urge notice was already answered in writing by {by} at {at}.")
     elif error.code == "already_decided":
         at = error.values.get("at")
         values["at"] = t.when(at) if isinstance(at, datetime) else "?"

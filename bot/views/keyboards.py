@@ -17,8 +17,9 @@ from pydantic import Field
 
 from bot.domain.rules.casetypes import CaseType
 from bot.domain.rules.inputs import Id, SignedId
+from bot.domain.rules.vocabulary import ProjectStatus
 from bot.i18n import Translator
-from bot.views.text import localized
+from bot.views.text import localized, status_label
 from storage.models import Person, Step
 
 
@@ -106,6 +107,29 @@ class UrgeCb(CallbackData, prefix="ug"):
     urge: Id
 
 
+class MilestoneCb(CallbackData, prefix="ms"):
+    """🏁 A milestone reached (from the report card about it)."""
+
+    milestone: Id
+
+
+class StatusCb(CallbackData, prefix="ps"):
+    """A project's new status, picked by the leader in charge (``status``: its index)."""
+
+    project: Id
+    status: Annotated[int, Field(ge=0, lt=len(ProjectStatus))]
+
+
+class LangCb(CallbackData, prefix="lg"):
+    """/lang: the language the bot speaks to the one who presses."""
+
+    lang: Annotated[str, Field(max_length=8)]
+
+
+# Each language by its own name, whatever the language of the message showing them.
+LANGUAGE_NAMES = {"zh": "中文", "en": "English"}
+
+
 # -- small keyboards ----------------------------------------------------------------------------
 
 
@@ -173,3 +197,26 @@ def green_keyboard(t: Translator, index: int) -> InlineKeyboardMarkup:
         InlineKeyboardButton(text=t.gettext("Ordinary"),
                              callback_data=TypeCb(index=index, green=0).pack()),
     ]])
+
+
+def reached_keyboard(t: Translator, milestone_id: int) -> InlineKeyboardMarkup:
+    """Under a report card: the milestone it reports on is reached."""
+    return InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(
+        text=t.gettext("🏁 Milestone reached"),
+        callback_data=MilestoneCb(milestone=milestone_id).pack())]])
+
+
+def status_keyboard(t: Translator, project_id: int, current: ProjectStatus
+                    ) -> InlineKeyboardMarkup:
+    """/status: every status but the current one, one per row."""
+    return InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(
+        text=status_label(t, status), callback_data=StatusCb(project=project_id,
+                                                             status=index).pack())]
+        for index, status in enumerate(ProjectStatus) if status != current])
+
+
+def language_keyboard(current: str) -> InlineKeyboardMarkup:
+    """中文 / English, the current one ticked."""
+    return InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(
+        text=("✓ " if lang == current else "") + name, callback_data=LangCb(lang=lang).pack())
+        for lang, name in LANGUAGE_NAMES.items()]])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from .api import member_dict
@@ -89,7 +88,7 @@ class UserActions:
         payload = {
             "chat": self.world.chat_dict(chat),
             "from": self.user(actor).to_dict(),
-            "date": int(time.time()),
+            "date": int(self.world.now()),
             "old_chat_member": member_dict(old, bot),
             "new_chat_member": member_dict(new, bot),
         }

@@ -10,6 +10,7 @@ import copy
 import hashlib
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +18,9 @@ from .config import EmulatorConfig
 from .media import StoredFile, file_path_for, new_file_ids
 
 Json = dict[str, Any]
+# Called with {"change": "added" | "edited" | "deleted", "chat_id", "message_id"} after a
+# message changed; listeners run synchronously and must not raise.
+Listener = Callable[[Json], None]
 
 
 @dataclass
@@ -83,6 +87,12 @@ class World:
             is_bot=True,
         )
         self.privacy_mode = config.privacy_mode
+        # Unix time for message dates: real time, or a host's own clock (the sandbox's moved
+        # one); kept across reset().
+        self.now: Callable[[], float] = time.time
+        # Who wants to know when a message is added, edited or deleted (the sandbox page's
+        # event stream); kept across reset().
+        self.listeners: list[Listener] = []
         self.reset()
 
     def reset(self) -> None:
@@ -188,11 +198,12 @@ class World:
             "message_id": chat.next_message_id,
             "from": copy.deepcopy(sender),
             "chat": self.chat_dict(chat),
-            "date": int(time.time()),
+            "date": int(self.now()),
             **copy.deepcopy(content),
         }
         chat.next_message_id += 1
         chat.messages[message["message_id"]] = message
+        self._changed("added", chat, message["message_id"])
         return copy.deepcopy(message)
 
     def get_message(self, chat: ChatRecord, message_id: int) -> Json | None:
@@ -203,13 +214,22 @@ class World:
         """Store an edited version of a message (with ``edit_date``) and return a copy."""
         before = chat.messages[message["message_id"]]
         edited = copy.deepcopy(message)
-        edited["edit_date"] = max(int(time.time()), before["date"])
+        edited["edit_date"] = max(int(self.now()), before["date"])
         chat.messages[message["message_id"]] = edited
         self.edits.append({"chat_id": chat.id, "before": before, "after": copy.deepcopy(edited)})
+        self._changed("edited", chat, message["message_id"])
         return copy.deepcopy(edited)
 
     def delete_message(self, chat: ChatRecord, message_id: int) -> bool:
-        return chat.messages.pop(message_id, None) is not None
+        deleted = chat.messages.pop(message_id, None) is not None
+        if deleted:
+            self._changed("deleted", chat, message_id)
+        return deleted
+
+    def _changed(self, change: str, chat: ChatRecord, message_id: int) -> None:
+        event = {"change": change, "chat_id": chat.id, "message_id": message_id}
+        for listener in list(self.listeners):
+            listener(event)
 
     def history(self, chat: ChatRecord) -> list[Json]:
         return [copy.deepcopy(chat.messages[key]) for key in sorted(chat.messages)]

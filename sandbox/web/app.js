@@ -2,19 +2,137 @@
  *
  * Plain browser JavaScript, no build step, nothing from the network. It talks to:
  *   /sandbox/info, /sandbox/overview, /sandbox/press, /sandbox/file/<id>,
- *   /sandbox/advance, /sandbox/sweep             (routes the sandbox runner adds)
+ *   /sandbox/advance, /sandbox/sweep, /sandbox/events (server-sent events: the page
+ *   updates when something changes and makes no requests while idle),
+ *   /sandbox/next, /sandbox/lang            (feature-detected: hidden when they answer 404)
  *   /_control/chat, /_control/send_text, /_control/send_photo,
  *   /_control/send_document                      (the emulator's control API)
  */
 "use strict";
 
-const POLL_MS = 1000;
-const FAST_POLL_MS = 200; // for a moment after the visitor acts: the bot answers quickly
-const FAST_FOR_MS = 3000;
 const PHOTO_MIME = /^image\/(png|jpeg|gif|webp|bmp)$/;
 const NAME_COLOURS = ["#e17076", "#7bc862", "#e5a64e", "#65aadd", "#a695e7", "#ee7aae", "#6ec9cb"];
+const MAX_TOASTS = 2; // the newest ones: the messages keep the room
+const NARROW = 720; // px: the phone layout (one pane at a time)
+// Refusals Telegram gives for what a bot may not do, not faults: shown as neutral notices.
+const EXPECTED_REFUSAL = /can't initiate conversation|bot was blocked by the user|user is deactivated/i;
+
+// ----------------------------------------------------------------------------- the page's words
+
+const STRINGS = {
+  zh: {
+    brand: "绿灯沙盒",
+    brand_title: "绿灯沙盒：真实的机器人，连着本机的 Telegram Bot API 模拟器",
+    clock_title: "沙盒时间（Asia/Shanghai）",
+    hour: "+1 小时", hour_short: "+1小时", day_short: "+1工作日", hour_title: "沙盒时间前进 1 小时，然后巡检一次",
+    day: "+1 工作日", day_title: "前进到下一个工作日的同一时刻（跳过周末和节假日），然后巡检一次",
+    next: "到下一个时限", next_title: "前进到下一个到期时刻，然后巡检一次",
+    next_none: "眼下没有待到期的事项",
+    sweep: "运行巡检", sweep_title: "立即运行一次截止时限巡检（黄灯、红灯提醒）",
+    errors_title: "机器人最近失败的 Bot API 调用",
+    help: "帮助", help_title: "怎么玩",
+    help_summary: "沙盒怎么用：① 汇报 ② 审批 ③ 催办",
+    help_steps: `<li>左侧选择<b>以谁的身份操作</b>，再选一个聊天：与机器人的私聊，或这个人所在的工作群。</li>
+<li>群里开着<b>隐私模式</b>，和真实 Telegram 一样：机器人只收到以 <code>/</code> 开头的命令、@机器人 的消息和<b>对机器人消息的回复</b>。点一条消息就能回复它。</li>
+<li><b>汇报</b>：以「刘晓」在「天台山公园工作群」发送 <code>/report 今日完成现场踏勘</code>，可用 📎 附图片或文件。</li>
+<li><b>审批</b>：以「刘晓」在群里发送 <code>/submit 微波站迁建选址方案</code>，选择「一般事项审批」；切换为「李副局长」，在私聊里点「✅ 同意」或「↩️ 退回」。<code>/pending</code> 可批量审批，<code>/away</code> 登记外出由代理人审批。</li>
+<li><b>催办</b>：提交后点上方「⏩ +1 工作日」或「⏭」，巡检会发出🟡黄灯、🔴红灯提醒，逾期五个工作日发催办通知书。「林引导」没有启动机器人，私信会被拒，提醒就在群里 @ 他。</li>
+<li>沙盒时间只会往前走。数据库在重启后保留；<code>greenlight sandbox --fresh</code> 从头开始。</li>`,
+    help_note: "右上角 EN 可切换为英文（页面和机器人）。",
+    act_as: "以此身份操作", chats: "聊天",
+    group_leaders: "局领导", group_heads: "科长与督查室", group_staff: "经办人与引导员",
+    group_admin: "管理", group_outside: "局外",
+    not_started: "未启动", try_label: "可以试试：",
+    not_started_hint: "尚未启动机器人：机器人不能先私信他，提醒会在群里 @ 他。在私聊里发送 /start 即启动。",
+    pick_chat: "选择一个聊天", pick_chat_hint: "← 选择一个聊天",
+    no_messages: "（还没有消息）",
+    empty_private: "还没有消息。发送 /start 开始和机器人对话。",
+    empty_group: "还没有消息。试试 /report 或 /submit。",
+    bot_private: "机器人 · 私聊",
+    members: "{n} 位成员", privacy: "隐私模式：机器人只看到命令、@它和对它的回复",
+    photo: "[图片]", file: "[文件]", message: "[消息]", photo_alt: "图片", file_default: "文件",
+    pinned: "📌 置顶了一条消息", service: "[系统消息]", edited: "已编辑",
+    sandbox_time: "沙盒时间", reply_prompt: "↩️ 请回复此消息", spoiler: "点击显示",
+    unsupported_button: "沙盒不支持这种按钮",
+    reply_to: "回复 {name}", input: "输入消息… Enter 发送，Shift+Enter 换行",
+    input_short: "输入消息…", input_reply: "输入回复…",
+    attach_title: "发送图片或文件", attach_photo: "发送图片", attach_document: "发送文件",
+    caption: "添加说明…", cancel: "取消", send: "发送", ok: "确定", back: "返回聊天列表",
+    too_big: "文件太大（沙盒上限 20 MB）", read_failed: "读取文件失败",
+    privacy_toast: "机器人看不到这条群消息（隐私模式）：用 / 开头的命令、@机器人，或点机器人的消息回复它。",
+    no_answer: "机器人没有回应这个按钮（answerCallbackQuery 超时）",
+    unreachable: "沙盒没有响应（已停止？）",
+    reconnected: "已重新连接沙盒", reconnecting: "与沙盒的连接断了，正在重连…",
+    live: "实时", moved: "已前进 {offset}", rest_day: "休息日", office: "办公时间", off_hours: "非办公时间",
+    advanced: "{label}：现在是 {time}", sent_n: "，发出 {n} 条提醒", sent_none: "，没有新的提醒",
+    failed_n: "（{n} 条发送失败，稍后重试）",
+    sweeping: "⏳ 巡检中：机器人按 Telegram 的限速（每群每分钟 20 条）逐条发送提醒…",
+    swept: "巡检完成：发出 {n} 条提醒", swept_none: "巡检完成：没有到期的提醒",
+    errors_modal: "机器人最近失败的 Bot API 调用（新的在前）",
+    not_started_notice: "{names}还没有启动机器人",
+    notices_modal: "Telegram 不让机器人先私信没启动过它的人（403）。这是预料之中的：这些提醒改为在项目群里 @ 他们。",
+    lang_unsupported: "页面已切换为中文；这个沙盒的机器人还不能按页面切换语言（没有 /sandbox/lang）。",
+    lang_done: "页面和机器人（对 {name}）都切换为中文",
+  },
+  en: {
+    brand: "Greenlight",
+    brand_title: "Greenlight sandbox: the real bot against a local Telegram Bot API emulator",
+    clock_title: "Sandbox time (Asia/Shanghai)",
+    hour: "+1 hour", hour_short: "+1 h", day_short: "+1 w.d.", hour_title: "Move the sandbox clock 1 hour forward, then sweep once",
+    day: "+1 working day", day_title: "Move to the same time on the next working day (skipping weekends and holidays), then sweep once",
+    next: "To the next due", next_title: "Move to the next due time, then sweep once",
+    next_none: "Nothing is coming due",
+    sweep: "Sweep", sweep_title: "Run the deadline sweep now (yellow and red nudges)",
+    errors_title: "The bot's most recent failed Bot API calls",
+    help: "Help", help_title: "How to play",
+    help_summary: "How to play: ① report ② approve ③ nudge",
+    help_steps: `<li>On the left pick <b>who you act as</b>, then a chat: the private chat with the bot or one of that person's work groups.</li>
+<li>Groups run in <b>privacy mode</b> as on Telegram: the bot only sees commands starting with <code>/</code>, mentions and <b>replies to its messages</b>. Click a message to reply to it.</li>
+<li><b>Report</b>: as 刘晓 in 天台山公园工作群 send <code>/report site survey done</code>; 📎 adds a photo or a file.</li>
+<li><b>Approve</b>: as 刘晓 send <code>/submit relocation plan</code> and pick 一般事项审批; switch to 李副局长 and press ✅ or ↩️ in the private chat. <code>/pending</code> decides in bulk, <code>/away</code> hands over to a deputy.</li>
+<li><b>Nudge</b>: after submitting press ⏩ +1 working day or ⏭ above: the sweep sends 🟡 yellow and 🔴 red nudges, and an urge notice five working days late. 林引导 never started the bot, so his nudges mention him in the group.</li>
+<li>Sandbox time only moves forward. The database survives restarts; <code>greenlight sandbox --fresh</code> starts over.</li>`,
+    help_note: "中 (top right) switches the page and the bot back to Chinese.",
+    act_as: "Act as", chats: "Chats",
+    group_leaders: "Leaders", group_heads: "Section heads and supervision", group_staff: "Handlers and guides",
+    group_admin: "Administration", group_outside: "Outside the bureau",
+    not_started: "not started", try_label: "Try: ",
+    not_started_hint: "Has not started the bot: a bot may not write first, so nudges mention them in the group. Send /start in the private chat to start it.",
+    pick_chat: "Pick a chat", pick_chat_hint: "← Pick a chat",
+    no_messages: "(no messages yet)",
+    empty_private: "No messages yet. Send /start to talk to the bot.",
+    empty_group: "No messages yet. Try /report or /submit.",
+    bot_private: "bot · private chat",
+    members: "{n} members", privacy: "privacy mode: the bot sees commands, mentions and replies to it",
+    photo: "[photo]", file: "[file]", message: "[message]", photo_alt: "photo", file_default: "file",
+    pinned: "📌 pinned a message", service: "[service message]", edited: "edited",
+    sandbox_time: "sandbox time", reply_prompt: "↩️ reply to this message", spoiler: "click to show",
+    unsupported_button: "the sandbox does not support this button",
+    reply_to: "Reply to {name}", input: "Message… Enter sends, Shift+Enter for a new line",
+    input_short: "Message…", input_reply: "Reply…",
+    attach_title: "Send a photo or a file", attach_photo: "Send a photo", attach_document: "Send a file",
+    caption: "Add a caption…", cancel: "Cancel", send: "Send", ok: "OK", back: "Back to the chats",
+    too_big: "File too large (the sandbox takes up to 20 MB)", read_failed: "Could not read the file",
+    privacy_toast: "The bot does not see this group message (privacy mode): use a / command, mention the bot or reply to one of its messages.",
+    no_answer: "The bot did not answer this button (answerCallbackQuery timed out)",
+    unreachable: "The sandbox does not answer (stopped?)",
+    reconnected: "Reconnected to the sandbox", reconnecting: "Lost the sandbox; reconnecting…",
+    live: "live", moved: "moved {offset}", rest_day: "day off", office: "office hours", off_hours: "after hours",
+    advanced: "{label}: it is now {time}", sent_n: ", {n} nudges sent", sent_none: ", no new nudges",
+    failed_n: " ({n} failed, retried later)",
+    sweeping: "⏳ Sweeping: the bot keeps to Telegram's rate limit (20 a minute per group)…",
+    swept: "Sweep done: {n} nudges sent", swept_none: "Sweep done: nothing due",
+    errors_modal: "The bot's most recent failed Bot API calls (newest first)",
+    not_started_notice: "{names} hasn't started the bot yet",
+    notices_modal: "Telegram does not let a bot write first to someone who never started it (403). That is expected: those nudges mention them in the project group instead.",
+    lang_unsupported: "The page is in English; this sandbox's bot cannot follow the page's language yet (no /sandbox/lang).",
+    lang_done: "The page and the bot (for {name}) now speak English",
+  },
+};
 
 const state = {
+  lang: "zh",
+  langChosen: false, // the visitor picked a language (then each persona is switched to it)
   info: null,
   runId: "",
   me: null, // acting user id
@@ -28,13 +146,49 @@ const state = {
   openedAt: 0, // the newest message id when the chat was opened
   seen: {},
   busy: false,
+  clock: null,
+  clockAt: 0, // Date.now() when the clock arrived: the shown time runs on from there
   clockHistory: [],
   timezone: "Asia/Shanghai",
-  failures: 0,
-  fastUntil: 0,
+  events: null, // the EventSource
+  eventsLost: false,
+  refreshTimer: 0,
+  refreshing: null,
+  again: false,
+  next: undefined, // /sandbox/next's answer; null: the route is not there
+  attachment: null, // the file being previewed
+  stuckToBottom: true,
 };
 
 const $ = (id) => document.getElementById(id);
+
+function t(key, vars) {
+  const table = STRINGS[state.lang] || STRINGS.zh;
+  let text = table[key] !== undefined ? table[key] : STRINGS.zh[key] !== undefined ? STRINGS.zh[key] : key;
+  for (const [name, value] of Object.entries(vars || {})) text = text.split(`{${name}}`).join(String(value));
+  return text;
+}
+
+function locale() {
+  return state.lang === "en" ? "en-GB" : "zh-CN";
+}
+
+function isNarrow() {
+  return window.innerWidth <= NARROW;
+}
+
+/** The page's fixed words in the current language (data-i18n* attributes in index.html). */
+function applyStrings() {
+  document.documentElement.lang = state.lang === "en" ? "en" : "zh-CN";
+  document.title = state.lang === "en" ? "Greenlight · sandbox" : "绿灯 Greenlight · 沙盒";
+  for (const element of document.querySelectorAll("[data-i18n]")) element.textContent = t(element.dataset.i18n);
+  for (const element of document.querySelectorAll("[data-i18n-html]")) element.innerHTML = t(element.dataset.i18nHtml);
+  for (const element of document.querySelectorAll("[data-i18n-title]")) element.title = t(element.dataset.i18nTitle);
+  for (const element of document.querySelectorAll("[data-i18n-aria]")) element.setAttribute("aria-label", t(element.dataset.i18nAria));
+  for (const element of document.querySelectorAll("[data-i18n-placeholder]")) element.placeholder = t(element.dataset.i18nPlaceholder);
+  $("btn-lang").textContent = state.lang === "en" ? "中" : "EN";
+  if (!state.replyTo) $("input").placeholder = t(isNarrow() ? "input_short" : "input");
+}
 
 // ----------------------------------------------------------------------------- HTTP
 
@@ -48,7 +202,7 @@ async function http(method, path, body) {
   try {
     response = await fetch(path, options);
   } catch (error) {
-    throw new Error(`沙盒没有响应（已停止？） · sandbox unreachable: ${error.message}`);
+    throw new Error(`${t("unreachable")}: ${error.message}`);
   }
   const text = await response.text();
   let data = null;
@@ -59,7 +213,11 @@ async function http(method, path, body) {
   }
   if (!response.ok) {
     const message = (data && (data.error || data.description)) || text || response.statusText;
-    throw new Error(`${response.status}: ${message}`);
+    const failure = new Error(`${response.status}: ${message}`);
+    failure.status = response.status;
+    // No such route (the server's plain 404 page), as against a route's own JSON refusal.
+    failure.noRoute = (response.status === 404 || response.status === 405) && !(data && data.error);
+    throw failure;
   }
   return data;
 }
@@ -70,13 +228,31 @@ const control = (action, body) => post(`/_control/${action}`, body);
 
 // ----------------------------------------------------------------------------- toasts and modal
 
+/** Toasts sit in the chat pane between the messages and the composer, so the list is padded
+ * and the newest message stays in sight; with no chat open (a phone's chat list) they float. */
+function placeToasts() {
+  const box = $("toasts");
+  const chatShown = $("chat").offsetParent !== null;
+  if (chatShown && box.parentElement !== $("chat")) {
+    $("chat").insertBefore(box, $("reply-bar"));
+  } else if (!chatShown && box.parentElement !== document.body) {
+    document.body.appendChild(box);
+  }
+  box.classList.toggle("floating", !chatShown);
+}
+
 function toast(text, kind) {
+  placeToasts();
   const box = document.createElement("div");
   box.className = `toast ${kind || ""}`;
   box.textContent = text;
-  box.addEventListener("click", () => box.remove());
-  $("toasts").appendChild(box);
-  setTimeout(() => box.remove(), kind === "error" ? 9000 : 4500);
+  const remove = () => { box.remove(); keepBottom(); };
+  box.addEventListener("click", remove);
+  const shown = $("toasts");
+  shown.appendChild(box);
+  while (shown.children.length > MAX_TOASTS) shown.firstElementChild.remove();
+  keepBottom();
+  setTimeout(remove, kind === "error" ? 9000 : 4000);
 }
 
 function showError(error) {
@@ -107,32 +283,67 @@ function sandboxDate(unixSeconds) {
 }
 
 function formatTime(date) {
-  return new Intl.DateTimeFormat("zh-CN", {
+  return new Intl.DateTimeFormat(locale(), {
     timeZone: state.timezone, hour: "2-digit", minute: "2-digit", hour12: false,
   }).format(date);
 }
 
 function formatDay(date) {
-  return new Intl.DateTimeFormat("zh-CN", {
+  return new Intl.DateTimeFormat(locale(), {
     timeZone: state.timezone, month: "long", day: "numeric", weekday: "short",
   }).format(date);
 }
 
+/** The sandbox time now, in the bar's form: 2026-11-23 周一 10:00 / Mon 2026-11-23 10:00. */
+function clockText(date) {
+  const parts = {};
+  for (const part of new Intl.DateTimeFormat(locale(), {
+    timeZone: state.timezone, year: "numeric", month: "2-digit", day: "2-digit",
+    weekday: "short", hour: "2-digit", minute: "2-digit", hour12: false,
+  }).formatToParts(date)) parts[part.type] = part.value;
+  const day = `${parts.year}-${parts.month}-${parts.day}`;
+  return `${day} ${parts.weekday} ${parts.hour}:${parts.minute}`;
+}
+
+/** "+13天1小时" / "+13 d 1 h": compact, one line. */
+function offsetText(seconds) {
+  let minutes = Math.round(seconds / 60);
+  const days = Math.floor(minutes / 1440);
+  minutes -= days * 1440;
+  const hours = Math.floor(minutes / 60);
+  minutes -= hours * 60;
+  const en = state.lang === "en";
+  const parts = [];
+  if (days) parts.push(en ? `${days} d` : `${days}天`);
+  if (hours) parts.push(en ? `${hours} h` : `${hours}小时`);
+  if (minutes && !days) parts.push(en ? `${minutes} min` : `${minutes}分`);
+  return `+${parts.join(en ? " " : "") || "0"}`;
+}
+
 function renderClock(clock) {
+  if (clock) {
+    state.clock = clock;
+    state.clockAt = Date.now();
+    state.clockHistory = clock.history || [];
+    state.timezone = clock.timezone || state.timezone;
+  }
+  clock = state.clock;
   if (!clock) return;
-  state.clockHistory = clock.history || [];
-  state.timezone = clock.timezone || state.timezone;
-  $("clock-text").textContent = clock.text;
+  const now = new Date(Date.parse(clock.now) + (Date.now() - state.clockAt));
+  $("clock-text").textContent = clockText(now);
+  $("clock-text").title = clock.text;
   const offset = $("clock-offset");
-  offset.textContent = clock.offset_seconds > 0 ? `已前进 ${clock.offset_text}` : "实时";
+  const moved = offsetText(clock.offset_seconds || 0);
+  offset.textContent = clock.offset_seconds > 0 ? (isNarrow() ? moved : t("moved", { offset: moved })) : t("live");
+  offset.title = clock.offset_seconds > 0 ? t("moved", { offset: moved }) : "";
   const flags = $("clock-flags");
   if (clock.workday === null || clock.workday === undefined) {
     flags.textContent = "";
   } else if (!clock.workday) {
-    flags.textContent = "休息日";
+    flags.textContent = t("rest_day");
     flags.className = "chip off";
   } else {
-    flags.textContent = clock.office_time ? "办公时间" : "非办公时间";
+    flags.textContent = clock.office_time ? t("office") : t("off_hours");
     flags.className = `chip ${clock.office_time ? "on" : "off"}`;
   }
 }
@@ -154,7 +365,7 @@ function wrapEntity(entity, inner, raw) {
     case "italic": return `<i>${inner}</i>`;
     case "underline": return `<u>${inner}</u>`;
     case "strikethrough": return `<s>${inner}</s>`;
-    case "spoiler": return `<span class="spoiler" title="点击显示">${inner}</span>`;
+    case "spoiler": return `<span class="spoiler" title="${t("spoiler")}">${inner}</span>`;
     case "code": return `<code>${inner}</code>`;
     case "pre": return `<pre><code>${inner}</code></pre>`;
     case "blockquote":
@@ -208,10 +419,15 @@ function renderText(text, entities) {
   return range(0, text.length, sorted);
 }
 
+
 // ----------------------------------------------------------------------------- people and chats
 
 function person(userId) {
   return state.info ? state.info.people.find((p) => p.telegram_id === userId) : null;
+}
+
+function roleLabel(p) {
+  return state.lang === "en" && p.role_label_en ? p.role_label_en : p.role_label;
 }
 
 function colourFor(id) {
@@ -247,17 +463,21 @@ function markSeen(chatId, messageId) {
 function fillActAs() {
   const select = $("act-as");
   select.innerHTML = "";
-  const groups = [["局领导", ["director", "leader"]], ["经办人与引导员", ["handler", "guide"]],
-    ["督查与管理", ["supervisor", "admin"]], ["局外", []]];
+  // Each person once, under their first role in this order.
+  const groups = [["group_leaders", ["director", "leader"]], ["group_heads", ["section_head", "supervisor"]],
+    ["group_staff", ["handler", "guide"]], ["group_admin", ["admin"]], ["group_outside", []]];
+  const placed = new Set();
   for (const [label, roles] of groups) {
     const group = document.createElement("optgroup");
-    group.label = label;
+    group.label = t(label);
     for (const p of state.info.people) {
-      const inGroup = roles.length ? roles.includes(p.roles[0]) : p.roles.length === 0;
+      if (placed.has(p.telegram_id)) continue;
+      const inGroup = roles.length ? p.roles.some((r) => roles.includes(r)) : true;
       if (!inGroup) continue;
+      placed.add(p.telegram_id);
       const option = document.createElement("option");
       option.value = String(p.telegram_id);
-      option.textContent = `${p.name} · ${p.role_label}${p.started ? "" : " · 未启动"}`;
+      option.textContent = `${p.name} · ${roleLabel(p)}${p.started ? "" : ` · ${t("not_started")}`}`;
       group.appendChild(option);
     }
     if (group.children.length) select.appendChild(group);
@@ -269,19 +489,34 @@ function renderMe() {
   const p = person(state.me);
   const card = $("me-card");
   if (!p) { card.textContent = ""; return; }
-  const projects = p.projects.length ? ` · ${p.projects.join("、")}` : "";
+  const projects = p.projects.length ? ` · ${p.projects.join(state.lang === "en" ? ", " : "、")}` : "";
   const started = state.overview && state.overview.user ? state.overview.user.started : p.started;
   card.innerHTML = "";
   const line = document.createElement("div");
   line.innerHTML = `<b>${escapeHtml(p.name)}</b> <span class="muted">${p.username ? "@" + escapeHtml(p.username) : ""} · id ${p.telegram_id}</span>`;
   const roles = document.createElement("div");
-  roles.className = "muted";
-  roles.textContent = `${p.role_label}${p.section ? " · " + p.section : ""}${projects}`;
+  roles.className = "roles";
+  for (const label of roleLabel(p).split(state.lang === "en" ? ", " : "、")) {
+    const chip = document.createElement("span");
+    chip.className = "role";
+    chip.textContent = label;
+    roles.appendChild(chip);
+  }
+  const where = document.createElement("span");
+  where.className = "muted";
+  where.textContent = `${p.section ? p.section : ""}${projects}`;
+  roles.appendChild(where);
   card.append(line, roles);
+  if (p.tries) {
+    const tries = document.createElement("div");
+    tries.className = "tries";
+    tries.textContent = `${t("try_label")}${p.tries[state.lang] || p.tries.zh}`;
+    card.appendChild(tries);
+  }
   if (!started) {
     const hint = document.createElement("div");
     hint.className = "hint";
-    hint.textContent = "尚未启动机器人：机器人不能先私信他（403），提醒会在群里 @ 他。在私聊里发送 /start 即启动。";
+    hint.textContent = t("not_started_hint");
     card.appendChild(hint);
   }
 }
@@ -298,7 +533,7 @@ function renderChatList() {
     item.dataset.chat = String(chat.id);
     const title = chat.type === "private" ? `🤖 ${chat.title}` : chat.title;
     const last = chat.last;
-    const preview = last ? `${last.is_bot || chat.type === "private" ? "" : last.from + "："}${last.text}` : "（还没有消息）";
+    const preview = last ? `${last.is_bot || chat.type === "private" ? "" : last.from + (state.lang === "en" ? ": " : "：")}${last.text}` : t("no_messages");
     item.innerHTML = `
       <div class="avatar" style="background:${colourFor(chat.id)}">${escapeHtml(chat.type === "private" ? "绿" : initials(chat.title))}</div>
       <div class="chat-line">
@@ -322,7 +557,7 @@ function renderHeader() {
   const sub = $("chat-sub");
   const avatar = $("chat-avatar");
   if (!chat) {
-    title.textContent = "选择一个聊天";
+    title.textContent = t("pick_chat");
     sub.textContent = "";
     avatar.textContent = "";
     avatar.style.background = "transparent";
@@ -333,11 +568,11 @@ function renderHeader() {
   if (chat.type === "private") {
     const bot = state.info.bot;
     title.textContent = `${bot.first_name}`;
-    sub.textContent = `@${bot.username} · 机器人 · 私聊`;
+    sub.textContent = `@${bot.username} · ${t("bot_private")}`;
   } else {
     const demo = state.info.chats.find((c) => c.chat_id === chat.id);
     title.textContent = chat.title;
-    sub.textContent = `${demo ? demo.members.length + " 位成员 · " : ""}${demo && demo.project ? demo.project + " · " : ""}隐私模式：机器人只看到命令、@它和对它的回复`;
+    sub.textContent = `${demo ? t("members", { n: demo.members.length }) + " · " : ""}${demo && demo.project ? demo.project + " · " : ""}${t("privacy")}`;
   }
 }
 
@@ -357,9 +592,9 @@ function messageText(message) {
 function snippet(message) {
   const [text] = messageText(message);
   if (text) return text.replace(/\s+/g, " ").slice(0, 90);
-  if (message.photo) return "[图片]";
-  if (message.document) return `[文件] ${message.document.file_name || ""}`;
-  return "[消息]";
+  if (message.photo) return t("photo");
+  if (message.document) return `${t("file")} ${message.document.file_name || ""}`;
+  return t("message");
 }
 
 function bestPhoto(sizes) {
@@ -394,6 +629,7 @@ function buildMessage(message, isGroup, previous) {
   const row = document.createElement("div");
   row.className = `row ${mine ? "mine" : fromBot ? "bot" : "other"}`;
   row.id = `m${message.message_id}`;
+  row.dataset.at = String(sandboxDate(message.date).getTime() / 1000); // sandbox time, seconds
   const grouped = previous && previous.from && message.from && previous.from.id === message.from.id
     && message.date - previous.date < 300 && !message.reply_to_message;
   if (grouped) row.classList.add("grouped");
@@ -405,7 +641,7 @@ function buildMessage(message, isGroup, previous) {
     name.className = "sender";
     name.style.color = fromBot ? "#2a9d4b" : colourFor(message.from ? message.from.id : 0);
     const who = person(message.from ? message.from.id : 0);
-    name.textContent = senderName(message) + (fromBot ? " 🤖" : who ? ` · ${who.role_label}` : "");
+    name.textContent = senderName(message) + (fromBot ? " 🤖" : who ? ` · ${roleLabel(who)}` : "");
     bubble.appendChild(name);
   }
   if (message.reply_to_message) {
@@ -434,7 +670,7 @@ function buildMessage(message, isGroup, previous) {
     link.className = "photo";
     const img = document.createElement("img");
     img.src = `/sandbox/file/${encodeURIComponent(shown.file_id)}`;
-    img.alt = "图片";
+    img.alt = t("photo_alt");
     img.loading = "lazy";
     img.width = Math.min(shown.width, 320);
     img.style.aspectRatio = `${shown.width} / ${shown.height}`;
@@ -447,7 +683,7 @@ function buildMessage(message, isGroup, previous) {
     const link = document.createElement("a");
     link.className = "document";
     link.href = `/sandbox/file/${encodeURIComponent(doc.file_id)}?download=1`;
-    link.innerHTML = `<span class="doc-icon">📄</span><span><b>${escapeHtml(doc.file_name || "文件")}</b><br><span class="muted small">${escapeHtml(humanSize(doc.file_size))} ${escapeHtml(doc.mime_type || "")}</span></span>`;
+    link.innerHTML = `<span class="doc-icon">📄</span><span><b>${escapeHtml(doc.file_name || t("file_default"))}</b><br><span class="muted small">${escapeHtml(humanSize(doc.file_size))} ${escapeHtml(doc.mime_type || "")}</span></span>`;
     link.addEventListener("click", (event) => event.stopPropagation());
     bubble.appendChild(link);
   }
@@ -460,21 +696,21 @@ function buildMessage(message, isGroup, previous) {
   } else if (!message.photo && !message.document) {
     const body = document.createElement("div");
     body.className = "text muted";
-    body.textContent = message.pinned_message ? "📌 置顶了一条消息" : "[系统消息]";
+    body.textContent = message.pinned_message ? t("pinned") : t("service");
     bubble.appendChild(body);
   }
   const meta = document.createElement("div");
   meta.className = "meta";
   const when = sandboxDate(message.date);
-  meta.textContent = `${message.edit_date ? "已编辑 · " : ""}${formatTime(when)}`;
-  meta.title = `#${message.message_id} · ${formatDay(when)} ${formatTime(when)}（沙盒时间）`;
+  meta.textContent = `${message.edit_date ? `${t("edited")} · ` : ""}${formatTime(when)}`;
+  meta.title = `#${message.message_id} · ${formatDay(when)} ${formatTime(when)} (${t("sandbox_time")})`;
   bubble.appendChild(meta);
 
   const prompt = fromBot ? isForceReplyForMe(message) : null;
   if (prompt) {
     const hint = document.createElement("div");
     hint.className = "force-reply";
-    hint.textContent = "↩️ 请回复此消息";
+    hint.textContent = t("reply_prompt");
     bubble.appendChild(hint);
   }
   bubble.addEventListener("click", (event) => {
@@ -506,7 +742,7 @@ function buildMessage(message, isGroup, previous) {
         } else {
           element.type = "button";
           element.disabled = true;
-          element.title = "沙盒不支持这种按钮";
+          element.title = t("unsupported_button");
         }
         line.appendChild(element);
       }
@@ -517,21 +753,24 @@ function buildMessage(message, isGroup, previous) {
   return row;
 }
 
+function keepBottom() {
+  const box = $("messages");
+  if (state.stuckToBottom) box.scrollTop = box.scrollHeight;
+}
+
 function renderMessages(forceBottom) {
   const box = $("messages");
-  const nearBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 80;
   const scrolled = box.scrollTop;
   const chat = currentChat();
   box.innerHTML = "";
   if (!chat) {
-    box.innerHTML = '<div class="empty">← 选择一个聊天</div>';
+    box.innerHTML = `<div class="empty">${escapeHtml(t("pick_chat_hint"))}</div>`;
     return;
   }
   if (!state.messages.length) {
     const empty = document.createElement("div");
     empty.className = "empty";
-    empty.textContent = chat.type === "private"
-      ? "还没有消息。发送 /start 开始和机器人对话。" : "还没有消息。试试 /report 或 /submit。";
+    empty.textContent = chat.type === "private" ? t("empty_private") : t("empty_group");
     box.appendChild(empty);
   }
   const isGroup = chat.type !== "private";
@@ -550,7 +789,8 @@ function renderMessages(forceBottom) {
     box.appendChild(buildMessage(message, isGroup, previous));
     previous = message;
   }
-  box.scrollTop = forceBottom || nearBottom ? box.scrollHeight : scrolled;
+  if (forceBottom) state.stuckToBottom = true;
+  box.scrollTop = state.stuckToBottom ? box.scrollHeight : scrolled;
   if (state.messages.length) markSeen(chat.id, state.messages[state.messages.length - 1].message_id);
 }
 
@@ -577,17 +817,18 @@ function takeUpForceReply() {
 
 function setReply(message, placeholder) {
   state.replyTo = message;
-  $("reply-name").textContent = `回复 ${senderName(message)}`;
+  $("reply-name").textContent = t("reply_to", { name: senderName(message) });
   $("reply-text").textContent = snippet(message);
   $("reply-bar").classList.remove("hidden");
-  $("input").placeholder = placeholder ? `${placeholder}…` : "输入回复…";
+  $("input").placeholder = placeholder ? `${placeholder}…` : t("input_reply");
   $("input").focus();
+  keepBottom();
 }
 
 function clearReply() {
   state.replyTo = null;
   $("reply-bar").classList.add("hidden");
-  $("input").placeholder = "输入消息… Enter 发送，Shift+Enter 换行";
+  $("input").placeholder = t(isNarrow() ? "input_short" : "input");
 }
 
 function autoGrow() {
@@ -599,7 +840,7 @@ function autoGrow() {
 function afterSend(result) {
   const chat = currentChat();
   if (result && result.delivered === false && chat && chat.type !== "private") {
-    toast("机器人看不到这条群消息（隐私模式）：用 / 开头的命令、@机器人，或点机器人的消息回复它。", "info");
+    toast(t("privacy_toast"), "info");
   }
 }
 
@@ -622,7 +863,6 @@ async function sendText(event) {
     autoGrow();
     clearReply();
     afterSend(result);
-    expectAnswer();
     await refresh(true);
   } catch (error) {
     showError(error);
@@ -635,47 +875,79 @@ function readBase64(file) {
   return new Promise((resolve, reject) => {
     const reader = new FileReader();
     reader.onload = () => resolve(String(reader.result).split(",", 2)[1] || "");
-    reader.onerror = () => reject(reader.error || new Error("读取文件失败"));
+    reader.onerror = () => reject(reader.error || new Error(t("read_failed")));
     reader.readAsDataURL(file);
   });
 }
 
-async function sendFile() {
+/** A picked file: a preview card with a caption field, as Telegram shows before sending. */
+function previewAttachment() {
   const picker = $("file-input");
   const file = picker.files && picker.files[0];
   picker.value = "";
   if (!file || state.chatId === null) return;
   if (file.size > 20 * 1024 * 1024) {
-    showError(new Error("文件太大（沙盒上限 20 MB）"));
+    showError(new Error(t("too_big")));
     return;
   }
-  const caption = $("input").value.trim() || undefined;
-  const body = {
-    user_id: state.me,
-    chat_id: state.chatId,
-    content: await readBase64(file),
-    caption,
-    reply_to_message_id: state.replyTo ? state.replyTo.message_id : undefined,
-    wait: true,
-    timeout: 10,
-  };
+  closeAttachment();
+  const photo = PHOTO_MIME.test(file.type);
+  state.attachment = { file, photo, url: photo ? URL.createObjectURL(file) : "" };
+  $("attach-title").textContent = t(photo ? "attach_photo" : "attach_document");
+  $("attach-thumb").classList.toggle("hidden", !photo);
+  $("attach-file").classList.toggle("hidden", photo);
+  if (photo) $("attach-thumb").src = state.attachment.url;
+  $("attach-name").textContent = file.name;
+  $("attach-size").textContent = `${humanSize(file.size)} ${file.type || ""}`;
+  const caption = $("attach-caption");
+  caption.value = $("input").value.trim(); // what was typed becomes the caption
+  $("input").value = "";
+  autoGrow();
+  $("attach").classList.remove("hidden");
+  caption.focus();
+}
+
+function closeAttachment() {
+  if (state.attachment && state.attachment.url) URL.revokeObjectURL(state.attachment.url);
+  state.attachment = null;
+  $("attach").classList.add("hidden");
+  $("attach-thumb").removeAttribute("src");
+}
+
+async function sendAttachment(event) {
+  if (event) event.preventDefault();
+  const attachment = state.attachment;
+  if (!attachment || state.chatId === null || state.busy) return;
+  state.busy = true;
+  $("attach-send").disabled = true;
   try {
+    const body = {
+      user_id: state.me,
+      chat_id: state.chatId,
+      content: await readBase64(attachment.file),
+      caption: $("attach-caption").value.trim() || undefined,
+      reply_to_message_id: state.replyTo ? state.replyTo.message_id : undefined,
+      wait: true,
+      timeout: 10,
+    };
     let result;
-    if (PHOTO_MIME.test(file.type)) {
+    if (attachment.photo) {
       result = await control("send_photo", body);
     } else {
       result = await control("send_document", {
-        ...body, file_name: file.name, mime_type: file.type || "application/octet-stream",
+        ...body, file_name: attachment.file.name,
+        mime_type: attachment.file.type || "application/octet-stream",
       });
     }
-    $("input").value = "";
-    autoGrow();
+    closeAttachment();
     clearReply();
     afterSend(result);
-    expectAnswer();
     await refresh(true);
   } catch (error) {
     showError(error);
+  } finally {
+    state.busy = false;
+    $("attach-send").disabled = false;
   }
 }
 
@@ -690,7 +962,6 @@ async function press(message, button, element) {
       callback_data: button.callback_data,
     });
     const answer = result.answer;
-    expectAnswer();
     if (answer && answer.show_alert) {
       modal(state.info.bot.first_name, answer.text || "");
     } else if (answer && answer.text) {
@@ -698,7 +969,7 @@ async function press(message, button, element) {
     } else if (answer && answer.url) {
       window.open(answer.url, "_blank", "noopener");
     } else if (!result.answered) {
-      toast("机器人没有回应这个按钮（answerCallbackQuery 超时）", "error");
+      toast(t("no_answer"), "error");
     }
     await refresh(true);
   } catch (error) {
@@ -711,14 +982,30 @@ async function press(message, button, element) {
 
 // ----------------------------------------------------------------------------- sandbox bar
 
+const CLOCK_BUTTONS = ["btn-hour", "btn-day", "btn-next", "btn-sweep"];
+
+/** While a move of the clock sweeps (the bot may be held by Telegram's rate limits), the
+ * clock buttons wait and, after a moment, say why. */
+async function clockBusy(work) {
+  for (const id of CLOCK_BUTTONS) $(id).disabled = true;
+  const slow = setTimeout(() => toast(t("sweeping"), "info"), 1500);
+  try {
+    return await work();
+  } finally {
+    clearTimeout(slow);
+    for (const id of CLOCK_BUTTONS) $(id).disabled = false;
+    renderNext();
+  }
+}
+
 async function advance(body, label) {
   try {
-    const result = await post("/sandbox/advance", body);
+    const result = await clockBusy(() => post("/sandbox/advance", body));
     renderClock(result.clock);
-    expectAnswer();
-    const sent = result.sent ? `，发出 ${result.sent} 条提醒` : "，没有新的提醒";
-    const failed = result.failed ? `（${result.failed} 条发送失败，稍后重试）` : "";
-    toast(`${label}：现在是 ${result.clock.text}${sent}${failed}`, result.sent ? "answer" : "info");
+    const sent = result.sent ? t("sent_n", { n: result.sent }) : t("sent_none");
+    const failed = result.failed ? t("failed_n", { n: result.failed }) : "";
+    toast(`${t("advanced", { label, time: clockText(new Date(Date.parse(result.clock.now))) })}${sent}${failed}`,
+      result.sent ? "answer" : "info");
     await refresh(true);
   } catch (error) {
     showError(error);
@@ -727,32 +1014,129 @@ async function advance(body, label) {
 
 async function sweep() {
   try {
-    const result = await post("/sandbox/sweep");
+    const result = await clockBusy(() => post("/sandbox/sweep"));
     renderClock(result.clock);
-    expectAnswer();
-    toast(result.sent ? `巡检完成：发出 ${result.sent} 条提醒` : "巡检完成：没有到期的提醒",
-      result.sent ? "answer" : "info");
+    toast(result.sent ? t("swept", { n: result.sent }) : t("swept_none"), result.sent ? "answer" : "info");
     await refresh(true);
   } catch (error) {
     showError(error);
   }
 }
 
-function renderErrors(errors) {
-  const button = $("btn-errors");
-  if (!errors || !errors.length) {
-    button.classList.add("hidden");
-    return;
+/** What "to the next due" would do, shown on the button before it is pressed. */
+async function loadNext() {
+  if (state.next === null) return;
+  try {
+    state.next = await get("/sandbox/next");
+  } catch (error) {
+    if (error.noRoute) state.next = null; // a sandbox without the route: no button
+    else return;
   }
-  button.classList.remove("hidden");
-  $("error-count").textContent = String(errors.length);
-  button.onclick = () => modal("机器人最近失败的 Bot API 调用（新的在前）",
-    errors.map((e) => {
-      const who = person(e.chat_id);
-      const where = who ? `${who.name}` : e.chat_id !== undefined && e.chat_id !== null ? `chat ${e.chat_id}` : "";
-      const at = e.at ? formatTime(sandboxDate(e.at)) : "";
-      return `${at} ${e.method} ${where}\n  ${e.description || e.error_code}`;
-    }).join("\n\n"));
+  renderNext();
+}
+
+function renderNext() {
+  const button = $("btn-next");
+  const next = state.next;
+  button.classList.toggle("hidden", !next);
+  if (!next) return;
+  button.disabled = !next.at;
+  const what = next.at ? [next.text, next.what].filter(Boolean).join(" · ") : (next.text || t("next_none"));
+  button.title = `${t("next_title")}\n${what}`;
+  button.dataset.what = what;
+  $("next-what").textContent = next.at ? next.text || "" : t("next_none");
+}
+
+function renderErrors(errors) {
+  const notices = [];
+  const faults = [];
+  for (const e of errors || []) {
+    (e.error_code === 403 && EXPECTED_REFUSAL.test(e.description || "") ? notices : faults).push(e);
+  }
+  const button = $("btn-errors");
+  button.classList.toggle("hidden", !faults.length);
+  $("error-count").textContent = String(faults.length);
+  button.onclick = () => modal(t("errors_modal"), faults.map(describeCall).join("\n\n"));
+
+  const names = [...new Set(notices.map((e) => {
+    const who = person(e.chat_id);
+    return who ? who.name : String(e.chat_id);
+  }))];
+  const info = $("btn-notices");
+  info.classList.toggle("hidden", !names.length);
+  const sep = state.lang === "en" ? ", " : "、";
+  $("notice-text").textContent = isNarrow() ? String(names.length) : t("not_started_notice", { names: names.join(sep) });
+  info.title = t("not_started_notice", { names: names.join(sep) });
+  info.onclick = () => modal(t("not_started_notice", { names: names.join(sep) }),
+    `${t("notices_modal")}\n\n${notices.map(describeCall).join("\n\n")}`);
+}
+
+function describeCall(e) {
+  const who = person(e.chat_id);
+  const where = who ? `${who.name}` : e.chat_id !== undefined && e.chat_id !== null ? `chat ${e.chat_id}` : "";
+  const at = e.at ? formatTime(sandboxDate(e.at)) : "";
+  return `${at} ${e.method} ${where}\n  ${e.description || e.error_code}`;
+}
+
+// ----------------------------------------------------------------------------- language
+
+async function switchLanguage(lang) {
+  state.lang = lang;
+  state.langChosen = true;
+  localStorage.setItem("greenlight-sandbox-lang", lang);
+  rerender();
+  await tellBotLanguage(true);
+}
+
+/** POST /sandbox/lang for the persona acted as, so the bot answers in the page's language. */
+async function tellBotLanguage(announce) {
+  if (!state.langChosen || state.me === null || state.langRoute === false) return;
+  const who = person(state.me);
+  try {
+    await post("/sandbox/lang", { user_id: state.me, lang: state.lang });
+    state.langRoute = true;
+    if (announce) toast(t("lang_done", { name: who ? who.name : state.me }), "info");
+  } catch (error) {
+    if (error.noRoute) {
+      state.langRoute = false;
+      if (announce) toast(t("lang_unsupported"), "info");
+    } else if (announce) {
+      showError(error);
+    }
+  }
+}
+
+function rerender() {
+  applyStrings();
+  renderClock();
+  renderHelp();
+  if (!state.info) return;
+  fillActAs();
+  renderMe();
+  renderChatList();
+  renderHeader();
+  renderMessages(false);
+  renderNext();
+  if (state.overview) renderErrors(state.overview.api_errors);
+}
+
+// ----------------------------------------------------------------------------- the guide panel
+
+function helpOpen() {
+  const stored = localStorage.getItem("greenlight-sandbox-help");
+  if (stored) return stored === "open";
+  return !isNarrow(); // first visit: open on a desktop, one line on a phone
+}
+
+function renderHelp() {
+  const open = helpOpen();
+  $("help").classList.toggle("collapsed", !open);
+  $("help-toggle").setAttribute("aria-expanded", String(open));
+}
+
+function toggleHelp() {
+  localStorage.setItem("greenlight-sandbox-help", helpOpen() ? "collapsed" : "open");
+  renderHelp();
 }
 
 // ----------------------------------------------------------------------------- navigation
@@ -761,17 +1145,20 @@ function openChat(chatId) {
   state.chatId = chatId;
   state.chatJson = "";
   state.messages = [];
+  state.stuckToBottom = true;
   clearReply();
   localStorage.setItem("greenlight-sandbox-chat", String(chatId));
   document.body.classList.add("in-chat");
+  placeToasts();
   renderChatList();
   renderHeader();
   renderMessages(true);
   refresh(true).catch(showError);
-  if (window.innerWidth > 720) $("input").focus();
+  if (!isNarrow()) $("input").focus();
 }
 
 function actAs(userId) {
+  $("toasts").innerHTML = ""; // what the last persona was told is not for this one
   state.me = userId;
   localStorage.setItem("greenlight-sandbox-me", String(userId));
   state.overview = null;
@@ -782,22 +1169,77 @@ function actAs(userId) {
   renderMe();
   renderHeader();
   renderMessages(true);
+  listen();
+  tellBotLanguage(false);
   refresh(true).then(() => {
     const chats = state.overview ? state.overview.chats : [];
     const remembered = Number(localStorage.getItem(`greenlight-sandbox-chat-${userId}`));
     const group = chats.find((c) => c.id === remembered) || chats.find((c) => c.type !== "private") || chats[0];
-    if (group && window.innerWidth > 720) openChat(group.id);
+    if (group && !isNarrow()) openChat(group.id);
   }).catch(showError);
 }
 
-// ----------------------------------------------------------------------------- polling
+// ----------------------------------------------------------------------------- live updates
 
-/** Poll quickly for a moment: the bot's answer to what the visitor just did is coming. */
-function expectAnswer() {
-  state.fastUntil = Date.now() + FAST_FOR_MS;
+/** The server's event stream for the persona acted as: whatever changes in a chat they see,
+ * or on the clock, brings one refresh; an idle page makes no requests. EventSource
+ * reconnects by itself; the page then catches up. */
+function listen() {
+  if (state.events) state.events.close();
+  const source = new EventSource(`/sandbox/events?user_id=${encodeURIComponent(state.me)}`);
+  state.events = source;
+  source.addEventListener("hello", (event) => {
+    const hello = JSON.parse(event.data);
+    if (state.runId && hello.run_id && hello.run_id !== state.runId) {
+      window.location.reload(); // a new sandbox run: start over with its people and chats
+      return;
+    }
+    if (state.eventsLost) toast(t("reconnected"), "info");
+    state.eventsLost = false;
+    soon();
+  });
+  for (const kind of ["message", "prompt", "errors"]) source.addEventListener(kind, () => soon());
+  source.addEventListener("clock", (event) => {
+    renderClock(JSON.parse(event.data).clock);
+    soon();
+  });
+  source.onerror = () => {
+    if (source !== state.events || state.eventsLost) return;
+    state.eventsLost = true;
+    toast(t("reconnecting"), "error");
+  };
+}
+
+/** One refresh for a burst of events (the bot often sends a few messages at once). */
+function soon() {
+  if (state.refreshTimer) return;
+  state.refreshTimer = setTimeout(() => {
+    state.refreshTimer = 0;
+    refresh(false).catch(showError);
+    loadNext();
+  }, 40);
 }
 
 async function refresh(scrollDown) {
+  // One refresh at a time; one more after it if something happened meanwhile.
+  if (state.refreshing) {
+    state.again = true;
+    return state.refreshing;
+  }
+  state.refreshing = load(scrollDown);
+  try {
+    await state.refreshing;
+  } finally {
+    state.refreshing = null;
+  }
+  if (state.again) {
+    state.again = false;
+    await refresh(false);
+  }
+  return undefined;
+}
+
+async function load(scrollDown) {
   if (state.me === null) return;
   const me = state.me;
   const chatId = state.chatId;
@@ -837,22 +1279,17 @@ async function refresh(scrollDown) {
   }
 }
 
-async function poll() {
-  try {
-    await refresh(false);
-    if (state.failures) toast("已重新连接沙盒", "info");
-    state.failures = 0;
-  } catch (error) {
-    state.failures += 1;
-    if (state.failures === 1 || state.failures % 30 === 0) showError(error);
-  }
-  setTimeout(poll, Date.now() < state.fastUntil ? FAST_POLL_MS : POLL_MS);
-}
-
 // ----------------------------------------------------------------------------- start
 
 async function main() {
   loadSeen();
+  const lang = localStorage.getItem("greenlight-sandbox-lang");
+  if (lang === "zh" || lang === "en") {
+    state.lang = lang;
+    state.langChosen = true;
+  }
+  applyStrings();
+  renderHelp();
   try {
     state.info = await get("/sandbox/info");
   } catch (error) {
@@ -883,14 +1320,21 @@ async function main() {
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) sendText(event);
   });
   $("input").addEventListener("input", autoGrow);
-  $("file-input").addEventListener("change", () => sendFile().catch(showError));
+  $("file-input").addEventListener("change", previewAttachment);
+  $("attach-form").addEventListener("submit", sendAttachment);
+  $("attach-cancel").addEventListener("click", closeAttachment);
   $("reply-cancel").addEventListener("click", clearReply);
-  $("back").addEventListener("click", () => document.body.classList.remove("in-chat"));
-  $("btn-hour").addEventListener("click", () => advance({ hours: 1 }, "⏩ +1 小时"));
-  $("btn-day").addEventListener("click", () => advance({ working_days: 1 }, "⏩ +1 工作日"));
+  $("back").addEventListener("click", () => {
+    document.body.classList.remove("in-chat");
+    placeToasts();
+  });
+  $("btn-hour").addEventListener("click", () => advance({ hours: 1 }, `⏩ ${t("hour")}`));
+  $("btn-day").addEventListener("click", () => advance({ working_days: 1 }, `⏩ ${t("day")}`));
+  $("btn-next").addEventListener("click", () => advance({ to: "next_due" }, `⏭ ${t("next")}`));
   $("btn-sweep").addEventListener("click", sweep);
-  $("btn-help").addEventListener("click", () => $("help").classList.toggle("hidden"));
-  $("help-close").addEventListener("click", () => $("help").classList.add("hidden"));
+  $("btn-lang").addEventListener("click", () => switchLanguage(state.lang === "en" ? "zh" : "en"));
+  $("btn-help").addEventListener("click", toggleHelp);
+  $("help-toggle").addEventListener("click", toggleHelp);
   $("modal-ok").addEventListener("click", () => $("modal").classList.add("hidden"));
   $("modal").addEventListener("click", (event) => {
     if (event.target === $("modal")) $("modal").classList.add("hidden");
@@ -898,8 +1342,20 @@ async function main() {
   document.addEventListener("keydown", (event) => {
     if (event.key === "Escape") {
       $("modal").classList.add("hidden");
+      closeAttachment();
       clearReply();
     }
+  });
+  $("messages").addEventListener("scroll", () => {
+    const box = $("messages");
+    state.stuckToBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
+  });
+  if (typeof ResizeObserver === "function") new ResizeObserver(keepBottom).observe($("messages"));
+  window.addEventListener("resize", () => {
+    placeToasts();
+    renderClock();
+    if (state.overview) renderErrors(state.overview.api_errors);
+    if (!state.replyTo) $("input").placeholder = t(isNarrow() ? "input_short" : "input");
   });
   $("messages").addEventListener("click", (event) => {
     const spoiler = event.target.closest(".spoiler");
@@ -912,12 +1368,10 @@ async function main() {
       $("input").focus();
     }
   }, true);
-  if (!localStorage.getItem("greenlight-sandbox-helped")) {
-    $("help").classList.remove("hidden");
-    localStorage.setItem("greenlight-sandbox-helped", "1");
-  }
+  // The shown time runs on by itself (no request): the minute changes every 60 s.
+  setInterval(() => renderClock(), 15000);
   actAs(state.me);
-  setTimeout(poll, POLL_MS);
+  loadNext();
 }
 
 main();

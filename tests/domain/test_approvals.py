@@ -389,7 +389,7 @@ async def test_concurrent_presses_by_a_and_b_record_exactly_one_decision(
         assert len([a for a in await store.all(Assignment) if a.decision]) == 1
         events = [e.action for e in await store.audit_trail(f"case:{case_id}")]
         assert events.count("case.approve") + events.count("case.return") == 1
-        assert await store.verify_audit_chain() is None
+        assert (await store.verify_audit_chain()).broken is None
 
 
 async def test_concurrent_countersign_approvals_all_count_and_open_the_next_step_once(
@@ -413,12 +413,14 @@ async def test_the_audit_chain_detects_a_rewritten_event(desk: Bureau) -> None:
         trail = await store.audit_trail()
         assert [e.action for e in trail][-2:] == ["case.submitted", "case.approve"]
         assert all(b.prev_hash == a.hash for a, b in pairwise(trail))
-        assert await store.verify_audit_chain() is None
+        assert (await store.verify_audit_chain()).broken is None
         forged = trail[-1]
         await session.execute(update(AuditEvent).where(AuditEvent.id == forged.id)  # type: ignore[arg-type]
                               .values(data='{"reason": "改写"}'))
         await session.commit()
-        assert await store.verify_audit_chain() == forged.id
+        verdict = await store.verify_audit_chain()
+        assert verdict.broken is not None and verdict.broken.event.id == forged.id
+        assert not verdict.broken.link and verdict.events == len(trail)
 
 
 async def test_album_items_filed_at_once_make_one_report(bureau: SessionFactory) -> None:

@@ -624,3 +624,13 @@ def test_working_day_after_and_before_skip_holidays_and_make_up_days() -> None:
         cal.working_day_before(date(2026, 1, 5), -1)
     with pytest.raises(ValueError):
         cal.working_day_after(date(2026, 1, 5), -1)
+
+
+def test_days_taken_counts_working_days_after_acceptance_through_the_closing_day() -> None:
+    cal = WorkCalendar()
+    monday = datetime(2026, 9, 28, 10, tzinfo=SH)  # National Day week follows
+    assert cal.days_taken(monday, monday.replace(hour=16)) == 0  # done the same day
+    assert cal.days_taken(monday, datetime(2026, 9, 29, 9, tzinfo=SH)) == 1
+    # Tue 9-29 and Wed 9-30, the holiday 10-1 to 10-7, then Thu 10-8 and Fri 10-9.
+    assert cal.days_taken(monday, datetime(2026, 10, 9, 11, tzinfo=SH)) == 4
+    assert cal.days_taken(monday, monday - timedelta(days=1)) == 0

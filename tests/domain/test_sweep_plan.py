@@ -24,7 +24,7 @@ from bot.domain.rules.vocabulary import Decision
 from bot.domain.usecases import nudging
 from bot.domain.usecases.approvals import decide, submit_case, withdraw
 from bot.domain.usecases.people import identify
-from bot.jobs import plan_nudges
+from bot.jobs import plan_nudges, plan_windows
 from sandbox.demo import DEMO_USERS
 from storage.db import SessionFactory
 from storage.models import Milestone, Nudge, Step
@@ -117,6 +117,32 @@ async def test_many_subjects_are_claimed_in_batches_once_each_in_order(
     assert (await sweep(quiet, THURSDAY + timedelta(minutes=1), ladders)).nudges == []
     async with quiet() as session:
         assert await Store(session).count(Nudge) == 20
+
+
+async def test_a_catch_up_is_planned_a_window_at_a_time_each_claimed_before_the_next_is_read(
+        quiet: SessionFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """After an outage everything is due at once: each window's plan comes out (to be
+    delivered) before the next window is read, so no plan holds more than a window's claims;
+    together they claim what one plan would, once each."""
+    monkeypatch.setattr(nudging, "WINDOW", 2)
+    cases = await submit_items(quiet, 5)
+    plans: list[list[int]] = []
+    claimed_when_yielded: list[int] = []
+    async with quiet() as session:
+        store = Store(session)
+        async for plan in plan_windows(store, THURSDAY, CALENDAR, POLICY,
+                                       nudging.CaseLadders()):
+            plans.append(sorted({p.subject.case.id for p in plan.nudges
+                                 if p.subject.case is not None}))
+            async with quiet() as other:  # committed, as another session sees it
+                claimed_when_yielded.append(await Store(other).count(Nudge))
+    steps = [ids for ids in plans if ids]
+    assert len(steps) == 3 and all(len(ids) <= 2 for ids in steps)
+    assert [case_id for ids in steps for case_id in ids] == cases
+    assert claimed_when_yielded[:3] == [8, 16, 20]  # 4 people per item, each window kept
+    assert plans[-1] == []  # the last: abandoned claims retaken (none here)
+    assert (await sweep(quiet, THURSDAY + timedelta(minutes=1), nudging.CaseLadders())
+            ).nudges == []
 
 
 async def test_each_open_cases_ladder_is_read_once_and_closed_cases_forgotten(
@@ -235,11 +261,14 @@ class Statements:
 
 
 async def due_now(sessions: SessionFactory, now: datetime) -> list[tuple[str, int]]:
+    found: list[tuple[str, int]] = []
     async with sessions() as session:
-        planning = nudging.Planning(Store(session), now, CALENDAR, POLICY,
-                                    nudging.CaseLadders())
-        await planning.read_due()
-    return [(due.kind, due.id) for due in planning.due]
+        store = Store(session)
+        for window in await nudging.due_windows(store, now):
+            planning = nudging.Planning(store, now, CALENDAR, POLICY, nudging.CaseLadders())
+            await planning.read_due(window)
+            found += [(due.kind, due.id) for due in planning.due]
+    return found
 
 
 async def test_a_sweep_with_nothing_due_reads_no_open_row_however_many_are_open(

@@ -18,15 +18,22 @@ async def test_start_tells_a_stranger_their_id_to_register(world: World) -> None
 
 
 async def test_help_depends_on_the_role(world: World) -> None:
-    await world.say("li", "li", "/help")
-    leader = text_of(await world.last_from_bot("li"))
-    await world.say("liuxiao", "liuxiao", "/help")
-    handler = text_of(await world.last_from_bot("liuxiao"))
-    await world.say("ma", "ma", "/help")
-    admin = text_of(await world.last_from_bot("ma"))
-    assert "同意" in leader and "/submit" not in leader
+    shown = {}
+    for who in ("li", "liuxiao", "zhao", "zheng", "qian", "chen", "ma"):
+        await world.say(who, who, "/help")
+        shown[who] = text_of(await world.last_from_bot(who))
+    leader, handler, head, guide = shown["li"], shown["liuxiao"], shown["zhao"], shown["zheng"]
+    supervisor, director, admin = shown["qian"], shown["chen"], shown["ma"]
+    assert "同意" in leader and "/submit" not in leader and "/pending" in leader
+    assert "/due" in leader and "/status" in leader
     assert "/submit" in handler and "/bind" not in handler
-    assert "/bind" in admin  # ma's locale is English
+    assert "/pending" not in handler and "/urges" not in handler and "/due" not in handler
+    assert "/pending" in head and "/submit" in head  # 赵敏 heads the municipal section
+    assert "/report" in guide and "/done" in guide and "/submit" not in guide
+    assert "/pending" not in guide
+    assert "/urges" in supervisor and "/submit" not in supervisor
+    assert "/urges" in director and "/pending" in director
+    assert "/bind" in admin and "/urges" in admin  # ma's locale is English
     assert "make this group the work group" in admin
 
 

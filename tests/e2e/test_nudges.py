@@ -24,7 +24,10 @@ from sqlmodel import col
 
 from bot.app import create_app
 from bot.domain.rules.calendar import CalendarImport, DayOverride
+from bot.domain.rules.ladder import RungKind
+from bot.domain.usecases import nudging
 from bot.domain.usecases.calendar_admin import import_calendar
+from bot.domain.usecases.nudging import MILESTONE, Upcoming, upcoming
 from bot.jobs import SweepResult
 from bot.scheduling import JOBS_TABLE, SWEEP_JOB_ID
 from sandbox.demo import DEMO_USERS
@@ -770,6 +773,23 @@ async def test_after_downtime_each_person_gets_the_current_rungs_once_late_in_a_
     assert (await sweep_at(world, at(12, 3, 10, 5))).sent == 0
 
 
+async def test_a_catch_up_larger_than_a_window_delivers_every_claim_once(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A long outage: the sweep plans and delivers a window of subjects at a time (here one
+    subject per window), and everything still reaches everyone once."""
+    monkeypatch.setattr(nudging, "WINDOW", 1)
+    await submit(world)
+    before = {who: len(await world.from_bot(who)) for who in DEMO_USERS}
+    result = await sweep_at(world, at(12, 3))
+    assert result.failed == 0 and result.sent > 0
+    keys, made = await person_keys(world), await claims(world)
+    assert made and all(n.sent_at is not None for n in made)
+    for who in DEMO_USERS:
+        new = (await world.from_bot(who))[before[who]:]
+        assert entries(new) == sum(1 for n in made if keys[n.person_id] == who), who
+    assert (await sweep_at(world, at(12, 3, 10, 5))).sent == 0
+
+
 # -- 10. durability ---------------------------------------------------------------------------
 
 
@@ -1067,3 +1087,27 @@ async def test_a_case_type_whose_ladder_leaves_the_holders_out_does_not_remind_t
         date(2026, 11, 27): [("liuxiao", "red"), ("zhao", "red")],
     }
     assert await nudges_in(world, "li") == [] and await nudges_in(world, "he") == []
+
+
+
+async def test_the_next_moment_ahead_is_the_earliest_any_subject_waits_for(world: World) -> None:
+    services = world.app.services
+
+    async def ahead() -> Upcoming:
+        async with world.db() as store:
+            found = await upcoming(store, services.now(), services.calendar, services.policy)
+        assert found is not None and found.subject is not None
+        return found
+
+    await world.sweep()  # Monday 10:00: every subject gets its next moment
+    first = await ahead()
+    # KP-004's milestone (red since Wed 11-18) has its next reminder at Monday's close.
+    assert first.at == datetime(2026, 11, 23, 17, 30, tzinfo=SHANGHAI)
+    assert first.subject is not None and first.subject.kind == MILESTONE
+    assert first.subject.project.code == "KP-004" and first.rungs == (RungKind.REPEAT,)
+
+    await submit_item(world, "微波站迁建选址方案")  # a step of 3 working days
+    world.clock.set(datetime(2026, 11, 24, 8, 31, tzinfo=SHANGHAI))
+    await world.sweep()
+    later = await ahead()
+    assert later.at == datetime(2026, 11, 24, 17, 30, tzinfo=SHANGHAI)

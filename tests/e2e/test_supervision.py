@@ -81,8 +81,16 @@ async def test_the_section_head_answers_in_writing_once(world: World) -> None:
     [urge] = await urges(world)
     assert (urge.cause, urge.plan) == ("议题材料涉及产权核查，用时超出预期",
                                        "12月1日前补齐材料并提交局长办公会")
-    again = await world.press("wang", "wang", notice["message_id"], button(notice, "书面说明"))
-    assert again["answer"]["text"].startswith("该事项已由 王建国 于")
+    # Answered: neither copy keeps its ✍️ button, and a press on a stale one is refused.
+    for where, copy in (("wang", notice), ("supervision", office)):
+        shown = next(m for m in await world.from_bot(where)
+                     if m["message_id"] == copy["message_id"])
+        assert text_of(shown) == text_of(copy) and not buttons(shown)
+    again = await world.press("wang", "wang", notice["message_id"], button(notice, "书面说明"),
+                              forge=True)
+    assert again["answer"]["text"].startswith("该催办通知书已由 王建国 于")
+    assert again["answer"]["text"].endswith("书面说明，无需再答。")
+    assert "请回复延误原因" not in text_of(await world.last_from_bot("wang"))
     async with world.db() as store:
         actions = [e.action for e in await store.all(AuditEvent, order_by=AuditEvent.id)]
     assert actions.count("urge.issued") == 1 and actions.count("urge.answered") == 1

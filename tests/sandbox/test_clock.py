@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -56,6 +56,8 @@ def test_working_days_skip_weekends_and_holidays() -> None:
     assert working_days_later(START, calendar, 0) == START
     assert working_days_later(START, calendar, 1) == datetime(2026, 11, 23, 13, 0,
                                                               tzinfo=SHANGHAI)
+    assert working_days_later(START, calendar, 1, time(8, 30)) == datetime(
+        2026, 11, 23, 8, 30, tzinfo=SHANGHAI)  # at the office's opening
     friday_evening = datetime(2026, 11, 20, 18, 0, tzinfo=SHANGHAI)
     assert working_days_later(friday_evening, calendar, 1).date().isoformat() == "2026-11-23"
     before_national_day = datetime(2026, 9, 30, 10, 0, tzinfo=SHANGHAI)

@@ -66,7 +66,9 @@ async def submissions_turn_yellow_then_red(sandbox: Running) -> None:
             moved = await sandbox.post("/sandbox/advance", {"working_days": 1})
             assert moved["clock"]["workday"] is True
             assert moved["clock"]["offset_seconds"] > before["clock"]["offset_seconds"]
-            assert moved["advanced_seconds"] >= 23 * 3600
+            assert moved["clock"]["text"].endswith(" 08:30")  # the office opens
+            assert moved["clock"]["office_time"] is True
+            assert moved["clock"]["text"][:10] > before["clock"]["text"][:10]
             assert moved["failed"] == 0
             reached = [n for n in step_nudges(sandbox) if n[1] == level]
             if reached:

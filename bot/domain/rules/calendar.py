@@ -254,6 +254,12 @@ class WorkCalendar:
 
     # ----- office time
 
+    def days_taken(self, accepted: datetime, closed: datetime) -> int:
+        """How many working days an item took: those after the day it was accepted, up to
+        and including the day it was closed (as limits count them; 0 when done the same day)."""
+        first, last = self._local(accepted).date(), self._local(closed).date()
+        return self._count(first, last) if last > first else 0
+
     def close_of(self, day: date) -> datetime:
         """The close of office hours on local ``day`` (UTC), whether or not it is a working day."""
         return self._instant(day, self.office_hours.closing)

@@ -117,3 +117,27 @@ class UnknownItem(Refusal):
 
 class BadRange(Refusal):
     code = "bad_range"
+
+
+class NoMilestone(Refusal):
+    """No open milestone (``which`` empty), or none matching ``which``."""
+
+    code = "no_milestone"
+
+
+class MilestoneReached(Refusal):
+    code = "milestone_reached"
+
+
+class UnknownStatus(Refusal):
+    code = "unknown_status"
+
+
+class UnknownLanguage(Refusal):
+    code = "unknown_language"
+
+
+class AlreadyAnswered(Refusal):
+    """An urge notice answered in writing already."""
+
+    code = "already_answered"

@@ -19,6 +19,7 @@ class Policy:
     quiet_hours: bool = True  # nudges wait for office hours
     urgent_breaks_quiet: bool = True  # … except for green-channel cases
     late_after: timedelta = field(default=timedelta(minutes=5))  # a nudge sent later is late
+    query_misses_per_hour: int = 5  # wrong /query codes a sender may try in an hour
     digest_after: int = 3  # more nudges than this for one person in one sweep: a digest
 
     @property

@@ -396,12 +396,8 @@ async def _already_decided(store: Store, step: Step) -> AlreadyDecided | StaleCa
 
 
 async def deemable_steps(store: Store, now: datetime) -> list[int]:
-    """Open steps past their due whose type says silence means approval (超时默许): among
-    the steps whose next moment has come (an open step's due is always one)."""
-    return [step_id for step_id, _case, state, timeout, due, _limit, _next, _uncertain
-            in await store.due_steps(now)
-            if state == StepState.OPEN and timeout == TimeoutPolicy.DEEMED_APPROVAL
-            and due is not None and due <= now]
+    """Open steps past their due whose type says silence means approval (超时默许)."""
+    return await store.deemable_step_ids(now)
 
 
 async def deem_approved(store: Store, step_id: int, *, now: datetime,

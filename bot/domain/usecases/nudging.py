@@ -9,13 +9,15 @@ sent (the process died in between) is delivered by a later sweep once it is olde
 A sweep costs what is due, not what is open: each step, milestone and missing material
 keeps its next moment (``next_at``: the next rung its ladder reaches, the due, or the end of
 quiet hours holding a rung back; see ``ladder.next_moment``), and any change to its timing
-hands it back to the next sweep (``storage.models.AT_ONCE``). Planning reads the timing of
-the subjects whose moment has come only (and their cases' ladders, once per case and
-process), works out which rungs are in force, loads the claims already made in one query,
-and touches the details of a subject only when it has something new to claim. Those are
-handled in batches, each a few queries and one short write; then each subject looked at gets
-its next moment. The use cases here flush; the job runner (``bot.jobs.plan_nudges``) ends
-each transaction, so the sweep never holds SQLite's write lock for long.
+hands it back to the next sweep (``storage.models.AT_ONCE``). Planning reads the ids of
+the subjects whose moment has come only, then their timing a window at a time (and their
+cases' ladders, once per case and process), so that a catch-up after a long outage plans
+and delivers a bounded part before reading the next. It works out which rungs are in force,
+loads the claims already made in one query, and touches the details of a subject only when
+it has something new to claim. Those are handled in batches, each a few queries and one
+short write; then each subject looked at gets its next moment. The use cases here flush;
+the job runner (``bot.jobs.plan_windows``) ends each transaction, so the sweep never holds
+SQLite's write lock for long.
 """
 
 from __future__ import annotations
@@ -159,27 +161,45 @@ class _Due:
 
 
 Candidate = tuple[str, int, dict[str, Reached]]
+Window = dict[str, list[int]]  # the ids of subjects, by kind
 NEXT_MOMENTS_PART = 500  # rows whose next moment is written per (short) write transaction
+WINDOW = 1000  # subjects planned, then delivered, before the next are read: after a long
+# outage everything is due at once, and a whole plan would hold every claim in memory
+
+
+async def due_windows(store: Store, now: datetime) -> list[Window]:
+    """The subjects whose next moment has come, in windows of at most :data:`WINDOW` (one
+    window unless a catch-up: a person's nudges then come in a digest per window)."""
+    subjects = [(kind, target_id) for kind, ids in (await store.due_ids(now, DONE_PROJECTS)
+                                                    ).items() for target_id in ids]
+    windows: list[Window] = []
+    for start in range(0, len(subjects), WINDOW):
+        window: Window = {}
+        for kind, target_id in subjects[start:start + WINDOW]:
+            window.setdefault(kind, []).append(target_id)
+        windows.append(window)
+    return windows
 
 
 class Planning:
-    """One sweep's planning, a step at a time: the caller (the job runner) ends each step's
-    transaction, so that reads hold no lock and every batch's claims are committed before
-    anything is sent.
+    """The planning of one window of a sweep (:func:`due_windows`), a step at a time: the
+    caller (the job runner) ends each step's transaction, so that reads hold no lock and
+    every batch's claims are committed before anything is sent.
 
-    1. :meth:`read_due` (a reading transaction): the subjects whose next moment has come,
-       the rungs in force for each, and the claims already made;
+    1. :meth:`read_due` (a reading transaction): the window's subjects whose next moment has
+       still come, the rungs in force for each, and the claims already made;
     2. for each of :meth:`batches`: :meth:`want` (reading), then :meth:`claim` (writing);
-    3. :meth:`finish`: abandoned claims retaken, undelivered urge notices, calendar warnings;
-    4. for each of :meth:`next_moments`: :meth:`settle` (writing): each subject looked at
+    3. for each of :meth:`next_moments`: :meth:`settle` (writing): each subject looked at
        gets its next moment, once its claims are kept.
+
+    Once every window is planned and delivered, a last planning's :meth:`finish` retakes
+    abandoned claims and undelivered urge notices, and warns of uncertain calendar years.
     """
 
     def __init__(self, store: Store, now: datetime, calendar: WorkCalendar, policy: Policy,
-                 ladders: CaseLadders, *, every_year: bool = False) -> None:
+                 ladders: CaseLadders) -> None:
         self.store, self.now, self.calendar, self.policy = store, now, calendar, policy
         self.ladders = ladders
-        self.every_year = every_year  # look for uncertain dues among all open steps
         self.result = Plan()
         self.planner = _Planner(store, now, calendar, policy, self.result, ladders)
         self.due: list[_Due] = []
@@ -187,8 +207,9 @@ class Planning:
         self.new: list[Candidate] = []
         self.held: dict[tuple[str, int], datetime | None] = {}  # skipped: look again then
 
-    async def read_due(self) -> None:
-        self.due = await _due(self.store, self.now, self.calendar, self.policy, self.ladders)
+    async def read_due(self, window: Window) -> None:
+        self.due = await _due(self.store, self.now, self.calendar, self.policy, self.ladders,
+                              window)
         candidates = [(d.kind, d.id, d.rungs) for d in self.due if d.rungs]
         self.claimed = await self.store.nudge_keys([(kind, target) for kind, target, _
                                                     in candidates])
@@ -220,7 +241,13 @@ class Planning:
         """Claim what :meth:`want` noted, in one short write."""
         self.claimed |= await self.planner.claim_wanted()
 
-    async def finish(self) -> None:
+    @property
+    def uncertain_years(self) -> set[int]:
+        """Years of the dues looked at that rest on weekends alone."""
+        return {due.due.year for due in self.due if due.uncertain and due.due is not None}
+
+    async def finish(self, due_years: set[int] | None) -> None:
+        """``due_years``: the windows' :attr:`uncertain_years`, or None for every open step's."""
         planner = self.planner
         await planner.retake_abandoned({p.nudge.id for p in self.result.nudges})
         await planner.finish_urges({u.urge.id for u in self.result.urges})
@@ -228,8 +255,7 @@ class Planning:
         # step to this sweep: its looked-at steps are enough, but for the first sweep of a
         # process (an admin may have been named since).
         await planner.warn_uncertain_years(
-            await self.store.uncertain_due_years() if self.every_year else
-            {due.due.year for due in self.due if due.uncertain and due.due is not None})
+            await self.store.uncertain_due_years() if due_years is None else due_years)
         await self.store.flush()
 
     def next_moments(self) -> list[tuple[str, list[tuple[int, tuple[Any, ...],
@@ -261,41 +287,74 @@ class Planning:
 
 
 async def _due(store: Store, now: datetime, calendar: WorkCalendar, policy: Policy,
-               ladders: CaseLadders) -> list[_Due]:
-    """The subjects whose next moment has come, with the rungs in force for each (from their
-    timing alone)."""
+               ladders: CaseLadders, window: Window) -> list[_Due]:
+    """The window's subjects whose next moment has still come, with the rungs in force for
+    each (from their timing alone)."""
     found: list[_Due] = []
-    steps = await store.due_steps(now)
-    live = {case_id for _, case_id, state, _, due, *_ in steps
-            if state == StepState.OPEN and due is not None}
-    ladders.forget({case_id for _, case_id, *_ in steps} - live)
-    await ladders.load(store, live)
-    for step_id, case_id, state, timeout, due, limit, next_at, uncertain in steps:
-        seen: tuple[Any, ...] = (next_at, state, due, limit, timeout)
-        if state != StepState.OPEN or due is None:
-            found.append(_Due(STEP, step_id, seen))
-            continue
-        ladder = ladders.by_case.get(case_id, DEFAULT_LADDER)
-        rungs = reached(now, due, limit, calendar, policy.thresholds, ladder)
-        found.append(_Due(STEP, step_id, seen, due, limit, ladder, _keyed(rungs), uncertain))
-    for milestone_id, due_on, done_on, next_at in await store.due_milestones(now,
-                                                                              DONE_PROJECTS):
-        seen = (next_at, due_on, done_on)
-        if done_on is not None:
-            found.append(_Due(MILESTONE, milestone_id, seen))
-            continue
-        due = calendar.close_of(due_on)
-        rungs = reached(now, due, 0, calendar, policy.thresholds, DEFAULT_LADDER)
-        found.append(_Due(MILESTONE, milestone_id, seen, due, 0, DEFAULT_LADDER, _keyed(rungs)))
-    for item_id, supply_by, supplied_at, case_state, next_at in await store.due_missing(now):
-        seen = (next_at, supply_by, supplied_at)
-        if supplied_at is not None or case_state == CaseState.WITHDRAWN:  # for good
-            found.append(_Due(MISSING, item_id, seen))
-            continue
-        due = calendar.close_of(supply_by)
-        rungs = reached(now, due, 0, calendar, policy.thresholds, MISSING_LADDER)
-        found.append(_Due(MISSING, item_id, seen, due, 0, MISSING_LADDER, _keyed(rungs)))
+    if ids := window.get(STEP):
+        steps = await store.due_steps(now, ids)
+        live = {case_id for _, case_id, state, _, due, *_ in steps
+                if state == StepState.OPEN and due is not None}
+        ladders.forget({case_id for _, case_id, *_ in steps} - live)
+        await ladders.load(store, live)
+        for step_id, case_id, state, timeout, due, limit, next_at, uncertain in steps:
+            seen: tuple[Any, ...] = (next_at, state, due, limit, timeout)
+            if state != StepState.OPEN or due is None:
+                found.append(_Due(STEP, step_id, seen))
+                continue
+            ladder = ladders.by_case.get(case_id, DEFAULT_LADDER)
+            rungs = reached(now, due, limit, calendar, policy.thresholds, ladder)
+            found.append(_Due(STEP, step_id, seen, due, limit, ladder, _keyed(rungs),
+                              uncertain))
+    if ids := window.get(MILESTONE):
+        for milestone_id, due_on, done_on, next_at in await store.due_milestones(now, ids):
+            seen = (next_at, due_on, done_on)
+            if done_on is not None:
+                found.append(_Due(MILESTONE, milestone_id, seen))
+                continue
+            due = calendar.close_of(due_on)
+            rungs = reached(now, due, 0, calendar, policy.thresholds, DEFAULT_LADDER)
+            found.append(_Due(MILESTONE, milestone_id, seen, due, 0, DEFAULT_LADDER,
+                              _keyed(rungs)))
+    if ids := window.get(MISSING):
+        for item_id, supply_by, supplied_at, case_state, next_at in await store.due_missing(
+                now, ids):
+            seen = (next_at, supply_by, supplied_at)
+            if supplied_at is not None or case_state == CaseState.WITHDRAWN:  # for good
+                found.append(_Due(MISSING, item_id, seen))
+                continue
+            due = calendar.close_of(supply_by)
+            rungs = reached(now, due, 0, calendar, policy.thresholds, MISSING_LADDER)
+            found.append(_Due(MISSING, item_id, seen, due, 0, MISSING_LADDER, _keyed(rungs)))
     return found
+
+
+@dataclass(frozen=True)
+class Upcoming:
+    """The next moment the sweep has something to do, and what: the rungs reached then
+    (none: the due itself, when a timeout policy acts, or a look again)."""
+
+    at: datetime
+    subject: Subject | None  # None: its row went away meanwhile
+    rungs: tuple[RungKind, ...]
+
+
+async def upcoming(store: Store, now: datetime, calendar: WorkCalendar, policy: Policy
+                   ) -> Upcoming | None:
+    """The earliest next moment after ``now`` among steps, milestones and missing materials,
+    as the last sweep set it (None: nothing more will happen)."""
+    found = await store.earliest_next_moment(now, DONE_PROJECTS)
+    if found is None:
+        return None
+    kind, target_id, at = found
+    planner = _Planner(store, now, calendar, policy, Plan(), CaseLadders())
+    subject = await planner.subject(kind, target_id)
+    if subject is None:
+        return Upcoming(at, None, ())
+    args = (subject.due, subject.limit_days, calendar, policy.thresholds, subject.ladder)
+    before = {r.key for r in reached(now, *args)}
+    return Upcoming(at, subject, tuple(r.rung.kind for r in reached(at, *args)
+                                       if r.key not in before))
 
 
 def _from_start(subject: Subject, rung: Reached) -> Reached:

@@ -197,6 +197,8 @@ class _Import:
                 "active": spec.active,
             }
             row = by_key.get(spec.key)
+            if row is not None and row.locale_chosen:
+                del values["locale"]  # the person's own choice (/lang) wins over the file
             if row is None:
                 row = Person(key=spec.key, **values)
                 store.add(row)
@@ -261,13 +263,13 @@ class _Import:
                 unlinked.add(row.code.upper())
         if unlinked:
             await store.flush()
-        for spec in self.org.projects:
+        for index, spec in enumerate(self.org.projects):
             code = spec.code.upper()
             current = by_code.get(code)
             values: dict[str, Any] = {
                 "code": spec.code,
                 "name": spec.name,
-                "status": spec.status.value,
+                "status": self.status(current, spec, index),
                 "leader_id": _id(self.person_rows[spec.leader]) if spec.leader else None,
                 "section_id": _id(self.section_rows[spec.section]) if spec.section else None,
                 "work_plan": spec.work_plan,
@@ -296,6 +298,18 @@ class _Import:
         self.report.not_in_file["projects"] = tuple(
             row.code for row in rows if row.code.upper() not in listed)
 
+    def status(self, current: Project | None, spec: ProjectSpec, index: int) -> str:
+        """A status changed in chat stays until the file agrees with it."""
+        if current is None or current.status_changed_in_chat_at is None:
+            return spec.status.value
+        if current.status == spec.status:
+            current.status_changed_in_chat_at = None  # the file has caught up
+            return spec.status.value
+        self.warn(spec.line, f"projects[{index}].status",
+                  f"{spec.code}: status kept as {current.status.value}, changed in chat"
+                  f" (the file says {spec.status.value})")
+        return current.status.value
+
     async def members(self, project: Project, spec: ProjectSpec) -> bool:
         store, counts = self.store, self.report.counts["members"]
         wanted = [(_id(self.person_rows[k]), MemberRole.HANDLER.value) for k in spec.handlers]
@@ -319,6 +333,20 @@ class _Import:
         await store.flush()
         return changed
 
+    def chat_kept(self, row: Milestone, values: dict[str, Any], spec: ProjectSpec,
+                  path: str) -> dict[str, Any]:
+        """A milestone reached or moved in chat keeps that until the file agrees with it."""
+        kept = {name: getattr(row, name) for name in ("due_on", "done_on")
+                if getattr(row, name) != values[name]}
+        if not kept:
+            row.changed_in_chat_at = None  # the file has caught up
+            return {}
+        said = ", ".join(f"{name} {values[name] or 'empty'} in the file,"
+                         f" {value or 'empty'} from chat" for name, value in kept.items())
+        self.warn(spec.line, path, f"{spec.code}: milestone '{row.title}' keeps what was"
+                  f" changed in chat ({said})")
+        return kept
+
     async def milestones(self, project: Project, spec: ProjectSpec, index: int) -> bool:
         store, counts = self.store, self.report.counts["milestones"]
         rows = await store.milestones(_id(project))
@@ -331,6 +359,9 @@ class _Import:
         for i, milestone in enumerate(spec.milestones):
             values: dict[str, Any] = {"seq": i + 1, "title": milestone.title,
                                       "due_on": milestone.due, "done_on": milestone.done}
+            if i < len(rows) and rows[i].changed_in_chat_at is not None:
+                values |= self.chat_kept(rows[i], values, spec, f"projects[{index}]"
+                                         f".milestones[{i}]")
             if i < len(rows):
                 if _assign(rows[i], **values):
                     counts.updated += 1
@@ -341,7 +372,7 @@ class _Import:
                 store.add(Milestone(project_id=_id(project), **values))
                 counts.created += 1
                 changed = True
-        extra = rows[len(spec.milestones):]
+        extra = rows[len(spec.milestones):]  # (a milestone changed in chat goes too)
         for position, row in enumerate(extra, start=len(spec.milestones) + 1):
             reports = await store.milestone_reports(_id(row))
             for report in reports:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
-from bot.domain.rules.errors import NotAllowed, NotRegistered
+from bot.domain.rules.errors import NotAllowed, NotRegistered, UnknownLanguage
+from bot.domain.rules.org_file import LOCALES
 from bot.domain.rules.vocabulary import MemberRole, Role
 from storage.models import Person, Project
 from storage.store import Store
@@ -68,3 +70,24 @@ async def require_submitter(store: Store, actor: Actor, project: Project) -> Non
 def require_role(actor: Actor, *roles: Role, action: str) -> None:
     if not actor.has(*roles):
         raise NotAllowed(action=action)
+
+
+async def choose_locale(store: Store, person: Person, locale: str, *, now: datetime) -> bool:
+    """The language the bot speaks to ``person`` from now on, in private and in everything
+    sent to them alone (cards, nudges); their own choice, which an org import leaves be.
+    Returns whether it changed. Flushes; the caller commits."""
+    if locale not in LOCALES:
+        raise UnknownLanguage(text=locale)
+    changed = person.locale != locale
+    if changed or not person.locale_chosen:
+        person.locale, person.locale_chosen = locale, True
+        await store.save(person)
+        await store.audit(at=now, actor_id=person.id, action="person.locale",
+                          subject=f"person:{person.id}", data={"locale": locale})
+    return changed
+
+
+async def person_by_telegram_id(store: Store, tg_user_id: int) -> Person | None:
+    """The registered, active person with this Telegram id."""
+    actor = await identify(store, tg_user_id)
+    return actor.person if actor is not None else None

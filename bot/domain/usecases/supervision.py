@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from bot.domain.rules.errors import AlreadyDecided, EmptyText, NotAllowed, StaleCard, TooLong
+from bot.domain.rules.errors import AlreadyAnswered, EmptyText, NotAllowed, StaleCard, TooLong
 from bot.domain.rules.policy import Policy
 from bot.domain.rules.vocabulary import Channel, Role
 from bot.domain.usecases.people import Actor
@@ -29,8 +29,7 @@ async def urge_to_answer(store: Store, actor: Actor, urge_id: int) -> UrgeNotice
         raise NotAllowed(action="answer_urge")
     if urge.answered_at is not None:
         who = await store.get(Person, urge.answered_by_id) if urge.answered_by_id else None
-        raise AlreadyDecided(by=who.name if who else "?", decision="answer",
-                             at=urge.answered_at)
+        raise AlreadyAnswered(by=who.name if who else "?", at=urge.answered_at)
     return urge
 
 
@@ -54,11 +53,10 @@ async def answer_urge(store: Store, actor: Actor, urge_id: int, *, cause: str, p
     return urge
 
 
-async def _answered(store: Store, urge_id: int) -> AlreadyDecided:
+async def _answered(store: Store, urge_id: int) -> AlreadyAnswered:
     urge = await store.get(UrgeNotice, urge_id)
     who = await store.get(Person, urge.answered_by_id) if urge and urge.answered_by_id else None
-    return AlreadyDecided(by=who.name if who else "?", decision="answer",
-                          at=urge.answered_at if urge else None)
+    return AlreadyAnswered(by=who.name if who else "?", at=urge.answered_at if urge else None)
 
 
 @dataclass
