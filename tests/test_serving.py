@@ -12,11 +12,11 @@ import os
 import signal
 import socket
 import sys
-import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aiohttp
 import pytest
 from typer.testing import CliRunner
 
@@ -62,12 +62,11 @@ async def start_greenlight(tmp_path: Path, *args: str,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
 
 
-def get_json(url: str) -> tuple[int, object]:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as answer:
-            return answer.status, json.load(answer)
-    except urllib.error.HTTPError as error:
-        return error.code, json.load(error)
+async def get_json(url: str) -> tuple[int, object]:
+    """Without blocking the loop: the emulator the bot asks meanwhile runs on it."""
+    async with aiohttp.ClientSession() as http, http.get(
+            url, timeout=aiohttp.ClientTimeout(total=15)) as answer:
+        return answer.status, await answer.json()
 
 
 async def stop_in_flight(emu: Emulator, ctl: ControlClient,
@@ -110,17 +109,25 @@ async def test_sigterm_while_polling_lets_the_update_in_flight_finish(
     process = await start_greenlight(tmp_path, bot_token=TOKEN, api_base_url=emu.base_url,
                                      health_port=str(health))
 
+    seen: list[object] = []
+
     async def ready() -> bool:  # health checks are served in polling mode too
         assert process.returncode is None
         try:
-            return get_json(f"http://127.0.0.1:{health}/readyz") == (200, {
-                "ready": True, "not_ready": {},
-                "checks": {"database": "ok", "bot_api": "ok", "sweep": "ok"}})
-        except OSError:
+            seen.append(await get_json(f"http://127.0.0.1:{health}/readyz"))
+        except (OSError, aiohttp.ClientError, TimeoutError) as exc:
+            seen.append(exc)
             return False
+        return seen[-1] == (200, {"ready": True, "not_ready": {},
+                                  "checks": {"database": "ok", "bot_api": "ok", "sweep": "ok"}})
 
-    await eventually(ready, "the polling bot to be ready", timeout=60)
-    assert get_json(f"http://127.0.0.1:{health}/healthz") == (200, {"status": "ok"})
+    try:
+        await eventually(ready, "the polling bot to be ready", timeout=60)
+    except AssertionError:
+        process.kill()
+        _, err = await process.communicate()
+        raise AssertionError(f"{seen[-1:]}\n{err.decode()[-3000:]}") from None
+    assert await get_json(f"http://127.0.0.1:{health}/healthz") == (200, {"status": "ok"})
     code, err, update_id = await stop_in_flight(emu, ctl, process)
     assert code == 0, err
     assert "SIGTERM: stopping once the updates under way are done" in err
