@@ -20,6 +20,7 @@ from aiogram.fsm.state import State
 from aiogram.fsm.storage.base import DefaultKeyBuilder, KeyBuilder, StorageKey
 from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
 from redis.asyncio import Redis
+from redis.exceptions import LockError
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -126,10 +127,28 @@ def storage(redis: Redis, prefix: str) -> StagedRedisStorage:
     return StagedRedisStorage(redis, key_builder=key_builder(prefix))
 
 
-def isolation(redis: Redis, prefix: str) -> RedisEventIsolation:
-    """One person's updates in one chat one at a time, across every worker."""
-    return RedisEventIsolation(redis, key_builder=key_builder(prefix),
-                               lock_kwargs={"timeout": LOCK_SECONDS})
+class PersonLocks(RedisEventIsolation):
+    """One person's updates in one chat one at a time, across every worker. An update that
+    outlasted its lock (:data:`LOCK_SECONDS`) is done and committed all the same: the lock
+    lost on the way is logged, not made the update's failure."""
+
+    @asynccontextmanager
+    async def lock(self, key: StorageKey) -> AsyncIterator[None]:
+        held = self.redis.lock(name=self.key_builder.build(key, "lock"), **self.lock_kwargs)
+        await held.acquire()
+        try:
+            yield
+        finally:
+            try:
+                await held.release()
+            except LockError:
+                log.warning("a person's lock expired before their update was done (more than "
+                            "%d s): the next one may have started meanwhile", LOCK_SECONDS)
+
+
+def isolation(redis: Redis, prefix: str) -> PersonLocks:
+    return PersonLocks(redis, key_builder=key_builder(prefix),
+                       lock_kwargs={"timeout": LOCK_SECONDS})
 
 
 class RedisTurn:

@@ -4,6 +4,7 @@ across processes; and the calendar, which another worker's change reaches at the
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date
 from pathlib import Path
 
@@ -134,3 +135,36 @@ async def test_a_calendar_change_made_by_another_worker_reaches_this_one_at_its_
     assert world.app.services.calendar.is_workday(day)
     await world.sweep()
     assert not world.app.services.calendar.is_workday(day)
+
+
+async def test_a_persons_lock_is_shared_by_workers_and_outliving_it_is_no_failure(
+        redis_prefix: str) -> None:
+    first, second = Redis.from_url(TEST_REDIS_URL), Redis.from_url(TEST_REDIS_URL)
+    try:  # two workers' connections
+        mine = shared_state.isolation(first, redis_prefix)
+        theirs = shared_state.isolation(second, redis_prefix)
+        order: list[str] = []
+
+        async def handle(locks: shared_state.PersonLocks, name: str,
+                         held: asyncio.Event | None = None) -> None:
+            async with locks.lock(KEY):
+                order.append(f"{name} in")
+                if held is not None:
+                    held.set()
+                await asyncio.sleep(0.2)
+                order.append(f"{name} out")
+
+        held = asyncio.Event()
+        one = asyncio.create_task(handle(mine, "one", held))
+        await held.wait()
+        await handle(theirs, "two")
+        await one
+        assert order == ["one in", "one out", "two in", "two out"]
+
+        brief = shared_state.PersonLocks(first, key_builder=shared_state.key_builder(
+            redis_prefix), lock_kwargs={"timeout": 0.05})
+        async with brief.lock(KEY):
+            await asyncio.sleep(0.2)  # the lock expires meanwhile: released without an error
+    finally:
+        await first.aclose()
+        await second.aclose()
