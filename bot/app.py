@@ -8,9 +8,13 @@ import logging
 from dataclasses import dataclass, field
 
 from aiogram import Bot, Dispatcher
+from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
 from aiogram.types import BotCommand, BotCommandScopeDefault
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot import shared_state
+from bot.clock_file import FileClock
 from bot.config import Settings
 from bot.domain.rules.clock import Clock, SystemClock
 from bot.fsm_storage import CommitInOrder, InOrder, SqlStorage
@@ -18,6 +22,7 @@ from bot.handlers import setup_routers
 from bot.i18n import LOCALES, N_, translator
 from bot.jobs import Jobs, SweepResult
 from bot.middlewares import ActorContext, Refusals, UnitOfWork
+from bot.polling import ConfirmingDispatcher
 from bot.scheduling import Timers
 from bot.services import Services
 from bot.telegram import Pace, RetryPolicy, build_bot
@@ -79,6 +84,7 @@ class App:
     timers: Timers
     jobs: Jobs
     in_flight: InFlight = field(default_factory=InFlight)
+    redis: Redis | None = None
     chores: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def close(self) -> None:
@@ -86,6 +92,8 @@ class App:
             chore.cancel()
         await self.timers.shutdown()
         await self.bot.session.close()
+        await self.dispatcher.storage.close()
+        await self.dispatcher.fsm.events_isolation.close()
         await self.engine.dispose()
 
     async def drain(self, hurry: asyncio.Event | None = None) -> None:
@@ -109,27 +117,43 @@ async def create_app(settings: Settings, *, clock: Clock | None = None,
     engine = create_engine(settings.db_url)
     await upgrade(engine)
     sessions = create_session_factory(engine)
-    services = Services.from_settings(settings, clock or SystemClock())
+    if clock is None:
+        clock = FileClock(settings.clock_file) if settings.clock_file else SystemClock()
+    services = Services.from_settings(settings, clock)
     async with sessions() as session:
         await services.reload_calendar(Store(session))
     bot = build_bot(token or settings.token(), settings.api_base_url, retry=retry, pace=pace)
     # One person's updates in one chat are handled in order: a press on a question waits for
-    # the update that asked it to be committed, conversation state included.
+    # the update that asked it to be committed, conversation state included. With Redis the
+    # state and that order are shared by every worker; without, one worker keeps both.
     # aiogram's FSM middleware (the lock, then the state read) goes inside the unit of work.
-    dispatcher = Dispatcher(storage=SqlStorage(sessions), services=services, sessions=sessions,
-                            events_isolation=InOrder(), disable_fsm=True)
+    storage: BaseStorage
+    isolation: BaseEventIsolation
+    after_commit = None
+    redis = shared_state.connect(settings.redis_url) if settings.redis_url else None
+    if redis is not None:
+        storage = shared_state.storage(redis, settings.redis_prefix)
+        isolation = shared_state.isolation(redis, settings.redis_prefix)
+        after_commit = storage.write_kept
+    else:
+        storage, isolation = SqlStorage(sessions), InOrder()
+    dispatcher = ConfirmingDispatcher(storage=storage, services=services, sessions=sessions,
+                                      events_isolation=isolation, disable_fsm=True)
     in_flight = InFlight()
     dispatcher.update.outer_middleware(in_flight)
     dispatcher.update.outer_middleware(UnitOfWork(sessions))
     dispatcher.update.outer_middleware(dispatcher.fsm)
-    dispatcher.update.outer_middleware(CommitInOrder())
+    dispatcher.update.outer_middleware(CommitInOrder(after_commit))
     dispatcher.update.outer_middleware(HandleOnce(services))
     dispatcher.update.outer_middleware(ActorContext(services))
     dispatcher.update.outer_middleware(Refusals(services))
     setup_routers(dispatcher)
     timers = Timers(settings.db_url, settings.tz, services.clock)
     jobs = WatchedJobs(bot, sessions, services, engine, timers, in_flight=in_flight)
-    return App(settings, services, engine, sessions, bot, dispatcher, timers, jobs, in_flight)
+    if redis is not None:
+        jobs.shared_turn = shared_state.RedisTurn(redis, f"{settings.redis_prefix}:sweep")
+    return App(settings, services, engine, sessions, bot, dispatcher, timers, jobs, in_flight,
+               redis=redis)
 
 
 async def publish_commands(bot: Bot, default_locale: str) -> None:

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from aiogram import Bot
 
     from bot.domain.rules.calendar import WorkCalendar
+    from bot.domain.rules.clock import Clock
     from bot.records_export import Format
 
 T = TypeVar("T")
@@ -333,9 +334,7 @@ def _export_command(kind: str) -> Callable[..., None]:
         chosen: Format = "xlsx" if fmt == "xlsx" else "csv"
         if lang not in ("zh", "en"):
             fail(f"--lang: zh or en, not '{lang}'")
-        from bot.domain.rules.clock import SystemClock
-
-        now = SystemClock().now()
+        now = _clock(settings).now()
         today = now.astimezone(settings.tz).date()
         try:
             start_day = date.fromisoformat(first) if first else today.replace(month=1, day=1)
@@ -378,6 +377,30 @@ EXPORT_HELP = {
 }
 for _kind in EXPORT_HELP:
     export_app.command(_kind)(_export_command(_kind))
+
+
+@app.command()
+def status() -> None:
+    """When the last sweep finished, updates handled in the last hour, card and nudge claims
+    not sent yet, and the open cases (from the database every worker writes to)."""
+    settings = settings_or_exit()
+
+    async def main() -> list[str]:
+        from bot.status import read_status
+
+        now = _clock(settings).now()
+        async with _store(settings) as store:
+            found = await read_status(store, now)
+        return found.lines(now)
+
+    typer.echo("\n".join(run_async(main)))
+
+
+def _clock(settings: Settings) -> Clock:
+    from bot.clock_file import FileClock
+    from bot.domain.rules.clock import SystemClock
+
+    return FileClock(settings.clock_file) if settings.clock_file else SystemClock()
 
 
 @audit_app.command("verify")

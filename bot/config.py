@@ -134,6 +134,26 @@ class Settings(BaseSettings):
         default=None,
         description="Local path of the webhook; default: the path of GREENLIGHT_WEBHOOK_URL.",
     )
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis for several workers (`redis://host:6379/0`): conversation state and "
+        "each person's in-order handling shared between processes; default: none, one worker "
+        "keeps both itself (state in the database).",
+    )
+    redis_prefix: str = Field(
+        default="greenlight", min_length=1,
+        description="Prefix of every Redis key Greenlight writes (several bots on one Redis).",
+    )
+    health_port: int | None = Field(
+        default=None, ge=0, le=65535,
+        description="In polling mode, serve /healthz and /readyz on this port "
+        "(GREENLIGHT_WEBHOOK_HOST); webhook mode serves them on the webhook's port.",
+    )
+    clock_file: Path | None = Field(
+        default=None,
+        description="Tests only: read the time from this file (an ISO instant) instead of the "
+        "system clock.",
+    )
     stop_timeout_seconds: float = Field(
         default=20.0, ge=0, le=600,
         description="On SIGTERM, how long updates in flight may take to finish.",
@@ -170,6 +190,16 @@ class Settings(BaseSettings):
                 "must start with sqlite+aiosqlite:// or postgresql+asyncpg:// "
                 f"(got '{value.split('://')[0]}://…')"
             )
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix:// "
+                             "(e.g. redis://127.0.0.1:6379/0)")
         return value
 
     @field_validator("log_level")

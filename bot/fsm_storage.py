@@ -101,12 +101,18 @@ class CommitInOrder(BaseMiddleware):
     """Placed right after aiogram's FSM middleware, itself inside the unit of work: the
     conversation state is read in the update's own transaction (not one of its own), and
     what the update left uncommitted is committed before the person's next update in this
-    chat may take the lock and read it."""
+    chat may take the lock and read it. State kept in Redis is written then too, once its
+    transaction committed (``after_commit`` writes what the update left for it)."""
+
+    def __init__(self, after_commit: Callable[[], Awaitable[None]] | None = None) -> None:
+        self.after_commit = after_commit
 
     async def __call__(self, handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
                        event: TelegramObject, data: dict[str, Any]) -> Any:
         result = await handler(event, data)
         await end_transaction()
+        if self.after_commit is not None:
+            await self.after_commit()
         return result
 
 

@@ -8,6 +8,7 @@ import functools
 import logging
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -33,6 +34,8 @@ from bot.flows.publishing import keep_reminder, reminder_buttons, reply_to_messa
 from bot.flows.urge_copies import keep_urge_copy
 from bot.scheduling import Timers
 from bot.services import Services
+from bot.shared_state import RedisTurn
+from bot.status import record_sweep
 from bot.views.charts import stats_charts
 from bot.views.digest import weekly_digest_text
 from bot.views.nudges import (
@@ -71,20 +74,40 @@ class Jobs:
         self.ladders = nudging.CaseLadders()
         self.years_read = False  # whether a sweep looked at every open step's uncertain due
         self.refreshed_on: date | None = None  # the day every pending case's cards were
+        self.shared_turn: RedisTurn | None = None  # the sweep's lock in Redis, if configured
 
     async def sweep(self) -> SweepResult:
         """Deemed approvals first, then claim what is due and deliver it."""
-        async with self.engine.connect() as lock:
-            if not await _take(lock):
+        async with self._turn() as mine:
+            if not mine:
                 return SweepResult(skipped=True)
-            try:
-                async with self.sessions() as session:
-                    with unit_of_work(session):
-                        result = await self._sweep(Store(session))
-                        await session.commit()
-                        return result
-            finally:
-                await _release(lock)
+            async with self.sessions() as session:
+                with unit_of_work(session):
+                    store = Store(session)
+                    await self.services.reload_calendar(store)
+                    result = await self._sweep(store)
+                    await record_sweep(store, self.services.now(), result.sent, result.skipped)
+                    await session.commit()
+                    return result
+
+    @asynccontextmanager
+    async def _turn(self) -> AsyncIterator[bool]:
+        """Whether this process may sweep now, held while it does: one sweep at a time on
+        all workers (PostgreSQL's advisory lock, else a Redis lock when configured; a single
+        SQLite process needs none). A worker that does not get it skips this tick."""
+        if self.engine.dialect.name == "postgresql":
+            async with self.engine.connect() as lock:
+                taken = await _take(lock)
+                try:
+                    yield taken
+                finally:
+                    if taken:
+                        await _release(lock)
+        elif self.shared_turn is not None:
+            async with self.shared_turn.take() as taken:
+                yield taken
+        else:
+            yield True
 
     async def _sweep(self, store: Store) -> SweepResult:
         services, result = self.services, SweepResult()
@@ -535,14 +558,11 @@ async def _adopted_urge(store: Store, planned: nudging.PlannedUrge) -> nudging.P
 
 
 async def _take(lock: AsyncConnection) -> bool:
-    if lock.dialect.name != "postgresql":
-        return True  # SQLite: one process, and claims are unique anyway
     taken = await lock.scalar(text("SELECT pg_try_advisory_lock(:key)"), {"key": SWEEP_LOCK})
     await lock.commit()
     return bool(taken)
 
 
 async def _release(lock: AsyncConnection) -> None:
-    if lock.dialect.name == "postgresql":
-        await lock.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": SWEEP_LOCK})
-        await lock.commit()
+    await lock.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": SWEEP_LOCK})
+    await lock.commit()

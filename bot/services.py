@@ -49,6 +49,7 @@ class Services:
     rendering: Rendering
     case_types: CaseTypes
     calendar: WorkCalendar = field(default_factory=WorkCalendar)
+    calendar_read: tuple[tuple[DayOverride, ...], tuple[int, ...]] | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, clock: Clock) -> Services:
@@ -71,11 +72,16 @@ class Services:
                             settings.tz)
 
     async def reload_calendar(self, store: Store) -> WorkCalendar:
-        """Rebuild the calendar from the override table (after start or an import)."""
+        """Rebuild the calendar from the override table (after start or an import), if it
+        changed since it was last read: another worker's /calendar, or an import, reaches
+        this one at its next sweep."""
         overrides = tuple(
             DayOverride(o.day, o.is_workday, o.name, o.source)
             for o in await store.calendar_overrides()
         )
         years = tuple(y.year for y in await store.calendar_years())
+        if self.calendar_read == (overrides, years):
+            return self.calendar
+        self.calendar_read = (overrides, years)
         self.calendar = self.build_calendar(self.settings, overrides, years)
         return self.calendar

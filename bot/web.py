@@ -191,7 +191,7 @@ class WebServer:
             # Not ``register``: it closes the bot's session on shutdown, before the updates
             # in flight are done with it; the worker closes it last.
             self.web.router.add_post(path, self.updates.handle)
-        setup_application(self.web, app.dispatcher, bot=app.bot)
+            setup_application(self.web, app.dispatcher, bot=app.bot)
         self.runner = web.AppRunner(self.web, access_log=None, shutdown_timeout=1.0)
         self.port = 0
 
@@ -278,6 +278,24 @@ class WebhookWorker:
             await self.app.close()
 
 
+async def _health_server(app: App) -> WebServer | None:
+    """In polling mode, ``/healthz`` and ``/readyz`` on ``GREENLIGHT_HEALTH_PORT`` (if set)."""
+    settings = app.settings
+    if settings.health_port is None:
+        return None
+    server = WebServer(app, Health(app, sweeping=True), secret=None, path="/")
+    try:
+        port = await server.start(settings.webhook_host, settings.health_port)
+    except OSError as exc:
+        await server.close()
+        raise StartupError(
+            f"cannot listen on {settings.webhook_host}:{settings.health_port} "
+            f"({exc.strerror or exc}): check GREENLIGHT_WEBHOOK_HOST and "
+            "GREENLIGHT_HEALTH_PORT") from None
+    log.info("health checks on %s:%d (/healthz, /readyz)", settings.webhook_host, port)
+    return server
+
+
 async def serve(app: App, *, webhook: bool) -> None:
     """Serve until SIGTERM or SIGINT, then stop gracefully; a second signal cuts the wait for
     the work under way short."""
@@ -315,17 +333,25 @@ async def serve(app: App, *, webhook: bool) -> None:
             finally:
                 await worker.stop(hurry)
         else:
+            health = await _health_server(app)
             polling = asyncio.create_task(run_polling(app, hurry=hurry), name="polling")
             stopping = asyncio.create_task(stop.wait())
             await asyncio.wait({polling, stopping}, return_when=asyncio.FIRST_COMPLETED)
             stopping.cancel()
+            if health is not None:
+                await health.stop_accepting()
             if not polling.done():
                 try:
                     await app.dispatcher.stop_polling()
                 except RuntimeError:  # stopped before polling began: nothing is in flight
                     polling.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await polling
+            try:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await polling
+            finally:
+                if health is not None:
+                    await health.close()
+                    await health.health.close()
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)

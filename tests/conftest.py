@@ -125,3 +125,32 @@ async def sessions(database_url: str) -> AsyncIterator[SessionFactory]:
 async def store(sessions: SessionFactory) -> AsyncIterator[Store]:
     async with sessions() as session:
         yield Store(session)
+
+
+TEST_REDIS_URL = os.environ.get("GREENLIGHT_TEST_REDIS_URL", "redis://127.0.0.1:6379/7")
+
+
+@pytest.fixture
+async def redis_prefix(request: pytest.FixtureRequest) -> AsyncIterator[str]:
+    """A Redis key prefix of this test's own (``GREENLIGHT_TEST_REDIS_URL``, default database
+    7 on the local server): its keys are deleted after, and no others. Without a Redis server
+    the test is skipped, unless ``GREENLIGHT_REQUIRE_REDIS=1`` (CI) makes that a failure."""
+    import uuid
+
+    from redis.asyncio import Redis
+    from redis.exceptions import ConnectionError as RedisDown
+
+    redis = Redis.from_url(TEST_REDIS_URL)
+    try:
+        await redis.ping()  # type: ignore[misc]
+    except (RedisDown, OSError) as exc:
+        await redis.aclose()
+        if os.environ.get("GREENLIGHT_REQUIRE_REDIS") == "1":
+            raise
+        pytest.skip(f"no Redis at {TEST_REDIS_URL} ({exc}); set GREENLIGHT_TEST_REDIS_URL")
+    prefix = f"test-{request.node.name[:40]}-{uuid.uuid4().hex[:8]}"
+    yield prefix
+    keys = [key async for key in redis.scan_iter(match=f"{prefix}:*")]
+    if keys:
+        await redis.delete(*keys)
+    await redis.aclose()

@@ -97,6 +97,66 @@ def test_calendar_due_refuses_a_malformed_date() -> None:
     assert "is not a date" in result.output
 
 
+def test_status_shows_the_last_sweep_recent_updates_and_unsent_claims(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str) -> None:
+    import asyncio
+    import re
+    from datetime import UTC, datetime, timedelta
+
+    from bot.clock_file import write_clock_file
+    from bot.domain.rules.vocabulary import CardKind, CaseState
+    from bot.status import record_sweep
+    from storage.db import create_engine, create_session_factory
+    from storage.models import Card, Case, HandledUpdate, Person, Project
+    from storage.store import Store
+
+    now = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
+    write_clock_file(tmp_path / "clock.json", now)
+    monkeypatch.setenv("GREENLIGHT_CLOCK_FILE", str(tmp_path / "clock.json"))
+    assert runner.invoke(app, ["org", "import", str(ROOT / "examples" / "org.yaml")]
+                         ).exit_code == 0
+    empty = runner.invoke(app, ["status"])
+    assert empty.exit_code == 0, empty.output
+    assert empty.output.splitlines() == [
+        "last sweep: never", "updates handled in the last hour: 0",
+        "card claims not sent: 0 (oldest: none)", "nudge claims not sent: 0",
+        "open cases: none"]
+
+    async def arrange() -> None:
+        engine = create_engine(database_url)
+        try:
+            async with create_session_factory(engine)() as session:
+                store = Store(session)
+                [person, *_] = await store.all(Person)
+                [project, *_] = await store.all(Project)
+                case = Case(project_id=project.id, type_code="general", title="微波站迁建",
+                            submitter_id=person.id, state=CaseState.PENDING, query_code="Q1",
+                            created_at=now)
+                store.add(case)
+                await session.flush()
+                for message_id in (None, 7, None):
+                    store.add(Card(case_id=case.id, tg_chat_id=-100 - (message_id or 0),
+                                   tg_message_id=message_id, kind=CardKind.PRIVATE))
+                for update_id, ago in ((1, 10), (2, 59), (3, 61), (4, 600)):
+                    store.add(HandledUpdate(update_id=update_id,
+                                            handled_at=now - timedelta(minutes=ago)))
+                await record_sweep(store, now - timedelta(seconds=30), sent=2, skipped=False)
+                await session.commit()
+        finally:
+            await engine.dispose()
+
+    asyncio.run(arrange())
+    shown = runner.invoke(app, ["status"])
+    assert shown.exit_code == 0, shown.output
+    lines = shown.output.splitlines()
+    sweep = re.fullmatch(r"last sweep: 2026-11-23T01:59:30\+00:00 \((\d+) s ago\)", lines[0])
+    assert sweep is not None and 30 <= int(sweep[1]) < 300, lines[0]  # the clock runs on
+    assert lines[1:] == [
+        "updates handled in the last hour: 2",
+        "card claims not sent: 2 (oldest: card #1 of case #1)",
+        "nudge claims not sent: 0", "open cases: pending 1"]
+
+
 def _execute(database_url: str, statement: str) -> None:
     import asyncio
 

@@ -1,6 +1,7 @@
 """``greenlight run`` as an operator runs it: a child process against the emulator, stopped
-with SIGTERM while an update is in flight (it finishes, the process exits 0), in both modes;
-and ``greenlight webhook remove`` / ``info``.
+with SIGTERM while an update is in flight (it finishes, the process exits 0), in both modes
+(polling serving its health checks on GREENLIGHT_HEALTH_PORT); and ``greenlight webhook
+remove`` / ``info``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import urllib.request
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aiohttp
 import pytest
 from typer.testing import CliRunner
 
@@ -60,6 +62,13 @@ async def start_greenlight(tmp_path: Path, *args: str,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
 
 
+async def get_json(url: str) -> tuple[int, object]:
+    """Without blocking the loop: the emulator the bot asks meanwhile runs on it."""
+    async with aiohttp.ClientSession() as http, http.get(
+            url, timeout=aiohttp.ClientTimeout(total=15)) as answer:
+        return answer.status, await answer.json()
+
+
 async def stop_in_flight(emu: Emulator, ctl: ControlClient,
                          process: asyncio.subprocess.Process) -> tuple[int, str, int]:
     """/start from a user, the bot's answer held by the emulator; SIGTERM while it is held.
@@ -96,7 +105,29 @@ async def handled(tmp_path: Path, update_id: int) -> bool:
 async def test_sigterm_while_polling_lets_the_update_in_flight_finish(
         tmp_path: Path, emulator: tuple[Emulator, ControlClient]) -> None:
     emu, ctl = emulator
-    process = await start_greenlight(tmp_path, bot_token=TOKEN, api_base_url=emu.base_url)
+    health = free_port()
+    process = await start_greenlight(tmp_path, bot_token=TOKEN, api_base_url=emu.base_url,
+                                     health_port=str(health))
+
+    seen: list[object] = []
+
+    async def ready() -> bool:  # health checks are served in polling mode too
+        assert process.returncode is None
+        try:
+            seen.append(await get_json(f"http://127.0.0.1:{health}/readyz"))
+        except (OSError, aiohttp.ClientError, TimeoutError) as exc:
+            seen.append(exc)
+            return False
+        return seen[-1] == (200, {"ready": True, "not_ready": {},
+                                  "checks": {"database": "ok", "bot_api": "ok", "sweep": "ok"}})
+
+    try:
+        await eventually(ready, "the polling bot to be ready", timeout=60)
+    except AssertionError:
+        process.kill()
+        _, err = await process.communicate()
+        raise AssertionError(f"{seen[-1:]}\n{err.decode()[-3000:]}") from None
+    assert await get_json(f"http://127.0.0.1:{health}/healthz") == (200, {"status": "ok"})
     code, err, update_id = await stop_in_flight(emu, ctl, process)
     assert code == 0, err
     assert "SIGTERM: stopping once the updates under way are done" in err

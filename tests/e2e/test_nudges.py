@@ -421,6 +421,7 @@ async def test_an_uncovered_year_counts_weekends_only_and_admins_hear_once_per_y
         await import_calendar(store, CalendarImport(
             tuple(DayOverride(date(2027, 2, d), False, "春节") for d in range(6, 15)), (2027,)),
             source="test notice", now=world.clock.now())
+        await store.commit()
         await world.app.services.reload_calendar(store)
     schedule = await daily(world, office_mornings(date(2027, 2, 6), date(2027, 2, 23)))
     # Red waits for Mon 15; red + 3 is Wed 17, red + 5 Fri 19: the holiday is not counted
