@@ -52,15 +52,25 @@ async def _tell_group(bot: Bot, store: Store, services: Services, project: Proje
         await bot.send_message(chat.tg_chat_id, render(services.rendering.for_group()))
 
 
-async def done_command(message: Message, command: CommandObject, actor: Actor | None,
-                       store: Store, services: Services, t: Translator, bot: Bot) -> None:
+async def _asked(message: Message, command: CommandObject, actor: Actor | None,
+                 store: Store, t: Translator) -> tuple[Actor, Project, list[str]] | None:
+    """Who asks, about which project (named first, or this group's), and the words after;
+    None once the usage was shown (in private, a project must be named)."""
     assert message.from_user is not None
     actor = require_actor(actor, message.from_user.id)
     words = (command.args or "").split()
     if message.chat.type not in GROUP_TYPES and not words:
-        await message.reply(_usage(t, "done"))
-        return
+        await message.reply(_usage(t, str(command.command)))
+        return None
     project, rest = await project_named_or_here(store, message, words)
+    return actor, project, rest
+
+
+async def done_command(message: Message, command: CommandObject, actor: Actor | None,
+                       store: Store, services: Services, t: Translator, bot: Bot) -> None:
+    if (asked := await _asked(message, command, actor, store, t)) is None:
+        return
+    actor, project, rest = asked
     milestone = await pick_milestone(store, project, " ".join(rest))
     await _reached(message, actor, project, milestone, store, services, t, bot)
 
@@ -94,13 +104,9 @@ async def on_reached(query: CallbackQuery, callback_data: MilestoneCb, actor: Ac
 
 async def due_command(message: Message, command: CommandObject, actor: Actor | None,
                       store: Store, services: Services, t: Translator, bot: Bot) -> None:
-    assert message.from_user is not None
-    actor = require_actor(actor, message.from_user.id)
-    words = (command.args or "").split()
-    if message.chat.type not in GROUP_TYPES and not words:
-        await message.reply(_usage(t, "due"))
+    if (asked := await _asked(message, command, actor, store, t)) is None:
         return
-    project, rest = await project_named_or_here(store, message, words)
+    actor, project, rest = asked
     if len(rest) < 2:
         await message.reply(_usage(t, "due"))
         return
@@ -118,13 +124,9 @@ async def due_command(message: Message, command: CommandObject, actor: Actor | N
 
 async def status_command(message: Message, command: CommandObject, actor: Actor | None,
                          store: Store, services: Services, t: Translator, bot: Bot) -> None:
-    assert message.from_user is not None
-    actor = require_actor(actor, message.from_user.id)
-    words = (command.args or "").split()
-    if message.chat.type not in GROUP_TYPES and not words:
-        await message.reply(_usage(t, "status"))
+    if (asked := await _asked(message, command, actor, store, t)) is None:
         return
-    project, rest = await project_named_or_here(store, message, words)
+    actor, project, rest = asked
     if not rest:
         if not may_steer(actor, project):  # the picker only for who may use it
             raise NotAllowed(action="steer", project=project.code)
