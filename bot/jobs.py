@@ -193,10 +193,10 @@ class Jobs:
                                     error=delivered.error)
 
     async def set_aside_past(self) -> int:
-        """Claim what is due now and record it as handled without a word: for a bureau just
-        seeded with a past (the sandbox's demo), whose overdue milestones are no news at the
-        start. Later rungs go out as usual. Returns how many nudges and notices were set
-        aside."""
+        """Claim what is due now and record it as handled without a word (this week's digest
+        too): for a bureau just seeded with a past (the sandbox's demo), whose overdue
+        milestones are no news at the start. Later rungs go out as usual. Returns how many
+        nudges and notices were set aside."""
         set_aside = 0
         async with self.sessions() as session:
             with unit_of_work(session):
@@ -213,6 +213,13 @@ class Jobs:
                                                           office=True)
                     await store.commit()  # each window's claims kept before the next is read
                     set_aside += len(plan.nudges) + len(plan.urges)
+                when = self.services.settings.digest_time
+                due = due_digest(now.astimezone(self.services.settings.tz), when,
+                                 self.services.calendar) if when else None
+                if due is not None and (claim := await store.claim_digest(due.week, now)):
+                    claim.error = "already past when the bureau was set up"
+                    await store.save(claim)
+                    await store.commit()
         return set_aside
 
     async def weekly_digest(self) -> bool:

@@ -208,10 +208,14 @@ class SerialJobs(Jobs):
             return await super().sweep()
 
     async def sweep_after(self, change: Callable[[], object]) -> SweepResult:
-        """``change()`` (e.g. move the clock), then sweep, with no other sweep in between."""
+        """``change()`` (e.g. move the clock), then sweep, with no other sweep in between;
+        and the leaders' weekly digest once its time has come (the daily job that sends it
+        runs on real time, which a jump leaves behind)."""
         async with self.lock:
             change()
-            return await super().sweep()
+            result = await super().sweep()
+            await self.weekly_digest()
+            return result
 
 
 # --------------------------------------------------------------------------- the page's routes

@@ -113,3 +113,21 @@ async def test_to_the_next_due_lands_on_it_and_says_what_beforehand(sandbox: Run
     red = await sandbox.bot_said(LI, "微波站迁建选址确定")
     assert text_of(red).startswith("🔴") and "补发" not in text_of(red)
     assert local_time(red["date"]) == "17:30"
+
+
+LEADERS = -1001000000100  # 局领导群
+
+
+async def test_the_leaders_read_the_weekly_digest_once_the_clock_passes_monday_morning(
+        sandbox: Running) -> None:
+    def digests(messages: list[Json]) -> list[Json]:
+        return [m for m in messages if text_of(m).startswith("📰 每周简报")]
+
+    await sandbox.post("/sandbox/advance", {"hours": 1})  # Monday 11-23: this week's is past
+    assert digests(await sandbox.ctl.chat(LEADERS)) == []
+    moved = await sandbox.post("/sandbox/advance", {"working_days": 5})  # Monday 11-30 08:30
+    assert moved["clock"]["now"].startswith("2026-11-30T08:30")
+    [digest] = digests(await sandbox.ctl.chat(LEADERS))
+    assert text_of(digest).startswith("📰 每周简报 · 11月23日周一 – 11月29日周日")
+    await sandbox.post("/sandbox/advance", {"hours": 1})
+    assert len(digests(await sandbox.ctl.chat(LEADERS))) == 1
