@@ -108,17 +108,19 @@ OFFICE_HEAD_LABEL = ("主任", "head of office")
 APPLICANT_LABEL = ("报建单位联系人（未登记）", "applicant (not in the bureau)")
 # What each persona can try first, by role (zh, en).
 ROLE_TRIES = {
-    "director": ("在私聊里审批提交到局长的事项；/urges 看催办统计",
-                 "approve from the private chat; /urges for the urge counts"),
-    "leader": ("在私聊里点「✅ 同意」或「↩️ 退回」；/pending 批量审批，/away 外出由 B 岗代理",
-               "approve or return from the private chat; /pending to bulk-decide, /away to "
-               "hand over to the B post"),
+    "director": ("在私聊里审批提交到局长的事项；/stats 看全局统计和图表，/urges 看催办统计",
+                 "approve from the private chat; /stats for the whole with charts, /urges "
+                 "for the urge counts"),
+    "leader": ("在私聊里点「✅ 同意」或「↩️ 退回」；/pending 批量审批，/stats 看统计，"
+               "/status KP-002 改项目状态",
+               "approve or return from the private chat; /pending to bulk-decide, /stats "
+               "for the figures, /status KP-002 to change a project's status"),
     SECTION_HEAD: ("红灯和催办通知书会发给科长：在私聊里点「✍️」书面答复",
                    "red lights and urge notices reach the section head: answer with ✍️ "
                    "in the private chat"),
-    "handler": ("在项目群发 /report（📎 可附照片）和 /submit 提交审批；退回后补正",
-                "in the project group: /report (📎 add a photo) and /submit for approval; "
-                "supplement what comes back"),
+    "handler": ("在项目群发 /report（📎 可附照片）和 /submit 提交审批；/done 标记节点完成",
+                "in the project group: /report (📎 add a photo), /submit for approval, "
+                "/done when a milestone is reached"),
     "guide": ("临近时限收到🟡黄灯提醒，逾期收到🔴红灯；/projects 看项目灯",
               "gets 🟡 yellow before a due and 🔴 red after it; /projects for the lights"),
     "supervisor": ("收到催办通知书；/urges 看谁被催办了几次",
@@ -126,8 +128,9 @@ ROLE_TRIES = {
     "admin": ("/bind KP-00x 把群绑定到项目；/calendar 看节假日",
               "/bind KP-00x links a group to a project; /calendar for the holidays"),
 }
-APPLICANT_TRIES = ("不在局里登记：看看机器人怎样回应局外人",
-                   "not in the bureau: see how the bot answers an outsider")
+APPLICANT_TRIES = ("不在局里登记：用受理回执上的查询码发 /query 查办理进度",
+                   "not in the bureau: send /query with the code on a receipt to follow an "
+                   "item")
 WEEKDAYS = "一二三四五六日"
 
 
