@@ -62,6 +62,7 @@ from bot.i18n import LOCALES
 from bot.jobs import Jobs, SweepResult
 from bot.scheduling import Timers
 from bot.services import Services
+from bot.telegram import Pace
 from bot.updates import last_handled
 from sandbox.clock import OffsetClock, load_offset, save_offset, working_days_later
 from sandbox.demo import DEMO_CHATS, DEMO_USERS, PEOPLE, PROJECTS, SECTIONS, demo_org_yaml
@@ -89,6 +90,10 @@ NEXT_DUE = "next_due"
 MAX_STOPS = 200
 FLOOD_PER_GROUP_PER_MINUTE = 20
 FLOOD_GLOBAL_PER_SECOND = 30
+# Telegram's 20 messages a minute per group, counted per second here (by the emulator and by
+# the bot's pace alike): a jump packs days of nudges into a moment of real time, which the
+# real minute would hold up for most of a minute.
+GROUP_WINDOW_SECONDS = 1.0
 KEEP_ALIVE_SECONDS = 15.0  # a comment line on an idle event stream: a closed page is noticed
 
 # Every role a demo person can hold, in the order a person's roles are listed: a section
@@ -857,6 +862,8 @@ async def run_sandbox(settings: Settings, *, port: int = 8081, fresh: bool = Fal
         flood_per_group_per_minute=FLOOD_PER_GROUP_PER_MINUTE,
         flood_global_per_second=FLOOD_GLOBAL_PER_SECOND,
     ))
+    emu.flood.configure(emu.flood.per_chat_per_second, FLOOD_PER_GROUP_PER_MINUTE,
+                        FLOOD_GLOBAL_PER_SECOND, group_window_seconds=GROUP_WINDOW_SECONDS)
     # Telegram dates its messages when it receives them: in the sandbox, by the sandbox's
     # clock, so a nudge sent right after a jump is dated after the jump.
     emu.world.now = lambda: clock.now().timestamp()
@@ -883,7 +890,8 @@ async def run_sandbox(settings: Settings, *, port: int = 8081, fresh: bool = Fal
             "quiet_hours": settings.quiet_hours if "quiet_hours" in settings.model_fields_set
             else False,
         })
-        app = await create_app(sandbox_settings, clock=clock, token=SANDBOX_TOKEN)
+        app = await create_app(sandbox_settings, clock=clock, token=SANDBOX_TOKEN,
+                               pace=Pace(group_window=GROUP_WINDOW_SECONDS))
         stack.push_async_callback(app.close)
         # The emulator starts numbering updates afresh; the bot would skip ids it handled in
         # an earlier run of the sandbox as redelivered.

@@ -33,8 +33,6 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.async_api import Browser, Page, Route, async_playwright
 
-from bot.telegram import Pace
-from sandbox import runner
 from sandbox.demo import DEMO_CHATS, DEMO_USERS, SUPERVISION_CHAT
 from tests.sandbox.conftest import Running, sandbox_running
 
@@ -243,19 +241,10 @@ async def open_story(browser: Browser, sandbox: Running, viewport: str,
 
 
 @pytest.fixture
-async def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Running]:
-    """The sandbox with the group limit counted per second, not per minute: the story packs
-    days of sandbox time into a minute of real time, where the bot's pace (20 messages a
-    minute per group, edits included) would hold a sweep for most of a minute."""
-    real = runner.create_app
-
-    async def create_app(*args: Any, **kwargs: Any) -> Any:
-        return await real(*args, **kwargs, pace=Pace(group_window=1.0))
-
-    monkeypatch.setattr(runner, "create_app", create_app)
+async def sandbox(tmp_path: Path) -> AsyncIterator[Running]:
+    """The sandbox as the README's first command starts it (the group limit counted per
+    second: see ``sandbox.runner.GROUP_WINDOW_SECONDS``)."""
     async with sandbox_running(tmp_path / "data") as running:
-        await running.post("/_control/set_flood_limits", {
-            "per_group_per_minute": 20, "global_per_second": 30, "group_window_seconds": 1})
         yield running
 
 
