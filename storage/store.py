@@ -703,6 +703,13 @@ class Store:
             col(Case.state) == state, col(Case.closed_at) >= since)
         return [(a, b) for a, b in await self.session.execute(query) if b is not None]
 
+    async def urge_notices_between(self, start: datetime, end: datetime
+                                   ) -> list[tuple[int | None, int | None]]:
+        """(head addressed, their section) of each urge notice issued in [start, end)."""
+        query = select(col(UrgeNotice.head_id), col(UrgeNotice.section_id)).where(
+            col(UrgeNotice.issued_at) >= start, col(UrgeNotice.issued_at) < end)
+        return [(a, b) for a, b in await self.session.execute(query)]
+
     async def urge_sections_since(self, since: datetime) -> list[int | None]:
         """The section of each urge notice issued since then."""
         query = select(col(UrgeNotice.section_id)).where(col(UrgeNotice.issued_at) >= since)

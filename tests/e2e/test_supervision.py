@@ -110,6 +110,8 @@ async def test_urge_counts_for_supervisors_and_their_export(world: World, tmp_pa
     assert "王建国: " in by_person
     wang_line = next(line for line in by_person.splitlines() if line.startswith("王建国"))
     assert wang_line.endswith("/ 1")  # one urge notice
+    # The supervision office hears of every urge notice; it is not the one urged.
+    assert "周正" not in by_person and "钱主任" not in by_person
     monkeypatch.setenv("GREENLIGHT_DATABASE_URL", world.app.settings.db_url)
     export = tmp_path / "urges.xlsx"
     result = await asyncio.to_thread(  # the command runs its own event loop

@@ -83,22 +83,33 @@ def level_group(level: str) -> str | None:
 
 
 async def urge_counts(store: Store, year: int, tz: ZoneInfo) -> UrgeCounts:
-    """Yellow and red pings and urge notices received, per person and per section."""
+    """Yellow and red pings received, and urge notices (催办通知书) addressed, per person and
+    per section. An urge notice counts once, for the section head it was addressed to and
+    that head's section: the supervision office, the leader and the handler hear of it too,
+    but they were not the ones urged."""
     counts = UrgeCounts(year)
     people = {p.id: p for p in await store.people()}
     sections = {s.id: s for s in await store.sections()}
+
+    def count(person_id: int | None, section_id: int | None, group: str) -> None:
+        person = people.get(person_id) if person_id is not None else None
+        if person is not None:
+            counts.people.setdefault(person.id, Counter())[group] += 1
+            counts.names[person.id] = person.name
+        section = sections.get(section_id) if section_id is not None else None
+        counts.sections.setdefault(section_id, Counter())[group] += 1
+        counts.section_names[section_id] = section.name if section else "—"
+
     for nudge in await store.nudges():
         group = level_group(nudge.level)
-        if group is None or nudge.sent_at is None or nudge.channel is Channel.NONE:
-            continue
-        if nudge.sent_at.astimezone(tz).year != year:
+        if group not in ("yellow", "red") or nudge.sent_at is None \
+                or nudge.channel is Channel.NONE or nudge.sent_at.astimezone(tz).year != year:
             continue
         person = people.get(nudge.person_id)
-        if person is None or person.id is None:
-            continue
-        counts.people.setdefault(person.id, Counter())[group] += 1
-        counts.names[person.id] = person.name
-        section = sections.get(person.section_id) if person.section_id else None
-        counts.sections.setdefault(person.section_id, Counter())[group] += 1
-        counts.section_names[person.section_id] = section.name if section else "—"
+        if person is not None:
+            count(person.id, person.section_id, group)
+    start = datetime(year, 1, 1, tzinfo=tz)
+    for head_id, section_id in await store.urge_notices_between(start,
+                                                                 start.replace(year=year + 1)):
+        count(head_id, section_id, "urge")
     return counts
