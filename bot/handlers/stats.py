@@ -3,24 +3,23 @@ spreadsheet."""
 
 from __future__ import annotations
 
-import asyncio
 import tempfile
 from pathlib import Path
 
 from aiogram import Bot, Router
 from aiogram.filters import Command, CommandObject
-from aiogram.types import BufferedInputFile, InputMediaPhoto, Message
+from aiogram.types import BufferedInputFile, Message
 
 from bot.domain.rules.vocabulary import ChatKind, Role
 from bot.domain.usecases.delegation import parse_day
 from bot.domain.usecases.people import Actor, require_actor, require_role
 from bot.domain.usecases.records import period, records, require_exporter
 from bot.domain.usecases.stats import gather
+from bot.flows.charts import chart_album
 from bot.flows.context import GROUP_TYPES
 from bot.i18n import Translator
 from bot.records_export import KINDS, write_records
 from bot.services import Services
-from bot.views.charts import stats_charts
 from bot.views.stats import stats_text
 from storage.store import Store
 
@@ -39,9 +38,7 @@ async def stats_command(message: Message, actor: Actor | None, store: Store,
             return
     stats = await gather(store, services.now(), services.calendar, services.settings.tz)
     await message.reply(stats_text(t, stats))
-    charts = await asyncio.to_thread(stats_charts, t, stats)  # a second of CPU, off the loop
-    await bot.send_media_group(message.chat.id, [
-        InputMediaPhoto(media=BufferedInputFile(png, filename=name)) for name, png in charts])
+    await bot.send_media_group(message.chat.id, await chart_album(t, stats))
 
 
 async def export_command(message: Message, command: CommandObject, actor: Actor | None,
