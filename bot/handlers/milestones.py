@@ -115,11 +115,10 @@ async def due_command(message: Message, command: CommandObject, actor: Actor | N
     milestone = await pick_milestone(store, project, rest[0])
     changed = await move_due(store, actor, project, milestone, parse_day(rest[1], today),
                              " ".join(rest[2:]), now=now, today=today, policy=services.policy)
-    reason = " ".join(" ".join(rest[2:]).split())
     upcoming = await current_milestone(store, project, now, services.calendar, services.policy)
-    await message.reply(moved_text(t, changed, actor.person, reason, upcoming))
+    await message.reply(moved_text(t, changed, actor.person, upcoming))
     await _tell_group(bot, store, services, project, message.chat.id,
-                      lambda g: moved_text(g, changed, actor.person, reason, upcoming))
+                      lambda g: moved_text(g, changed, actor.person, upcoming))
 
 
 async def status_command(message: Message, command: CommandObject, actor: Actor | None,

@@ -30,7 +30,7 @@ def reached_text(t: Translator, changed: Changed, who: Person,
     ])
 
 
-def moved_text(t: Translator, changed: Changed, who: Person, reason: str,
+def moved_text(t: Translator, changed: Changed, who: Person,
                upcoming: MilestoneStatus | None) -> Markup:
     milestone = changed.milestone
     assert milestone is not None
@@ -42,7 +42,7 @@ def moved_text(t: Translator, changed: Changed, who: Person, reason: str,
             title=esc(milestone.title), to=t.day(milestone.due_on),
             before=t.day(before) if before is not None else "?",
             who=esc(who.name)),
-        t.gettext("Reason: {reason}").format(reason=esc(reason)),
+        t.gettext("Reason: {reason}").format(reason=esc(changed.reason)),
         _next(t, upcoming),
     ])
 

@@ -39,6 +39,7 @@ class Changed:
     milestone: Milestone | None  # the milestone changed (None: the project's status)
     due_before: date | None = None
     status_before: ProjectStatus | None = None
+    reason: str = ""  # why a due date moved, as recorded
 
 
 def may_steer(actor: Actor, project: Project) -> bool:
@@ -104,7 +105,7 @@ async def move_due(store: Store, actor: Actor, project: Project, milestone: Mile
                       data={"milestone": milestone.seq, "title": milestone.title,
                             "from": before.isoformat(), "to": due.isoformat(),
                             "reason": reason})
-    return Changed(project, milestone, due_before=before)
+    return Changed(project, milestone, due_before=before, reason=reason)
 
 
 async def set_status(store: Store, actor: Actor, project: Project, word: str, *,
