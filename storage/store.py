@@ -703,17 +703,15 @@ class Store:
             col(Case.state) == state, col(Case.closed_at) >= since)
         return [(a, b) for a, b in await self.session.execute(query) if b is not None]
 
-    async def urge_notices_between(self, start: datetime, end: datetime
+    async def urge_notices_between(self, start: datetime, end: datetime | None = None
                                    ) -> list[tuple[int | None, int | None]]:
-        """(head addressed, their section) of each urge notice issued in [start, end)."""
+        """(head addressed, their section) of each urge notice issued in [start, end), or
+        since ``start`` when no end is given."""
         query = select(col(UrgeNotice.head_id), col(UrgeNotice.section_id)).where(
-            col(UrgeNotice.issued_at) >= start, col(UrgeNotice.issued_at) < end)
+            col(UrgeNotice.issued_at) >= start)
+        if end is not None:
+            query = query.where(col(UrgeNotice.issued_at) < end)
         return [(a, b) for a, b in await self.session.execute(query)]
-
-    async def urge_sections_since(self, since: datetime) -> list[int | None]:
-        """The section of each urge notice issued since then."""
-        query = select(col(UrgeNotice.section_id)).where(col(UrgeNotice.issued_at) >= since)
-        return list(await self.session.scalars(query))
 
     # -- the weekly digest ---------------------------------------------------------------------
 

@@ -114,7 +114,7 @@ async def gather(store: Store, now: datetime, calendar: WorkCalendar, tz: ZoneIn
                 week.on_time += 1
             else:
                 week.late += 1
-    for section_id in await store.urge_sections_since(since):
+    for _head, section_id in await store.urge_notices_between(since):
         section(section_id).urges += 1
     people: dict[int, PersonLine] = {}
     who = {p.id: p.name for p in await store.people()}
