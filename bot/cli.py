@@ -352,7 +352,7 @@ def _export_command(kind: str) -> Callable[..., None]:
             start, end = period(start_day, end_day, settings.tz)
             async with _store(settings) as store:
                 total, rows = await records(store, kind, start, end, now=now,
-                                            calendar=await _calendar(settings),
+                                            calendar=await _calendar(settings, store),
                                             tz=settings.tz)
                 with typer.progressbar(length=total, label=f"{kind}: {total:,} rows",
                                        file=sys.stderr) as bar:
@@ -518,13 +518,17 @@ async def _store(settings: Settings) -> AsyncIterator[Store]:
         await engine.dispose()
 
 
-async def _calendar(settings: Settings) -> WorkCalendar:
+async def _calendar(settings: Settings, store: Store | None = None) -> WorkCalendar:
+    """The working-day calendar with the database's overrides, read through ``store`` when
+    the command has one open already."""
     from bot.domain.rules.clock import SystemClock
     from bot.services import Services
 
     services = Services.from_settings(settings, SystemClock())
-    async with _store(settings) as store:
+    if store is not None:
         return await services.reload_calendar(store)
+    async with _store(settings) as own:
+        return await services.reload_calendar(own)
 
 
 def main() -> None:
