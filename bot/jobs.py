@@ -14,13 +14,12 @@ from datetime import date, datetime
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
-from aiogram.types import BufferedInputFile, InputMediaPhoto
 from markupsafe import Markup
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.domain.rules.calendar import WorkCalendar
-from bot.domain.rules.digest import due_digest
+from bot.domain.rules.digest import DueDigest, due_digest
 from bot.domain.rules.ladder import RungKind
 from bot.domain.rules.policy import Policy
 from bot.domain.rules.turns import turn_holders
@@ -29,6 +28,7 @@ from bot.domain.usecases import nudging
 from bot.domain.usecases.approvals import Outcome, deem_approved, deemable_steps
 from bot.domain.usecases.digest import weekly
 from bot.flows.announce import announce
+from bot.flows.charts import chart_album
 from bot.flows.delivery import send_private, send_to_person
 from bot.flows.publishing import keep_reminder, reminder_buttons, reply_to_message, sync_cards
 from bot.flows.urge_copies import keep_urge_copy
@@ -36,7 +36,6 @@ from bot.scheduling import Timers
 from bot.services import Services
 from bot.shared_state import RedisTurn
 from bot.status import record_sweep
-from bot.views.charts import stats_charts
 from bot.views.digest import weekly_digest_text
 from bot.views.nudges import (
     decide_hint,
@@ -213,23 +212,27 @@ class Jobs:
                                                           office=True)
                     await store.commit()  # each window's claims kept before the next is read
                     set_aside += len(plan.nudges) + len(plan.urges)
-                when = self.services.settings.digest_time
-                due = due_digest(now.astimezone(self.services.settings.tz), when,
-                                 self.services.calendar) if when else None
+                due = self._due_digest(now)
                 if due is not None and (claim := await store.claim_digest(due.week, now)):
                     claim.error = "already past when the bureau was set up"
                     await store.save(claim)
                     await store.commit()
         return set_aside
 
+    def _due_digest(self, now: datetime) -> DueDigest | None:
+        settings = self.services.settings
+        when = settings.digest_time
+        if when is None:
+            return None
+        return due_digest(now.astimezone(settings.tz), when, self.services.calendar)
+
     async def weekly_digest(self) -> bool:
         """The week's digest to the leaders' group(s), when due (see ``rules.digest``): claimed
         first, so it goes once; a send that fails gives the claim back, for the next run."""
         services = self.services
-        when = services.settings.digest_time
         now = services.now()
         tz = services.settings.tz
-        due = due_digest(now.astimezone(tz), when, services.calendar) if when else None
+        due = self._due_digest(now)
         if due is None:
             return False
         async with self.sessions() as session:
@@ -243,13 +246,11 @@ class Jobs:
                 digest = await weekly(store, due, now, services.calendar, tz)
                 t = services.rendering.for_group()
                 text = weekly_digest_text(t, digest)
-                charts = await asyncio.to_thread(stats_charts, t, digest.stats)
+                album = await chart_album(t, digest.stats)
                 try:
                     for chat in chats:
                         await self.bot.send_message(chat.tg_chat_id, text)
-                        await self.bot.send_media_group(chat.tg_chat_id, [
-                            InputMediaPhoto(media=BufferedInputFile(png, filename=name))
-                            for name, png in charts])
+                        await self.bot.send_media_group(chat.tg_chat_id, album)
                 except TelegramAPIError as exc:
                     log.warning("weekly digest %s not sent (%s): tried again at the next run",
                                 due.week, exc)
@@ -536,20 +537,6 @@ async def plan_windows(store: Store, now: datetime, calendar: WorkCalendar, poli
     await planning.finish(None if every_year else years)
     await store.commit()
     yield planning.result
-
-
-async def plan_nudges(store: Store, now: datetime, calendar: WorkCalendar, policy: Policy,
-                      ladders: nudging.CaseLadders, *, every_year: bool = False
-                      ) -> nudging.Plan:
-    """Every window's plan in one (for a look at a whole sweep's claims, without delivery)."""
-    whole = nudging.Plan()
-    async for plan in plan_windows(store, now, calendar, policy, ladders,
-                                   every_year=every_year):
-        whole.nudges += plan.nudges
-        whole.urges += plan.urges
-        whole.uncertain_years += plan.uncertain_years
-        whole.looked_at += plan.looked_at
-    return whole
 
 
 async def _adopted(store: Store, item: nudging.PlannedNudge) -> nudging.PlannedNudge:

@@ -24,7 +24,7 @@ from bot.domain.rules.vocabulary import Decision
 from bot.domain.usecases import nudging
 from bot.domain.usecases.approvals import decide, submit_case, withdraw
 from bot.domain.usecases.people import identify
-from bot.jobs import plan_nudges, plan_windows
+from bot.jobs import plan_windows
 from sandbox.demo import DEMO_USERS
 from storage.db import SessionFactory
 from storage.models import Milestone, Nudge, Step
@@ -57,6 +57,18 @@ async def quiet(bureau: SessionFactory) -> SessionFactory:
             milestone.done_on = MONDAY.date()
         await store.commit()
     return bureau
+
+
+async def plan_nudges(store: Store, now: datetime, calendar: WorkCalendar, policy: Policy,
+                      ladders: nudging.CaseLadders) -> nudging.Plan:
+    """Every window's plan of a sweep in one, without delivery: a look at all its claims."""
+    whole = nudging.Plan()
+    async for plan in plan_windows(store, now, calendar, policy, ladders):
+        whole.nudges += plan.nudges
+        whole.urges += plan.urges
+        whole.uncertain_years += plan.uncertain_years
+        whole.looked_at += plan.looked_at
+    return whole
 
 
 async def submit_items(sessions: SessionFactory, count: int) -> list[int]:
