@@ -55,10 +55,25 @@ def _enum(enum: type[StrEnum], length: int, *, index: bool = False, nullable: bo
                  nullable=nullable, index=index)
 
 
+class Unit(SQLModel, table=True):
+    """One level of the organisation (city, district or county, township), any depth.
+
+    ``path`` is the materialized path of ids from the root down, e.g. ``/1/4/9/``: a subtree is
+    every unit whose path starts with its root's, one indexed query on both databases, with no
+    walk of the tree per row. Rows outside any unit (``unit_id`` null) belong to the root."""
+
+    id: int = Field(default=None, primary_key=True)  # set by the database on flush
+    code: str = Field(unique=True, max_length=64)
+    name: str = Field(max_length=200)
+    parent_id: int | None = Field(default=None, foreign_key="unit.id")
+    path: str = Field(default="/", max_length=255, index=True)
+
+
 class Section(SQLModel, table=True):
     id: int = Field(default=None, primary_key=True)  # set by the database on flush
     code: str = Field(unique=True, max_length=64)
     name: str = Field(max_length=200)
+    unit_id: int | None = Field(default=None, foreign_key="unit.id", index=True)
     # The section head is a person; the FK is added after both tables exist (a cycle).
     head_id: int | None = Field(
         default=None,
@@ -77,6 +92,7 @@ class Person(SQLModel, table=True):
     locale: str | None = Field(default=None, max_length=8)
     locale_chosen: bool = False  # set by the person (/lang): an org import leaves it be
     section_id: int | None = Field(default=None, foreign_key="section.id")
+    unit_id: int | None = Field(default=None, foreign_key="unit.id", index=True)
     backup_id: int | None = Field(default=None, foreign_key="person.id")  # the B post
     started_at: datetime | None = _utc()  # opened a private chat
     dm_blocked: bool = False  # Telegram refused a private message (403)
@@ -95,6 +111,7 @@ class Chat(SQLModel, table=True):
     tg_chat_id: int = Field(sa_type=BigInteger, unique=True)
     kind: ChatKind = _enum(ChatKind, 32)
     title: str = Field(default="", max_length=255)
+    unit_id: int | None = Field(default=None, foreign_key="unit.id", index=True)
 
 
 class Project(SQLModel, table=True):
@@ -104,6 +121,7 @@ class Project(SQLModel, table=True):
     status: ProjectStatus = _enum(ProjectStatus, 32)
     leader_id: int | None = Field(default=None, foreign_key="person.id")
     section_id: int | None = Field(default=None, foreign_key="section.id")
+    unit_id: int | None = Field(default=None, foreign_key="unit.id", index=True)
     work_plan: str = Field(default="", sa_type=Text)
     follow_through: str = Field(default="", sa_type=Text)
     green_channel: bool = False

@@ -13,7 +13,17 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import ScalarResult, Select, bindparam, delete, func, select, update
+from sqlalchemy import (
+    ColumnElement,
+    ScalarResult,
+    Select,
+    bindparam,
+    delete,
+    func,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,6 +31,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import SQLModel, col
 
 from bot.domain.rules.casetypes import TimeoutPolicy
+from bot.domain.rules.scope import Scope
 from bot.domain.rules.vocabulary import (
     AssignmentState,
     CardKind,
@@ -57,6 +68,7 @@ from storage.models import (
     RoleGrant,
     Section,
     Step,
+    Unit,
     UrgeCopy,
     UrgeNotice,
     WeeklyDigest,
@@ -108,6 +120,13 @@ _MILESTONES = (select(Milestone).where(col(Milestone.project_id) == bindparam("p
 _IS_MEMBER = select(col(ProjectMember.id)).where(
     col(ProjectMember.project_id) == bindparam("project"),
     col(ProjectMember.person_id) == bindparam("person")).limit(1)
+
+
+def project_in(scope: Scope) -> ColumnElement[bool]:
+    """The one place a scope becomes SQL: projects of the scope's units."""
+    if scope.unit_ids is None:
+        return true()
+    return col(Project.unit_id).in_(sorted(scope.unit_ids))
 
 
 class Store:
@@ -240,8 +259,33 @@ class Store:
         found = await self.session.execute(_PROJECT_BY_TG_CHAT, {"chat": tg_chat_id})
         return found.scalars().first()
 
-    async def projects(self) -> list[Project]:
-        return await self.all(Project, order_by=Project.code)
+    async def projects(self, scope: Scope | None = None) -> list[Project]:
+        """Every project, or a scope's, by code."""
+        query = select(Project).order_by(col(Project.code))
+        if scope is not None:
+            query = query.where(project_in(scope))
+        return list(await self._fresh(query))
+
+    # -- units ---------------------------------------------------------------------------
+    async def units(self) -> list[Unit]:
+        """The organisation's units, each parent before its children."""
+        return await self.all(Unit, order_by=Unit.path)
+
+    async def subtree_ids(self, unit_id: int) -> frozenset[int]:
+        """A unit and every unit below it: one query on the materialized path."""
+        top = select(col(Unit.path)).where(col(Unit.id) == unit_id).scalar_subquery()
+        query = select(col(Unit.id)).where(col(Unit.path).startswith(top, autoescape=False))
+        return frozenset((await self.session.execute(query)).scalars())
+
+    async def unit_chain(self, unit_id: int | None) -> list[Unit]:
+        """A unit and its ancestors, nearest first (just the root for None)."""
+        unit = await self.get(Unit, unit_id) if unit_id is not None else None
+        if unit is None:
+            return await self.all(Unit, parent_id=None)
+        ids = [int(part) for part in unit.path.strip("/").split("/") if part]
+        rows = {row.id: row for row in await self._fresh(
+            select(Unit).where(col(Unit.id).in_(ids)))}
+        return [rows[i] for i in reversed(ids) if i in rows]
 
     async def milestones(self, project_id: int) -> list[Milestone]:
         return list((await self.session.execute(_MILESTONES, {"project": project_id})).scalars())
