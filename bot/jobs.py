@@ -27,6 +27,7 @@ from bot.domain.rules.vocabulary import Channel, ChatKind, StepState
 from bot.domain.usecases import nudging
 from bot.domain.usecases.approvals import Outcome, deem_approved, deemable_steps
 from bot.domain.usecases.digest import weekly
+from bot.domain.usecases.scope import nearest_chats, scope_of_chat
 from bot.flows.announce import announce
 from bot.flows.charts import chart_album
 from bot.flows.delivery import send_private, send_to_person
@@ -243,12 +244,13 @@ class Jobs:
                 await store.commit()
                 if claim is None:
                     return False
-                digest = await weekly(store, due, now, services.calendar, tz)
                 t = services.rendering.for_group()
-                text = weekly_digest_text(t, digest)
-                album = await chart_album(t, digest.stats)
                 try:
-                    for chat in chats:
+                    for chat in chats:  # each its unit's week
+                        digest = await weekly(store, due, now, services.calendar, tz,
+                                              await scope_of_chat(store, chat))
+                        text = weekly_digest_text(t, digest)
+                        album = await chart_album(t, digest.stats)
                         await self.bot.send_message(chat.tg_chat_id, text)
                         await self.bot.send_media_group(chat.tg_chat_id, album)
                 except TelegramAPIError as exc:
@@ -465,7 +467,9 @@ class Jobs:
         if not office_done:
             t = services.rendering.for_group()
             office_done = True
-            for chat in await store.chats_of_kind(ChatKind.SUPERVISION):
+            # The supervision office of the project's unit, else the nearest one above it.
+            for chat in await nearest_chats(store, planned.subject.project.unit_id,
+                                            ChatKind.SUPERVISION):
                 try:
                     keep_urge_copy(store, urge.id, await self.bot.send_message(
                         chat.tg_chat_id, urge_text(t, planned, section.name if section else None,

@@ -167,10 +167,10 @@ PEOPLE = (
     _Person("lin", "legal", ("guide",)),
     _Person("qian", "office", ("supervisor",)),
     _Person("ma", "office", ("admin",), locale="en"),
-    _Person("dong", "yc-planning", ("leader",)),
+    _Person("dong", "yc-planning", ("leader",), backup="feng"),
     _Person("feng", "yc-planning", ("handler",)),
     _Person("gu", "yc-planning", ("handler",)),
-    _Person("pan", "zh-planning", ("leader", "handler")),
+    _Person("pan", "zh-planning", ("leader", "handler"), backup="tang"),
     _Person("tang", "dy-office", ("handler",)),
     _Person("xu", "dy-office", ("handler",)),
 )

@@ -8,13 +8,15 @@ from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql import Select
 from sqlmodel import col
 
+from bot.domain.rules.scope import WHOLE, Scope
 from storage.models import AuditEvent, Case, Nudge, Person, Project, Section, Step, UrgeNotice
+from storage.store import project_in
 
 PART = 1000
 Query = Select[*tuple[Any, ...]]  # each kind its own columns
@@ -74,23 +76,40 @@ QUERIES: dict[str, tuple[Callable[[datetime, datetime], Query], Any]] = {
     "cases": (_cases, Case.id), "steps": (_steps, Step.id), "nudges": (_nudges, Nudge.id),
     "audit": (_audit, AuditEvent.id), "supervision": (_supervision, UrgeNotice.id),
 }
+# The audit trail is the whole organisation's chain: it has no unit to narrow it to.
+UNSCOPED = frozenset({"audit"})
+
+
+def _in(kind: str, scope: Scope) -> ColumnElement[bool]:
+    """A kind's rows within a scope: a project's, or (nudges) a person's unit."""
+    if scope.unit_ids is None:
+        return true()
+    if kind in UNSCOPED:
+        raise ValueError(f"{kind} records have no unit")
+    if kind == "nudges":
+        return col(Person.unit_id).in_(sorted(scope.unit_ids))
+    return project_in(scope)
 
 
 class Records:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+    def __init__(self, session: AsyncSession, scope: Scope = WHOLE) -> None:
+        self.session, self.scope = session, scope
+
+    def _query(self, kind: str, start: datetime, end: datetime) -> Query:
+        build, _ = QUERIES[kind]
+        return build(start, end).where(_in(kind, self.scope))
 
     async def count(self, kind: str, start: datetime, end: datetime) -> int:
-        build, _ = QUERIES[kind]
-        query = select(func.count()).select_from(build(start, end).subquery())
+        query = select(func.count()).select_from(self._query(kind, start, end).subquery())
         return int((await self.session.execute(query)).scalar_one())
 
     async def rows(self, kind: str, start: datetime, end: datetime
                    ) -> AsyncIterator[tuple[Any, ...]]:
-        build, key = QUERIES[kind]
+        _, key = QUERIES[kind]
         after = 0
         while True:
-            query = build(start, end).where(col(key) > after).order_by(col(key)).limit(PART)
+            query = (self._query(kind, start, end).where(col(key) > after).order_by(col(key))
+                     .limit(PART))
             part = [tuple(row) for row in await self.session.execute(query)]
             for row in part:
                 yield row

@@ -31,7 +31,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import SQLModel, col
 
 from bot.domain.rules.casetypes import TimeoutPolicy
-from bot.domain.rules.scope import Scope
+from bot.domain.rules.scope import WHOLE, Scope
 from bot.domain.rules.vocabulary import (
     AssignmentState,
     CardKind,
@@ -717,7 +717,7 @@ class Store:
 
     # -- /stats: what leaders read at a glance -------------------------------------------------
 
-    async def steps_for_stats(self, since: datetime
+    async def steps_for_stats(self, since: datetime, scope: Scope = WHOLE
                               ) -> list[tuple[int | None, StepState, datetime, datetime | None]]:
         """(section of the project, state, due, closed at) of every step with a due that is
         open now or was closed since then."""
@@ -725,34 +725,40 @@ class Store:
                         col(Step.closed_at))
                  .join(Case, col(Case.id) == col(Step.case_id))
                  .join(Project, col(Project.id) == col(Case.project_id))
-                 .where(col(Step.due_at).is_not(None),
+                 .where(col(Step.due_at).is_not(None), project_in(scope),
                         (col(Step.state) == StepState.OPEN) | (col(Step.closed_at) >= since)))
         return [(a, b, c, d) for a, b, c, d in await self.session.execute(query)
                 if c is not None]
 
-    async def decisions_for_stats(self, since: datetime
+    async def decisions_for_stats(self, since: datetime, scope: Scope = WHOLE
                                   ) -> list[tuple[int, datetime, datetime]]:
         """(person, decided at, the step's due) of every decision since then on a step with a
         due."""
         query = (select(col(Assignment.person_id), col(Assignment.decided_at), col(Step.due_at))
                  .join(Step, col(Step.id) == col(Assignment.step_id))
-                 .where(col(Assignment.decided_at) >= since, col(Step.due_at).is_not(None)))
+                 .join(Case, col(Case.id) == col(Step.case_id))
+                 .join(Project, col(Project.id) == col(Case.project_id))
+                 .where(col(Assignment.decided_at) >= since, col(Step.due_at).is_not(None),
+                        project_in(scope)))
         return [(int(a), b, c) for a, b, c in await self.session.execute(query)
                 if b is not None and c is not None]
 
-    async def cases_closed_since(self, since: datetime, state: CaseState
+    async def cases_closed_since(self, since: datetime, state: CaseState, scope: Scope = WHOLE
                                  ) -> list[tuple[datetime, datetime]]:
         """(created at, closed at) of the cases closed in ``state`` since then."""
-        query = select(col(Case.created_at), col(Case.closed_at)).where(
-            col(Case.state) == state, col(Case.closed_at) >= since)
+        query = (select(col(Case.created_at), col(Case.closed_at))
+                 .join(Project, col(Project.id) == col(Case.project_id))
+                 .where(col(Case.state) == state, col(Case.closed_at) >= since,
+                        project_in(scope)))
         return [(a, b) for a, b in await self.session.execute(query) if b is not None]
 
-    async def urge_notices_between(self, start: datetime, end: datetime | None = None
-                                   ) -> list[tuple[int | None, int | None]]:
+    async def urge_notices_between(self, start: datetime, end: datetime | None = None,
+                                   scope: Scope = WHOLE) -> list[tuple[int | None, int | None]]:
         """(head addressed, their section) of each urge notice issued in [start, end), or
         since ``start`` when no end is given."""
-        query = select(col(UrgeNotice.head_id), col(UrgeNotice.section_id)).where(
-            col(UrgeNotice.issued_at) >= start)
+        query = (select(col(UrgeNotice.head_id), col(UrgeNotice.section_id))
+                 .join(Project, col(Project.id) == col(UrgeNotice.project_id))
+                 .where(col(UrgeNotice.issued_at) >= start, project_in(scope)))
         if end is not None:
             query = query.where(col(UrgeNotice.issued_at) < end)
         return [(a, b) for a, b in await self.session.execute(query)]
@@ -764,41 +770,44 @@ class Store:
         digest = WeeklyDigest(week=week, claimed_at=at)
         return digest if await self.insert_once(digest) else None
 
-    async def approved_between(self, start: datetime, end: datetime) -> list[tuple[str, str]]:
+    async def approved_between(self, start: datetime, end: datetime, scope: Scope = WHOLE
+                               ) -> list[tuple[str, str]]:
         """(project code, title) of the cases approved in [start, end)."""
         query = (select(col(Project.code), col(Case.title))
                  .join(Project, col(Project.id) == col(Case.project_id))
                  .where(col(Case.state) == CaseState.APPROVED, col(Case.closed_at) >= start,
-                        col(Case.closed_at) < end).order_by(col(Case.closed_at)))
+                        col(Case.closed_at) < end, project_in(scope))
+                 .order_by(col(Case.closed_at)))
         return [(a, b) for a, b in await self.session.execute(query)]
 
-    async def milestones_between(self, start: date, end: date, *, reached: bool
-                                 ) -> list[tuple[str, str]]:
+    async def milestones_between(self, start: date, end: date, *, reached: bool,
+                                 scope: Scope = WHOLE) -> list[tuple[str, str]]:
         """(project code, title) of the milestones reached in [start, end) (``reached``), or
         of those due then and not reached by their day."""
         day = col(Milestone.done_on) if reached else col(Milestone.due_on)
         query = (select(col(Project.code), col(Milestone.title))
                  .join(Project, col(Project.id) == col(Milestone.project_id))
-                 .where(day >= start, day < end).order_by(day))
+                 .where(day >= start, day < end, project_in(scope)).order_by(day))
         if not reached:
             query = query.where(col(Milestone.done_on).is_(None)
                                 | (col(Milestone.done_on) > col(Milestone.due_on)))
         return [(a, b) for a, b in await self.session.execute(query)]
 
-    async def steps_turned_red(self, start: datetime, end: datetime
+    async def steps_turned_red(self, start: datetime, end: datetime, scope: Scope = WHOLE
                                ) -> list[tuple[str, str, str]]:
         """(project code, case title, step name) of the steps whose due fell in [start, end)
         while they were open: still open now, or closed after it."""
         query = (select(col(Project.code), col(Case.title), col(Step.name))
                  .join(Case, col(Case.id) == col(Step.case_id))
                  .join(Project, col(Project.id) == col(Case.project_id))
-                 .where(col(Step.due_at) >= start, col(Step.due_at) < end,
+                 .where(col(Step.due_at) >= start, col(Step.due_at) < end, project_in(scope),
                         (col(Step.state) == StepState.OPEN)
                         | (col(Step.closed_at) > col(Step.due_at)))
                  .order_by(col(Step.due_at)))
         return [(a, b, c) for a, b, c in await self.session.execute(query)]
 
-    async def late_steps(self, now: datetime) -> list[tuple[str, str, str, datetime, str]]:
+    async def late_steps(self, now: datetime, scope: Scope = WHOLE
+                         ) -> list[tuple[str, str, str, datetime, str]]:
         """(project code, case title, step name, due, a name whose turn it is) of each open
         step past its due, one row per person it waits for, the longest late first."""
         query = (select(col(Project.code), col(Case.title), col(Step.name), col(Step.due_at),
@@ -808,7 +817,7 @@ class Store:
                  .join(Assignment, col(Assignment.step_id) == col(Step.id))
                  .join(Person, col(Person.id) == col(Assignment.person_id))
                  .where(col(Step.state) == StepState.OPEN, col(Step.due_at) < now,
-                        col(Assignment.state) == AssignmentState.PENDING)
+                        col(Assignment.state) == AssignmentState.PENDING, project_in(scope))
                  .order_by(col(Step.due_at), col(Step.id), col(Person.name)))
         return [(a, b, c, d, e) for a, b, c, d, e in await self.session.execute(query)
                 if d is not None]

@@ -9,6 +9,7 @@ from aiogram.types import Message
 from bot.domain.usecases.access import require_known_place
 from bot.domain.usecases.people import Actor, require_actor
 from bot.domain.usecases.projects import bind_group, overview, rollup
+from bot.domain.usecases.scope import scope_of
 from bot.flows.context import GROUP_TYPES, place_of
 from bot.i18n import Translator
 from bot.services import Services
@@ -22,9 +23,10 @@ MOVE = "move"  # /bind CODE move: the project's work group moves here from where
 async def projects_command(message: Message, actor: Actor | None, store: Store,
                            services: Services, t: Translator) -> None:
     assert message.from_user is not None
-    require_actor(actor, message.from_user.id)
+    actor = require_actor(actor, message.from_user.id)
     require_known_place(await place_of(store, message))
-    lines = await overview(store, services.now(), services.calendar, services.policy)
+    lines = await overview(store, services.now(), services.calendar, services.policy,
+                           await scope_of(store, actor.person))
     await message.reply(projects_list(t, lines, rollup(lines)))
 
 

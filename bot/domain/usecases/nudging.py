@@ -51,6 +51,7 @@ from bot.domain.rules.vocabulary import (
     StepState,
 )
 from bot.domain.usecases.approvals import case_type_from
+from bot.domain.usecases.scope import nearest_with_role
 from storage.models import (
     Assignment,
     Case,
@@ -405,7 +406,7 @@ class _Planner:
         self.projects: dict[int, Project | None] = {}
         self.members: dict[tuple[int, str], list[Person]] = {}
         self.heads: dict[int, int | None] = {}
-        self.roles: dict[str, list[Person]] = {}
+        self.roles: dict[tuple[str, int | None], list[Person]] = {}
         self.steps: dict[int, Step] = {}
         self.cases: dict[int, Case] = {}
         self.assignments: dict[int, list[Assignment]] = {}
@@ -467,10 +468,11 @@ class _Planner:
             self.members[project_id, role] = list(await self.store.members(project_id, role))
         return self.members[project_id, role]
 
-    async def _with_role(self, role: str) -> list[Person]:
-        if role not in self.roles:
-            self.roles[role] = list(await self.store.people_with_role(role))
-        return self.roles[role]
+    async def _with_role(self, role: str, unit_id: int | None = None) -> list[Person]:
+        """The role's holders for a unit's project (the nearest level that has any)."""
+        if (role, unit_id) not in self.roles:
+            self.roles[role, unit_id] = await nearest_with_role(self.store, unit_id, role)
+        return self.roles[role, unit_id]
 
     async def _assignments(self, step_id: int) -> list[Assignment]:
         if step_id not in self.assignments:
@@ -498,9 +500,9 @@ class _Planner:
             elif who is Audience.SECTION_HEAD:
                 people = [await self.person(await self._head_id(project))]
             elif who is Audience.DIRECTOR:
-                people = list(await self._with_role(Role.DIRECTOR))
+                people = list(await self._with_role(Role.DIRECTOR, project.unit_id))
             elif who is Audience.SUPERVISION:
-                people = list(await self._with_role(Role.SUPERVISOR))
+                people = list(await self._with_role(Role.SUPERVISOR, project.unit_id))
             for person in people:
                 if person is not None and person.active:
                     found.setdefault(person.id, person)

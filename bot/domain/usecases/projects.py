@@ -10,9 +10,11 @@ from bot.domain.rules.calendar import WorkCalendar
 from bot.domain.rules.errors import GroupTaken, NotAllowed, ProjectHasGroup, UnknownProject
 from bot.domain.rules.lights import light, worst
 from bot.domain.rules.policy import Policy
+from bot.domain.rules.scope import WHOLE, Scope
 from bot.domain.rules.vocabulary import ChatKind, Light, ProjectStatus, Role
 from bot.domain.usecases.people import Actor
 from bot.domain.usecases.reporting import MilestoneStatus, current_milestone
+from bot.domain.usecases.scope import within_reach
 from storage.models import Chat, Project
 from storage.store import Store
 
@@ -42,10 +44,10 @@ async def project_light(store: Store, project: Project, now: datetime, calendar:
 
 
 async def overview(store: Store, now: datetime, calendar: WorkCalendar,
-                   policy: Policy) -> list[ProjectLine]:
-    """Every project, late ones first, then by code."""
+                   policy: Policy, scope: Scope = WHOLE) -> list[ProjectLine]:
+    """Every project of the scope, late ones first, then by code."""
     lines = []
-    for project in await store.projects():
+    for project in await store.projects(scope):
         project_light_, milestone, open_cases = await project_light(
             store, project, now, calendar, policy)
         lines.append(ProjectLine(project, project_light_, milestone, open_cases))
@@ -67,6 +69,8 @@ async def bind_group(store: Store, actor: Actor, code: str, *, tg_chat_id: int, 
     project = await store.project_by_code(code)
     if project is None:
         raise UnknownProject(code=code)
+    if not await within_reach(store, actor.person, project.unit_id):
+        raise NotAllowed(action="bind")
     chat = await store.chat_by_tg(tg_chat_id)
     owner = await store.project_of_chat(chat.id) if chat and chat.id else None
     if owner is not None and owner.id != project.id:
@@ -75,9 +79,10 @@ async def bind_group(store: Store, actor: Actor, code: str, *, tg_chat_id: int, 
     if current is not None and current.tg_chat_id != tg_chat_id and not move:
         raise ProjectHasGroup(code=project.code, title=current.title or "")
     if chat is None:
-        chat = await store.save(Chat(tg_chat_id=tg_chat_id, kind=ChatKind.PROJECT, title=title))
+        chat = await store.save(Chat(tg_chat_id=tg_chat_id, kind=ChatKind.PROJECT, title=title,
+                                     unit_id=project.unit_id))
     else:
-        chat.kind, chat.title = ChatKind.PROJECT, title
+        chat.kind, chat.title, chat.unit_id = ChatKind.PROJECT, title, project.unit_id
     project.chat_id = chat.id
     await store.audit(at=now, actor_id=actor.id, action="project.bound",
                       subject=f"project:{project.code}",
