@@ -170,7 +170,8 @@ PEOPLE = (
     _Person("dong", "yc-planning", ("leader",), backup="feng"),
     _Person("feng", "yc-planning", ("handler",)),
     _Person("gu", "yc-planning", ("handler",)),
-    _Person("pan", "zh-planning", ("leader", "handler"), backup="tang"),
+    # 珠晖区分局's head: the district's director, who decides its township's permits too
+    _Person("pan", "zh-planning", ("director", "handler"), backup="tang"),
     _Person("tang", "dy-office", ("handler",)),
     _Person("xu", "dy-office", ("handler",)),
 )
