@@ -343,17 +343,32 @@ class Store:
     async def paused_step(self, case_id: int, round_: int) -> Step | None:
         return await self.one(Step, case_id=case_id, round=round_, state=StepState.PAUSED)
 
-    async def pending_cases(self, project_id: int) -> list[Case]:
-        return await self.all(Case, order_by=Case.id, project_id=project_id,
-                              state=CaseState.PENDING)
-
-    async def open_steps_of_project(self, project_id: int) -> list[Step]:
-        """The open steps of the project's pending cases, in one query."""
-        query = (select(Step).join(Case, col(Case.id) == col(Step.case_id))
-                 .where(col(Case.project_id) == project_id, col(Case.state) == CaseState.PENDING,
-                        col(Step.state) == StepState.OPEN)
-                 .order_by(col(Step.id)))
+    # -- the roll-up: a fixed number of queries however many projects ---------------------
+    async def open_milestones(self, scope: Scope) -> list[Milestone]:
+        """The milestones not reached yet of the scope's projects, by project and order."""
+        query = (select(Milestone).join(Project, col(Project.id) == col(Milestone.project_id))
+                 .where(col(Milestone.done_on).is_(None), project_in(scope))
+                 .order_by(col(Milestone.project_id), col(Milestone.seq)))
         return list(await self._fresh(query))
+
+    async def open_step_dues(self, scope: Scope) -> list[tuple[int, datetime, int]]:
+        """(project, due, limit in days) of the open steps of pending cases, each distinct
+        triple once: what the projects' lights need, not every step."""
+        query = (select(col(Case.project_id), col(Step.due_at), col(Step.limit_days))
+                 .join(Case, col(Case.id) == col(Step.case_id))
+                 .join(Project, col(Project.id) == col(Case.project_id))
+                 .where(col(Case.state) == CaseState.PENDING, col(Step.state) == StepState.OPEN,
+                        col(Step.due_at).is_not(None), project_in(scope))
+                 .group_by(col(Case.project_id), col(Step.due_at), col(Step.limit_days)))
+        return [(a, b, c) for a, b, c in await self.session.execute(query) if b is not None]
+
+    async def pending_case_counts(self, scope: Scope) -> dict[int, int]:
+        """How many pending cases each of the scope's projects has (none: absent)."""
+        query = (select(col(Case.project_id), func.count())
+                 .join(Project, col(Project.id) == col(Case.project_id))
+                 .where(col(Case.state) == CaseState.PENDING, project_in(scope))
+                 .group_by(col(Case.project_id)))
+        return {a: b for a, b in await self.session.execute(query)}
 
     async def successor_of(self, assignment_id: int) -> Assignment | None:
         """Whoever a turn was transferred to."""
