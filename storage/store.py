@@ -271,6 +271,11 @@ class Store:
         """The organisation's units, each parent before its children."""
         return await self.all(Unit, order_by=Unit.path)
 
+    async def unit_by_code_or_name(self, word: str) -> Unit | None:
+        query = select(Unit).where((func.lower(col(Unit.code)) == word.lower())
+                                   | (col(Unit.name) == word)).order_by(col(Unit.id))
+        return (await self._fresh(query)).first()
+
     async def subtree_ids(self, unit_id: int) -> frozenset[int]:
         """A unit and every unit below it: one query on the materialized path."""
         top = select(col(Unit.path)).where(col(Unit.id) == unit_id).scalar_subquery()

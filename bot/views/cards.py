@@ -60,12 +60,17 @@ def report_card(t: Translator, view: ReportView) -> Markup:
     return clip(Markup("\n").join(lines))
 
 
-def projects_list(t: Translator, lines: list[ProjectLine], counts: Counter[str]) -> Markup:
+def projects_list(t: Translator, lines: list[ProjectLine], counts: Counter[str],
+                  unit: str | None = None) -> Markup:
+    """The roll-up; ``unit`` names whose it is when the organisation has several levels."""
     if not lines:
+        if unit is not None:
+            return t.gettext("{unit}: no key projects.").format(unit=esc(unit))
         return t.gettext("No key projects yet. An administrator can import them with "
                          "<code>greenlight org import</code>.")
-    out = [t.ngettext("<b>{n} key project</b>", "<b>{n} key projects</b>", len(lines)).format(
-        n=len(lines))]
+    title = t.ngettext("<b>{n} key project</b>", "<b>{n} key projects</b>", len(lines)).format(
+        n=len(lines))
+    out = [Markup("🏛 <b>{}</b> · {}").format(unit, title) if unit is not None else title]
     out.append(Markup(" · ").join(
         Markup("{} {}").format(status_label(t, status), counts[status])
         for status in ProjectStatus if counts[status]))
@@ -91,6 +96,7 @@ REFUSALS = {
     "no_project_here": N_("This group is not linked to a key project. An administrator can "
                           "link it with /bind CODE."),
     "unknown_project": N_("There is no key project with the code {code}."),
+    "unknown_unit": N_("There is no unit “{code}” within what you oversee."),
     "too_long": N_("Too long: {length} characters, the limit is {limit}. Please shorten it."),
     "no_approver": N_("Project {project} has no leader in charge to approve it. "
                       "Please ask an administrator."),

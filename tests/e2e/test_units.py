@@ -121,3 +121,36 @@ async def test_a_township_permit_climbs_to_its_district_director(world: World) -
     card = await world.ctl.message(world.cid(KP8), card["message_id"])
     text = text_of(card)
     assert "潘局长" in text and "陈局长" not in text, text
+
+
+async def test_the_city_drills_down_and_a_district_cannot_climb(world: World) -> None:
+    await world.say("chen", "chen", "/projects")
+    shown = await world.last_from_bot("chen")
+    assert text_of(shown).startswith("🏛 市城乡规划管理局 · 重点项目 8 个")
+    assert set(buttons(shown)) == {"🔴1 雁城区分局 (1)", "🟡1 珠晖区分局 (1)"}
+    await world.press("chen", "chen", shown["message_id"], button(shown, "🟡1 珠晖区分局 (1)"))
+    now = await world.ctl.message(world.cid("chen"), shown["message_id"])
+    assert text_of(now).startswith("🏛 珠晖区分局 · 重点项目 1 个")
+    assert codes(text_of(now)) == [KP8]
+    assert set(buttons(now)) == {"🟡1 东阳渡镇 (1)", "⬆ 市城乡规划管理局"}
+    await world.press("chen", "chen", shown["message_id"], button(now, "⬆ 市城乡规划管理局"))
+    back = await world.ctl.message(world.cid("chen"), shown["message_id"])
+    assert text_of(back) == text_of(shown)
+    # By name or code, typed.
+    await world.say("chen", "chen", "/projects yancheng")
+    assert codes(text_of(await world.last_from_bot("chen"))) == ["KP-007"]
+    await world.say("chen", "chen", "/projects 东阳渡镇")
+    assert codes(text_of(await world.last_from_bot("chen"))) == [KP8]
+
+    # 潘局长 (珠晖区) has no ⬆ to the city, cannot name it, nor forge its button.
+    await world.say("pan", "pan", "/projects")
+    mine = await world.last_from_bot("pan")
+    assert set(buttons(mine)) == {"🟡1 东阳渡镇 (1)"}
+    await world.say("pan", "pan", "/projects yancheng")
+    assert text_of(await world.last_from_bot("pan")) == "您管辖范围内没有单位“yancheng”。"
+    async with world.db() as store:
+        city = await store.unit_by_code_or_name("city")
+        assert city is not None
+    pressed = await world.press("pan", "pan", mine["message_id"], f"un:{city.id}", forge=True)
+    assert pressed["answer"]["show_alert"] is True
+    assert "KP-002" not in text_of(await world.ctl.message(world.cid("pan"), mine["message_id"]))

@@ -47,6 +47,12 @@ class UnknownProject(Refusal):
     code = "unknown_project"
 
 
+class UnknownUnit(Refusal):
+    """No unit by that code or name within the asker's reach."""
+
+    code = "unknown_unit"
+
+
 class NotAllowed(Refusal):
     code = "not_allowed"
 

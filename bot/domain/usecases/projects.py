@@ -7,15 +7,21 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.domain.rules.calendar import WorkCalendar
-from bot.domain.rules.errors import GroupTaken, NotAllowed, ProjectHasGroup, UnknownProject
+from bot.domain.rules.errors import (
+    GroupTaken,
+    NotAllowed,
+    ProjectHasGroup,
+    UnknownProject,
+    UnknownUnit,
+)
 from bot.domain.rules.lights import light, milestone_due, worst
 from bot.domain.rules.policy import Policy
 from bot.domain.rules.scope import WHOLE, Scope
 from bot.domain.rules.vocabulary import ChatKind, Light, ProjectStatus, Role
 from bot.domain.usecases.people import Actor
 from bot.domain.usecases.reporting import MilestoneStatus
-from bot.domain.usecases.scope import within_reach
-from storage.models import Chat, Project
+from bot.domain.usecases.scope import scope_of, unit_scope, within_reach
+from storage.models import Chat, Person, Project, Unit
 from storage.store import Store
 
 _DONE = {ProjectStatus.DONE, ProjectStatus.DONE_FOLLOW_UP}
@@ -58,6 +64,49 @@ async def overview(store: Store, now: datetime, calendar: WorkCalendar,
                                  worst(project_lights), current, pending.get(project.id, 0)))
     order = {Light.RED: 0, Light.YELLOW: 1, Light.GREEN: 2, None: 3}
     return sorted(lines, key=lambda line: (order[line.light], line.project.code))
+
+
+@dataclass(frozen=True)
+class UnitLine:
+    """A unit below the roll-up's top, with what its subtree's projects show."""
+
+    unit: Unit
+    projects: int
+    red: int
+    yellow: int
+
+
+@dataclass
+class RollUp:
+    top: Unit | None  # whose subtree (None: a bureau without units)
+    lines: list[ProjectLine]
+    below: list[UnitLine]  # the top's child units, to drill into
+
+
+async def roll_up(store: Store, person: Person, now: datetime, calendar: WorkCalendar,
+                  policy: Policy, unit: str | int | None = None) -> RollUp:
+    """``/projects``: the projects of the asker's subtree, or of a unit within it (by code,
+    name or id: a drill-down), with the top's child units summed up. A unit outside the
+    asker's reach is refused as unknown."""
+    reach = await scope_of(store, person)
+    units = await store.units()
+    if unit is None:
+        top = next((u for u in units if u.id == person.unit_id), None)
+        top = top or next((u for u in units if u.parent_id is None), None)
+    else:
+        top = (next((u for u in units if u.id == unit), None) if isinstance(unit, int)
+               else await store.unit_by_code_or_name(unit))
+        if top is None or not reach.covers(top.id):
+            raise UnknownUnit(code=str(unit))
+    scope = reach if top is None else (await unit_scope(store, top.id)).within(reach)
+    lines = await overview(store, now, calendar, policy, scope)
+    below = []
+    for child in (u for u in units if top is not None and u.parent_id == top.id):
+        inside = {u.id for u in units if u.path.startswith(child.path)}
+        mine = [line for line in lines if line.project.unit_id in inside]
+        below.append(UnitLine(child, len(mine), sum(ln.light is Light.RED for ln in mine),
+                              sum(ln.light is Light.YELLOW for ln in mine)))
+    return RollUp(top, lines, below)
 
 
 def rollup(lines: list[ProjectLine]) -> Counter[str]:
