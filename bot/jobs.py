@@ -24,7 +24,7 @@ from bot.domain.rules.ladder import RungKind
 from bot.domain.rules.policy import Policy
 from bot.domain.rules.turns import turn_holders
 from bot.domain.rules.vocabulary import Channel, ChatKind, StepState
-from bot.domain.usecases import nudging
+from bot.domain.usecases import inquiries, nudging
 from bot.domain.usecases.approvals import Outcome, deem_approved, deemable_steps
 from bot.domain.usecases.digest import weekly
 from bot.domain.usecases.scope import nearest_chats, scope_of_chat
@@ -38,6 +38,8 @@ from bot.services import Services
 from bot.shared_state import RedisTurn
 from bot.status import record_sweep
 from bot.views.digest import weekly_digest_text
+from bot.views.inquiries import reminder_text as inquiry_reminder_text
+from bot.views.keyboards import inquiry_keyboard
 from bot.views.nudges import (
     decide_hint,
     deemed_text,
@@ -49,7 +51,7 @@ from bot.views.nudges import (
 )
 from bot.views.text import localized, mention
 from storage.db import SessionFactory, unit_of_work
-from storage.models import Assignment, Case, Chat, Person, Section, Step
+from storage.models import Assignment, Case, Chat, Nudge, Person, Section, Step
 from storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -128,7 +130,38 @@ class Jobs:
             await self._set_due_timers(store, plan.looked_at)
         self.years_read = True
         await self._refresh_cards(store, touched)
+        await self._remind_inquiries(store, result)
         return result
+
+    async def _remind_inquiries(self, store: Store, result: SweepResult) -> None:
+        """The first-question ledger's reminders: claimed and committed, then sent, each
+        recorded as it went (a failed one is retaken by a later sweep)."""
+        services = self.services
+        now = services.now()
+        if not services.policy.may_nudge(now, services.calendar, False):
+            return
+        due = await inquiries.due_reminders(store, now=now, calendar=services.calendar,
+                                            policy=services.policy)
+        await store.commit()
+        for reminder, nudge_id in due:
+            t = services.rendering.for_person(reminder.person)
+            nudge = await store.get(Nudge, nudge_id)
+            assert nudge is not None
+            try:
+                delivered = await send_private(self.bot, store, reminder.person,
+                                               inquiry_reminder_text(t, reminder),
+                                               inquiry_keyboard(t, reminder.inquiry.id))
+            except TelegramAPIError as exc:
+                log.warning("ledger reminder %s not sent (%s)", nudge_id, exc)
+                nudge.error = str(exc)[:255]
+                await store.save(nudge)
+                await store.commit()
+                result.failed += 1
+                continue
+            await nudging.mark_sent(store, nudge, channel=delivered.channel,
+                                    at=services.now(), error=delivered.error)
+            await store.commit()
+            result.sent += 1
 
     async def _deliver_plan(self, store: Store, plan: nudging.Plan, result: SweepResult
                             ) -> None:

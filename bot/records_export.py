@@ -20,7 +20,7 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
 Format = Literal["xlsx", "csv"]
-KINDS = ("cases", "steps", "nudges", "audit", "supervision", "stats")
+KINDS = ("cases", "steps", "nudges", "audit", "supervision", "asks", "stats")
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,11 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
                     Column("到期", "due", 18), Column("发出", "issued", 18),
                     Column("书面说明时间", "answered", 18), Column("说明人", "answered by", 10),
                     Column("延误原因", "cause", 40), Column("整改措施", "plan", 40)),
+    "asks": (Column("编号", "id", 8), Column("登记时间", "recorded", 18),
+             Column("首问责任人", "first asked", 10), Column("来访人", "asked by", 20),
+             Column("咨询事项", "question", 40), Column("承办人", "owner", 10),
+             Column("答复时限", "due", 18), Column("办结时间", "closed", 18),
+             Column("办结人", "closed by", 10), Column("办理结果", "outcome", 40)),
     "stats": (Column("科室", "section", 16), Column("未办结", "open", 8),
               Column("超期", "late", 8), Column("办结", "closed", 8),
               Column("按时办结", "closed on time", 10), Column("按时率", "on-time rate", 10),

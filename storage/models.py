@@ -292,6 +292,24 @@ class MissingItem(SQLModel, table=True):
     next_at: datetime | None = _utc(index=True)  # when the sweep must look again (see below)
 
 
+class Inquiry(SQLModel, table=True):
+    """A first-question ledger entry (首问负责制台账): whoever is asked first records who asked
+    what, owns it (or hands it to whoever does) until it is closed with its outcome."""
+
+    id: int = Field(default=None, primary_key=True)  # set by the database on flush
+    unit_id: int | None = Field(default=None, foreign_key="unit.id", index=True)
+    asked_id: int = Field(foreign_key="person.id")  # the first person asked (首问责任人)
+    asker: str = Field(max_length=200)  # who asked: a name, a contact
+    question: str = Field(sa_type=Text)
+    owner_id: int = Field(foreign_key="person.id", index=True)  # sees it through
+    created_at: datetime = _utc(nullable=False)
+    due_at: datetime = _utc(nullable=False)  # answered by then (限时办结)
+    closed_at: datetime | None = _utc()
+    closed_by_id: int | None = Field(default=None, foreign_key="person.id")
+    outcome: str | None = Field(default=None, sa_type=Text)
+    next_at: datetime | None = _utc(index=True)  # when the sweep must look again
+
+
 class UrgeNotice(SQLModel, table=True):
     """A formal urge notice (催办通知书), issued once for a late step or milestone; the section
     head answers it in writing with the cause of the delay and a plan."""

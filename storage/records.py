@@ -15,7 +15,17 @@ from sqlalchemy.sql import Select
 from sqlmodel import col
 
 from bot.domain.rules.scope import WHOLE, Scope
-from storage.models import AuditEvent, Case, Nudge, Person, Project, Section, Step, UrgeNotice
+from storage.models import (
+    AuditEvent,
+    Case,
+    Inquiry,
+    Nudge,
+    Person,
+    Project,
+    Section,
+    Step,
+    UrgeNotice,
+)
 from storage.store import project_in
 
 PART = 1000
@@ -72,9 +82,22 @@ def _supervision(start: datetime, end: datetime) -> Query:
             .where(col(UrgeNotice.issued_at) >= start, col(UrgeNotice.issued_at) < end))
 
 
+def _asks(start: datetime, end: datetime) -> Query:
+    asked, owner, closer = aliased(Person), aliased(Person), aliased(Person)
+    return (select(col(Inquiry.id), col(Inquiry.created_at), col(asked.name),
+                   col(Inquiry.asker), col(Inquiry.question), col(owner.name),
+                   col(Inquiry.due_at), col(Inquiry.closed_at), col(closer.name),
+                   col(Inquiry.outcome))
+            .join(asked, col(asked.id) == col(Inquiry.asked_id))
+            .join(owner, col(owner.id) == col(Inquiry.owner_id))
+            .outerjoin(closer, col(closer.id) == col(Inquiry.closed_by_id))
+            .where(col(Inquiry.created_at) >= start, col(Inquiry.created_at) < end))
+
+
 QUERIES: dict[str, tuple[Callable[[datetime, datetime], Query], Any]] = {
     "cases": (_cases, Case.id), "steps": (_steps, Step.id), "nudges": (_nudges, Nudge.id),
     "audit": (_audit, AuditEvent.id), "supervision": (_supervision, UrgeNotice.id),
+    "asks": (_asks, Inquiry.id),
 }
 # The audit trail is the whole organisation's chain: it has no unit to narrow it to.
 UNSCOPED = frozenset({"audit"})
@@ -88,6 +111,8 @@ def _in(kind: str, scope: Scope) -> ColumnElement[bool]:
         raise ValueError(f"{kind} records have no unit")
     if kind == "nudges":
         return col(Person.unit_id).in_(sorted(scope.unit_ids))
+    if kind == "asks":
+        return col(Inquiry.unit_id).in_(sorted(scope.unit_ids))
     return project_in(scope)
 
 

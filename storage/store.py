@@ -57,6 +57,7 @@ from storage.models import (
     Comment,
     Delegation,
     HandledUpdate,
+    Inquiry,
     Lane,
     Milestone,
     MissingItem,
@@ -347,6 +348,26 @@ class Store:
 
     async def paused_step(self, case_id: int, round_: int) -> Step | None:
         return await self.one(Step, case_id=case_id, round=round_, state=StepState.PAUSED)
+
+    # -- the first-question ledger ---------------------------------------------------------
+    async def inquiries(self, scope: Scope, person_id: int | None, *, open_only: bool
+                        ) -> list[Inquiry]:
+        """The ledger of a scope (or only what ``person_id`` recorded or owns), oldest due
+        first."""
+        query = select(Inquiry).order_by(col(Inquiry.due_at), col(Inquiry.id))
+        if scope.unit_ids is not None:
+            query = query.where(col(Inquiry.unit_id).in_(sorted(scope.unit_ids)))
+        if person_id is not None:
+            query = query.where((col(Inquiry.owner_id) == person_id)
+                                | (col(Inquiry.asked_id) == person_id))
+        if open_only:
+            query = query.where(col(Inquiry.closed_at).is_(None))
+        return list(await self._fresh(query))
+
+    async def due_inquiries(self, now: datetime) -> list[Inquiry]:
+        """Open entries whose next moment has come (the sweep's, by the indexed column)."""
+        query = select(Inquiry).where(col(Inquiry.next_at) <= now)
+        return sorted(await self._fresh(query), key=lambda row: row.id)
 
     # -- the roll-up: a fixed number of queries however many projects ---------------------
     async def open_milestones(self, scope: Scope) -> list[Milestone]:

@@ -45,6 +45,8 @@ async def help_text(t: Translator, actor: Actor | None, tg_user_id: int, store: 
         lines.append(t.gettext("/stats — the whole at a glance, with charts"))
     if actor.has(Role.SUPERVISOR, Role.DIRECTOR, Role.ADMIN):
         lines.append(t.gettext("/urges — who was urged how often this year"))
+    lines.append(t.gettext("/ask WHO: QUESTION — record a question you were asked first "
+                           "(首问负责制) and see it through; /asks — your open ones"))
     lines.append(t.gettext("Reply to a case card to add a comment to it."))
     if actor.has(Role.GUIDE):
         lines.append(t.gettext("You will get deadline reminders for the projects you guide."))

@@ -96,6 +96,8 @@ REFUSALS = {
     "no_project_here": N_("This group is not linked to a key project. An administrator can "
                           "link it with /bind CODE."),
     "unknown_project": N_("There is no key project with the code {code}."),
+    "unknown_inquiry": N_("There is no ledger entry #{number}. /asks lists yours."),
+    "inquiry_closed": N_("Ledger entry #{number} was closed on {at} by {by}."),
     "unknown_unit": N_("There is no unit “{code}” within what you oversee."),
     "too_long": N_("Too long: {length} characters, the limit is {limit}. Please shorten it."),
     "no_approver": N_("Project {project} has no leader in charge to approve it. "
@@ -200,6 +202,10 @@ def refusal(t: Translator, error: Refusal) -> Markup:
         state = str(error.values.get("state"))
         template = CASE_CLOSED.get(CaseState(state), N_("This item is closed.")) \
             if state in set(CaseState) else N_("This item is closed.")
+    elif error.code == "inquiry_closed":
+        at = error.values.get("at")
+        values["at"] = t.when(at) if isinstance(at, datetime) else "?"
+        template = REFUSALS["inquiry_closed"]
     elif error.code == "already_answered":
         at = error.values.get("at")
         values["at"] = t.when(at) if isinstance(at, datetime) else "?"

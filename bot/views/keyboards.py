@@ -127,6 +127,12 @@ class UnitCb(CallbackData, prefix="un"):
     unit: Id
 
 
+class InquiryCb(CallbackData, prefix="iq"):
+    """✅ Close a first-question ledger entry (asks for the outcome)."""
+
+    inquiry: Id
+
+
 class LangCb(CallbackData, prefix="lg"):
     """/lang: the language the bot speaks to the one who presses."""
 
@@ -236,6 +242,12 @@ def units_keyboard(t: Translator, below: Sequence[UnitLine], up: Unit | None
         rows.append([InlineKeyboardButton(text=t.gettext("⬆ {unit}").format(unit=up.name),
                                           callback_data=UnitCb(unit=up.id).pack())])
     return InlineKeyboardMarkup(inline_keyboard=rows) if rows else None
+
+
+def inquiry_keyboard(t: Translator, inquiry_id: int) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(
+        text=t.gettext("✅ Close with the outcome"),
+        callback_data=InquiryCb(inquiry=inquiry_id).pack())]])
 
 
 def language_keyboard(current: str) -> InlineKeyboardMarkup:

@@ -143,6 +143,16 @@ class UnknownLanguage(Refusal):
     code = "unknown_language"
 
 
+class UnknownInquiry(Refusal):
+    """No ledger entry by that number within the asker's reach."""
+
+    code = "unknown_inquiry"
+
+
+class InquiryClosed(Refusal):
+    code = "inquiry_closed"
+
+
 class AlreadyAnswered(Refusal):
     """An urge notice answered in writing already."""
 

@@ -589,8 +589,8 @@ class _Planner:
     async def retake_abandoned(self, skip: set[int | None]) -> None:
         """Claims a dead process never sent: delivered now, once, by whoever retakes them."""
         for nudge in await self.store.unsent_nudges(claimed_by=self.now - ABANDONED_AFTER):
-            if nudge.id in skip:
-                continue
+            if nudge.id in skip or nudge.target_kind not in (STEP, MILESTONE, MISSING, CALENDAR):
+                continue  # another kind's claims (the ledger's) are retaken where they are made
             if nudge.target_kind == CALENDAR:
                 # An admin's warning that never went out (the send failed): again, once,
                 # while the year is still uncovered.
