@@ -24,12 +24,13 @@ from bot.domain.rules.ladder import RungKind
 from bot.domain.rules.policy import Policy
 from bot.domain.rules.turns import turn_holders
 from bot.domain.rules.vocabulary import Channel, ChatKind, StepState
-from bot.domain.usecases import nudging
+from bot.domain.usecases import nudging, supervision_items
 from bot.domain.usecases.approvals import Outcome, deem_approved, deemable_steps
 from bot.domain.usecases.digest import weekly
 from bot.flows.announce import announce
 from bot.flows.charts import chart_album
 from bot.flows.delivery import send_private, send_to_person
+from bot.flows.items import deliver_item_nudges
 from bot.flows.publishing import keep_reminder, reminder_buttons, reply_to_message, sync_cards
 from bot.flows.urge_copies import keep_urge_copy
 from bot.scheduling import Timers
@@ -127,6 +128,12 @@ class Jobs:
             await self._set_due_timers(store, plan.looked_at)
         self.years_read = True
         await self._refresh_cards(store, touched)
+        # Supervision items (督查事项) waiting for an answer: lights and nudges, claimed and
+        # committed before they are sent, like the steps' above.
+        items = await supervision_items.plan_item_nudges(store, now, services.calendar,
+                                                         services.policy)
+        await store.commit()
+        result.sent += await deliver_item_nudges(self.bot, store, services, items)
         return result
 
     async def _deliver_plan(self, store: Store, plan: nudging.Plan, result: SweepResult

@@ -17,7 +17,7 @@ from pydantic import Field
 
 from bot.domain.rules.casetypes import CaseType
 from bot.domain.rules.inputs import Id, SignedId
-from bot.domain.rules.vocabulary import ProjectStatus
+from bot.domain.rules.vocabulary import ItemAct, ProjectStatus
 from bot.i18n import Translator
 from bot.views.text import localized, status_label
 from storage.models import Person, Step
@@ -118,6 +118,19 @@ class StatusCb(CallbackData, prefix="ps"):
 
     project: Id
     status: Annotated[int, Field(ge=0, lt=len(ProjectStatus))]
+
+
+class ItemCb(CallbackData, prefix="di"):
+    """A step on a supervision item (督查事项): ``act`` is the step's letter."""
+
+    item: Id
+    act: ItemAct
+
+
+class FeedbackDoneCb(CallbackData, prefix="fd"):
+    """📤 The assignee's answer is complete: send it to the supervision office."""
+
+    item: Id
 
 
 class LangCb(CallbackData, prefix="lg"):

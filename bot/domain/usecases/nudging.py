@@ -68,6 +68,7 @@ from storage.store import Store
 ABANDONED_AFTER = timedelta(minutes=5)
 BATCH = 200  # subjects claimed per transaction
 STEP, MILESTONE, MISSING, CALENDAR = "step", "milestone", "missing", "calendar"
+ITEM = "item"  # a supervision item's nudges: planned and retaken by ``supervision_items``
 MISSING_LADDER = Ladder(tuple(r for r in DEFAULT_LADDER.rungs
                               if r.kind in (RungKind.YELLOW, RungKind.RED)))
 DONE_PROJECTS = (ProjectStatus.DONE, ProjectStatus.DONE_FOLLOW_UP)
@@ -587,7 +588,7 @@ class _Planner:
     async def retake_abandoned(self, skip: set[int | None]) -> None:
         """Claims a dead process never sent: delivered now, once, by whoever retakes them."""
         for nudge in await self.store.unsent_nudges(claimed_by=self.now - ABANDONED_AFTER):
-            if nudge.id in skip:
+            if nudge.id in skip or nudge.target_kind == ITEM:
                 continue
             if nudge.target_kind == CALENDAR:
                 # An admin's warning that never went out (the send failed): again, once,

@@ -1,0 +1,40 @@
+from tests.e2e.conftest import World, button, buttons, text_of
+
+
+async def test_smoke(world: World) -> None:
+    await world.say("zhou", "zhou", "/dc new")
+    for answer in ("危房重建议题材料报送", "局务会要求两周内形成议题材料", "building", "5"):
+        q = await world.last_from_bot("zhou")
+        print("Q:", text_of(q))
+        await world.say("zhou", "zhou", answer, reply_to=q["message_id"])
+    card = await world.last_from_bot("zhou")
+    print("CARD:", text_of(card), buttons(card))
+    r = await world.press("zhou", "zhou", card["message_id"], button(card, "Assign"))
+    print("ANSWER", r["answer"])
+    w = await world.last_from_bot("wang")
+    print("WANG:", text_of(w), buttons(w))
+    r = await world.press("wang", "wang", w["message_id"], button(w, "Feedback"))
+    print("ANSWER", r["answer"])
+    q = await world.last_from_bot("wang")
+    await world.say("wang", "wang", "材料已报送", reply_to=q["message_id"])
+    await world.photo("wang", "wang", caption=None)
+    p = await world.last_from_bot("wang")
+    print("WANG:", text_of(p), buttons(p))
+    r = await world.press("wang", "wang", p["message_id"], button(p, "📤"))
+    print("ANSWER", r["answer"], text_of(await world.last_from_bot("wang")))
+    s = await world.last_from_bot("supervision")
+    print("SUP:", text_of(s), buttons(s))
+    r = await world.press("zhou", "supervision", s["message_id"], button(s, "Send back"))
+    q = await world.last_from_bot("supervision")
+    print("Q:", text_of(q))
+    await world.say("zhou", "supervision", "缺少专委会意见", reply_to=q["message_id"])
+    print("SUP:", text_of(await world.last_from_bot("supervision")))
+    print("WANG:", text_of(await world.last_from_bot("wang")))
+    from datetime import timedelta
+    world.clock.set(world.clock.now() + timedelta(days=10))
+    res = await world.sweep()
+    print("SWEEP", res)
+    print("WANG:", text_of(await world.last_from_bot("wang")))
+    print("ZHOU:", text_of(await world.last_from_bot("zhou")))
+    s = [m for m in await world.from_bot("supervision")][-1]
+    print("SUPCARD", text_of(s), buttons(s))
