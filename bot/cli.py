@@ -374,6 +374,8 @@ EXPORT_HELP = {
     "audit": "The audit trail's events in the period (with their hashes).",
     "supervision": "Urge notices issued in the period, with their written answers.",
     "stats": "The /stats figures per section over the period.",
+    "items": "Supervision items registered in the period: code, title, assignee, state, "
+             "times, working days late.",
 }
 for _kind in EXPORT_HELP:
     export_app.command(_kind)(_export_command(_kind))

@@ -14,7 +14,17 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.sql import Select
 from sqlmodel import col
 
-from storage.models import AuditEvent, Case, Nudge, Person, Project, Section, Step, UrgeNotice
+from storage.models import (
+    AuditEvent,
+    Case,
+    Nudge,
+    Person,
+    Project,
+    Section,
+    Step,
+    SupervisionItem,
+    UrgeNotice,
+)
 
 PART = 1000
 Query = Select[*tuple[Any, ...]]  # each kind its own columns
@@ -70,9 +80,28 @@ def _supervision(start: datetime, end: datetime) -> Query:
             .where(col(UrgeNotice.issued_at) >= start, col(UrgeNotice.issued_at) < end))
 
 
+def _items(start: datetime, end: datetime) -> Query:
+    """Supervision items registered in the period; who answers: the person, else the
+    section's head (the state, due and answer time come last, for the lateness)."""
+    person, head, registrar = aliased(Person), aliased(Person), aliased(Person)
+    return (select(col(SupervisionItem.id), col(SupervisionItem.code),
+                   col(SupervisionItem.title), col(Section.name),
+                   func.coalesce(col(person.name), col(head.name)), col(registrar.name),
+                   col(SupervisionItem.registered_at), col(SupervisionItem.assigned_at),
+                   col(SupervisionItem.closed_at), col(SupervisionItem.state),
+                   col(SupervisionItem.due_at), col(SupervisionItem.feedback_at))
+            .outerjoin(Section, col(Section.id) == col(SupervisionItem.section_id))
+            .outerjoin(person, col(person.id) == col(SupervisionItem.assignee_id))
+            .outerjoin(head, col(head.id) == col(Section.head_id))
+            .join(registrar, col(registrar.id) == col(SupervisionItem.registered_by_id))
+            .where(col(SupervisionItem.registered_at) >= start,
+                   col(SupervisionItem.registered_at) < end))
+
+
 QUERIES: dict[str, tuple[Callable[[datetime, datetime], Query], Any]] = {
     "cases": (_cases, Case.id), "steps": (_steps, Step.id), "nudges": (_nudges, Nudge.id),
     "audit": (_audit, AuditEvent.id), "supervision": (_supervision, UrgeNotice.id),
+    "items": (_items, SupervisionItem.id),
 }
 
 
