@@ -84,7 +84,7 @@ def item_card(t: Translator, view: ItemView) -> Markup:
         lines.append(t.gettext("Feedback: {text}").format(text=item.feedback))
         if view.files:
             lines.append(files_line(t, view.files))
-    if view.late is not None:
+    if view.late is not None and not view.late.waiting:  # while waiting the due line says it
         lines.append(late_line(t, view.late))
     if view.events:
         lines.append(Markup())
@@ -118,8 +118,11 @@ def item_keyboard(t: Translator, view: ItemView, *, manager: bool,
     """The steps the item's state allows this reader: the office's, or the assignee's ✍️."""
     answers = reader is not None and view.answerer is not None and \
         view.answerer.id == reader.id
+    # Assigning again (another assignee or due) is ``/dc assign``: a 📨 on an assigned card
+    # would only send it once more.
     acts = [act for act in allowed(view.item.state)
-            if (act is ItemAct.FEEDBACK and answers) or (act is not ItemAct.FEEDBACK and manager)]
+            if (act is ItemAct.FEEDBACK and answers) or ((act is not ItemAct.FEEDBACK and manager)
+            and (act is not ItemAct.ASSIGN or view.item.state is ItemState.REGISTERED))]
     if not acts:
         return None
     buttons = [InlineKeyboardButton(text=t.gettext(BUTTONS[act]), callback_data=ItemCb(
@@ -204,7 +207,7 @@ def feedback_posted_text(t: Translator, view: ItemView) -> Markup:
 def bulletin_text(t: Translator, view: ItemView) -> Markup:
     """通报: the item, the late step, the section and the working days late."""
     item = view.item
-    section = view.section.name if view.section else "—"
+    section = view.unit.name if view.unit else "—"
     lines = [
         t.gettext("📣 <b>Supervision bulletin</b> · {code} {title}").format(
             code=item.code, title=item.title),

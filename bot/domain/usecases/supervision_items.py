@@ -85,6 +85,7 @@ class ItemView:
     light: Light | None  # while waiting for the answer
     left: DayCount | None
     late: Lateness | None
+    unit: Section | None = None  # the section answerable: the one assigned, or the person's
     events: list[tuple[ItemEvent, str]] = field(default_factory=list)  # with the actor's name
     files: list[ItemFile] = field(default_factory=list)  # of the latest answer
 
@@ -327,6 +328,9 @@ async def view_item(store: Store, item: SupervisionItem, *, now: datetime,
     registrar = await store.get(Person, item.registered_by_id)
     view = ItemView(item, registrar, section, await answerer_of(store, item), None, None,
                     lateness(item.state, item.due_at, item.feedback_at, now, calendar))
+    view.unit = section
+    if section is None and view.answerer is not None and view.answerer.section_id:
+        view.unit = await store.get(Section, view.answerer.section_id)
     if item.state in WAITING and item.due_at is not None:
         view.light = light(now, item.due_at, calendar, policy, item.limit_days or 0)
         view.left = calendar.remaining_working_days(now, item.due_at)
