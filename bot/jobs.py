@@ -219,6 +219,14 @@ class Jobs:
                                                           office=True)
                     await store.commit()  # each window's claims kept before the next is read
                     set_aside += len(plan.nudges) + len(plan.urges)
+                items = await supervision_items.plan_item_nudges(
+                    store, now, self.services.calendar, self.services.policy)
+                for planned_item in items:
+                    await nudging.mark_sent(store, planned_item.nudge, channel=Channel.NONE,
+                                            at=now,
+                                            error="already past when the bureau was set up")
+                await store.commit()
+                set_aside += len(items)
                 due = self._due_digest(now)
                 if due is not None and (claim := await store.claim_digest(due.week, now)):
                     claim.error = "already past when the bureau was set up"

@@ -519,8 +519,9 @@ class Store:
 
     async def earliest_next_moment(self, after: datetime, done: tuple[str, ...]
                                    ) -> tuple[str, int, datetime] | None:
-        """(kind, id, next_at) of the step, milestone or missing material whose next moment
-        comes first after ``after`` (milestones of finished projects aside, as in the sweep)."""
+        """(kind, id, next_at) of the step, milestone, missing material or supervision item
+        whose next moment comes first after ``after`` (milestones of finished projects aside,
+        as in the sweep)."""
         queries: list[tuple[str, Any]] = [
             ("step", select(col(Step.id), col(Step.next_at))
              .where(col(Step.next_at) > after)),
@@ -529,6 +530,8 @@ class Store:
              .where(col(Milestone.next_at) > after, col(Project.status).not_in(done))),
             ("missing", select(col(MissingItem.id), col(MissingItem.next_at))
              .where(col(MissingItem.next_at) > after)),
+            ("item", select(col(SupervisionItem.id), col(SupervisionItem.next_at))
+             .where(col(SupervisionItem.next_at) > after)),
         ]
         found: list[tuple[datetime, str, int]] = []
         for kind, query in queries:
