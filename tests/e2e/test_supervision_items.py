@@ -301,3 +301,20 @@ async def test_an_assignee_without_a_private_chat_is_mentioned_in_the_supervisio
     assert pressed["answer"]["text"] == "📨 已交办给 王建国。（未开通私聊：已在督查室群中提醒）"
     mention = await world.last_from_bot("supervision")
     assert text_of(mention).startswith(f"王建国\n📨 督查事项交办：{CODE}")
+
+
+async def test_an_item_is_assigned_again_to_another_assignee_and_due(world: World) -> None:
+    await register(world, "议题材料", "building", "5", where="supervision")
+    await world.say("zhou", "supervision", f"/dc assign {CODE}")  # as registered
+    assert text_of(await world.last_from_bot("wang")).startswith(f"📨 督查事项交办：{CODE}")
+    await world.say("zhou", "supervision", f"/dc assign {CODE} @liu_xiao")
+    assert text_of(await world.last_from_bot("supervision")).startswith("用法：")
+    await world.say("zhou", "supervision", f"/dc assign {CODE} @liu_xiao 12-10")
+    card = await world.last_from_bot("supervision")
+    assert text_of(card).startswith("📨 已交办给 刘晓。\n\n🟢 📌 督查事项")
+    assert text_of(card).endswith("交办 · 周正: 建筑工程规划管理科\n"
+                                  "· 11月23日周一 10:00 交办 · 周正: 刘晓")
+    assert "承办：刘晓" in text_of(card) and "办结时限：12月10日周四 17:30" in text_of(card)
+    assert text_of(await world.last_from_bot("liuxiao")).startswith(f"📨 督查事项交办：{CODE}")
+    item = await the_item(world)
+    assert item.state is ItemState.ASSIGNED and item.section_id is None

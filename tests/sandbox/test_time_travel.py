@@ -85,6 +85,14 @@ async def test_a_fresh_demo_starts_quiet_with_its_lights_on(sandbox: Running) ->
     # What was already past at the start (KP-004 overdue, KP-002 due tomorrow) is on record
     # as handled, so the first sweep does not send it late.
     assert set_aside(sandbox) and all(channel == "none" for _, channel in set_aside(sandbox))
+    # The demo's supervision items: one red (urged already), one yellow; the red one's past
+    # nudges set aside as well.
+    with contextlib.closing(sqlite3.connect(sandbox.data_dir / DB_FILE)) as connection:
+        items = connection.execute("SELECT state FROM supervisionitem ORDER BY id").fetchall()
+        levels = connection.execute(
+            "SELECT DISTINCT level FROM nudge WHERE target_kind = 'item'").fetchall()
+    assert items == [("urged",), ("assigned",)]
+    assert {level for (level,) in levels} >= {"red", "office-red"}
     await sandbox.post("/sandbox/sweep")
     await sandbox.ctl.send_text(LI, LI, "/projects")
     projects = text_of(await sandbox.bot_said(LI, "KP-004 雁城危房重建"))

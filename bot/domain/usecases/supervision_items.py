@@ -241,9 +241,15 @@ async def assign(store: Store, actor: Actor, item: SupervisionItem, *, now: date
     due_at = calendar.deadline(now, days).due if days is not None else \
         calendar.close_of(on) if on is not None else None
     event = await _move(store, actor, item, ItemAct.ASSIGN, now=now, assigned_at=now,
-                        due_at=due_at, data={"due": due_at.isoformat() if due_at else None},
+                        due_at=due_at, data={"due": due_at.isoformat() if due_at else None,
+                                             "section": values.get("section_id"),
+                                             "person": values.get("assignee_id")},
                         **values)
-    return Taken(item, event, await answerer_of(store, item))
+    answerer = await answerer_of(store, item)
+    section = await store.get(Section, item.section_id) if item.section_id else None
+    event.text = section.name if section else answerer.name if answerer else ""
+    await store.save(event)  # to whom, on the card's history
+    return Taken(item, event, answerer)
 
 
 async def urge(store: Store, actor: Actor, item: SupervisionItem, *, now: datetime) -> Taken:
