@@ -54,7 +54,7 @@ def usage(t: Translator) -> Markup:
 
 
 async def _office_place(store: Store, chat_id: int, chat_type: str) -> None:
-    """The office works on items in private or in its own chat, never in other groups."""
+    """Items are shown in private or in the office's own chat, never in other groups."""
     if chat_type in GROUP_TYPES:
         chat = await store.chat_by_tg(chat_id)
         if chat is None or chat.kind != ChatKind.SUPERVISION:
@@ -82,19 +82,16 @@ async def dc_command(message: Message, command: CommandObject, actor: Actor | No
     words = (command.args or "").split()
     sub = words[0].lower() if words else "list"
     now = services.now()
+    await _office_place(store, message.chat.id, message.chat.type)
     if sub in ("list", "ls"):
-        if may_manage(actor):
-            await _office_place(store, message.chat.id, message.chat.type)
         views = await items.list_items(store, actor, now=now, calendar=services.calendar,
                                        policy=services.policy)
         await message.reply(list_text(t, views, manager=may_manage(actor)))
     elif sub == "new":
         require_manager(actor)
-        await _office_place(store, message.chat.id, message.chat.type)
         await scenes.enter(RegisterItemScene)
     elif sub == "assign":
         require_manager(actor)
-        await _office_place(store, message.chat.id, message.chat.type)
         if len(words) not in (2, 4):
             await message.reply(usage(t))
             return
@@ -110,8 +107,6 @@ async def dc_command(message: Message, command: CommandObject, actor: Actor | No
         await message.reply(usage(t))
     else:
         item = await find_item(store, words[0])
-        if may_manage(actor):
-            await _office_place(store, message.chat.id, message.chat.type)
         await _card(message, store, services, t, actor, item)
 
 

@@ -241,6 +241,12 @@ async def late_item(world: World, task: asyncio.Task[None], tmp_path: Path,
     assert rows[0][:5] == ["编号", "督查事项编号", "事项", "承办科室", "承办人"]
     assert rows[1][1:5] == [CODE, "微波站迁建协调情况", "", "刘晓"]
     assert rows[1][9] == "assigned" and rows[1][11] == ""
+    # Assigned again with a new due: its lights start afresh, what was sent still counts.
+    await world.say("zhou", "zhou", f"/dc assign {CODE} @liu_xiao 12-10")
+    assert all("~v" in level for _, level in await office_nudges(world))
+    world.clock.set(datetime(2026, 12, 10, 9, 0, tzinfo=SHANGHAI))
+    await world.sweep()
+    assert ("liuxiao", "yellow") in await office_nudges(world)
 
 
 async def test_refusals_wrong_role_wrong_place_stale_forged_and_second_presses(

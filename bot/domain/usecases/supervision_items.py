@@ -240,6 +240,10 @@ async def assign(store: Store, actor: Actor, item: SupervisionItem, *, now: date
         values["limit_days"], values["due_on"] = days, on
     due_at = calendar.deadline(now, days).due if days is not None else \
         calendar.close_of(on) if on is not None else None
+    if item.state is not ItemState.REGISTERED:
+        # Assigned again: its lights start afresh for the new assignee or due; the nudges
+        # already sent still count, set aside under ``level~vN``.
+        await store.retire_claims(ITEM, item.id, f"v{item.version}")
     event = await _move(store, actor, item, ItemAct.ASSIGN, now=now, assigned_at=now,
                         due_at=due_at, data={"due": due_at.isoformat() if due_at else None,
                                              "section": values.get("section_id"),
