@@ -89,11 +89,12 @@ def item_card(t: Translator, view: ItemView) -> Markup:
     if view.events:
         lines.append(Markup())
         for event, actor in view.events:
-            line = Markup("· {} {} · {}").format(t.when(event.at), t.gettext(
-                ACT_WORDS[event.act]), actor)
-            if event.text and event.act != ItemAct.FEEDBACK:
-                line += Markup(": {}").format(event.text)
-            lines.append(line)
+            values = {"when": t.when(event.at), "act": t.gettext(ACT_WORDS[event.act]),
+                      "who": actor, "text": event.text}
+            if event.text and event.act != ItemAct.FEEDBACK:  # the answer is shown above
+                lines.append(t.gettext("· {when} {act} · {who}: {text}").format(**values))
+            else:
+                lines.append(t.gettext("· {when} {act} · {who}").format(**values))
     return clip(Markup("\n").join(lines))
 
 

@@ -318,8 +318,8 @@ async def test_an_item_is_assigned_again_to_another_assignee_and_due(world: Worl
     await world.say("zhou", "supervision", f"/dc assign {CODE} @liu_xiao 12-10")
     card = await world.last_from_bot("supervision")
     assert text_of(card).startswith("📨 已交办给 刘晓。\n\n🟢 📌 督查事项")
-    assert text_of(card).endswith("交办 · 周正: 建筑工程规划管理科\n"
-                                  "· 11月23日周一 10:00 交办 · 周正: 刘晓")
+    assert text_of(card).endswith("交办 · 周正：建筑工程规划管理科\n"
+                                  "· 11月23日周一 10:00 交办 · 周正：刘晓")
     assert "承办：刘晓" in text_of(card) and "办结时限：12月10日周四 17:30" in text_of(card)
     assert text_of(await world.last_from_bot("liuxiao")).startswith(f"📨 督查事项交办：{CODE}")
     item = await the_item(world)
