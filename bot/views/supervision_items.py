@@ -245,7 +245,11 @@ def item_nudge_text(t: Translator, planned: PlannedItemNudge) -> Markup:
     else:
         head = t.gettext("🔴 Supervision item {code} {title} is overdue: {left}. "
                          "Please give your feedback.")
-    return head.format(code=item.code, title=item.title, left=time_left(t, planned.left))
+    text = head.format(code=item.code, title=item.title, left=time_left(t, planned.left))
+    if planned.nudge.late:  # the bot was down when it fell due
+        text = t.gettext("{head} (sent late: it fell due at {when})").format(
+            head=text, when=t.when(planned.rung.since))
+    return text
 
 
 def told(t: Translator, done: Markup, who: str, channel: str) -> Markup:

@@ -186,15 +186,15 @@ async def late_item(world: World, task: asyncio.Task[None], tmp_path: Path,
     await world.press("zhou", "zhou", card["message_id"], button(card, "交办"))  # due Wed 17:30
     assert (await world.sweep()).failed == 0
     assert await office_nudges(world) == []  # Monday: green
-    world.clock.set(datetime(2026, 11, 25, 9, 0, tzinfo=SHANGHAI))  # the day it is due
+    world.clock.set(datetime(2026, 11, 24, 8, 31, tzinfo=SHANGHAI))  # one working day left
     await world.sweep()
     assert await office_nudges(world) == [("liuxiao", "yellow")]
     yellow = await world.last_from_bot("liuxiao")
-    assert text_of(yellow) == f"🟡 督查事项 {CODE} 微波站迁建协调情况 即将到期：今日到期。"
+    assert text_of(yellow) == f"🟡 督查事项 {CODE} 微波站迁建协调情况 即将到期：剩余 1 个工作日。"
     await world.say("zhou", "zhou", "/dc list")
     listed = text_of(await world.last_from_bot("zhou"))
     assert listed.startswith("📌 未归档督查事项 1 项") and f"🟡 {CODE}" in listed
-    world.clock.set(datetime(2026, 11, 26, 9, 0, tzinfo=SHANGHAI))  # overdue
+    world.clock.set(datetime(2026, 11, 26, 8, 31, tzinfo=SHANGHAI))  # overdue
     await world.sweep()
     await world.sweep()  # nothing twice
     assert await office_nudges(world) == [("liuxiao", "red"), ("liuxiao", "yellow"),
@@ -210,9 +210,11 @@ async def late_item(world: World, task: asyncio.Task[None], tmp_path: Path,
     await world.sweep()
     assert len(await office_nudges(world)) == 4
     # Three working days late: a reminder; then the bulletin names the late step.
-    world.clock.set(datetime(2026, 12, 1, 9, 0, tzinfo=SHANGHAI))
+    world.clock.set(datetime(2026, 12, 1, 9, 0, tzinfo=SHANGHAI))  # half an hour after 08:30
     await world.sweep()
     assert ("liuxiao", "repeat-1") in await office_nudges(world)
+    assert text_of(await world.last_from_bot("liuxiao")).endswith(
+        "（补发：应于 11月30日周一 17:30 提醒）")
     await world.say("zhou", "supervision", f"/dc {CODE}")
     card = await world.last_from_bot("supervision")
     assert text_of(card).startswith(f"🔴 📌 督查事项 {CODE}")
@@ -266,6 +268,14 @@ async def test_refusals_wrong_role_wrong_place_stale_forged_and_second_presses(
     refused = await world.press("zhangfan", "zhangfan", own["message_id"],
                                 button(assigned, "反馈"), forge=True)
     assert refused["answer"]["text"] == f"只有 {CODE} 的承办人可以反馈。"
+    # /help: the office's commands for supervisors, the feedback part for an assignee.
+    await world.say("zhou", "zhou", "/help")
+    assert "/dc new — 登记督查事项" in text_of(await world.last_from_bot("zhou"))
+    await world.say("wang", "wang", "/help")
+    helped = text_of(await world.last_from_bot("wang"))
+    assert "/dc — 交办给您的督查事项" in helped and "/dc new" not in helped
+    await world.say("zhangfan", "zhangfan", "/help")
+    assert "/dc" not in text_of(await world.last_from_bot("zhangfan"))
     await world.say("wang", "wang", f"/dc {CODE}")  # the assignee sees the card, with ✍️ only
     assert set(buttons(await world.last_from_bot("wang"))) == {"✍️ 反馈"}
     await answer(world, "wang", assigned, "已完成")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -402,7 +402,7 @@ async def plan_item_nudges(store: Store, now: datetime, calendar: WorkCalendar,
             rows.append((item.id, seen, held if moment is None else min(moment, held)))
             continue
         answerer = await answerer_of(store, item)
-        for rung in rungs:
+        for rung in (_from_assignment(item, r) for r in rungs):
             if answerer is not None:
                 wanted[item.id, answerer.id, rung.key] = (answerer, item, rung, False)
             if rung.rung.kind is RungKind.RED:
@@ -425,6 +425,14 @@ async def plan_item_nudges(store: Store, now: datetime, calendar: WorkCalendar,
                                         to_office))
     await store.set_next_moments(ITEM, rows)
     return planned + await _retaken(store, now, calendar, policy, {n.nudge.id for n in planned})
+
+
+def _from_assignment(item: SupervisionItem, rung: Reached) -> Reached:
+    """No rung is reached before the item was assigned: one due the next working day is
+    yellow from before it was assigned, yet its nudge then is not late."""
+    if item.assigned_at is not None and rung.since < item.assigned_at:
+        return replace(rung, since=item.assigned_at)
+    return rung
 
 
 def _late(rung: Reached, now: datetime, calendar: WorkCalendar, policy: Policy) -> bool:
@@ -453,7 +461,7 @@ async def _retaken(store: Store, now: datetime, calendar: WorkCalendar, policy: 
         if not policy.may_nudge(now, calendar, urgent=False):
             continue
         if await store.retake_nudge(nudge, now):
-            found.append(PlannedItemNudge(nudge, person, item, rung,
+            found.append(PlannedItemNudge(nudge, person, item, _from_assignment(item, rung),
                                           calendar.remaining_working_days(now, item.due_at),
                                           nudge.level == OFFICE_RED))
     return found
