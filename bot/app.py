@@ -44,6 +44,7 @@ COMMANDS = (
     ("missing", N_("Missing materials of an item and their dates")),
     ("urges", N_("Supervision: who was urged how often")),
     ("asks", N_("First questions I own (首问负责制)")),
+    ("dc", N_("Supervision items: register, assign, urge, review")),
     ("calendar", N_("Holidays and make-up working days")),
     ("help", N_("What I can do for you")),
     ("lang", N_("中文 / English: the language I use with you")),

@@ -376,6 +376,8 @@ EXPORT_HELP = {
     "asks": "The first-question ledger (首问负责制台账): entries recorded in the period, "
             "with who was asked, the owner and the outcome.",
     "stats": "The /stats figures per section over the period.",
+    "items": "Supervision items registered in the period: code, title, assignee, state, "
+             "times, working days late.",
 }
 for _kind in EXPORT_HELP:
     export_app.command(_kind)(_export_command(_kind))

@@ -24,13 +24,14 @@ from bot.domain.rules.ladder import RungKind
 from bot.domain.rules.policy import Policy
 from bot.domain.rules.turns import turn_holders
 from bot.domain.rules.vocabulary import Channel, ChatKind, StepState
-from bot.domain.usecases import inquiries, nudging
+from bot.domain.usecases import inquiries, nudging, supervision_items
 from bot.domain.usecases.approvals import Outcome, deem_approved, deemable_steps
 from bot.domain.usecases.digest import weekly
 from bot.domain.usecases.scope import nearest_chats, scope_of_chat
 from bot.flows.announce import announce
 from bot.flows.charts import chart_album
 from bot.flows.delivery import send_private, send_to_person
+from bot.flows.items import deliver_item_nudges
 from bot.flows.publishing import keep_reminder, reminder_buttons, reply_to_message, sync_cards
 from bot.flows.urge_copies import keep_urge_copy
 from bot.scheduling import Timers
@@ -130,6 +131,12 @@ class Jobs:
             await self._set_due_timers(store, plan.looked_at)
         self.years_read = True
         await self._refresh_cards(store, touched)
+        # Supervision items (督查事项) waiting for an answer: lights and nudges, claimed and
+        # committed before they are sent, like the steps' above.
+        items = await supervision_items.plan_item_nudges(store, now, services.calendar,
+                                                         services.policy)
+        await store.commit()
+        result.sent += await deliver_item_nudges(self.bot, store, services, items)
         await self._remind_inquiries(store, result)
         return result
 
@@ -246,6 +253,14 @@ class Jobs:
                                                           office=True)
                     await store.commit()  # each window's claims kept before the next is read
                     set_aside += len(plan.nudges) + len(plan.urges)
+                items = await supervision_items.plan_item_nudges(
+                    store, now, self.services.calendar, self.services.policy)
+                for planned_item in items:
+                    await nudging.mark_sent(store, planned_item.nudge, channel=Channel.NONE,
+                                            at=now,
+                                            error="already past when the bureau was set up")
+                await store.commit()
+                set_aside += len(items)
                 due = self._due_digest(now)
                 if due is not None and (claim := await store.claim_digest(due.week, now)):
                     claim.error = "already past when the bureau was set up"

@@ -327,6 +327,31 @@ PROJECTS = (
     ),
 )
 
+@dataclass(frozen=True)
+class _Item:
+    """A supervision item (督查事项) of the demo: assigned ``assigned`` working days ago (a
+    negative offset), due ``due`` (working days from the assignment) or on the working day
+    ``due_on`` from today; urged ``urged`` working days ago, if at all."""
+
+    title: str
+    requirement: str
+    assignee: str  # a section code or a person key
+    assigned: int
+    due: int | None = None
+    due_on: int | None = None
+    urged: int | None = None
+
+
+DEMO_ITEMS = (
+    # Red: the seed's own story, a section more than two weeks on the meeting material.
+    _Item("雁城危房重建议题材料报送",
+          "业务会研究后，须在5个工作日内形成详细议题材料，报请专委会审议。",
+          "building", assigned=-8, due=5, urged=-2),
+    # Yellow: due tomorrow.
+    _Item("天台山公园微波站迁建协调进展", "报告微波站产权单位协调情况及迁建选址确定时间。",
+          "liuxiao", assigned=-2, due_on=1),
+)
+
 LEADERS_CHAT = "leaders"
 SUPERVISION_CHAT = "supervision"
 

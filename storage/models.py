@@ -34,6 +34,8 @@ from bot.domain.rules.vocabulary import (
     Channel,
     ChatKind,
     Decision,
+    ItemAct,
+    ItemState,
     LaneState,
     MemberRole,
     ProjectStatus,
@@ -347,6 +349,53 @@ class UrgeCopy(SQLModel, table=True):
     tg_message_id: int
 
 
+class SupervisionItem(SQLModel, table=True):
+    """A supervision item (督查事项) along the seven steps (``bot.domain.rules.supervision``):
+    registered by the supervision office, assigned to a section (its head answers) or a
+    person with a due, urged, answered, reviewed, bulletined, archived."""
+
+    id: int = Field(default=None, primary_key=True)  # set by the database on flush
+    code: str = Field(unique=True, max_length=32)  # DC-2026-001
+    title: str = Field(max_length=255)
+    requirement: str = Field(default="", sa_type=Text)  # the source and what is required
+    state: ItemState = _enum(ItemState, 16, index=True)
+    registered_by_id: int = Field(foreign_key="person.id")
+    registered_at: datetime = _utc(nullable=False)
+    section_id: int | None = Field(default=None, foreign_key="section.id")  # its head answers
+    assignee_id: int | None = Field(default=None, foreign_key="person.id")  # else this person
+    limit_days: int | None = None  # the due as working days from the assignment
+    due_on: date | None = None  # or as a date
+    assigned_at: datetime | None = _utc()
+    due_at: datetime | None = _utc()  # set when assigned
+    feedback: str | None = Field(default=None, sa_type=Text)  # the latest answer
+    feedback_at: datetime | None = _utc()
+    closed_at: datetime | None = _utc()  # archived
+    next_at: datetime | None = _utc(index=True)  # when the sweep must look again (see below)
+    version: int = 1  # compare-and-set guard: one of two simultaneous presses wins
+
+
+class ItemEvent(SQLModel, table=True):
+    """One step taken on a supervision item: what, by whom, when (and the words said)."""
+
+    id: int = Field(default=None, primary_key=True)  # set by the database on flush
+    item_id: int = Field(foreign_key="supervisionitem.id", index=True)
+    act: ItemAct = _enum(ItemAct, 4)
+    state: ItemState = _enum(ItemState, 16)  # the state it led to
+    actor_id: int | None = Field(default=None, foreign_key="person.id")
+    at: datetime = _utc(nullable=False)
+    text: str = Field(default="", sa_type=Text)  # the answer, the reason sent back, a note
+
+
+class ItemFile(SQLModel, table=True):
+    """A photo or document given with an answer (by its Telegram file id)."""
+
+    id: int = Field(default=None, primary_key=True)  # set by the database on flush
+    event_id: int = Field(foreign_key="itemevent.id", index=True)
+    kind: AttachmentKind = _enum(AttachmentKind, 16)
+    file_id: str = Field(max_length=255)
+    file_name: str | None = Field(default=None, max_length=255)
+
+
 class Card(SQLModel, table=True):
     """A message showing a case: the one in the project group and each private copy."""
 
@@ -448,7 +497,8 @@ class CalendarYear(SQLModel, table=True):
 AT_ONCE = datetime(1970, 1, 1, tzinfo=UTC)
 TIMING: dict[Any, tuple[str, ...]] = {Step: ("state", "due_at", "limit_days", "timeout_policy"),
                                       Milestone: ("due_on", "done_on"),
-                                      MissingItem: ("supply_by", "supplied_at")}
+                                      MissingItem: ("supply_by", "supplied_at"),
+                                      SupervisionItem: ("state", "due_at")}
 
 
 @event.listens_for(Session, "before_flush")

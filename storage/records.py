@@ -24,6 +24,7 @@ from storage.models import (
     Project,
     Section,
     Step,
+    SupervisionItem,
     UrgeNotice,
 )
 from storage.store import project_in
@@ -94,13 +95,33 @@ def _asks(start: datetime, end: datetime) -> Query:
             .where(col(Inquiry.created_at) >= start, col(Inquiry.created_at) < end))
 
 
+def _items(start: datetime, end: datetime) -> Query:
+    """Supervision items registered in the period; who answers: the person, else the
+    section's head (the state, due and answer time come last, for the lateness)."""
+    person, head, registrar = aliased(Person), aliased(Person), aliased(Person)
+    return (select(col(SupervisionItem.id), col(SupervisionItem.code),
+                   col(SupervisionItem.title), col(Section.name),
+                   func.coalesce(col(person.name), col(head.name)), col(registrar.name),
+                   col(SupervisionItem.registered_at), col(SupervisionItem.assigned_at),
+                   col(SupervisionItem.closed_at), col(SupervisionItem.state),
+                   col(SupervisionItem.due_at), col(SupervisionItem.feedback_at))
+            .outerjoin(Section, col(Section.id) == col(SupervisionItem.section_id))
+            .outerjoin(person, col(person.id) == col(SupervisionItem.assignee_id))
+            .outerjoin(head, col(head.id) == col(Section.head_id))
+            .join(registrar, col(registrar.id) == col(SupervisionItem.registered_by_id))
+            .where(col(SupervisionItem.registered_at) >= start,
+                   col(SupervisionItem.registered_at) < end))
+
+
 QUERIES: dict[str, tuple[Callable[[datetime, datetime], Query], Any]] = {
     "cases": (_cases, Case.id), "steps": (_steps, Step.id), "nudges": (_nudges, Nudge.id),
     "audit": (_audit, AuditEvent.id), "supervision": (_supervision, UrgeNotice.id),
     "asks": (_asks, Inquiry.id),
+    "items": (_items, SupervisionItem.id),
 }
-# The audit trail is the whole organisation's chain: it has no unit to narrow it to.
-UNSCOPED = frozenset({"audit"})
+# The audit trail is the whole organisation's chain, and supervision items are the
+# organisation's supervision office's: no unit to narrow them to.
+UNSCOPED = frozenset({"audit", "items"})
 
 
 def _in(kind: str, scope: Scope) -> ColumnElement[bool]:

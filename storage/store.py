@@ -58,6 +58,8 @@ from storage.models import (
     Delegation,
     HandledUpdate,
     Inquiry,
+    ItemEvent,
+    ItemFile,
     Lane,
     Milestone,
     MissingItem,
@@ -69,6 +71,7 @@ from storage.models import (
     RoleGrant,
     Section,
     Step,
+    SupervisionItem,
     Unit,
     UrgeCopy,
     UrgeNotice,
@@ -601,8 +604,9 @@ class Store:
 
     async def earliest_next_moment(self, after: datetime, done: tuple[str, ...]
                                    ) -> tuple[str, int, datetime] | None:
-        """(kind, id, next_at) of the step, milestone or missing material whose next moment
-        comes first after ``after`` (milestones of finished projects aside, as in the sweep)."""
+        """(kind, id, next_at) of the step, milestone, missing material or supervision item
+        whose next moment comes first after ``after`` (milestones of finished projects aside,
+        as in the sweep)."""
         queries: list[tuple[str, Any]] = [
             ("step", select(col(Step.id), col(Step.next_at))
              .where(col(Step.next_at) > after)),
@@ -611,6 +615,8 @@ class Store:
              .where(col(Milestone.next_at) > after, col(Project.status).not_in(done))),
             ("missing", select(col(MissingItem.id), col(MissingItem.next_at))
              .where(col(MissingItem.next_at) > after)),
+            ("item", select(col(SupervisionItem.id), col(SupervisionItem.next_at))
+             .where(col(SupervisionItem.next_at) > after)),
         ]
         found: list[tuple[datetime, str, int]] = []
         for kind, query in queries:
@@ -641,7 +647,8 @@ class Store:
         a row changed meanwhile was handed back (:data:`AT_ONCE`) and stays so."""
         if not rows:
             return
-        model: Any = {"step": Step, "milestone": Milestone, "missing": MissingItem}[kind]
+        model: Any = {"step": Step, "milestone": Milestone, "missing": MissingItem,
+                      "item": SupervisionItem}[kind]
         table = model.__table__
         guard = ("next_at", *TIMING[model])
         statement = (update(table)
@@ -653,6 +660,11 @@ class Store:
             {"row_id": row_id, "new_next_at": next_at,
              **{f"seen_{name}": value for name, value in zip(guard, seen, strict=True)}}
             for row_id, seen, next_at in rows])
+
+    async def due_items(self, now: datetime) -> list[SupervisionItem]:
+        """Supervision items whose next moment has come (few: the sweep reads them whole)."""
+        query = select(SupervisionItem).where(col(SupervisionItem.next_at) <= now)
+        return sorted(await self._fresh(query), key=lambda item: item.id)
 
     async def uncertain_due_years(self) -> set[int]:
         """Years holding the due of an open step computed without official holidays."""
@@ -901,6 +913,53 @@ class Store:
 
     async def nudges(self) -> list[Nudge]:
         return await self.all(Nudge, order_by=Nudge.id)
+
+    # -- supervision items ---------------------------------------------------------------
+    async def item_codes(self, prefix: str) -> list[str]:
+        """The codes of the supervision items whose code starts with ``prefix``."""
+        query = select(col(SupervisionItem.code)).where(
+            col(SupervisionItem.code).startswith(prefix))
+        return list(await self.session.scalars(query))
+
+    async def item_by_code(self, code: str) -> SupervisionItem | None:
+        return await self.one(SupervisionItem, code=code)
+
+    async def open_items(self) -> list[SupervisionItem]:
+        """Every supervision item not archived, in registration order."""
+        query = (select(SupervisionItem).where(col(SupervisionItem.state) != "archived")
+                 .order_by(col(SupervisionItem.id)))
+        return list(await self._fresh(query))
+
+    async def items_assigned_to(self, person_id: int) -> list[SupervisionItem]:
+        """Open items assigned to this person, or to a section they head."""
+        headed = select(col(Section.id)).where(col(Section.head_id) == person_id)
+        query = (select(SupervisionItem)
+                 .where(col(SupervisionItem.state) != "archived",
+                        (col(SupervisionItem.assignee_id) == person_id)
+                        | col(SupervisionItem.section_id).in_(headed))
+                 .order_by(col(SupervisionItem.id)))
+        return list(await self._fresh(query))
+
+    async def compare_and_set_item(self, item: SupervisionItem, **values: Any) -> bool:
+        """Change the item only if its version is still the one read; bumps the version. A
+        change of its timing hands it to the next sweep (as ``storage.models.TIMING`` does)."""
+        if {"state", "due_at"} & values.keys():
+            values["next_at"] = AT_ONCE
+        result = await self.session.execute(
+            update(SupervisionItem).where(col(SupervisionItem.id) == item.id,
+                                          col(SupervisionItem.version) == item.version)
+            .values(version=item.version + 1, **values)
+            .execution_options(synchronize_session=False))
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            return False
+        await self.get(SupervisionItem, item.id)
+        return True
+
+    async def item_events(self, item_id: int) -> list[ItemEvent]:
+        return await self.all(ItemEvent, order_by=ItemEvent.id, item_id=item_id)
+
+    async def item_files(self, event_id: int) -> list[ItemFile]:
+        return await self.all(ItemFile, order_by=ItemFile.id, event_id=event_id)
 
     async def person_by_key(self, key: str) -> Person | None:
         return await self.one(Person, key=key)

@@ -9,7 +9,13 @@ from datetime import date, datetime
 from markupsafe import Markup
 
 from bot.domain.rules.errors import Refusal
-from bot.domain.rules.vocabulary import AttachmentKind, CaseState, Decision, ProjectStatus
+from bot.domain.rules.vocabulary import (
+    AttachmentKind,
+    CaseState,
+    Decision,
+    ItemState,
+    ProjectStatus,
+)
 from bot.domain.usecases.projects import ProjectLine
 from bot.domain.usecases.reporting import MilestoneStatus, ReportView
 from bot.i18n import N_, Translator
@@ -122,7 +128,21 @@ REFUSALS = {
                             "send <code>/bind {code} move</code>."),
     "milestone_reached": N_("The milestone “{title}” was already reached on {on}."),
     "unknown_status": N_("“{word}” is not a project status. Send /status to pick one."),
+    "unknown_dc": N_("There is no supervision item {code}."),
+    "unknown_assignee": N_("I do not know “{text}”: name a section (its code or name) or a "
+                           "person (@username or name as registered)."),
 }
+ITEM_STATE_WORDS = {
+    ItemState.REGISTERED: N_("registered, not yet assigned"),
+    ItemState.ASSIGNED: N_("assigned, waiting for feedback"),
+    ItemState.URGED: N_("urged, waiting for feedback"),
+    ItemState.REVIEWING: N_("answered, under review"),
+    ItemState.SENT_BACK: N_("sent back, waiting for new feedback"),
+    ItemState.ACCEPTED: N_("accepted"),
+    ItemState.BULLETINED: N_("accepted and bulletined"),
+    ItemState.ARCHIVED: N_("archived"),
+}
+
 CASE_CLOSED = {
     CaseState.SUPPLEMENT: N_("This item is back with its handler for a supplement; it can be "
                              "decided again once resubmitted."),
@@ -138,6 +158,10 @@ NOT_ALLOWED = {
     "self": N_("Choose someone other than yourself."),
     "submitter": N_("The submitter cannot decide their own item."),
     "answer_urge": N_("Only the head of the responsible section answers this urge notice."),
+    "supervise": N_("Only the supervision office handles supervision items."),
+    "item_feedback": N_("Only the assignee of {code} answers it."),
+    "dc_here": N_("Supervision items are handled in private or in the supervision office's "
+                  "chat."),
     "urges": N_("Only the supervision office, the director and admins see the urge counts."),
     "stats": N_("Only leaders, the director, the supervision office and admins see the "
                 "figures."),
@@ -160,6 +184,10 @@ EMPTY = {
     "answer": N_("The answer is empty."),
     "due_reason": N_("Say why the due date moves, e.g. <code>/due 2 12-20 waiting for the "
                      "survey</code>."),
+    "item_title": N_("The supervision item needs a title."),
+    "item_requirement": N_("Write what is required."),
+    "item_feedback": N_("The feedback needs the result in words."),
+    "return_reason": N_("A send-back needs a reason."),
 }
 DECISION_WORD: dict[str, str] = {Decision.APPROVE: N_("approved"),
                                  Decision.RETURN: N_("returned")}
@@ -206,6 +234,9 @@ def refusal(t: Translator, error: Refusal) -> Markup:
         at = error.values.get("at")
         values["at"] = t.when(at) if isinstance(at, datetime) else "?"
         template = REFUSALS["inquiry_closed"]
+    elif error.code == "item_step":
+        values["state"] = t.gettext(ITEM_STATE_WORDS[ItemState(str(error.values.get("state")))])
+        template = N_("{code} is {state}: that step is not possible now.")
     elif error.code == "already_answered":
         at = error.values.get("at")
         values["at"] = t.when(at) if isinstance(at, datetime) else "?"

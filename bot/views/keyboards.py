@@ -17,7 +17,7 @@ from pydantic import Field
 
 from bot.domain.rules.casetypes import CaseType
 from bot.domain.rules.inputs import Id, SignedId
-from bot.domain.rules.vocabulary import ProjectStatus
+from bot.domain.rules.vocabulary import ItemAct, ProjectStatus
 from bot.domain.usecases.projects import UnitLine
 from bot.i18n import Translator
 from bot.views.text import localized, status_label
@@ -131,6 +131,19 @@ class InquiryCb(CallbackData, prefix="iq"):
     """✅ Close a first-question ledger entry (asks for the outcome)."""
 
     inquiry: Id
+
+
+class ItemCb(CallbackData, prefix="di"):
+    """A step on a supervision item (督查事项): ``act`` is the step's letter."""
+
+    item: Id
+    act: ItemAct
+
+
+class FeedbackDoneCb(CallbackData, prefix="fd"):
+    """📤 The assignee's answer is complete: send it to the supervision office."""
+
+    item: Id
 
 
 class LangCb(CallbackData, prefix="lg"):

@@ -157,3 +157,19 @@ class AlreadyAnswered(Refusal):
     """An urge notice answered in writing already."""
 
     code = "already_answered"
+
+
+class UnknownSupervisionItem(Refusal):
+    """No supervision item with that code (or id, from a button)."""
+
+    code = "unknown_dc"
+
+
+class ItemStep(Refusal):
+    """A step the supervision item's state does not allow now (``state``: where it is)."""
+
+    code = "item_step"
+
+
+class UnknownAssignee(Refusal):
+    code = "unknown_assignee"

@@ -41,6 +41,7 @@ from bot.domain.rules.ladder import (
     reached,
 )
 from bot.domain.rules.policy import Policy
+from bot.domain.rules.supervision import ITEM_LADDER, WAITING
 from bot.domain.rules.turns import turn_holders
 from bot.domain.rules.vocabulary import (
     CaseState,
@@ -62,6 +63,7 @@ from storage.models import (
     Project,
     Section,
     Step,
+    SupervisionItem,
     UrgeNotice,
 )
 from storage.store import Store
@@ -69,6 +71,7 @@ from storage.store import Store
 ABANDONED_AFTER = timedelta(minutes=5)
 BATCH = 200  # subjects claimed per transaction
 STEP, MILESTONE, MISSING, CALENDAR = "step", "milestone", "missing", "calendar"
+ITEM = "item"  # a supervision item's nudges: planned and retaken by ``supervision_items``
 MISSING_LADDER = Ladder(tuple(r for r in DEFAULT_LADDER.rungs
                               if r.kind in (RungKind.YELLOW, RungKind.RED)))
 DONE_PROJECTS = (ProjectStatus.DONE, ProjectStatus.DONE_FOLLOW_UP)
@@ -336,18 +339,28 @@ class Upcoming:
     (none: the due itself, when a timeout policy acts, or a look again)."""
 
     at: datetime
-    subject: Subject | None  # None: its row went away meanwhile
+    subject: Subject | None  # None: its row went away meanwhile, or a supervision item
     rungs: tuple[RungKind, ...]
+    item: SupervisionItem | None = None  # a supervision item's next moment
 
 
 async def upcoming(store: Store, now: datetime, calendar: WorkCalendar, policy: Policy
                    ) -> Upcoming | None:
-    """The earliest next moment after ``now`` among steps, milestones and missing materials,
-    as the last sweep set it (None: nothing more will happen)."""
+    """The earliest next moment after ``now`` among steps, milestones, missing materials and
+    supervision items, as the last sweep set it (None: nothing more will happen)."""
     found = await store.earliest_next_moment(now, DONE_PROJECTS)
     if found is None:
         return None
     kind, target_id, at = found
+    if kind == ITEM:  # a supervision item: its own ladder, no project
+        item = await store.get(SupervisionItem, target_id)
+        rungs: tuple[RungKind, ...] = ()
+        if item is not None and item.due_at is not None and item.state in WAITING:
+            timing = (item.due_at, item.limit_days or 0, calendar, policy.thresholds,
+                      ITEM_LADDER)
+            before = {r.key for r in reached(now, *timing)}
+            rungs = tuple(r.rung.kind for r in reached(at, *timing) if r.key not in before)
+        return Upcoming(at, None, rungs, item)
     planner = _Planner(store, now, calendar, policy, Plan(), CaseLadders())
     subject = await planner.subject(kind, target_id)
     if subject is None:
