@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 
 import typer
 
+from bot import logs
 from bot.config import Settings, SettingsError, load_settings
 from storage.store import Store
 
@@ -57,7 +58,8 @@ def settings_or_exit(*, serving: bool = False) -> Settings:
         fail(str(exc))
         raise AssertionError from exc  # unreachable: fail() exits
     level = settings.log_level if serving else "WARNING"
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    secret = settings.bot_token.get_secret_value().strip() if settings.bot_token else ""
+    logs.configure(level, settings.log_format, secret)
     logging.getLogger("alembic").setLevel(logging.WARNING)  # start-up says what it migrated
     return settings
 

@@ -118,6 +118,12 @@ class Settings(BaseSettings):
         default=3000, ge=100, le=3500, description="Longest progress report text accepted."
     )
     log_level: str = Field(default="INFO", description="Python logging level.")
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="`json`: one JSON object per line (time, level, logger, message; for each "
+        "update its id, chat, person key, kind, outcome and duration), never the token or "
+        "what people wrote.",
+    )
     webhook_url: str | None = Field(
         default=None,
         description="Public HTTPS URL Telegram posts updates to; when set, `run` takes updates "
