@@ -24,6 +24,7 @@ from bot.views.keyboards import (
     DecideCb,
     PeopleAct,
     PeopleCb,
+    Style,
 )
 from bot.views.text import clip, esc, light_label, localized, mention, time_left
 from storage.models import Card
@@ -191,9 +192,9 @@ def _closing_line(t: Translator, view: CaseView) -> Markup:
 
 def decision_row(t: Translator, step_id: int) -> list[InlineKeyboardButton]:
     return [
-        InlineKeyboardButton(text=t.gettext("✅ Approve"),
+        InlineKeyboardButton(text=t.gettext("✅ Approve"), style=Style.SUCCESS,
                              callback_data=DecideCb(step=step_id, act=DecideAct.APPROVE).pack()),
-        InlineKeyboardButton(text=t.gettext("↩️ Return"),
+        InlineKeyboardButton(text=t.gettext("↩️ Return"), style=Style.DANGER,
                              callback_data=DecideCb(step=step_id, act=DecideAct.RETURN).pack()),
     ]
 

@@ -24,6 +24,14 @@ from bot.views.text import localized, status_label
 from storage.models import Person, Step, Unit
 
 
+class Style(StrEnum):
+    """Telegram's button colours: green for going ahead, red for sending back."""
+
+    SUCCESS = "success"
+    DANGER = "danger"
+    PRIMARY = "primary"
+
+
 class DecideAct(StrEnum):
     APPROVE = "a"
     APPROVE_WITH_COMMENT = "c"
@@ -259,7 +267,7 @@ def units_keyboard(t: Translator, below: Sequence[UnitLine], up: Unit | None
 
 def inquiry_keyboard(t: Translator, inquiry_id: int) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(
-        text=t.gettext("✅ Close with the outcome"),
+        text=t.gettext("✅ Close with the outcome"), style=Style.SUCCESS,
         callback_data=InquiryCb(inquiry=inquiry_id).pack())]])
 
 

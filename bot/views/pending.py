@@ -7,7 +7,7 @@ from markupsafe import Markup
 
 from bot.domain.usecases.case_view import PendingItem
 from bot.i18n import Translator
-from bot.views.keyboards import PendingAct, PendingCb
+from bot.views.keyboards import PendingAct, PendingCb, Style
 from bot.views.text import LIGHT_EMOJI, clip, esc
 
 CHECKED, UNCHECKED = "☑", "☐"
@@ -46,10 +46,11 @@ def pending_keyboard(t: Translator, items: list[PendingItem],
         assert step_id is not None
         mark = CHECKED if step_id in selected else UNCHECKED
         rows.append([
-            InlineKeyboardButton(text=text, callback_data=PendingCb(act=act, step=step_id).pack())
-            for text, act in ((f"{mark} {number}", PendingAct.TOGGLE),
-                              (t.gettext("✅ Approve"), PendingAct.APPROVE),
-                              (t.gettext("↩️ Return"), PendingAct.RETURN))])
+            InlineKeyboardButton(text=text, style=style,
+                                 callback_data=PendingCb(act=act, step=step_id).pack())
+            for text, act, style in ((f"{mark} {number}", PendingAct.TOGGLE, None),
+                                     (t.gettext("✅ Approve"), PendingAct.APPROVE, Style.SUCCESS),
+                                     (t.gettext("↩️ Return"), PendingAct.RETURN, Style.DANGER))])
     # Only the ticks on rows shown count: a bulk action reads the ticks back from the rows,
     # and "Select all" also ticks items past MAX_ITEMS, which have none.
     shown = {item.step.step.id for item in items[:MAX_ITEMS]}
@@ -58,8 +59,10 @@ def pending_keyboard(t: Translator, items: list[PendingItem],
         InlineKeyboardButton(text=t.gettext("Select all"),
                              callback_data=PendingCb(act=PendingAct.SELECT_ALL).pack()),
         InlineKeyboardButton(text=t.gettext("✅ Approve selected ({n})").format(n=count),
+                             style=Style.SUCCESS,
                              callback_data=PendingCb(act=PendingAct.APPROVE_SELECTED).pack()),
         InlineKeyboardButton(text=t.gettext("↩️ Return selected ({n})").format(n=count),
+                             style=Style.DANGER,
                              callback_data=PendingCb(act=PendingAct.RETURN_SELECTED).pack()),
     ])
     return InlineKeyboardMarkup(inline_keyboard=rows)

@@ -12,7 +12,7 @@ from bot.domain.rules.vocabulary import AttachmentKind, ItemAct, ItemState
 from bot.domain.usecases.supervision_items import ItemView, PlannedItemNudge
 from bot.i18n import N_, Translator
 from bot.views.cards import ITEM_STATE_WORDS
-from bot.views.keyboards import FeedbackDoneCb, ItemCb
+from bot.views.keyboards import FeedbackDoneCb, ItemCb, Style
 from bot.views.text import LIGHT_EMOJI, clip, esc, time_left
 from storage.models import ItemFile, Person
 
@@ -35,6 +35,7 @@ BUTTONS = {
     ItemAct.BULLETIN: N_("📣 Bulletin"),
     ItemAct.ARCHIVE: N_("🗄 Archive"),
 }
+STYLES = {ItemAct.ACCEPT: Style.SUCCESS, ItemAct.SEND_BACK: Style.DANGER}
 LATE_STEPS = {"feedback": N_("feedback"), "review": N_("review")}
 
 
@@ -126,8 +127,9 @@ def item_keyboard(t: Translator, view: ItemView, *, manager: bool,
             and (act is not ItemAct.ASSIGN or view.item.state is ItemState.REGISTERED))]
     if not acts:
         return None
-    buttons = [InlineKeyboardButton(text=t.gettext(BUTTONS[act]), callback_data=ItemCb(
-        item=view.item.id, act=act).pack()) for act in acts]
+    buttons = [InlineKeyboardButton(text=t.gettext(BUTTONS[act]), style=STYLES.get(act),
+                                    callback_data=ItemCb(item=view.item.id, act=act).pack())
+               for act in acts]
     return InlineKeyboardMarkup(inline_keyboard=[buttons[i:i + 3]
                                                  for i in range(0, len(buttons), 3)])
 

@@ -42,6 +42,9 @@ _BUTTON_ACTIONS = (
 )
 
 
+_BUTTON_STYLES = ("danger", "success", "primary")
+
+
 class Composer:
     """Turns Bot API parameters into message content, enforcing Telegram's rules."""
 
@@ -202,6 +205,8 @@ class Composer:
                 url = button.get("url")
                 if url is not None and (not isinstance(url, str) or check_url(url) is None):
                     raise bad_request("BUTTON_URL_INVALID")
+                if button.get("style", "primary") not in _BUTTON_STYLES:
+                    raise bad_request("BUTTON_STYLE_INVALID")
                 if not any(key in button for key in _BUTTON_ACTIONS):
                     raise bad_request(
                         "can't parse inline keyboard button: "

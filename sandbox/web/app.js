@@ -730,6 +730,9 @@ function buildMessage(message, isGroup, previous) {
       for (const button of buttons) {
         const element = document.createElement(button.url ? "a" : "button");
         element.className = "key";
+        if (["success", "danger", "primary"].includes(button.style)) {
+          element.classList.add(`key-${button.style}`);  // Telegram's button colours
+        }
         element.textContent = button.text;
         if (button.url) {
           element.href = safeUrl(button.url);

@@ -117,6 +117,10 @@ async def test_a_township_permit_climbs_to_its_district_director(world: World) -
     await world.press("xu", KP8, asked["message_id"], button(asked, "普通"))
     card = await world.last_from_bot(KP8)
     assert "唐主任" in text_of(card), text_of(card)
+    # Telegram's colours: green to go ahead, red to send back.
+    styles = {b["text"]: b.get("style") for row in card["reply_markup"]["inline_keyboard"]
+              for b in row}
+    assert (styles["✅ 同意"], styles["↩️ 退回"]) == ("success", "danger")
     await world.press("tang", KP8, card["message_id"], button(card, "✅ 同意"))
     card = await world.ctl.message(world.cid(KP8), card["message_id"])
     text = text_of(card)

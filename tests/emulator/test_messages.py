@@ -80,6 +80,12 @@ async def test_text_errors(world: ControlClient, bot: BotHttp) -> None:
     )
     exactly_64 = {"inline_keyboard": [[{"text": "x", "callback_data": "d" * 64}]]}
     assert (await bot("sendMessage", chat_id=ALICE, text="x", reply_markup=exactly_64))["ok"]
+    # Button colours: Telegram's three, kept on the message; anything else refused.
+    green = {"inline_keyboard": [[{"text": "✅", "callback_data": "a", "style": "success"}]]}
+    sent = await bot("sendMessage", chat_id=ALICE, text="x", reply_markup=green)
+    assert sent["result"]["reply_markup"]["inline_keyboard"][0][0]["style"] == "success"
+    pink = {"inline_keyboard": [[{"text": "✅", "callback_data": "a", "style": "pink"}]]}
+    assert await error(text="x", reply_markup=pink) == (400, "Bad Request: BUTTON_STYLE_INVALID")
 
 
 async def test_chat_access_errors(world: ControlClient, bot: BotHttp) -> None:
