@@ -196,10 +196,11 @@ async def test_approve_with_a_comment_shows_the_comment_on_every_card(world: Wor
     pressed = await press(world, "li", "li", li_card, "💬 附意见同意")
     assert pressed["answer"] == {"text": "请回复您的意见。", "show_alert": False, "url": None}
     prompt = await world.last_from_bot("li")
-    assert text_of(prompt) == "李副局长 请回复您的意见，将与您的同意一并记录。"
+    assert text_of(prompt) == "请回复您的意见，将与您的同意一并记录。"
     sent = (await world.ctl.requests("sendMessage"))[-1]["params"]  # answered by a reply
+    # In private there is only the reader: not selective, and not named.
     assert (sent["chat_id"], sent["reply_markup"]) == (world.uid("li"), {
-        "force_reply": True, "input_field_placeholder": "意见", "selective": True})
+        "force_reply": True, "input_field_placeholder": "意见", "selective": False})
     await world.photo("li", "li", reply_to=prompt["message_id"])
     assert text_of(await world.last_from_bot("li")) == "请以文字填写意见，或发送 /cancel 取消。"
     await world.say("li", "li", "意" * 1001, reply_to=prompt["message_id"])
@@ -268,7 +269,7 @@ async def test_a_return_stops_the_clock_and_resubmission_resumes_it_with_the_day
     pressed = await press(world, "liuxiao", "liuxiao", notice, "📤 重新提交")
     assert pressed["answer"]["text"] == "请回复补正材料。"
     prompt = await world.last_from_bot("liuxiao")
-    assert text_of(prompt) == ("刘晓 请回复补正材料：文字、照片或文件均可。"
+    assert text_of(prompt) == ("请回复补正材料：文字、照片或文件均可。"
                                "发送 /skip 不附材料直接重新提交。")
     await world.say("liuxiao", "liuxiao", "/projects", reply_to=prompt["message_id"])
     assert text_of(await world.last_from_bot("liuxiao")) == (
@@ -569,7 +570,7 @@ async def test_transfer_picks_a_colleague_page_by_page_asks_why_and_hands_the_tu
     assert pressed["answer"]["text"] == "请回复理由。"
     assert text_of(await now(world, "li", picker)) == "🔁 转交给 陈局长"
     prompt = await world.last_from_bot("li")
-    assert text_of(prompt) == "李副局长 请回复转交给 陈局长 的理由。"
+    assert text_of(prompt) == "请回复转交给 陈局长 的理由。"
     await world.photo("li", "li", reply_to=prompt["message_id"])
     assert text_of(await world.last_from_bot("li")) == "请以文字填写理由，或发送 /cancel 取消。"
     assert await holders(world, 1) == [("li", "pending", None), ("he", "pending", None)]
@@ -931,7 +932,7 @@ async def test_a_transfer_reason_asked_before_a_restart_is_taken_after_it(
         await press(world, "li", "li", li_card, "转交")
         await press(world, "li", "li", await world.last_from_bot("li"), "孙立")
         prompt = await world.last_from_bot("li")
-        assert text_of(prompt) == "李副局长 请回复转交给 孙立 的理由。"
+        assert text_of(prompt) == "请回复转交给 孙立 的理由。"
         task = await restart_bot(world, task)
         await world.say("li", "li", "法规审批科先行把关", reply_to=prompt["message_id"])
         assert text_of(await world.last_from_bot("li")) == "🔁 已转交。"
