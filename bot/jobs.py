@@ -174,18 +174,19 @@ class Jobs:
                             ) -> None:
         services = self.services
         # The section head hears of an urge notice through the notice itself (with its ✍️
-        # button), not also through a nudge of the urge rung: that nudge only goes out when
-        # the notice could not reach the head privately (it then falls back to the group).
+        # button, privately or mentioned in the group), not also through the red, urge or
+        # "still red" nudges of the same subject in the same sweep: one message says it all.
         # So whoever has a nudge of the urge rung waits for their notices; everything else
         # goes at once, each message waiting only for its own chat's pace.
-        heard: set[tuple[str, int, int | None]] = set()
+        heard: dict[tuple[str, int, int | None], Channel] = {}
         notices: dict[int | None, list[asyncio.Event]] = defaultdict(list)
 
         async def urge(store: Store, planned: nudging.PlannedUrge, done: asyncio.Event) -> None:
             try:
                 planned = await _adopted_urge(store, planned)
-                if await self._deliver_urge(store, planned, result) and planned.head:
-                    heard.add((planned.subject.kind, planned.subject.id, planned.head.id))
+                channel = await self._deliver_urge(store, planned, result)
+                if channel is not None and planned.head:
+                    heard[planned.subject.kind, planned.subject.id, planned.head.id] = channel
             finally:
                 done.set()
 
@@ -194,10 +195,10 @@ class Jobs:
                 await done.wait()
             rest = []
             for item in items:
-                if item.reached.rung.kind is RungKind.URGE and (
-                        item.subject.kind, item.subject.id, item.person.id) in heard:
-                    item = await _adopted(store, item)
-                    await nudging.mark_sent(store, item.nudge, channel=Channel.PRIVATE,
+                channel = heard.get((item.subject.kind, item.subject.id, item.person.id))
+                if channel is not None:
+                    item = await _adopted(store, item)  # the notice said it already
+                    await nudging.mark_sent(store, item.nudge, channel=channel,
                                             at=services.now())
                 else:
                     rest.append(item)
@@ -476,16 +477,16 @@ class Jobs:
                                     at=self.services.now())
 
     async def _deliver_urge(self, store: Store, planned: nudging.PlannedUrge,
-                            result: SweepResult) -> bool:
-        """To the section head privately, and to the supervision office's chat. True when
-        the head got it privately."""
+                            result: SweepResult) -> Channel | None:
+        """To the section head privately (else in the project's group, mentioning them), and
+        to the supervision office's chat. How the head got it now, if they did."""
         services, urge = self.services, planned.urge
         section = await store.get(Section, urge.section_id) if urge.section_id else None
         head = planned.head
         # Late by as many whole working days as cards and nudges say at the same moment.
         late_days = services.calendar.remaining_working_days(services.now(),
                                                              planned.subject.due).late
-        to_head = False
+        to_head: Channel | None = None
         # Each copy on its own: the head's failure must not keep the notice from the
         # supervision office; a copy that failed is sent again by a later sweep.
         head_done = urge.head_sent_at is not None or head is None
@@ -496,10 +497,10 @@ class Jobs:
             try:
                 delivered = await send_private(self.bot, store, head, text,
                                                urge_keyboard(t, urge.id))
-                to_head = delivered.channel is Channel.PRIVATE
-                if to_head and delivered.message is not None:
+                if delivered.channel is Channel.PRIVATE and delivered.message is not None:
+                    to_head = Channel.PRIVATE
                     keep_urge_copy(store, urge.id, delivered.message)
-                if not to_head:  # no private chat: in the project's group, with its ✍️
+                else:  # no private chat: in the project's group, with its ✍️
                     chat = await self._project_chat(store, planned.subject)
                     if chat is not None:
                         group = services.rendering.for_group()
@@ -508,6 +509,7 @@ class Jobs:
                         keep_urge_copy(store, urge.id, await self.bot.send_message(
                             chat.tg_chat_id, Markup("{}\n{}").format(mention(head), text),
                             reply_markup=urge_keyboard(group, urge.id)))
+                        to_head = Channel.GROUP
                 head_done = True
             except TelegramAPIError as exc:
                 log.warning("urge notice %s not delivered to the head: %s", urge.id, exc)

@@ -197,6 +197,16 @@ async def the_case(world: World, case_id: int = 1) -> Case:
     return case
 
 
+async def told_by_notice(world: World, made: list[Nudge]) -> set[int]:
+    """The claims a section head heard of through the urge notice of the same sweep: it says
+    it all, in one message (it counts as one entry)."""
+    async with world.db() as store:
+        notices = {(u.target_kind, u.target_id, u.head_id): u.issued_at
+                   for u in await store.all(UrgeNotice) if u.head_id}
+    return {n.id for n in made
+            if notices.get((n.target_kind, n.target_id, n.person_id)) == n.created_at}
+
+
 def entries(messages: list[Json]) -> int:
     """How many nudges these private messages carry (a digest carries several)."""
     count = 0
@@ -350,6 +360,25 @@ async def test_an_urge_notice_the_head_could_not_get_still_reaches_supervision(
     zhao = [text_of(m) for m in await nudges_in(world, "zhao")]
     assert zhao[-1].startswith(f"📮 催办通知：「{ITEM}」#1")
     assert not any(t.startswith("📮 催办通知书") for t in zhao)
+
+
+async def test_a_head_without_a_private_chat_gets_one_message_for_the_urge(
+        world: World) -> None:
+    """赵敏 blocked the bot. After a week without sweeps the step is five working days late:
+    the urge notice (with its ✍️) mentions her in the project's group and says all there is;
+    no red, no second "urge" nudge and no "still red" reminder for her in the same sweep."""
+    await finish_milestones(world)
+    await submit(world)
+    await world.ctl.block_bot(world.users["zhao"])
+    world.clock.set(at(12, 4, 8, 31))
+    await world.sweep()
+    mentioned = [text_of(m) for m in await world.from_bot("KP-002")
+                 if "赵敏" in text_of(m).split("\n", 1)[0]]
+    assert [t.split("\n", 1)[1].split(" ")[0] for t in mentioned] == ["📮"], mentioned
+    assert "📮 催办通知书" in mentioned[0]
+    keys = await person_keys(world)
+    mine = {n.level: n.channel for n in await claims(world) if keys[n.person_id] == "zhao"}
+    assert mine["red"] == mine["urge"] == mine["repeat-1"] == "group"  # told, by the notice
 
 
 async def test_a_failed_urge_notice_to_the_head_is_sent_again_later(world: World) -> None:
@@ -763,14 +792,15 @@ async def test_after_downtime_each_person_gets_the_current_rungs_once_late_in_a_
         heads = [keys[u.head_id] for u in await store.all(UrgeNotice) if u.head_id]
     # KP-002's and KP-004's milestones, and the district's (KP-007) and township's (KP-008)
     assert sorted(heads) == ["feng", "tang", "wang", "zhao"]
+    folded = await told_by_notice(world, made)
     for who in DEMO_USERS:
         new = (await world.from_bot(who))[before[who]:]
-        mine = sum(1 for n in made if keys[n.person_id] == who)
+        mine = sum(1 for n in made if keys[n.person_id] == who and n.id not in folded)
         notices = heads.count(who)
         held = sum(1 for n in made if keys[n.person_id] == who and n.target_kind == "step"
                    and who in ("li", "he"))
-        nudged = mine - notices - held
-        assert entries(new) == mine, who
+        nudged = mine - held
+        assert entries(new) == mine + notices, who
         assert len(new) == held + (1 if nudged > 3 else nudged) + notices, who
         assert sum(1 for m in new if buttons(m)) == held + notices, who
     assert "repeat-1" not in {lv for _, lv in
@@ -789,9 +819,13 @@ async def test_a_catch_up_larger_than_a_window_delivers_every_claim_once(
     assert result.failed == 0 and result.sent > 0
     keys, made = await person_keys(world), await claims(world)
     assert made and all(n.sent_at is not None for n in made)
+    folded = await told_by_notice(world, made)
+    async with world.db() as store:
+        heads = [keys[u.head_id] for u in await store.all(UrgeNotice) if u.head_id]
     for who in DEMO_USERS:
         new = (await world.from_bot(who))[before[who]:]
-        assert entries(new) == sum(1 for n in made if keys[n.person_id] == who), who
+        assert entries(new) == heads.count(who) + sum(
+            1 for n in made if keys[n.person_id] == who and n.id not in folded), who
     assert (await sweep_at(world, at(12, 3, 10, 5))).sent == 0
 
 
@@ -867,9 +901,11 @@ async def test_two_processes_sweeping_at_once_never_double_a_nudge(world: World)
     # Every claim reached its person once: a message of its own or an entry of a digest
     # (a section head's urge claim is the urge notice itself).
     keys = await person_keys(world)
+    folded = await told_by_notice(world, made)
     for who in DEMO_USERS:
-        mine = sum(1 for n in made if keys[n.person_id] == who)
-        assert entries(await world.from_bot(who)) == mine, who
+        mine = sum(1 for n in made if keys[n.person_id] == who and n.id not in folded)
+        notices = sum(1 for u in urges if u.head_id is not None and keys[u.head_id] == who)
+        assert entries(await world.from_bot(who)) == mine + notices, who
 
 
 # -- 11. Telegram refusing, failing, limiting ------------------------------------------------
