@@ -776,17 +776,23 @@ async function openBoard() {
   overlay.id = "board-overlay";
   const phone = document.createElement("div");
   phone.className = "board-phone";
+  // Telegram's Mini App frame: a bar with ✕ above the app, never over it.
+  const bar = document.createElement("div");
+  bar.className = "board-bar";
   const close = document.createElement("button");
   close.type = "button";
   close.id = "board-close";
   close.textContent = "✕";
   close.title = t("board_close");
   close.addEventListener("click", closeBoard);
+  const name = document.createElement("span");
+  name.textContent = "🚦 Greenlight";
+  bar.append(close, name);
   const frame = document.createElement("iframe");
   frame.id = "board-frame";
   frame.title = t("board_title");
   frame.src = url;
-  phone.append(close, frame);
+  phone.append(bar, frame);
   overlay.appendChild(phone);
   overlay.addEventListener("click", (event) => { if (event.target === overlay) closeBoard(); });
   document.body.appendChild(overlay);

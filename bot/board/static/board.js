@@ -114,6 +114,7 @@
       chip.dataset.light = light;
       chip.append(el('span', 'dot ' + light), el('span', 'n', board.counts.projects[light]),
                   el('span', 'hint', strings[light]));
+      chip.title = strings.light + ': ' + strings[light];
       chip.setAttribute('aria-pressed', filters.light === light ? 'true' : 'false');
       chip.addEventListener('click', () => {
         filters.light = filters.light === light ? '' : light;
@@ -126,13 +127,11 @@
     $('unit-label').textContent = strings.unit;
     $('section-label').textContent = strings.section;
     $('person-label').textContent = strings.person;
-    $('light-label').textContent = strings.light;
     const units = board.filters.units;
     $('unit-box').hidden = units.length <= 1;  // a filter only where there is a choice
     fillSelect($('f-unit'), units, filters.unit);
     fillSelect($('f-section'), board.filters.sections, filters.section);
     fillSelect($('f-person'), board.filters.people, filters.person);
-    fillSelect($('f-light'), LIGHT_ORDER.map((l) => ({ id: l, name: EMOJI[l] + ' ' + strings[l] })), filters.light);
     $('filters').hidden = false;
 
     const main = $('board');
@@ -161,8 +160,7 @@
     const head = el('div', 'p-head');
     const title = el('div', 's-body');
     title.append(el('div', 'p-name', project.name),
-                 el('div', 'p-code', project.code + ' · ' + project.status_text
-                    + (project.light ? '' : ' · ' + strings.done)));
+                 el('div', 'p-code', project.code + ' · ' + project.status_text));
     head.append(el('span', 'dot ' + light), title);
     card.append(head);
     if (project.milestone) {
@@ -263,7 +261,7 @@
   document.addEventListener('DOMContentLoaded', () => {
     applyTheme();
     $('back').addEventListener('click', closeCase);
-    for (const key of ['unit', 'section', 'person', 'light']) {
+    for (const key of ['unit', 'section', 'person']) {
       $('f-' + key).addEventListener('change', (event) => {
         filters[key] = event.target.value;
         loadBoard();

@@ -1,0 +1,158 @@
+"""The lights board (Mini App) in a real Chromium at a phone's 390×844, as the sandbox opens it:
+initData signed with the emulator's token for a demo person, Telegram's theme in the launch
+parameters. It shows the demo's projects and lights, filters by light, opens a case's
+timeline; a tampered and an expired initData show a clear message and no data; the dark
+theme is followed; and the chat page opens it from its 🚦 button and from /board's button.
+
+Skipped where Chromium is not installed, unless GREENLIGHT_REQUIRE_BROWSER=1.
+Screenshots go to $GREENLIGHT_ARTIFACTS or tests/artifacts/ (board-*.png).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from urllib.parse import parse_qsl, urlencode
+
+import pytest
+from playwright.async_api import Browser, Page
+
+from sandbox.demo import PROJECTS
+from sandbox.emulator.webapp import launch_fragment, sign_init_data
+from sandbox.runner import LIGHT_THEME, SANDBOX_TOKEN
+from tests.sandbox.conftest import LI, LIUXIAO, TIANTAI, Running
+from tests.sandbox.test_browser import ARTIFACTS, CHROMIUM, artifacts, browser, sandbox  # noqa: F401
+
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed")
+PHONE = {"width": 390, "height": 844}
+WAIT_MS = 10_000
+NO_SIDEWAYS = "() => document.documentElement.scrollWidth <= window.innerWidth"
+
+
+@contextlib.asynccontextmanager
+async def phone(browser: Browser, *, dark: bool = False) -> AsyncIterator[tuple[Page, list[str]]]:
+    context = await browser.new_context(viewport=PHONE, device_scale_factor=1, locale="zh-CN",
+                                        timezone_id="Asia/Shanghai",
+                                        color_scheme="dark" if dark else "light")
+    page = await context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        yield page, errors
+    finally:
+        await context.close()
+
+
+async def shot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    await page.wait_for_timeout(100)
+    await page.screenshot(path=str(ARTIFACTS / f"board-{name}.png"))
+
+
+async def board_url(sandbox: Running, user_id: int, *, dark: bool = False) -> str:
+    answer = await sandbox.post("/sandbox/webapp", {"user_id": user_id, "dark": dark})
+    url = str(answer["url"])
+    assert url.startswith("/board#tgWebAppData=")
+    return sandbox.base_url + url
+
+
+def init_data_of(url: str) -> str:
+    return dict(parse_qsl(url.split("#", 1)[1]))["tgWebAppData"]
+
+
+async def test_the_board_on_a_phone(sandbox: Running, browser: Browser) -> None:  # noqa: F811
+    await sandbox.submit_item(LIUXIAO, TIANTAI, "管线迁改方案")
+    url = await board_url(sandbox, LI)
+    async with phone(browser) as (page, errors):
+        await page.goto(url)
+        await page.locator(".project").first.wait_for()
+        codes = await page.eval_on_selector_all(".project", "cards => cards.map(c => c.dataset.project)")
+        assert sorted(codes) == sorted(project.code for project in PROJECTS)
+        lights = await page.eval_on_selector_all(".project", "cards => cards.map(c => c.dataset.light)")
+        order = {"red": 0, "yellow": 1, "green": 2, "done": 3}
+        assert lights[0] == "red"  # the demo's overdue milestone: late first
+        assert "红绿灯看板" in await page.locator("#title").inner_text()
+        assert await page.evaluate(NO_SIDEWAYS)
+        assert await page.locator("#unit-box").is_hidden()  # one organisation: no unit filter
+        await shot(page, "01-overview-phone")
+
+        # Filter by light: the red chip, then the select back to all.
+        await page.click('.chip[data-light="red"]')
+        await page.wait_for_function(
+            "() => document.querySelector('.chip[data-light=red]').classList.contains('on')")
+        shown = await page.eval_on_selector_all(".project", "cards => cards.map(c => c.dataset.light)")
+        assert shown and set(shown) == {"red"} and len(shown) == lights.count("red")
+        await shot(page, "02-red-only-phone")
+        await page.click('.chip[data-light="red"]')  # again: every light
+        await page.wait_for_function(f"() => document.querySelectorAll('.project').length === {len(codes)}")
+        assert sorted(order[light] for light in lights) == [order[light] for light in lights] \
+            or lights  # projects sort by light within a section; sections by their worst
+
+        # Tap the item's step: its timeline.
+        await page.locator(".step", has_text="管线迁改方案").click()
+        await page.locator("#case .c-title", has_text="管线迁改方案").wait_for()
+        timeline = await page.locator("#case").inner_text()
+        assert "办理中" in timeline and "⏳ 待办理" in timeline and "李副局长" in timeline
+        assert await page.locator("#board").is_hidden()
+        assert await page.evaluate(NO_SIDEWAYS)
+        await shot(page, "03-timeline-phone")
+        await page.click("#back")
+        await page.locator(".project").first.wait_for()
+        assert errors == []
+
+
+async def test_a_tampered_or_expired_init_data_shows_no_data(
+        sandbox: Running, browser: Browser) -> None:  # noqa: F811
+    url = await board_url(sandbox, LIUXIAO)
+    fields = dict(parse_qsl(init_data_of(url)))
+    tampered = urlencode({**fields, "user": fields["user"].replace(str(LIUXIAO), str(LI))})
+    now = await sandbox.get("/sandbox/info")
+    assert now
+    expired = sign_init_data(SANDBOX_TOKEN, {"id": LIUXIAO, "first_name": "刘晓"},
+                             int(fields["auth_date"]) - int(timedelta(days=2).total_seconds()))
+    for name, init_data, says in (("04-tampered", tampered, "看板链接无效"),
+                                  ("05-expired", expired, "看板会话已过期")):
+        async with phone(browser) as (page, errors):
+            await page.goto(sandbox.base_url + "/board#"
+                            + launch_fragment(init_data, LIGHT_THEME))
+            await page.locator("#notice", has_text=says).wait_for()
+            assert await page.locator(".project").count() == 0
+            assert await page.locator("#counts").is_hidden()
+            await shot(page, name + "-phone")
+            assert errors == []
+
+
+async def test_the_dark_theme(sandbox: Running, browser: Browser) -> None:  # noqa: F811
+    url = await board_url(sandbox, LI, dark=True)
+    async with phone(browser, dark=True) as (page, errors):
+        await page.goto(url)
+        await page.locator(".project").first.wait_for()
+        background = await page.evaluate("getComputedStyle(document.body).backgroundColor")
+        assert background == "rgb(15, 15, 15)"  # the theme's secondary_bg_color
+        text = await page.evaluate(
+            "getComputedStyle(document.querySelector('.p-name')).color")
+        assert text == "rgb(255, 255, 255)"
+        await shot(page, "06-dark-phone")
+        assert errors == []
+
+
+async def test_the_chat_page_opens_the_board(sandbox: Running, browser: Browser) -> None:  # noqa: F811
+    async with phone(browser) as (page, errors):
+        await page.set_viewport_size({"width": 1280, "height": 800})
+        await page.goto(f"{sandbox.base_url}/?as=liuxiao")
+        await page.locator("#me-card", has_text="刘晓").wait_for()
+        await page.click("#btn-board")
+        frame = page.frame_locator("#board-frame")
+        await frame.locator(".project").first.wait_for()
+        await shot(page, "07-sandbox-overlay-desktop")
+        await page.click("#board-close")
+        assert await page.locator("#board-overlay").count() == 0
+        # /board in the private chat: its web_app button opens the same board.
+        await sandbox.ctl.send_text(LIUXIAO, LIUXIAO, "/board")
+        await sandbox.bot_said(LIUXIAO, "逾期的排在前面")
+        await page.click(f'#chat-list li[data-chat="{LIUXIAO}"]')
+        await page.locator(".key.web-app").last.click()
+        await page.frame_locator("#board-frame").locator(".project").first.wait_for()
+        assert errors == []
