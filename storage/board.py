@@ -8,10 +8,23 @@ as plain named tuples of the columns the board shows (no ORM objects: a city's b
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Integer, literal, select, true, union
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    and_,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+    union,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -91,14 +104,38 @@ class NameRow(NamedTuple):
     name: str
 
 
+class DueGroup(NamedTuple):
+    """Open steps of a project sharing a due and a limit (so a light): dues fall at the close
+    of office hours, so a city's 100 000 open steps make a few thousand groups."""
+
+    project_id: int
+    due_at: datetime | None
+    limit_days: int
+    steps: int
+
+
+class DueWindow(NamedTuple):
+    """Open steps of this limit due within [first, last]: what one light covers (a light is
+    monotonic in the due for a given limit)."""
+
+    limit_days: int
+    first: datetime
+    last: datetime
+
+
 class BoardRows(NamedTuple):
     projects: list[ProjectRow]
     milestones: list[MilestoneRow]  # not done yet, by project then order
-    steps: list[OpenStepRow]  # open steps of pending cases
-    holders: list[HolderRow]  # pending turns of those steps
+    dues: list[DueGroup]  # every open step of a pending case, counted by project and due
     handlers: list[MemberRow]  # the projects' handlers
     sections: list[NameRow]
-    people: list[NameRow]  # everyone the rows above name
+    people: list[NameRow]  # who holds an open turn or handles a project: the person filter
+
+
+class ListedSteps(NamedTuple):
+    steps: list[OpenStepRow]  # at most ``per_project`` a project, earliest due first
+    holders: list[HolderRow]  # their pending turns
+    names: list[NameRow]  # of those holders
 
 
 class CaseHead(NamedTuple):
@@ -163,8 +200,20 @@ class BoardQueries:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
+    async def due_groups(self, scope: Scope, *, person_id: int | None = None
+                         ) -> list[DueGroup]:
+        """The open steps counted by project, due and limit (in the database: the steps
+        themselves are never all read); with ``person_id``, only the steps that person holds
+        a turn of or whose project they handle."""
+        return [DueGroup._make(row) for row in await self.session.execute(
+            _open_steps(scope, person_id)
+            .with_only_columns(col(Case.project_id), col(Step.due_at), col(Step.limit_days),
+                               func.count())
+            .group_by(col(Case.project_id), col(Step.due_at), col(Step.limit_days))
+            .order_by(col(Case.project_id), col(Step.due_at)))]
+
     async def overview(self, scope: Scope) -> BoardRows:
-        """Everything a board load shows, in seven statements."""
+        """What a board load shows but its listed steps, in six statements."""
         inside = _in_scope(scope)
         execute = self.session.execute
         projects = [ProjectRow._make(row) for row in await execute(
@@ -177,23 +226,7 @@ class BoardQueries:
             .join(Project, col(Project.id) == col(Milestone.project_id))
             .where(inside, col(Milestone.done_on).is_(None))
             .order_by(col(Milestone.project_id), col(Milestone.seq)))]
-        open_steps = (
-            select(col(Step.id)).join(Case, col(Case.id) == col(Step.case_id))
-            .join(Project, col(Project.id) == col(Case.project_id))
-            .where(inside, col(Case.state) == CaseState.PENDING,
-                   col(Step.state) == StepState.OPEN))
-        steps = [OpenStepRow._make(row) for row in await execute(
-            select(col(Step.id), col(Step.case_id), col(Step.name), col(Step.name_en),
-                   col(Step.due_at), col(Step.limit_days), col(Case.title),
-                   col(Case.query_code), col(Case.project_id), col(Case.submitter_id))
-            .join(Case, col(Case.id) == col(Step.case_id))
-            .where(col(Step.id).in_(open_steps.scalar_subquery()))
-            .order_by(col(Step.due_at), col(Step.id)))]
-        holders = [HolderRow._make(row) for row in await execute(
-            select(col(Assignment.step_id), col(Assignment.person_id))
-            .where(col(Assignment.step_id).in_(open_steps.scalar_subquery()),
-                   col(Assignment.state) == AssignmentState.PENDING)
-            .order_by(col(Assignment.id)))]
+        dues = await self.due_groups(scope)
         handlers = [MemberRow._make(row) for row in await execute(
             select(col(ProjectMember.project_id), col(ProjectMember.person_id))
             .join(Project, col(Project.id) == col(ProjectMember.project_id))
@@ -202,7 +235,8 @@ class BoardQueries:
         sections = [NameRow._make(row) for row in await execute(
             select(col(Section.id), col(Section.name)).order_by(col(Section.code)))]
         holding = select(col(Assignment.person_id)).where(
-            col(Assignment.step_id).in_(open_steps.scalar_subquery()),
+            col(Assignment.step_id).in_(
+                _open_steps(scope).with_only_columns(col(Step.id)).scalar_subquery()),
             col(Assignment.state) == AssignmentState.PENDING)
         handling = (select(col(ProjectMember.person_id))
                     .join(Project, col(Project.id) == col(ProjectMember.project_id))
@@ -211,7 +245,43 @@ class BoardQueries:
             select(col(Person.id), col(Person.name))
             .where(col(Person.id).in_(union(holding, handling).scalar_subquery()))
             .order_by(col(Person.id)))]
-        return BoardRows(projects, milestones, steps, holders, handlers, sections, people)
+        return BoardRows(projects, milestones, dues, handlers, sections, people)
+
+    async def listed_steps(self, scope: Scope, *, per_project: int,
+                           person_id: int | None = None,
+                           windows: Sequence[DueWindow] | None = None) -> ListedSteps:
+        """The open steps a board lists, ``per_project`` at most per project, earliest due
+        first (late first), with their holders, in three statements; ``windows`` keeps only
+        the steps due within one of them (a light)."""
+        query = _open_steps(scope, person_id)
+        if windows is not None:
+            query = query.where(or_(false(), *(
+                and_(col(Step.limit_days) == window.limit_days,
+                     col(Step.due_at).between(window.first, window.last))
+                for window in windows)))
+        rank = func.row_number().over(
+            partition_by=col(Case.project_id),
+            order_by=(col(Step.due_at).is_(None), col(Step.due_at), col(Step.id)))
+        ranked = query.with_only_columns(col(Step.id).label("step_id"),
+                                         rank.label("rank")).subquery()
+        listed = select(ranked.c.step_id).where(ranked.c.rank <= per_project)
+        execute = self.session.execute
+        steps = [OpenStepRow._make(row) for row in await execute(
+            select(col(Step.id), col(Step.case_id), col(Step.name), col(Step.name_en),
+                   col(Step.due_at), col(Step.limit_days), col(Case.title),
+                   col(Case.query_code), col(Case.project_id), col(Case.submitter_id))
+            .join(Case, col(Case.id) == col(Step.case_id))
+            .where(col(Step.id).in_(listed.scalar_subquery()))
+            .order_by(col(Step.due_at).is_(None), col(Step.due_at), col(Step.id)))]
+        turns = select(col(Assignment.step_id), col(Assignment.person_id)).where(
+            col(Assignment.step_id).in_(listed.scalar_subquery()),
+            col(Assignment.state) == AssignmentState.PENDING)
+        holders = [HolderRow._make(row) for row in await execute(
+            turns.order_by(col(Assignment.id)))]
+        names = [NameRow._make(row) for row in await execute(
+            select(col(Person.id), col(Person.name)).where(col(Person.id).in_(
+                turns.with_only_columns(col(Assignment.person_id)).scalar_subquery())))]
+        return ListedSteps(steps, holders, names)
 
     async def case_timeline(self, case_id: int, scope: Scope) -> CaseTimelineRows | None:
         """A case's steps (every round), turns and nudges; None when there is no such case
@@ -250,6 +320,25 @@ class BoardQueries:
         people = [NameRow._make(row) for row in await execute(
             select(col(Person.id), col(Person.name)).where(col(Person.id).in_(sorted(named))))]
         return CaseTimelineRows(CaseHead._make(head), steps, assignments, nudges, people)
+
+
+def _open_steps(scope: Scope, person_id: int | None = None) -> Select[Any]:
+    """The open steps of pending cases inside ``scope`` (joined with their case), those
+    ``person_id`` holds a turn of or handles the project of when given."""
+    query = (select(col(Step.id)).join(Case, col(Case.id) == col(Step.case_id))
+             .join(Project, col(Project.id) == col(Case.project_id))
+             .where(_in_scope(scope), col(Case.state) == CaseState.PENDING,
+                    col(Step.state) == StepState.OPEN))
+    if person_id is not None:
+        held = select(col(Assignment.step_id)).where(
+            col(Assignment.person_id) == person_id,
+            col(Assignment.state) == AssignmentState.PENDING)
+        handled = select(col(ProjectMember.project_id)).where(
+            col(ProjectMember.person_id) == person_id,
+            col(ProjectMember.role) == MemberRole.HANDLER)
+        query = query.where(or_(col(Step.id).in_(held.scalar_subquery()),
+                                col(Project.id).in_(handled.scalar_subquery())))
+    return query
 
 
 def _unit_column() -> ColumnElement[int | None]:

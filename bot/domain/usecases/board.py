@@ -17,7 +17,7 @@ from bot.domain.rules.lights import light, milestone_due, worst
 from bot.domain.rules.policy import Policy
 from bot.domain.rules.scope import Scope
 from bot.domain.rules.vocabulary import AssignmentState, Light, ProjectStatus, StepState
-from storage.board import CaseHead, OpenStepRow
+from storage.board import CaseHead, DueWindow
 from storage.store import Store
 
 DONE = frozenset({ProjectStatus.DONE, ProjectStatus.DONE_FOLLOW_UP})
@@ -98,69 +98,90 @@ def _worst_first(lights: list[Light | None]) -> int:
 async def board(store: Store, scope: Scope, now: datetime, calendar: WorkCalendar,
                 policy: Policy, wanted: BoardFilter = BoardFilter(), *,
                 english: bool = False) -> Board:
+    """The board in nine statements (ten with a person filter), whatever its size: open steps
+    are counted by due in the database, lit once per due, and only the listed ones read."""
     rows = await store.board.overview(scope)
-    lit: dict[tuple[datetime, int], Light] = {}  # many steps share a due: count once
+    lit: dict[tuple[datetime, int], Light] = {}
 
-    def step_light(step: OpenStepRow) -> Light | None:
-        if step.due_at is None:
+    def lit_at(due_at: datetime | None, limit_days: int) -> Light | None:
+        if due_at is None:
             return None
-        key = (step.due_at, step.limit_days)
+        key = (due_at, limit_days)
         if key not in lit:
-            lit[key] = light(now, step.due_at, calendar, policy, step.limit_days)
+            lit[key] = light(now, due_at, calendar, policy, limit_days)
         return lit[key]
 
-    names = {row.id: row.name for row in rows.people}
-    holders: dict[int, list[int]] = defaultdict(list)
-    for holder in rows.holders:
-        holders[holder.step_id].append(holder.person_id)
-    handlers: dict[int, set[int]] = defaultdict(set)
-    for member in rows.handlers:
-        handlers[member.project_id].add(member.person_id)
+    # A project's light is /projects': its current milestone's and every open step's.
+    step_lights: dict[int, set[Light]] = defaultdict(set)
+    for group in rows.dues:
+        found = lit_at(group.due_at, group.limit_days)
+        if found is not None:
+            step_lights[group.project_id].add(found)
     current: dict[int, MilestoneLine] = {}
     for row in rows.milestones:  # by project, then order: the first is the current one
         if row.project_id not in current:
             current[row.project_id] = MilestoneLine(
                 row.title, row.due_on,
                 light(now, milestone_due(row.due_on, calendar), calendar, policy))
-    steps: dict[int, list[tuple[StepLine, list[int]]]] = defaultdict(list)
-    for step in rows.steps:
-        held_by = holders.get(step.id, [])
-        line = StepLine(step.id, step.case_id, step.case_title, step.query_code,
-                        step.name_en if english and step.name_en else step.name,
-                        step.due_at, step_light(step), [names.get(p, "?") for p in held_by])
-        steps[step.project_id].append((line, held_by))
+    handlers: dict[int, set[int]] = defaultdict(set)
+    for member in rows.handlers:
+        handlers[member.project_id].add(member.person_id)
+
+    # What the filters keep: the person's steps (held, or of a project they handle), and
+    # of those, the ones of the light asked for.
+    dues = rows.dues if wanted.person_id is None else await store.board.due_groups(
+        scope, person_id=wanted.person_id)
+    counts: dict[int, Counter[Light]] = defaultdict(Counter)
+    windows: dict[int, tuple[datetime, datetime]] = {}
+    for group in dues:
+        found = lit_at(group.due_at, group.limit_days)
+        if found is None or wanted.light not in (None, found):
+            continue
+        counts[group.project_id][found] += group.steps
+        if wanted.light is not None and group.due_at is not None:
+            first, last = windows.get(group.limit_days, (group.due_at, group.due_at))
+            windows[group.limit_days] = (min(first, group.due_at), max(last, group.due_at))
+    listed = await store.board.listed_steps(
+        scope, per_project=STEPS_SHOWN, person_id=wanted.person_id,
+        windows=None if wanted.light is None else [
+            DueWindow(limit, first, last) for limit, (first, last) in windows.items()])
+    names = {row.id: row.name for row in (*rows.people, *listed.names)}
+    holders: dict[int, list[int]] = defaultdict(list)
+    for holder in listed.holders:
+        holders[holder.step_id].append(holder.person_id)
+    steps: dict[int, list[StepLine]] = defaultdict(list)
+    for step in listed.steps:
+        steps[step.project_id].append(StepLine(
+            step.id, step.case_id, step.case_title, step.query_code,
+            step.name_en if english and step.name_en else step.name, step.due_at,
+            lit_at(step.due_at, step.limit_days),
+            [names.get(p, "?") for p in holders.get(step.id, [])]))
 
     cards: list[ProjectCard] = []
     for project in rows.projects:
         status = ProjectStatus(project.status)
-        mine = steps.get(project.id, [])
         milestone = current.get(project.id)
-        lights = [line.light for line, _ in mine if line.light is not None]
         project_light = None if status in DONE else worst(
-            [*lights, *([milestone.light] if milestone else [])])
+            [*step_lights.get(project.id, ()), *([milestone.light] if milestone else [])])
         if wanted.unit_id is not None and project.unit_id != wanted.unit_id:
             continue
         if wanted.section_id is not None and project.section_id != wanted.section_id:
             continue
         if wanted.light is not None and project_light != wanted.light:
             continue
-        shown = [line for line, held_by in mine
-                 if wanted.person_id is None or wanted.person_id in held_by
-                 or wanted.person_id in handlers.get(project.id, ())]
-        if wanted.person_id is not None and not shown \
+        counted = counts.get(project.id, Counter())
+        if wanted.person_id is not None and not counted \
                 and wanted.person_id not in handlers.get(project.id, ()):
             continue
-        if wanted.light is not None:
-            shown = [line for line in shown if line.light == wanted.light]
+        shown = steps.get(project.id, [])
         shown.sort(key=lambda line: (_ORDER[line.light], line.due_at or now, line.id))
         cards.append(ProjectCard(
             project.id, project.code, project.name, status, project.unit_id,
-            project.section_id, project_light, milestone, shown[:STEPS_SHOWN],
-            Counter(line.light for line in shown if line.light is not None),
-            max(0, len(shown) - STEPS_SHOWN)))
+            project.section_id, project_light, milestone, shown, counted,
+            max(0, sum(counted.values()) - len(shown))))
     cards.sort(key=lambda card: (_ORDER[card.light], card.code))
 
-    section_names = dict((row.id, row.name) for row in rows.sections)
+    section_names = {row.id: row.name for row in rows.sections}
     by_unit: dict[int | None, dict[int | None, list[ProjectCard]]] = defaultdict(
         lambda: defaultdict(list))
     for card in cards:
@@ -178,13 +199,12 @@ async def board(store: Store, scope: Scope, now: datetime, calendar: WorkCalenda
         group.unit_id or 0))
 
     in_scope_sections = {project.section_id for project in rows.projects}
-    people = sorted({(person_id, names[person_id]) for person_id in names}, key=lambda p: p[1])
     return Board(
         groups,
         Counter(card.light for card in cards if card.light is not None),
         sum((card.steps_by_light for card in cards), Counter()),
         [(row.id, row.name) for row in rows.sections if row.id in in_scope_sections],
-        people,
+        sorted(((row.id, row.name) for row in rows.people), key=lambda p: p[1]),
         sorted({(p.unit_id, "") for p in rows.projects if p.unit_id is not None}),
     )
 
