@@ -249,11 +249,20 @@ class BoardQueries:
 
     async def listed_steps(self, scope: Scope, *, per_project: int,
                            person_id: int | None = None,
-                           windows: Sequence[DueWindow] | None = None) -> ListedSteps:
+                           windows: Sequence[DueWindow] | None = None,
+                           until: datetime | None = None,
+                           undated: bool = True) -> ListedSteps:
         """The open steps a board lists, ``per_project`` at most per project, earliest due
         first (late first), with their holders, in three statements; ``windows`` keeps only
-        the steps due within one of them (a light)."""
+        the steps due within one of them (a light). ``until`` and ``undated`` say where
+        every project's first ``per_project`` lie (known from :meth:`due_groups`), so only
+        those are ranked, not a city's every open step."""
         query = _open_steps(scope, person_id)
+        if until is not None:
+            query = query.where(col(Step.due_at) <= until if not undated else or_(
+                col(Step.due_at) <= until, col(Step.due_at).is_(None)))
+        elif not undated:
+            query = query.where(col(Step.due_at).is_not(None))
         if windows is not None:
             query = query.where(or_(false(), *(
                 and_(col(Step.limit_days) == window.limit_days,

@@ -163,3 +163,22 @@ async def test_a_board_load_costs_the_same_statements_whatever_its_size(
     with statements(bureau) as filtered:
         await load(desk, BoardFilter(person_id=li, light=Light.GREEN))
     assert len(filtered) == 10  # the person's steps counted apart
+
+
+async def test_a_project_lists_its_earliest_steps_and_counts_the_rest(
+        desk: Bureau, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("bot.domain.usecases.board.STEPS_SHOWN", 2)
+    first = await desk.submit()
+    desk.now += timedelta(days=1)
+    second = await desk.submit()
+    desk.now += timedelta(days=1)
+    await desk.submit()
+    await desk.submit(project="KP-003")
+    found = await load(desk, now=desk.now - timedelta(days=2))
+    kp2 = next(c for g in found.groups for sec in g.sections for c in sec.projects
+               if c.code == "KP-002")
+    assert [step.case_id for step in kp2.steps] == [first, second]
+    assert kp2.steps_more == 1 and sum(kp2.steps_by_light.values()) == 3
+    kp3 = next(c for g in found.groups for sec in g.sections for c in sec.projects
+               if c.code == "KP-003")
+    assert len(kp3.steps) == 1 and kp3.steps_more == 0

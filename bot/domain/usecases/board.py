@@ -9,6 +9,7 @@ The store reads a fixed number of statements per board, whatever its size.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -17,7 +18,7 @@ from bot.domain.rules.lights import light, milestone_due, worst
 from bot.domain.rules.policy import Policy
 from bot.domain.rules.scope import Scope
 from bot.domain.rules.vocabulary import AssignmentState, Light, ProjectStatus, StepState
-from storage.board import CaseHead, DueWindow
+from storage.board import CaseHead, DueGroup, DueWindow
 from storage.store import Store
 
 DONE = frozenset({ProjectStatus.DONE, ProjectStatus.DONE_FOLLOW_UP})
@@ -141,10 +142,12 @@ async def board(store: Store, scope: Scope, now: datetime, calendar: WorkCalenda
         if wanted.light is not None and group.due_at is not None:
             first, last = windows.get(group.limit_days, (group.due_at, group.due_at))
             windows[group.limit_days] = (min(first, group.due_at), max(last, group.due_at))
+    until, undated = _first_dues(dues, lit_at, wanted.light)
     listed = await store.board.listed_steps(
         scope, per_project=STEPS_SHOWN, person_id=wanted.person_id,
         windows=None if wanted.light is None else [
-            DueWindow(limit, first, last) for limit, (first, last) in windows.items()])
+            DueWindow(limit, first, last) for limit, (first, last) in windows.items()],
+        until=until, undated=undated)
     names = {row.id: row.name for row in (*rows.people, *listed.names)}
     holders: dict[int, list[int]] = defaultdict(list)
     for holder in listed.holders:
@@ -207,6 +210,27 @@ async def board(store: Store, scope: Scope, now: datetime, calendar: WorkCalenda
         sorted(((row.id, row.name) for row in rows.people), key=lambda p: p[1]),
         sorted({(p.unit_id, "") for p in rows.projects if p.unit_id is not None}),
     )
+
+
+def _first_dues(dues: list[DueGroup],
+                lit_at: Callable[[datetime | None, int], Light | None],
+                wanted: Light | None) -> tuple[datetime | None, bool]:
+    """The latest due among every project's first :data:`STEPS_SHOWN` steps (earliest due
+    first), and whether steps without a due are among them: the store ranks only those."""
+    until: datetime | None = None
+    undated = False
+    seen: Counter[int] = Counter()
+    for group in sorted((g for g in dues if g.due_at is not None),
+                        key=lambda g: (g.project_id, g.due_at)):
+        if wanted is not None and lit_at(group.due_at, group.limit_days) != wanted:
+            continue
+        if seen[group.project_id] < STEPS_SHOWN:
+            seen[group.project_id] += group.steps
+            assert group.due_at is not None
+            until = group.due_at if until is None else max(until, group.due_at)
+    if wanted is None:
+        undated = any(g.due_at is None and seen[g.project_id] < STEPS_SHOWN for g in dues)
+    return until, undated
 
 
 # -- a case's timeline ----------------------------------------------------------------------
