@@ -733,7 +733,15 @@ function buildMessage(message, isGroup, previous) {
         const element = document.createElement(button.url ? "a" : "button");
         element.className = "key";
         element.textContent = button.text;
-        if (button.url) {
+        const deepLink = startParameter(button.url);
+        if (deepLink !== null) {
+          // t.me/<this bot>?start=…: as Telegram does, open the private chat and send /start …
+          element.href = "#";
+          element.addEventListener("click", (event) => {
+            event.preventDefault();
+            startPrivately(deepLink);
+          });
+        } else if (button.url) {
           element.href = safeUrl(button.url);
           element.target = "_blank";
           element.rel = "noopener";
@@ -761,6 +769,23 @@ function buildMessage(message, isGroup, previous) {
 }
 
 // ----------------------------------------------------------------------------- the Mini App
+
+function startParameter(url) {
+  const bot = state.info && state.info.bot;
+  const found = /^https:\/\/t\.me\/([A-Za-z0-9_]+)\?start=([A-Za-z0-9_-]{1,64})$/.exec(url || "");
+  return found && bot && found[1] === bot.username ? found[2] : null;
+}
+
+async function startPrivately(parameter) {
+  try {
+    await control("send_text", {user_id: state.me, chat_id: state.me, text: `/start ${parameter}`,
+                                wait: true, timeout: 10});
+    openChat(state.me);
+    await refresh(true);
+  } catch (error) {
+    showError(error);
+  }
+}
 
 async function openBoard() {
   const dark = document.documentElement.classList.contains("dark")

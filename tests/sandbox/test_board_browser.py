@@ -166,10 +166,17 @@ async def test_the_chat_page_opens_the_board(running: Running, chromium: Browser
         await shot(page, "07-sandbox-overlay-desktop")
         await page.click("#board-close")
         assert await page.locator("#board-overlay").count() == 0
-        # /board in the private chat: its web_app button opens the same board.
-        await running.ctl.send_text(LIUXIAO, LIUXIAO, "/board")
+        # /board in the group: a link to the private chat, where /start board answers with
+        # the web_app button, which opens the same board.
+        await running.ctl.send_text(LIUXIAO, TIANTAI, "/board")
+        await running.bot_said(TIANTAI, "私聊中打开")
+        await page.click(f'#chat-list li[data-chat="{TIANTAI}"]')
+        await page.locator(".key", has_text="在私聊中打开红绿灯看板").last.click()
         await running.bot_said(LIUXIAO, "逾期的排在前面")
-        await page.click(f'#chat-list li[data-chat="{LIUXIAO}"]')
+        await page.wait_for_function(
+            f"() => (document.querySelector('#chat-list li.active') || {{dataset: {{}}}})"
+            f".dataset.chat === '{LIUXIAO}'")
         await page.locator(".key.web-app").last.click()
         await page.frame_locator("#board-frame").locator(".project").first.wait_for()
+        await shot(page, "08-from-the-private-button-desktop")
         assert errors == []
