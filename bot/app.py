@@ -21,6 +21,7 @@ from bot.fsm_storage import CommitInOrder, InOrder, SqlStorage
 from bot.handlers import setup_routers
 from bot.i18n import LOCALES, N_, translator
 from bot.jobs import Jobs, SweepResult
+from bot.logs import UpdateLog
 from bot.middlewares import ActorContext, Refusals, UnitOfWork
 from bot.polling import ConfirmingDispatcher
 from bot.scheduling import Timers
@@ -43,6 +44,8 @@ COMMANDS = (
     ("back", N_("Back in the office")),
     ("missing", N_("Missing materials of an item and their dates")),
     ("urges", N_("Supervision: who was urged how often")),
+    ("asks", N_("First questions I own (首问负责制)")),
+    ("dc", N_("Supervision items: register, assign, urge, review")),
     ("calendar", N_("Holidays and make-up working days")),
     ("board", N_("The lights board: every project and step at a glance")),
     ("help", N_("What I can do for you")),
@@ -141,6 +144,7 @@ async def create_app(settings: Settings, *, clock: Clock | None = None,
     dispatcher = ConfirmingDispatcher(storage=storage, services=services, sessions=sessions,
                                       events_isolation=isolation, disable_fsm=True)
     in_flight = InFlight()
+    dispatcher.update.outer_middleware(UpdateLog())
     dispatcher.update.outer_middleware(in_flight)
     dispatcher.update.outer_middleware(UnitOfWork(sessions))
     dispatcher.update.outer_middleware(dispatcher.fsm)

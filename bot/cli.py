@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 
 import typer
 
+from bot import logs
 from bot.config import Settings, SettingsError, load_settings
 from storage.store import Store
 
@@ -57,7 +58,8 @@ def settings_or_exit(*, serving: bool = False) -> Settings:
         fail(str(exc))
         raise AssertionError from exc  # unreachable: fail() exits
     level = settings.log_level if serving else "WARNING"
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    secret = settings.bot_token.get_secret_value().strip() if settings.bot_token else ""
+    logs.configure(level, settings.log_format, secret)
     logging.getLogger("alembic").setLevel(logging.WARNING)  # start-up says what it migrated
     return settings
 
@@ -373,7 +375,11 @@ EXPORT_HELP = {
     "nudges": "Nudges claimed in the period: subject, level, person, channel, sent, late.",
     "audit": "The audit trail's events in the period (with their hashes).",
     "supervision": "Urge notices issued in the period, with their written answers.",
+    "asks": "The first-question ledger (首问负责制台账): entries recorded in the period, "
+            "with who was asked, the owner and the outcome.",
     "stats": "The /stats figures per section over the period.",
+    "items": "Supervision items registered in the period: code, title, assignee, state, "
+             "times, working days late.",
 }
 for _kind in EXPORT_HELP:
     export_app.command(_kind)(_export_command(_kind))

@@ -99,6 +99,11 @@ class Settings(BaseSettings):
         default=3, ge=1, le=50,
         description="More nudges than this for one person in one sweep arrive as one digest.",
     )
+    ask_limit_days: int = Field(
+        default=3, ge=0, le=30,
+        description="A first-question ledger entry (/ask) is answered within this many working "
+        "days: yellow the day before, then red, each told to its owner once.",
+    )
     weekly_digest: str = Field(
         default="mon 08:30",
         description="When the leaders' group gets the weekly digest: a weekday (mon … sun) and "
@@ -113,6 +118,12 @@ class Settings(BaseSettings):
         default=3000, ge=100, le=3500, description="Longest progress report text accepted."
     )
     log_level: str = Field(default="INFO", description="Python logging level.")
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="`json`: one JSON object per line (time, level, logger, message; for each "
+        "update its id, chat, person key, kind, outcome and duration), never the token or "
+        "what people wrote.",
+    )
     webhook_url: str | None = Field(
         default=None,
         description="Public HTTPS URL Telegram posts updates to; when set, `run` takes updates "

@@ -24,12 +24,14 @@ from bot.domain.rules.ladder import RungKind
 from bot.domain.rules.policy import Policy
 from bot.domain.rules.turns import turn_holders
 from bot.domain.rules.vocabulary import Channel, ChatKind, StepState
-from bot.domain.usecases import nudging
+from bot.domain.usecases import inquiries, nudging, supervision_items
 from bot.domain.usecases.approvals import Outcome, deem_approved, deemable_steps
 from bot.domain.usecases.digest import weekly
+from bot.domain.usecases.scope import nearest_chats, scope_of_chat
 from bot.flows.announce import announce
 from bot.flows.charts import chart_album
 from bot.flows.delivery import send_private, send_to_person
+from bot.flows.items import deliver_item_nudges
 from bot.flows.publishing import keep_reminder, reminder_buttons, reply_to_message, sync_cards
 from bot.flows.urge_copies import keep_urge_copy
 from bot.scheduling import Timers
@@ -37,6 +39,8 @@ from bot.services import Services
 from bot.shared_state import RedisTurn
 from bot.status import record_sweep
 from bot.views.digest import weekly_digest_text
+from bot.views.inquiries import reminder_text as inquiry_reminder_text
+from bot.views.keyboards import inquiry_keyboard
 from bot.views.nudges import (
     decide_hint,
     deemed_text,
@@ -48,7 +52,7 @@ from bot.views.nudges import (
 )
 from bot.views.text import localized, mention
 from storage.db import SessionFactory, unit_of_work
-from storage.models import Assignment, Case, Chat, Person, Section, Step
+from storage.models import Assignment, Case, Chat, Nudge, Person, Section, Step
 from storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -127,7 +131,44 @@ class Jobs:
             await self._set_due_timers(store, plan.looked_at)
         self.years_read = True
         await self._refresh_cards(store, touched)
+        # Supervision items (督查事项) waiting for an answer: lights and nudges, claimed and
+        # committed before they are sent, like the steps' above.
+        items = await supervision_items.plan_item_nudges(store, now, services.calendar,
+                                                         services.policy)
+        await store.commit()
+        result.sent += await deliver_item_nudges(self.bot, store, services, items)
+        await self._remind_inquiries(store, result)
         return result
+
+    async def _remind_inquiries(self, store: Store, result: SweepResult) -> None:
+        """The first-question ledger's reminders: claimed and committed, then sent, each
+        recorded as it went (a failed one is retaken by a later sweep)."""
+        services = self.services
+        now = services.now()
+        if not services.policy.may_nudge(now, services.calendar, False):
+            return
+        due = await inquiries.due_reminders(store, now=now, calendar=services.calendar,
+                                            policy=services.policy)
+        await store.commit()
+        for reminder, nudge_id in due:
+            t = services.rendering.for_person(reminder.person)
+            nudge = await store.get(Nudge, nudge_id)
+            assert nudge is not None
+            try:
+                delivered = await send_private(self.bot, store, reminder.person,
+                                               inquiry_reminder_text(t, reminder),
+                                               inquiry_keyboard(t, reminder.inquiry.id))
+            except TelegramAPIError as exc:
+                log.warning("ledger reminder %s not sent (%s)", nudge_id, exc)
+                nudge.error = str(exc)[:255]
+                await store.save(nudge)
+                await store.commit()
+                result.failed += 1
+                continue
+            await nudging.mark_sent(store, nudge, channel=delivered.channel,
+                                    at=services.now(), error=delivered.error)
+            await store.commit()
+            result.sent += 1
 
     async def _deliver_plan(self, store: Store, plan: nudging.Plan, result: SweepResult
                             ) -> None:
@@ -212,6 +253,14 @@ class Jobs:
                                                           office=True)
                     await store.commit()  # each window's claims kept before the next is read
                     set_aside += len(plan.nudges) + len(plan.urges)
+                items = await supervision_items.plan_item_nudges(
+                    store, now, self.services.calendar, self.services.policy)
+                for planned_item in items:
+                    await nudging.mark_sent(store, planned_item.nudge, channel=Channel.NONE,
+                                            at=now,
+                                            error="already past when the bureau was set up")
+                await store.commit()
+                set_aside += len(items)
                 due = self._due_digest(now)
                 if due is not None and (claim := await store.claim_digest(due.week, now)):
                     claim.error = "already past when the bureau was set up"
@@ -243,12 +292,13 @@ class Jobs:
                 await store.commit()
                 if claim is None:
                     return False
-                digest = await weekly(store, due, now, services.calendar, tz)
                 t = services.rendering.for_group()
-                text = weekly_digest_text(t, digest)
-                album = await chart_album(t, digest.stats)
                 try:
-                    for chat in chats:
+                    for chat in chats:  # each its unit's week
+                        digest = await weekly(store, due, now, services.calendar, tz,
+                                              await scope_of_chat(store, chat))
+                        text = weekly_digest_text(t, digest)
+                        album = await chart_album(t, digest.stats)
                         await self.bot.send_message(chat.tg_chat_id, text)
                         await self.bot.send_media_group(chat.tg_chat_id, album)
                 except TelegramAPIError as exc:
@@ -465,7 +515,9 @@ class Jobs:
         if not office_done:
             t = services.rendering.for_group()
             office_done = True
-            for chat in await store.chats_of_kind(ChatKind.SUPERVISION):
+            # The supervision office of the project's unit, else the nearest one above it.
+            for chat in await nearest_chats(store, planned.subject.project.unit_id,
+                                            ChatKind.SUPERVISION):
                 try:
                     keep_urge_copy(store, urge.id, await self.bot.send_message(
                         chat.tg_chat_id, urge_text(t, planned, section.name if section else None,

@@ -29,6 +29,7 @@ def policy_from(settings: Settings) -> Policy:
         # A nudge that could not go out within two sweeps of falling due is a catch-up.
         late_after=timedelta(seconds=2 * settings.sweep_interval_seconds),
         digest_after=settings.digest_after,
+        ask_limit_days=settings.ask_limit_days,
     )
 
 

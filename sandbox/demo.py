@@ -69,6 +69,13 @@ DEMO_USERS: dict[str, DemoUser] = {
     "lin": DemoUser(100012, "林引导", "lin_guide", "zh-hans"),
     "qian": DemoUser(100013, "钱主任", "qian_office", "zh-hans"),
     "ma": DemoUser(100014, "马工", "ma_it", "en"),
+    # The districts' and the township's people (雁城区, 珠晖区 and its 东阳渡镇).
+    "dong": DemoUser(100016, "董局长", "dong_yancheng", "zh-hans"),
+    "feng": DemoUser(100017, "冯股长", "feng_yancheng", "zh-hans"),
+    "gu": DemoUser(100018, "顾晨", "gu_chen", "zh-hans"),
+    "pan": DemoUser(100019, "潘局长", "pan_zhuhui", "zh-hans"),
+    "tang": DemoUser(100020, "唐主任", "tang_dongyang", "zh-hans"),
+    "xu": DemoUser(100021, "许乡", "xu_dongyang", "zh-hans"),
     # The applicant: 天立建设's contact, who checks progress with a query code.
     "huang": DemoUser(100015, "黄先生", "huang_tianli", "zh-hans", staff=False),
 }
@@ -78,10 +85,18 @@ DEMO_USERS: dict[str, DemoUser] = {
 
 
 @dataclass(frozen=True)
+class _Unit:
+    code: str
+    name: str
+    parent: str | None
+
+
+@dataclass(frozen=True)
 class _Section:
     code: str
     name: str
     head: str
+    unit: str = "city"
 
 
 @dataclass(frozen=True)
@@ -91,6 +106,7 @@ class _Person:
     roles: tuple[str, ...]
     backup: str | None = None
     locale: str | None = None  # only where it differs from the Telegram app's language
+    unit: str | None = None  # only where it differs from the section's unit
 
 
 @dataclass(frozen=True)
@@ -116,12 +132,24 @@ class _Project:
     green_channel: bool = False
 
 
+# The bureau is the city's; it guides two district branches, and one district's township
+# (the seeds' 市 → 县（市、区） → 乡镇). Everyone sees their unit and everything below it.
+UNITS = (
+    _Unit("city", "市城乡规划管理局", None),
+    _Unit("yancheng", "雁城区分局", "city"),
+    _Unit("zhuhui", "珠晖区分局", "city"),
+    _Unit("dongyang", "东阳渡镇", "zhuhui"),
+)
+
 SECTIONS = (
     _Section("office", "局办公室", "qian"),  # runs the lights and sends urge notices
     _Section("building", "建筑工程规划管理科", "wang"),
     _Section("municipal", "市政规划科", "zhao"),
     _Section("legal", "法规审批科", "sun"),
     _Section("supervision", "督查室", "zhou"),
+    _Section("yc-planning", "雁城区规划股", "feng", unit="yancheng"),
+    _Section("zh-planning", "珠晖区规划股", "pan", unit="zhuhui"),
+    _Section("dy-office", "东阳渡镇规划建设办", "tang", unit="dongyang"),
 )
 
 PEOPLE = (
@@ -139,6 +167,13 @@ PEOPLE = (
     _Person("lin", "legal", ("guide",)),
     _Person("qian", "office", ("supervisor",)),
     _Person("ma", "office", ("admin",), locale="en"),
+    _Person("dong", "yc-planning", ("leader",), backup="feng"),
+    _Person("feng", "yc-planning", ("handler",)),
+    _Person("gu", "yc-planning", ("handler",)),
+    # 珠晖区分局's head: the district's director, who decides its township's permits too
+    _Person("pan", "zh-planning", ("director", "handler"), backup="tang"),
+    _Person("tang", "dy-office", ("handler",)),
+    _Person("xu", "dy-office", ("handler",)),
 )
 
 PROJECTS = (
@@ -256,6 +291,65 @@ PROJECTS = (
         ),
         chat_title="娇子大道规划核实工作群",
     ),
+    _Project(
+        "KP-007",
+        "雁城老街改造",
+        "in_progress",
+        "dong",
+        "yc-planning",
+        ("gu",),
+        (),
+        work_plan="老街立面改造方案：现状测绘 → 方案征求意见 → 区分局审定。",
+        follow_through="经办人每周在项目群汇报，区分局分管领导在群内审定；市局可随时查看。",
+        milestones=(
+            _Milestone("现状测绘", -8, done=-8),
+            _Milestone("方案征求意见", -2),
+            _Milestone("区分局审定", 10),
+        ),
+        chat_title="雁城老街改造工作群",
+    ),
+    _Project(
+        "KP-008",
+        "东阳渡镇卫生院迁建",
+        "in_progress",
+        "pan",
+        "dy-office",
+        ("xu",),
+        (),
+        work_plan="乡镇卫生院迁建：选址意见 → 规划条件 → 乡村建设规划许可。",
+        follow_through="镇规划建设办经办，珠晖区分局审定，逾期由市局督查室通报。",
+        milestones=(
+            _Milestone("选址意见", -4, done=-4),
+            _Milestone("规划条件", 1),
+            _Milestone("乡村建设规划许可", 15),
+        ),
+        chat_title="东阳渡镇卫生院迁建工作群",
+    ),
+)
+
+@dataclass(frozen=True)
+class _Item:
+    """A supervision item (督查事项) of the demo: assigned ``assigned`` working days ago (a
+    negative offset), due ``due`` (working days from the assignment) or on the working day
+    ``due_on`` from today; urged ``urged`` working days ago, if at all."""
+
+    title: str
+    requirement: str
+    assignee: str  # a section code or a person key
+    assigned: int
+    due: int | None = None
+    due_on: int | None = None
+    urged: int | None = None
+
+
+DEMO_ITEMS = (
+    # Red: the seed's own story, a section more than two weeks on the meeting material.
+    _Item("雁城危房重建议题材料报送",
+          "业务会研究后，须在5个工作日内形成详细议题材料，报请专委会审议。",
+          "building", assigned=-8, due=5, urged=-2),
+    # Yellow: due tomorrow.
+    _Item("天台山公园微波站迁建协调进展", "报告微波站产权单位协调情况及迁建选址确定时间。",
+          "liuxiao", assigned=-2, due_on=1),
 )
 
 LEADERS_CHAT = "leaders"
@@ -265,7 +359,7 @@ SUPERVISION_CHAT = "supervision"
 def _project_members(project: _Project) -> tuple[str, ...]:
     """Who sits in a project's work group: leader, B post, handlers, guides, section head,
     and the administrator who set the group up."""
-    backup = next(p.backup for p in PEOPLE if p.key == project.leader)
+    backup = next((p.backup for p in PEOPLE if p.key == project.leader), None)
     head = next(s.head for s in SECTIONS if s.code == project.section)
     keys = (project.leader, backup, *project.handlers, *project.guides, head, "ma")
     return tuple(dict.fromkeys(k for k in keys if k is not None))
@@ -362,8 +456,13 @@ def demo_org(today: date, calendar: WorkCalendar) -> dict[str, Any]:
                 "milestones": milestones,
             }
         )
+    units = [{"code": u.code, "name": u.name, **({"parent": u.parent} if u.parent else {})}
+             for u in UNITS]
+    sections = [{"code": s.code, "name": s.name, "head": s.head,
+                 **({"unit": s.unit} if s.unit != UNITS[0].code else {})} for s in SECTIONS]
     return {
-        "sections": [{"code": s.code, "name": s.name, "head": s.head} for s in SECTIONS],
+        "units": units,
+        "sections": sections,
         "people": people,
         "chats": chats,
         "projects": projects,

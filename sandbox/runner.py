@@ -47,7 +47,7 @@ import secrets
 from collections.abc import Awaitable, Callable, Iterable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -61,9 +61,9 @@ from bot.app import App, create_app, run_polling
 from bot.board.web import BoardSite
 from bot.config import Settings, SettingsError
 from bot.domain.rules.org_file import parse_org
-from bot.domain.usecases import nudging
+from bot.domain.usecases import nudging, supervision_items
 from bot.domain.usecases.org_import import apply_org
-from bot.domain.usecases.people import choose_locale, person_by_telegram_id
+from bot.domain.usecases.people import choose_locale, identify, person_by_telegram_id
 from bot.i18n import LOCALES
 from bot.jobs import Jobs, SweepResult
 from bot.scheduling import Timers
@@ -71,7 +71,16 @@ from bot.services import Services
 from bot.telegram import Pace
 from bot.updates import last_handled
 from sandbox.clock import OffsetClock, load_offset, save_offset, working_days_later
-from sandbox.demo import DEMO_CHATS, DEMO_USERS, PEOPLE, PROJECTS, SECTIONS, demo_org_yaml
+from sandbox.demo import (
+    DEMO_CHATS,
+    DEMO_ITEMS,
+    DEMO_USERS,
+    PEOPLE,
+    PROJECTS,
+    SECTIONS,
+    demo_org_yaml,
+    working_day,
+)
 from sandbox.emulator.actions import ActionError
 from sandbox.emulator.client import ControlClient
 from sandbox.emulator.config import EmulatorConfig
@@ -79,6 +88,7 @@ from sandbox.emulator.control import Refusal
 from sandbox.emulator.server import Emulator
 from sandbox.emulator.webapp import launch_fragment, sign_init_data
 from storage.db import SessionFactory
+from storage.models import SupervisionItem
 from storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -144,8 +154,11 @@ ROLE_TRIES = {
                 "/done when a milestone is reached"),
     "guide": ("临近时限收到🟡黄灯提醒，逾期收到🔴红灯；/projects 看项目灯",
               "gets 🟡 yellow before a due and 🔴 red after it; /projects for the lights"),
-    "supervisor": ("收到催办通知书；/urges 看谁被催办了几次",
-                   "receives urge notices; /urges shows who was urged how often"),
+    "supervisor": ("收到催办通知书；/dc 看督查事项（DC-2026-001 已超期，可点「📣 通报」），"
+                   "/dc new 登记新事项；/urges 看谁被催办了几次",
+                   "receives urge notices; /dc lists supervision items (DC-2026-001 is late: "
+                   "📣 bulletin it), /dc new registers one; /urges shows who was urged how "
+                   "often"),
     "admin": ("/bind KP-00x 把群绑定到项目；/calendar 看节假日",
               "/bind KP-00x links a group to a project; /calendar for the holidays"),
 }
@@ -182,6 +195,9 @@ RUNG_WORDS = {"yellow": "黄灯预警", "red": "红灯超期", "urge": "催办�
 
 def upcoming_subject(upcoming: nudging.Upcoming, what: str) -> str:
     subject = upcoming.subject
+    if upcoming.item is not None:
+        return f"{RUNG_MARKS[what]} 督查事项 {upcoming.item.code} {upcoming.item.title} " \
+               f"{RUNG_WORDS[what]}"
     if subject is None:
         return f"{RUNG_MARKS[what]} {RUNG_WORDS[what]}"
     name = subject.title
@@ -204,6 +220,13 @@ def _subject_json(subject: nudging.Subject | None) -> Json | None:
         "case_id": subject.case.id if subject.case is not None else None,
         "due": subject.due.isoformat(),
     }
+
+
+def _item_json(item: SupervisionItem | None) -> Json | None:
+    if item is None:
+        return None
+    return {"kind": "item", "id": item.id, "code": item.code, "title": item.title,
+            "due": item.due_at.isoformat() if item.due_at else None}
 
 
 def offset_text(offset: timedelta) -> str:
@@ -568,7 +591,7 @@ class SandboxSite:
             "at": local.isoformat(),
             "text": f"{upcoming_text(local)} · {upcoming_subject(upcoming, what)}",
             "what": what,
-            "subject": _subject_json(upcoming.subject),
+            "subject": _subject_json(upcoming.subject) or _item_json(upcoming.item),
             "clock": self.clock_json(),
         })
 
@@ -784,7 +807,37 @@ async def import_demo(app: App, clock: OffsetClock) -> bool:
         report = await apply_org(store, org, now=clock.now())
         await store.commit()
     projects = report.counts["projects"]
-    return projects.created > 0 and not projects.updated and not projects.unchanged
+    new = projects.created > 0 and not projects.updated and not projects.unchanged
+    if new:
+        await seed_items(app, today)
+    return new
+
+
+async def seed_items(app: App, today: date) -> None:
+    """The demo's supervision items (督查事项), registered and assigned by 周正 in the past:
+    one red (urged already), one yellow."""
+    services = app.services
+    calendar = services.calendar
+    async with app.sessions() as session:
+        store = Store(session)
+        zhou = await identify(store, DEMO_USERS["zhou"].telegram_id)
+        assert zhou is not None
+        for demo in DEMO_ITEMS:
+            at = datetime.combine(working_day(today, calendar, demo.assigned),
+                                  time(9, 0), tzinfo=app.settings.tz)
+            due = str(demo.due) if demo.due is not None else \
+                working_day(today, calendar, demo.due_on or 0).isoformat()
+            item = await supervision_items.register(
+                store, zhou, title=demo.title, requirement=demo.requirement,
+                assignee=demo.assignee, due=due, now=at, today=at.date(),
+                policy=services.policy)
+            await supervision_items.assign(store, zhou, item, now=at, calendar=calendar,
+                                           today=at.date())
+            if demo.urged is not None:
+                urged = datetime.combine(working_day(today, calendar, demo.urged),
+                                         time(10, 0), tzinfo=app.settings.tz)
+                await supervision_items.urge(store, zhou, item, now=urged)
+        await store.commit()
 
 
 async def populate(ctl: ControlClient) -> None:

@@ -14,12 +14,10 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import (
     ColumnElement,
-    Integer,
     Select,
     and_,
     false,
     func,
-    literal,
     or_,
     select,
     true,
@@ -45,19 +43,18 @@ from storage.models import (
     ProjectMember,
     Section,
     Step,
+    Unit,
 )
 
 STEP_TARGET = "step"  # Nudge.target_kind of a step's nudges (bot.domain.usecases.nudging.STEP)
 
 
 def _in_scope(scope: Scope) -> ColumnElement[bool]:
-    """The one condition that keeps a board query inside the viewer's scope, over ``Project``.
-
-    Units are being built beside the board: until projects carry a unit, only the whole
-    organisation can be asked for."""
-    if scope.everything:
+    """The one condition that keeps a board query inside the viewer's scope, over ``Project``
+    (a scope is its units' ids, worked out once from the tree's materialized paths)."""
+    if scope.unit_ids is None:
         return true()
-    raise NotImplementedError("units")
+    return col(Project.unit_id).in_(sorted(scope.unit_ids))
 
 
 class ProjectRow(NamedTuple):
@@ -67,6 +64,7 @@ class ProjectRow(NamedTuple):
     status: str
     section_id: int | None
     unit_id: int | None
+    unit_name: str | None
 
 
 class MilestoneRow(NamedTuple):
@@ -218,7 +216,8 @@ class BoardQueries:
         execute = self.session.execute
         projects = [ProjectRow._make(row) for row in await execute(
             select(col(Project.id), col(Project.code), col(Project.name), col(Project.status),
-                   col(Project.section_id), _unit_column())
+                   col(Project.section_id), col(Project.unit_id), col(Unit.name))
+            .outerjoin(Unit, col(Unit.id) == col(Project.unit_id))
             .where(inside).order_by(col(Project.code)))]
         milestones = [MilestoneRow._make(row) for row in await execute(
             select(col(Milestone.project_id), col(Milestone.seq), col(Milestone.title),
@@ -349,7 +348,3 @@ def _open_steps(scope: Scope, person_id: int | None = None) -> Select[Any]:
                                 col(Project.id).in_(handled.scalar_subquery())))
     return query
 
-
-def _unit_column() -> ColumnElement[int | None]:
-    """The project's unit: NULL until projects carry one (then ``Project.unit_id``)."""
-    return literal(None, Integer)

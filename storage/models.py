@@ -34,6 +34,8 @@ from bot.domain.rules.vocabulary import (
     Channel,
     ChatKind,
     Decision,
+    ItemAct,
+    ItemState,
     LaneState,
     MemberRole,
     ProjectStatus,
@@ -55,10 +57,25 @@ def _enum(enum: type[StrEnum], length: int, *, index: bool = False, nullable: bo
                  nullable=nullable, index=index)
 
 
+class Unit(SQLModel, table=True):
+    """One level of the organisation (city, district or county, township), any depth.
+
+    ``path`` is the materialized path of ids from the root down, e.g. ``/1/4/9/``: a subtree is
+    every unit whose path starts with its root's, one indexed query on both databases, with no
+    walk of the tree per row. Rows outside any unit (``unit_id`` null) belong to the root."""
+
+    id: int = Field(default=None, primary_key=True)  # set by the database on flush
+    code: str = Field(unique=True, max_length=64)
+    name: str = Field(max_length=200)
+    parent_id: int | None = Field(default=None, foreign_key="unit.id")
+    path: str = Field(default="/", max_length=255, index=True)
+
+
 class Section(SQLModel, table=True):
     id: int = Field(default=None, primary_key=True)  # set by the database on flush
     code: str = Field(unique=True, max_length=64)
     name: str = Field(max_length=200)
+    unit_id: int | None = Field(default=None, foreign_key="unit.id", index=True)
     # The section head is a person; the FK is added after both tables exist (a cycle).
     head_id: int | None = Field(
         default=None,
@@ -77,6 +94,7 @@ class Person(SQLModel, table=True):
     locale: str | None = Field(default=None, max_length=8)
     locale_chosen: bool = False  # set by the person (/lang): an org import leaves it be
     section_id: int | None = Field(default=None, foreign_key="section.id")
+    unit_id: int | None = Field(default=None, foreign_key="unit.id", index=True)
     backup_id: int | None = Field(default=None, foreign_key="person.id")  # the B post
     started_at: datetime | None = _utc()  # opened a private chat
     dm_blocked: bool = False  # Telegram refused a private message (403)
@@ -95,6 +113,7 @@ class Chat(SQLModel, table=True):
     tg_chat_id: int = Field(sa_type=BigInteger, unique=True)
     kind: ChatKind = _enum(ChatKind, 32)
     title: str = Field(default="", max_length=255)
+    unit_id: int | None = Field(default=None, foreign_key="unit.id", index=True)
 
 
 class Project(SQLModel, table=True):
@@ -104,6 +123,7 @@ class Project(SQLModel, table=True):
     status: ProjectStatus = _enum(ProjectStatus, 32)
     leader_id: int | None = Field(default=None, foreign_key="person.id")
     section_id: int | None = Field(default=None, foreign_key="section.id")
+    unit_id: int | None = Field(default=None, foreign_key="unit.id", index=True)
     work_plan: str = Field(default="", sa_type=Text)
     follow_through: str = Field(default="", sa_type=Text)
     green_channel: bool = False
@@ -274,6 +294,24 @@ class MissingItem(SQLModel, table=True):
     next_at: datetime | None = _utc(index=True)  # when the sweep must look again (see below)
 
 
+class Inquiry(SQLModel, table=True):
+    """A first-question ledger entry (首问负责制台账): whoever is asked first records who asked
+    what, owns it (or hands it to whoever does) until it is closed with its outcome."""
+
+    id: int = Field(default=None, primary_key=True)  # set by the database on flush
+    unit_id: int | None = Field(default=None, foreign_key="unit.id", index=True)
+    asked_id: int = Field(foreign_key="person.id")  # the first person asked (首问责任人)
+    asker: str = Field(max_length=200)  # who asked: a name, a contact
+    question: str = Field(sa_type=Text)
+    owner_id: int = Field(foreign_key="person.id", index=True)  # sees it through
+    created_at: datetime = _utc(nullable=False)
+    due_at: datetime = _utc(nullable=False)  # answered by then (限时办结)
+    closed_at: datetime | None = _utc()
+    closed_by_id: int | None = Field(default=None, foreign_key="person.id")
+    outcome: str | None = Field(default=None, sa_type=Text)
+    next_at: datetime | None = _utc(index=True)  # when the sweep must look again
+
+
 class UrgeNotice(SQLModel, table=True):
     """A formal urge notice (催办通知书), issued once for a late step or milestone; the section
     head answers it in writing with the cause of the delay and a plan."""
@@ -309,6 +347,53 @@ class UrgeCopy(SQLModel, table=True):
     urge_id: int = Field(foreign_key="urgenotice.id", index=True)
     tg_chat_id: int = Field(sa_type=BigInteger)
     tg_message_id: int
+
+
+class SupervisionItem(SQLModel, table=True):
+    """A supervision item (督查事项) along the seven steps (``bot.domain.rules.supervision``):
+    registered by the supervision office, assigned to a section (its head answers) or a
+    person with a due, urged, answered, reviewed, bulletined, archived."""
+
+    id: int = Field(default=None, primary_key=True)  # set by the database on flush
+    code: str = Field(unique=True, max_length=32)  # DC-2026-001
+    title: str = Field(max_length=255)
+    requirement: str = Field(default="", sa_type=Text)  # the source and what is required
+    state: ItemState = _enum(ItemState, 16, index=True)
+    registered_by_id: int = Field(foreign_key="person.id")
+    registered_at: datetime = _utc(nullable=False)
+    section_id: int | None = Field(default=None, foreign_key="section.id")  # its head answers
+    assignee_id: int | None = Field(default=None, foreign_key="person.id")  # else this person
+    limit_days: int | None = None  # the due as working days from the assignment
+    due_on: date | None = None  # or as a date
+    assigned_at: datetime | None = _utc()
+    due_at: datetime | None = _utc()  # set when assigned
+    feedback: str | None = Field(default=None, sa_type=Text)  # the latest answer
+    feedback_at: datetime | None = _utc()
+    closed_at: datetime | None = _utc()  # archived
+    next_at: datetime | None = _utc(index=True)  # when the sweep must look again (see below)
+    version: int = 1  # compare-and-set guard: one of two simultaneous presses wins
+
+
+class ItemEvent(SQLModel, table=True):
+    """One step taken on a supervision item: what, by whom, when (and the words said)."""
+
+    id: int = Field(default=None, primary_key=True)  # set by the database on flush
+    item_id: int = Field(foreign_key="supervisionitem.id", index=True)
+    act: ItemAct = _enum(ItemAct, 4)
+    state: ItemState = _enum(ItemState, 16)  # the state it led to
+    actor_id: int | None = Field(default=None, foreign_key="person.id")
+    at: datetime = _utc(nullable=False)
+    text: str = Field(default="", sa_type=Text)  # the answer, the reason sent back, a note
+
+
+class ItemFile(SQLModel, table=True):
+    """A photo or document given with an answer (by its Telegram file id)."""
+
+    id: int = Field(default=None, primary_key=True)  # set by the database on flush
+    event_id: int = Field(foreign_key="itemevent.id", index=True)
+    kind: AttachmentKind = _enum(AttachmentKind, 16)
+    file_id: str = Field(max_length=255)
+    file_name: str | None = Field(default=None, max_length=255)
 
 
 class Card(SQLModel, table=True):
@@ -412,7 +497,8 @@ class CalendarYear(SQLModel, table=True):
 AT_ONCE = datetime(1970, 1, 1, tzinfo=UTC)
 TIMING: dict[Any, tuple[str, ...]] = {Step: ("state", "due_at", "limit_days", "timeout_policy"),
                                       Milestone: ("due_on", "done_on"),
-                                      MissingItem: ("supply_by", "supplied_at")}
+                                      MissingItem: ("supply_by", "supplied_at"),
+                                      SupervisionItem: ("state", "due_at")}
 
 
 @event.listens_for(Session, "before_flush")

@@ -8,13 +8,26 @@ from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql import Select
 from sqlmodel import col
 
-from storage.models import AuditEvent, Case, Nudge, Person, Project, Section, Step, UrgeNotice
+from bot.domain.rules.scope import WHOLE, Scope
+from storage.models import (
+    AuditEvent,
+    Case,
+    Inquiry,
+    Nudge,
+    Person,
+    Project,
+    Section,
+    Step,
+    SupervisionItem,
+    UrgeNotice,
+)
+from storage.store import project_in
 
 PART = 1000
 Query = Select[*tuple[Any, ...]]  # each kind its own columns
@@ -70,27 +83,79 @@ def _supervision(start: datetime, end: datetime) -> Query:
             .where(col(UrgeNotice.issued_at) >= start, col(UrgeNotice.issued_at) < end))
 
 
+def _asks(start: datetime, end: datetime) -> Query:
+    asked, owner, closer = aliased(Person), aliased(Person), aliased(Person)
+    return (select(col(Inquiry.id), col(Inquiry.created_at), col(asked.name),
+                   col(Inquiry.asker), col(Inquiry.question), col(owner.name),
+                   col(Inquiry.due_at), col(Inquiry.closed_at), col(closer.name),
+                   col(Inquiry.outcome))
+            .join(asked, col(asked.id) == col(Inquiry.asked_id))
+            .join(owner, col(owner.id) == col(Inquiry.owner_id))
+            .outerjoin(closer, col(closer.id) == col(Inquiry.closed_by_id))
+            .where(col(Inquiry.created_at) >= start, col(Inquiry.created_at) < end))
+
+
+def _items(start: datetime, end: datetime) -> Query:
+    """Supervision items registered in the period; who answers: the person, else the
+    section's head (the state, due and answer time come last, for the lateness)."""
+    person, head, registrar = aliased(Person), aliased(Person), aliased(Person)
+    return (select(col(SupervisionItem.id), col(SupervisionItem.code),
+                   col(SupervisionItem.title), col(Section.name),
+                   func.coalesce(col(person.name), col(head.name)), col(registrar.name),
+                   col(SupervisionItem.registered_at), col(SupervisionItem.assigned_at),
+                   col(SupervisionItem.closed_at), col(SupervisionItem.state),
+                   col(SupervisionItem.due_at), col(SupervisionItem.feedback_at))
+            .outerjoin(Section, col(Section.id) == col(SupervisionItem.section_id))
+            .outerjoin(person, col(person.id) == col(SupervisionItem.assignee_id))
+            .outerjoin(head, col(head.id) == col(Section.head_id))
+            .join(registrar, col(registrar.id) == col(SupervisionItem.registered_by_id))
+            .where(col(SupervisionItem.registered_at) >= start,
+                   col(SupervisionItem.registered_at) < end))
+
+
 QUERIES: dict[str, tuple[Callable[[datetime, datetime], Query], Any]] = {
     "cases": (_cases, Case.id), "steps": (_steps, Step.id), "nudges": (_nudges, Nudge.id),
     "audit": (_audit, AuditEvent.id), "supervision": (_supervision, UrgeNotice.id),
+    "asks": (_asks, Inquiry.id),
+    "items": (_items, SupervisionItem.id),
 }
+# The audit trail is the whole organisation's chain, and supervision items are the
+# organisation's supervision office's: no unit to narrow them to.
+UNSCOPED = frozenset({"audit", "items"})
+
+
+def _in(kind: str, scope: Scope) -> ColumnElement[bool]:
+    """A kind's rows within a scope: a project's, or (nudges) a person's unit."""
+    if scope.unit_ids is None:
+        return true()
+    if kind in UNSCOPED:
+        raise ValueError(f"{kind} records have no unit")
+    if kind == "nudges":
+        return col(Person.unit_id).in_(sorted(scope.unit_ids))
+    if kind == "asks":
+        return col(Inquiry.unit_id).in_(sorted(scope.unit_ids))
+    return project_in(scope)
 
 
 class Records:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+    def __init__(self, session: AsyncSession, scope: Scope = WHOLE) -> None:
+        self.session, self.scope = session, scope
+
+    def _query(self, kind: str, start: datetime, end: datetime) -> Query:
+        build, _ = QUERIES[kind]
+        return build(start, end).where(_in(kind, self.scope))
 
     async def count(self, kind: str, start: datetime, end: datetime) -> int:
-        build, _ = QUERIES[kind]
-        query = select(func.count()).select_from(build(start, end).subquery())
+        query = select(func.count()).select_from(self._query(kind, start, end).subquery())
         return int((await self.session.execute(query)).scalar_one())
 
     async def rows(self, kind: str, start: datetime, end: datetime
                    ) -> AsyncIterator[tuple[Any, ...]]:
-        build, key = QUERIES[kind]
+        _, key = QUERIES[kind]
         after = 0
         while True:
-            query = build(start, end).where(col(key) > after).order_by(col(key)).limit(PART)
+            query = (self._query(kind, start, end).where(col(key) > after).order_by(col(key))
+                     .limit(PART))
             part = [tuple(row) for row in await self.session.execute(query)]
             for row in part:
                 yield row

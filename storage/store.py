@@ -13,7 +13,17 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import ScalarResult, Select, bindparam, delete, func, select, update
+from sqlalchemy import (
+    ColumnElement,
+    ScalarResult,
+    Select,
+    bindparam,
+    delete,
+    func,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,6 +31,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import SQLModel, col
 
 from bot.domain.rules.casetypes import TimeoutPolicy
+from bot.domain.rules.scope import WHOLE, Scope
 from bot.domain.rules.vocabulary import (
     AssignmentState,
     CardKind,
@@ -47,6 +58,9 @@ from storage.models import (
     Comment,
     Delegation,
     HandledUpdate,
+    Inquiry,
+    ItemEvent,
+    ItemFile,
     Lane,
     Milestone,
     MissingItem,
@@ -58,6 +72,8 @@ from storage.models import (
     RoleGrant,
     Section,
     Step,
+    SupervisionItem,
+    Unit,
     UrgeCopy,
     UrgeNotice,
     WeeklyDigest,
@@ -109,6 +125,13 @@ _MILESTONES = (select(Milestone).where(col(Milestone.project_id) == bindparam("p
 _IS_MEMBER = select(col(ProjectMember.id)).where(
     col(ProjectMember.project_id) == bindparam("project"),
     col(ProjectMember.person_id) == bindparam("person")).limit(1)
+
+
+def project_in(scope: Scope) -> ColumnElement[bool]:
+    """The one place a scope becomes SQL: projects of the scope's units."""
+    if scope.unit_ids is None:
+        return true()
+    return col(Project.unit_id).in_(sorted(scope.unit_ids))
 
 
 class Store:
@@ -246,8 +269,38 @@ class Store:
         found = await self.session.execute(_PROJECT_BY_TG_CHAT, {"chat": tg_chat_id})
         return found.scalars().first()
 
-    async def projects(self) -> list[Project]:
-        return await self.all(Project, order_by=Project.code)
+    async def projects(self, scope: Scope | None = None) -> list[Project]:
+        """Every project, or a scope's, by code."""
+        query = select(Project).order_by(col(Project.code))
+        if scope is not None:
+            query = query.where(project_in(scope))
+        return list(await self._fresh(query))
+
+    # -- units ---------------------------------------------------------------------------
+    async def units(self) -> list[Unit]:
+        """The organisation's units, each parent before its children."""
+        return await self.all(Unit, order_by=Unit.path)
+
+    async def unit_by_code_or_name(self, word: str) -> Unit | None:
+        query = select(Unit).where((func.lower(col(Unit.code)) == word.lower())
+                                   | (col(Unit.name) == word)).order_by(col(Unit.id))
+        return (await self._fresh(query)).first()
+
+    async def subtree_ids(self, unit_id: int) -> frozenset[int]:
+        """A unit and every unit below it: one query on the materialized path."""
+        top = select(col(Unit.path)).where(col(Unit.id) == unit_id).scalar_subquery()
+        query = select(col(Unit.id)).where(col(Unit.path).startswith(top, autoescape=False))
+        return frozenset((await self.session.execute(query)).scalars())
+
+    async def unit_chain(self, unit_id: int | None) -> list[Unit]:
+        """A unit and its ancestors, nearest first (just the root for None)."""
+        unit = await self.get(Unit, unit_id) if unit_id is not None else None
+        if unit is None:
+            return await self.all(Unit, parent_id=None)
+        ids = [int(part) for part in unit.path.strip("/").split("/") if part]
+        rows = {row.id: row for row in await self._fresh(
+            select(Unit).where(col(Unit.id).in_(ids)))}
+        return [rows[i] for i in reversed(ids) if i in rows]
 
     async def milestones(self, project_id: int) -> list[Milestone]:
         return list((await self.session.execute(_MILESTONES, {"project": project_id})).scalars())
@@ -305,17 +358,52 @@ class Store:
     async def paused_step(self, case_id: int, round_: int) -> Step | None:
         return await self.one(Step, case_id=case_id, round=round_, state=StepState.PAUSED)
 
-    async def pending_cases(self, project_id: int) -> list[Case]:
-        return await self.all(Case, order_by=Case.id, project_id=project_id,
-                              state=CaseState.PENDING)
-
-    async def open_steps_of_project(self, project_id: int) -> list[Step]:
-        """The open steps of the project's pending cases, in one query."""
-        query = (select(Step).join(Case, col(Case.id) == col(Step.case_id))
-                 .where(col(Case.project_id) == project_id, col(Case.state) == CaseState.PENDING,
-                        col(Step.state) == StepState.OPEN)
-                 .order_by(col(Step.id)))
+    # -- the first-question ledger ---------------------------------------------------------
+    async def inquiries(self, scope: Scope, person_id: int | None, *, open_only: bool
+                        ) -> list[Inquiry]:
+        """The ledger of a scope (or only what ``person_id`` recorded or owns), oldest due
+        first."""
+        query = select(Inquiry).order_by(col(Inquiry.due_at), col(Inquiry.id))
+        if scope.unit_ids is not None:
+            query = query.where(col(Inquiry.unit_id).in_(sorted(scope.unit_ids)))
+        if person_id is not None:
+            query = query.where((col(Inquiry.owner_id) == person_id)
+                                | (col(Inquiry.asked_id) == person_id))
+        if open_only:
+            query = query.where(col(Inquiry.closed_at).is_(None))
         return list(await self._fresh(query))
+
+    async def due_inquiries(self, now: datetime) -> list[Inquiry]:
+        """Open entries whose next moment has come (the sweep's, by the indexed column)."""
+        query = select(Inquiry).where(col(Inquiry.next_at) <= now)
+        return sorted(await self._fresh(query), key=lambda row: row.id)
+
+    # -- the roll-up: a fixed number of queries however many projects ---------------------
+    async def open_milestones(self, scope: Scope) -> list[Milestone]:
+        """The milestones not reached yet of the scope's projects, by project and order."""
+        query = (select(Milestone).join(Project, col(Project.id) == col(Milestone.project_id))
+                 .where(col(Milestone.done_on).is_(None), project_in(scope))
+                 .order_by(col(Milestone.project_id), col(Milestone.seq)))
+        return list(await self._fresh(query))
+
+    async def open_step_dues(self, scope: Scope) -> list[tuple[int, datetime, int]]:
+        """(project, due, limit in days) of the open steps of pending cases, each distinct
+        triple once: what the projects' lights need, not every step."""
+        query = (select(col(Case.project_id), col(Step.due_at), col(Step.limit_days))
+                 .join(Case, col(Case.id) == col(Step.case_id))
+                 .join(Project, col(Project.id) == col(Case.project_id))
+                 .where(col(Case.state) == CaseState.PENDING, col(Step.state) == StepState.OPEN,
+                        col(Step.due_at).is_not(None), project_in(scope))
+                 .group_by(col(Case.project_id), col(Step.due_at), col(Step.limit_days)))
+        return [(a, b, c) for a, b, c in await self.session.execute(query) if b is not None]
+
+    async def pending_case_counts(self, scope: Scope) -> dict[int, int]:
+        """How many pending cases each of the scope's projects has (none: absent)."""
+        query = (select(col(Case.project_id), func.count())
+                 .join(Project, col(Project.id) == col(Case.project_id))
+                 .where(col(Case.state) == CaseState.PENDING, project_in(scope))
+                 .group_by(col(Case.project_id)))
+        return {a: b for a, b in await self.session.execute(query)}
 
     async def successor_of(self, assignment_id: int) -> Assignment | None:
         """Whoever a turn was transferred to."""
@@ -522,8 +610,9 @@ class Store:
 
     async def earliest_next_moment(self, after: datetime, done: tuple[str, ...]
                                    ) -> tuple[str, int, datetime] | None:
-        """(kind, id, next_at) of the step, milestone or missing material whose next moment
-        comes first after ``after`` (milestones of finished projects aside, as in the sweep)."""
+        """(kind, id, next_at) of the step, milestone, missing material or supervision item
+        whose next moment comes first after ``after`` (milestones of finished projects aside,
+        as in the sweep)."""
         queries: list[tuple[str, Any]] = [
             ("step", select(col(Step.id), col(Step.next_at))
              .where(col(Step.next_at) > after)),
@@ -532,6 +621,8 @@ class Store:
              .where(col(Milestone.next_at) > after, col(Project.status).not_in(done))),
             ("missing", select(col(MissingItem.id), col(MissingItem.next_at))
              .where(col(MissingItem.next_at) > after)),
+            ("item", select(col(SupervisionItem.id), col(SupervisionItem.next_at))
+             .where(col(SupervisionItem.next_at) > after)),
         ]
         found: list[tuple[datetime, str, int]] = []
         for kind, query in queries:
@@ -562,7 +653,8 @@ class Store:
         a row changed meanwhile was handed back (:data:`AT_ONCE`) and stays so."""
         if not rows:
             return
-        model: Any = {"step": Step, "milestone": Milestone, "missing": MissingItem}[kind]
+        model: Any = {"step": Step, "milestone": Milestone, "missing": MissingItem,
+                      "item": SupervisionItem}[kind]
         table = model.__table__
         guard = ("next_at", *TIMING[model])
         statement = (update(table)
@@ -574,6 +666,11 @@ class Store:
             {"row_id": row_id, "new_next_at": next_at,
              **{f"seen_{name}": value for name, value in zip(guard, seen, strict=True)}}
             for row_id, seen, next_at in rows])
+
+    async def due_items(self, now: datetime) -> list[SupervisionItem]:
+        """Supervision items whose next moment has come (few: the sweep reads them whole)."""
+        query = select(SupervisionItem).where(col(SupervisionItem.next_at) <= now)
+        return sorted(await self._fresh(query), key=lambda item: item.id)
 
     async def uncertain_due_years(self) -> set[int]:
         """Years holding the due of an open step computed without official holidays."""
@@ -679,7 +776,7 @@ class Store:
 
     # -- /stats: what leaders read at a glance -------------------------------------------------
 
-    async def steps_for_stats(self, since: datetime
+    async def steps_for_stats(self, since: datetime, scope: Scope = WHOLE
                               ) -> list[tuple[int | None, StepState, datetime, datetime | None]]:
         """(section of the project, state, due, closed at) of every step with a due that is
         open now or was closed since then."""
@@ -687,34 +784,40 @@ class Store:
                         col(Step.closed_at))
                  .join(Case, col(Case.id) == col(Step.case_id))
                  .join(Project, col(Project.id) == col(Case.project_id))
-                 .where(col(Step.due_at).is_not(None),
+                 .where(col(Step.due_at).is_not(None), project_in(scope),
                         (col(Step.state) == StepState.OPEN) | (col(Step.closed_at) >= since)))
         return [(a, b, c, d) for a, b, c, d in await self.session.execute(query)
                 if c is not None]
 
-    async def decisions_for_stats(self, since: datetime
+    async def decisions_for_stats(self, since: datetime, scope: Scope = WHOLE
                                   ) -> list[tuple[int, datetime, datetime]]:
         """(person, decided at, the step's due) of every decision since then on a step with a
         due."""
         query = (select(col(Assignment.person_id), col(Assignment.decided_at), col(Step.due_at))
                  .join(Step, col(Step.id) == col(Assignment.step_id))
-                 .where(col(Assignment.decided_at) >= since, col(Step.due_at).is_not(None)))
+                 .join(Case, col(Case.id) == col(Step.case_id))
+                 .join(Project, col(Project.id) == col(Case.project_id))
+                 .where(col(Assignment.decided_at) >= since, col(Step.due_at).is_not(None),
+                        project_in(scope)))
         return [(int(a), b, c) for a, b, c in await self.session.execute(query)
                 if b is not None and c is not None]
 
-    async def cases_closed_since(self, since: datetime, state: CaseState
+    async def cases_closed_since(self, since: datetime, state: CaseState, scope: Scope = WHOLE
                                  ) -> list[tuple[datetime, datetime]]:
         """(created at, closed at) of the cases closed in ``state`` since then."""
-        query = select(col(Case.created_at), col(Case.closed_at)).where(
-            col(Case.state) == state, col(Case.closed_at) >= since)
+        query = (select(col(Case.created_at), col(Case.closed_at))
+                 .join(Project, col(Project.id) == col(Case.project_id))
+                 .where(col(Case.state) == state, col(Case.closed_at) >= since,
+                        project_in(scope)))
         return [(a, b) for a, b in await self.session.execute(query) if b is not None]
 
-    async def urge_notices_between(self, start: datetime, end: datetime | None = None
-                                   ) -> list[tuple[int | None, int | None]]:
+    async def urge_notices_between(self, start: datetime, end: datetime | None = None,
+                                   scope: Scope = WHOLE) -> list[tuple[int | None, int | None]]:
         """(head addressed, their section) of each urge notice issued in [start, end), or
         since ``start`` when no end is given."""
-        query = select(col(UrgeNotice.head_id), col(UrgeNotice.section_id)).where(
-            col(UrgeNotice.issued_at) >= start)
+        query = (select(col(UrgeNotice.head_id), col(UrgeNotice.section_id))
+                 .join(Project, col(Project.id) == col(UrgeNotice.project_id))
+                 .where(col(UrgeNotice.issued_at) >= start, project_in(scope)))
         if end is not None:
             query = query.where(col(UrgeNotice.issued_at) < end)
         return [(a, b) for a, b in await self.session.execute(query)]
@@ -726,41 +829,44 @@ class Store:
         digest = WeeklyDigest(week=week, claimed_at=at)
         return digest if await self.insert_once(digest) else None
 
-    async def approved_between(self, start: datetime, end: datetime) -> list[tuple[str, str]]:
+    async def approved_between(self, start: datetime, end: datetime, scope: Scope = WHOLE
+                               ) -> list[tuple[str, str]]:
         """(project code, title) of the cases approved in [start, end)."""
         query = (select(col(Project.code), col(Case.title))
                  .join(Project, col(Project.id) == col(Case.project_id))
                  .where(col(Case.state) == CaseState.APPROVED, col(Case.closed_at) >= start,
-                        col(Case.closed_at) < end).order_by(col(Case.closed_at)))
+                        col(Case.closed_at) < end, project_in(scope))
+                 .order_by(col(Case.closed_at)))
         return [(a, b) for a, b in await self.session.execute(query)]
 
-    async def milestones_between(self, start: date, end: date, *, reached: bool
-                                 ) -> list[tuple[str, str]]:
+    async def milestones_between(self, start: date, end: date, *, reached: bool,
+                                 scope: Scope = WHOLE) -> list[tuple[str, str]]:
         """(project code, title) of the milestones reached in [start, end) (``reached``), or
         of those due then and not reached by their day."""
         day = col(Milestone.done_on) if reached else col(Milestone.due_on)
         query = (select(col(Project.code), col(Milestone.title))
                  .join(Project, col(Project.id) == col(Milestone.project_id))
-                 .where(day >= start, day < end).order_by(day))
+                 .where(day >= start, day < end, project_in(scope)).order_by(day))
         if not reached:
             query = query.where(col(Milestone.done_on).is_(None)
                                 | (col(Milestone.done_on) > col(Milestone.due_on)))
         return [(a, b) for a, b in await self.session.execute(query)]
 
-    async def steps_turned_red(self, start: datetime, end: datetime
+    async def steps_turned_red(self, start: datetime, end: datetime, scope: Scope = WHOLE
                                ) -> list[tuple[str, str, str]]:
         """(project code, case title, step name) of the steps whose due fell in [start, end)
         while they were open: still open now, or closed after it."""
         query = (select(col(Project.code), col(Case.title), col(Step.name))
                  .join(Case, col(Case.id) == col(Step.case_id))
                  .join(Project, col(Project.id) == col(Case.project_id))
-                 .where(col(Step.due_at) >= start, col(Step.due_at) < end,
+                 .where(col(Step.due_at) >= start, col(Step.due_at) < end, project_in(scope),
                         (col(Step.state) == StepState.OPEN)
                         | (col(Step.closed_at) > col(Step.due_at)))
                  .order_by(col(Step.due_at)))
         return [(a, b, c) for a, b, c in await self.session.execute(query)]
 
-    async def late_steps(self, now: datetime) -> list[tuple[str, str, str, datetime, str]]:
+    async def late_steps(self, now: datetime, scope: Scope = WHOLE
+                         ) -> list[tuple[str, str, str, datetime, str]]:
         """(project code, case title, step name, due, a name whose turn it is) of each open
         step past its due, one row per person it waits for, the longest late first."""
         query = (select(col(Project.code), col(Case.title), col(Step.name), col(Step.due_at),
@@ -770,7 +876,7 @@ class Store:
                  .join(Assignment, col(Assignment.step_id) == col(Step.id))
                  .join(Person, col(Person.id) == col(Assignment.person_id))
                  .where(col(Step.state) == StepState.OPEN, col(Step.due_at) < now,
-                        col(Assignment.state) == AssignmentState.PENDING)
+                        col(Assignment.state) == AssignmentState.PENDING, project_in(scope))
                  .order_by(col(Step.due_at), col(Step.id), col(Person.name)))
         return [(a, b, c, d, e) for a, b, c, d, e in await self.session.execute(query)
                 if d is not None]
@@ -813,6 +919,53 @@ class Store:
 
     async def nudges(self) -> list[Nudge]:
         return await self.all(Nudge, order_by=Nudge.id)
+
+    # -- supervision items ---------------------------------------------------------------
+    async def item_codes(self, prefix: str) -> list[str]:
+        """The codes of the supervision items whose code starts with ``prefix``."""
+        query = select(col(SupervisionItem.code)).where(
+            col(SupervisionItem.code).startswith(prefix))
+        return list(await self.session.scalars(query))
+
+    async def item_by_code(self, code: str) -> SupervisionItem | None:
+        return await self.one(SupervisionItem, code=code)
+
+    async def open_items(self) -> list[SupervisionItem]:
+        """Every supervision item not archived, in registration order."""
+        query = (select(SupervisionItem).where(col(SupervisionItem.state) != "archived")
+                 .order_by(col(SupervisionItem.id)))
+        return list(await self._fresh(query))
+
+    async def items_assigned_to(self, person_id: int) -> list[SupervisionItem]:
+        """Open items assigned to this person, or to a section they head."""
+        headed = select(col(Section.id)).where(col(Section.head_id) == person_id)
+        query = (select(SupervisionItem)
+                 .where(col(SupervisionItem.state) != "archived",
+                        (col(SupervisionItem.assignee_id) == person_id)
+                        | col(SupervisionItem.section_id).in_(headed))
+                 .order_by(col(SupervisionItem.id)))
+        return list(await self._fresh(query))
+
+    async def compare_and_set_item(self, item: SupervisionItem, **values: Any) -> bool:
+        """Change the item only if its version is still the one read; bumps the version. A
+        change of its timing hands it to the next sweep (as ``storage.models.TIMING`` does)."""
+        if {"state", "due_at"} & values.keys():
+            values["next_at"] = AT_ONCE
+        result = await self.session.execute(
+            update(SupervisionItem).where(col(SupervisionItem.id) == item.id,
+                                          col(SupervisionItem.version) == item.version)
+            .values(version=item.version + 1, **values)
+            .execution_options(synchronize_session=False))
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            return False
+        await self.get(SupervisionItem, item.id)
+        return True
+
+    async def item_events(self, item_id: int) -> list[ItemEvent]:
+        return await self.all(ItemEvent, order_by=ItemEvent.id, item_id=item_id)
+
+    async def item_files(self, event_id: int) -> list[ItemFile]:
+        return await self.all(ItemFile, order_by=ItemFile.id, event_id=event_id)
 
     async def person_by_key(self, key: str) -> Person | None:
         return await self.one(Person, key=key)

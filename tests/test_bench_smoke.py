@@ -38,6 +38,9 @@ CASES: dict[str, tuple[list[str], set[str]]] = {
     "e2e": (["--db", "sqlite", "--iterations", "4", "--burst", "6"], {
         "sqlite.report", "sqlite.submit", "sqlite.press", "sqlite.updates_per_second",
         "sqlite.press_statements", "sqlite.press_transactions"}),
+    "units": (["--db", "sqlite", "--steps", "300", "--repeats", "1"], {
+        "sqlite.300.city.rollup", "sqlite.300.city.floor", "sqlite.300.city.ratio",
+        "sqlite.300.township.rollup", "sqlite.300.scope"}),
     "cpu": (["--db", "sqlite", "--updates", "3", "--warmup", "1", "--profile", "5"], {
         "sqlite.greenlight_cpu", "sqlite.greenlight_wall", "sqlite.floor_cpu",
         "sqlite.floor_wall", "sqlite.cpu_ratio", "sqlite.report_statements",

@@ -302,7 +302,8 @@ def _project_json(card: usecase.ProjectCard, t: Translator) -> Json:
         "id": card.id,
         "code": card.code,
         "name": card.name,
-        "unit": None,  # units come with the organisation tree: {"id", "name"}
+        "unit": None if card.unit_id is None else {"id": card.unit_id,
+                                                   "name": card.unit_name},
         "section_id": card.section_id,
         "status": card.status.value,
         "status_text": _s(t, STATUSES[card.status]),

@@ -37,7 +37,7 @@ from bot.views.cards import shown_hash
 from bot.views.case_card import (
     case_card,
     group_keyboard,
-    holder_name,
+    mention_text,
     outcome_notice,
     submitter_keyboard,
     turn_keyboard,
@@ -111,8 +111,7 @@ async def _sync(bot: Bot, store: Store, services: Services, case_id: int,
         for held in current.pending():
             if (held.assignment.id, held.assignment.version) not in turns_told:
                 await _announce_turn(bot, store, rendering, view, held.assignment,
-                                     held.person, group, holder_name(
-                                         rendering.for_group(), held, link=True))
+                                     held.person, group)
                 sent = True
         copied = {c.person_id for c in cards
                   if c.kind is CardKind.CC and c.step_id == current.step.id}
@@ -144,9 +143,17 @@ async def _edit_cards(bot: Bot, store: Store, rendering: Rendering, view: CaseVi
         people.update(await store.by_ids(Person, sorted(missing)))
     edits: list[tuple[Card, str, Callable[[], Awaitable[bool]]]] = []
     for card in cards:
-        if card.kind in (CardKind.MENTION, CardKind.NOTICE) or card.tg_message_id is None or (
+        if card.kind == CardKind.NOTICE or card.tg_message_id is None or (
                 card.kind == CardKind.REMINDER and card.shown_hash == _NO_BUTTONS):
             continue  # never edited, still being sent, or nothing left to take away
+        if card.kind == CardKind.MENTION:  # "… waits for you" until the turn is over
+            text = mention_text(rendering.for_group(), view, card.assignment_id,
+                                card.turn_version)
+            key = shown_hash(text, None)
+            if key != card.shown_hash and card.shown_hash:
+                edits.append((card, key, partial(edit_text, bot, card.tg_chat_id,
+                                                 card.tg_message_id, text, None)))
+            continue
         owner = people.get(card.person_id) if card.person_id else None
         t = rendering.for_person(owner) if owner else rendering.for_group()
         if card.kind == CardKind.REMINDER:
@@ -214,8 +221,8 @@ _case_locks = KeyedLocks()
 
 
 async def _announce_turn(bot: Bot, store: Store, rendering: Rendering, view: CaseView,
-                         assignment: Assignment, person: Person, group: Card | None,
-                         name_link: Markup) -> None:
+                         assignment: Assignment, person: Person, group: Card | None
+                         ) -> None:
     """A new (or reopened) turn: a private card, or a mention under the group card when a
     private message is refused."""
     claim = await _send_card(bot, store, rendering, view, CardKind.PRIVATE, person,
@@ -225,14 +232,11 @@ async def _announce_turn(bot: Bot, store: Store, rendering: Rendering, view: Cas
     if group is None or group.tg_message_id is None:
         await _withdraw(store, claim)
         return
-    t = rendering.for_group()
-    text = t.gettext("⏳ {who}, “{title}” (#{id}) waits for your decision: use the buttons "
-                     "on the card above.").format(who=name_link, title=view.case.title,
-                                                  id=view.case.id)
+    text = mention_text(rendering.for_group(), view, assignment.id, assignment.version)
     async with _withdrawn_on_failure(store, claim):
         message = await bot.send_message(
             group.tg_chat_id, text, reply_parameters=reply_to_message(group.tg_message_id))
-    _record(claim, CardKind.MENTION, message)
+    _record(claim, CardKind.MENTION, message, shown_hash(text, None))
     await store.flush()
 
 

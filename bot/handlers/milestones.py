@@ -127,7 +127,7 @@ async def status_command(message: Message, command: CommandObject, actor: Actor 
         return
     actor, project, rest = asked
     if not rest:
-        if not may_steer(actor, project):  # the picker only for who may use it
+        if not await may_steer(store, actor, project):  # the picker only for who may use it
             raise NotAllowed(action="steer", project=project.code)
         await message.reply(status_prompt(t, project),
                             reply_markup=status_keyboard(t, project.id, project.status))

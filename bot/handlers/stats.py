@@ -14,6 +14,7 @@ from bot.domain.rules.vocabulary import ChatKind, Role
 from bot.domain.usecases.delegation import parse_day
 from bot.domain.usecases.people import Actor, require_actor, require_role
 from bot.domain.usecases.records import period, records, require_exporter
+from bot.domain.usecases.scope import scope_of, scope_of_chat
 from bot.domain.usecases.stats import gather
 from bot.flows.charts import chart_album
 from bot.flows.context import GROUP_TYPES
@@ -30,13 +31,16 @@ async def stats_command(message: Message, actor: Actor | None, store: Store,
     actor = require_actor(actor, message.from_user.id)
     require_role(actor, Role.LEADER, Role.DIRECTOR, Role.SUPERVISOR, Role.ADMIN,
                  action="stats")
+    scope = await scope_of(store, actor.person)
     if message.chat.type in GROUP_TYPES:
         chat = await store.chat_by_tg(message.chat.id)
         if chat is None or chat.kind != ChatKind.LEADERS:
             await message.reply(t.gettext("The figures are for leaders: ask me in private or "
                                           "in the leaders' group."))
             return
-    stats = await gather(store, services.now(), services.calendar, services.settings.tz)
+        scope = scope.within(await scope_of_chat(store, chat))  # who reads the group too
+    stats = await gather(store, services.now(), services.calendar, services.settings.tz,
+                         scope=scope)
     await message.reply(stats_text(t, stats))
     await bot.send_media_group(message.chat.id, await chart_album(t, stats))
 
@@ -64,7 +68,8 @@ async def export_command(message: Message, command: CommandObject, actor: Actor 
     last = parse_day(words[2], today) if len(words) > 2 else today
     start, end = period(first, last, tz)
     _count, rows = await records(store, words[0], start, end, now=now,
-                                 calendar=services.calendar, tz=tz)
+                                 calendar=services.calendar, tz=tz,
+                                 scope=await scope_of(store, actor.person))
     name = f"{words[0]}-{first}-{last}.xlsx"
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / name

@@ -14,6 +14,7 @@ from bot.domain.rules.errors import AlreadyAnswered
 from bot.domain.rules.inputs import parse_year
 from bot.domain.rules.vocabulary import Role
 from bot.domain.usecases.people import Actor, require_actor, require_role
+from bot.domain.usecases.scope import scope_of
 from bot.domain.usecases.supervision import urge_counts, urge_to_answer
 from bot.i18n import Translator
 from bot.scenarios.urge_answer import UrgeAnswerScene
@@ -51,7 +52,9 @@ async def urges_command(message: Message, command: CommandObject, actor: Actor |
                                           "<code>/urges 2026</code>."))
             return
         year = asked
-    await message.reply(counts_text(t, await urge_counts(store, year, services.settings.tz)))
+    scope = await scope_of(store, actor.person)
+    await message.reply(counts_text(t, await urge_counts(store, year, services.settings.tz,
+                                                         scope)))
 
 
 def build_router() -> Router:

@@ -30,8 +30,11 @@ NOT_COMMAND = ~F.text.startswith("/")  # for catch-alls: commands go to the hand
 
 async def ask(bot: Bot, chat_id: int, t: Translator, person: Person | None, question: Markup,
               placeholder: str) -> Message:
-    """Send a question the person answers by replying (it names them, for group privacy)."""
-    who = Markup("{} ").format(mention(person)) if person is not None else Markup()
+    """Send a question the person answers by replying. In a group it names them (group
+    privacy: the reply reaches the bot, and the others see whom it is for); in private it
+    does not start with the reader's own name."""
+    who = (Markup("{} ").format(mention(person)) if person is not None and chat_id < 0
+           else Markup())
     return await bot.send_message(
         chat_id, who + question,
         reply_markup=ForceReply(selective=True, input_field_placeholder=placeholder[:64]))

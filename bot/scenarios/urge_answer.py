@@ -11,6 +11,7 @@ from aiogram.types import CallbackQuery, Message
 from bot.domain.rules.errors import TooLong
 from bot.domain.rules.vocabulary import ChatKind
 from bot.domain.usecases.people import Actor, require_actor
+from bot.domain.usecases.scope import nearest_chats
 from bot.domain.usecases.supervision import answer_urge
 from bot.flows.urge_copies import retire_urge_buttons
 from bot.i18n import N_, Translator
@@ -67,6 +68,7 @@ class UrgeAnswerScene(Conversation, state="urge_answer"):
         await retire_urge_buttons(bot, store, data["urge_id"])
         project = await store.get(Project, urge.project_id)
         group = services.rendering.for_group()
-        for chat in await store.chats_of_kind(ChatKind.SUPERVISION):
+        for chat in await nearest_chats(store, project.unit_id if project else None,
+                                        ChatKind.SUPERVISION):
             await bot.send_message(chat.tg_chat_id, answer_text(
                 group, urge, actor.person.name, project.code if project else "?"))

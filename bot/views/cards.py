@@ -9,7 +9,13 @@ from datetime import date, datetime
 from markupsafe import Markup
 
 from bot.domain.rules.errors import Refusal
-from bot.domain.rules.vocabulary import AttachmentKind, CaseState, Decision, ProjectStatus
+from bot.domain.rules.vocabulary import (
+    AttachmentKind,
+    CaseState,
+    Decision,
+    ItemState,
+    ProjectStatus,
+)
 from bot.domain.usecases.projects import ProjectLine
 from bot.domain.usecases.reporting import MilestoneStatus, ReportView
 from bot.i18n import N_, Translator
@@ -60,12 +66,17 @@ def report_card(t: Translator, view: ReportView) -> Markup:
     return clip(Markup("\n").join(lines))
 
 
-def projects_list(t: Translator, lines: list[ProjectLine], counts: Counter[str]) -> Markup:
+def projects_list(t: Translator, lines: list[ProjectLine], counts: Counter[str],
+                  unit: str | None = None) -> Markup:
+    """The roll-up; ``unit`` names whose it is when the organisation has several levels."""
     if not lines:
+        if unit is not None:
+            return t.gettext("{unit}: no key projects.").format(unit=esc(unit))
         return t.gettext("No key projects yet. An administrator can import them with "
                          "<code>greenlight org import</code>.")
-    out = [t.ngettext("<b>{n} key project</b>", "<b>{n} key projects</b>", len(lines)).format(
-        n=len(lines))]
+    title = t.ngettext("<b>{n} key project</b>", "<b>{n} key projects</b>", len(lines)).format(
+        n=len(lines))
+    out = [Markup("🏛 <b>{}</b> · {}").format(unit, title) if unit is not None else title]
     out.append(Markup(" · ").join(
         Markup("{} {}").format(status_label(t, status), counts[status])
         for status in ProjectStatus if counts[status]))
@@ -91,6 +102,9 @@ REFUSALS = {
     "no_project_here": N_("This group is not linked to a key project. An administrator can "
                           "link it with /bind CODE."),
     "unknown_project": N_("There is no key project with the code {code}."),
+    "unknown_inquiry": N_("There is no ledger entry #{number}. /asks lists yours."),
+    "inquiry_closed": N_("Ledger entry #{number} was closed on {at} by {by}."),
+    "unknown_unit": N_("There is no unit “{code}” within what you oversee."),
     "too_long": N_("Too long: {length} characters, the limit is {limit}. Please shorten it."),
     "no_approver": N_("Project {project} has no leader in charge to approve it. "
                       "Please ask an administrator."),
@@ -114,7 +128,21 @@ REFUSALS = {
                             "send <code>/bind {code} move</code>."),
     "milestone_reached": N_("The milestone “{title}” was already reached on {on}."),
     "unknown_status": N_("“{word}” is not a project status. Send /status to pick one."),
+    "unknown_dc": N_("There is no supervision item {code}."),
+    "unknown_assignee": N_("I do not know “{text}”: name a section (its code or name) or a "
+                           "person (@username or name as registered)."),
 }
+ITEM_STATE_WORDS = {
+    ItemState.REGISTERED: N_("registered, not yet assigned"),
+    ItemState.ASSIGNED: N_("assigned, waiting for feedback"),
+    ItemState.URGED: N_("urged, waiting for feedback"),
+    ItemState.REVIEWING: N_("answered, under review"),
+    ItemState.SENT_BACK: N_("sent back, waiting for new feedback"),
+    ItemState.ACCEPTED: N_("accepted"),
+    ItemState.BULLETINED: N_("accepted and bulletined"),
+    ItemState.ARCHIVED: N_("archived"),
+}
+
 CASE_CLOSED = {
     CaseState.SUPPLEMENT: N_("This item is back with its handler for a supplement; it can be "
                              "decided again once resubmitted."),
@@ -130,6 +158,10 @@ NOT_ALLOWED = {
     "self": N_("Choose someone other than yourself."),
     "submitter": N_("The submitter cannot decide their own item."),
     "answer_urge": N_("Only the head of the responsible section answers this urge notice."),
+    "supervise": N_("Only the supervision office handles supervision items."),
+    "item_feedback": N_("Only the assignee of {code} answers it."),
+    "dc_here": N_("Supervision items are handled in private or in the supervision office's "
+                  "chat."),
     "urges": N_("Only the supervision office, the director and admins see the urge counts."),
     "stats": N_("Only leaders, the director, the supervision office and admins see the "
                 "figures."),
@@ -152,6 +184,10 @@ EMPTY = {
     "answer": N_("The answer is empty."),
     "due_reason": N_("Say why the due date moves, e.g. <code>/due 2 12-20 waiting for the "
                      "survey</code>."),
+    "item_title": N_("The supervision item needs a title."),
+    "item_requirement": N_("Write what is required."),
+    "item_feedback": N_("The feedback needs the result in words."),
+    "return_reason": N_("A send-back needs a reason."),
 }
 DECISION_WORD: dict[str, str] = {Decision.APPROVE: N_("approved"),
                                  Decision.RETURN: N_("returned")}
@@ -194,6 +230,13 @@ def refusal(t: Translator, error: Refusal) -> Markup:
         state = str(error.values.get("state"))
         template = CASE_CLOSED.get(CaseState(state), N_("This item is closed.")) \
             if state in set(CaseState) else N_("This item is closed.")
+    elif error.code == "inquiry_closed":
+        at = error.values.get("at")
+        values["at"] = t.when(at) if isinstance(at, datetime) else "?"
+        template = REFUSALS["inquiry_closed"]
+    elif error.code == "item_step":
+        values["state"] = t.gettext(ITEM_STATE_WORDS[ItemState(str(error.values.get("state")))])
+        template = N_("{code} is {state}: that step is not possible now.")
     elif error.code == "already_answered":
         at = error.values.get("at")
         values["at"] = t.when(at) if isinstance(at, datetime) else "?"

@@ -272,3 +272,24 @@ def _last_decision(view: CaseView) -> AssignmentView | None:
                if h.assignment.decided_at is not None]
     return max(decided, key=lambda h: (h.assignment.decided_at, h.assignment.id or 0),
                default=None)
+
+
+def mention_text(t: Translator, view: CaseView, assignment_id: int | None,
+                 version: int) -> Markup:
+    """The group mention of someone who cannot be written to privately: waiting for them
+    while their turn is open, then saying it no longer waits (their name no longer linked,
+    so nobody is pinged again)."""
+    for step in view.steps:
+        for lane in step.lanes:
+            for held in lane.assignments:
+                if held.assignment.id != assignment_id:
+                    continue
+                if holds_turn(step.step, held.assignment) and held.assignment.version == version:
+                    return t.gettext("⏳ {who}, “{title}” (#{id}) waits for your decision: use "
+                                     "the buttons on the card above.").format(
+                        who=holder_name(t, held, link=True), title=view.case.title,
+                        id=view.case.id)
+                return t.gettext("☑️ {who}: “{title}” (#{id}) no longer waits for you.").format(
+                    who=holder_name(t, held), title=view.case.title, id=view.case.id)
+    return t.gettext("☑️ “{title}” (#{id}) no longer waits for a decision here.").format(
+        title=view.case.title, id=view.case.id)

@@ -17,10 +17,11 @@ from pydantic import Field
 
 from bot.domain.rules.casetypes import CaseType
 from bot.domain.rules.inputs import Id, SignedId
-from bot.domain.rules.vocabulary import ProjectStatus
+from bot.domain.rules.vocabulary import ItemAct, ProjectStatus
+from bot.domain.usecases.projects import UnitLine
 from bot.i18n import Translator
 from bot.views.text import localized, status_label
-from storage.models import Person, Step
+from storage.models import Person, Step, Unit
 
 
 class DecideAct(StrEnum):
@@ -120,6 +121,31 @@ class StatusCb(CallbackData, prefix="ps"):
     status: Annotated[int, Field(ge=0, lt=len(ProjectStatus))]
 
 
+class UnitCb(CallbackData, prefix="un"):
+    """/projects: drill into a unit (or back up to its parent)."""
+
+    unit: Id
+
+
+class InquiryCb(CallbackData, prefix="iq"):
+    """✅ Close a first-question ledger entry (asks for the outcome)."""
+
+    inquiry: Id
+
+
+class ItemCb(CallbackData, prefix="di"):
+    """A step on a supervision item (督查事项): ``act`` is the step's letter."""
+
+    item: Id
+    act: ItemAct
+
+
+class FeedbackDoneCb(CallbackData, prefix="fd"):
+    """📤 The assignee's answer is complete: send it to the supervision office."""
+
+    item: Id
+
+
 class LangCb(CallbackData, prefix="lg"):
     """/lang: the language the bot speaks to the one who presses."""
 
@@ -213,6 +239,28 @@ def status_keyboard(t: Translator, project_id: int, current: ProjectStatus
         text=status_label(t, status), callback_data=StatusCb(project=project_id,
                                                              status=index).pack())]
         for index, status in enumerate(ProjectStatus) if status != current])
+
+
+def units_keyboard(t: Translator, below: Sequence[UnitLine], up: Unit | None
+                   ) -> InlineKeyboardMarkup | None:
+    """/projects: a button per unit below (its late and near ones counted), and one back up."""
+    rows = []
+    for line in below:
+        marks = "".join(f"{emoji}{n} " for emoji, n in (("🔴", line.red), ("🟡", line.yellow))
+                        if n)
+        rows.append([InlineKeyboardButton(
+            text=f"{marks}{line.unit.name} ({line.projects})",
+            callback_data=UnitCb(unit=line.unit.id).pack())])
+    if up is not None:
+        rows.append([InlineKeyboardButton(text=t.gettext("⬆ {unit}").format(unit=up.name),
+                                          callback_data=UnitCb(unit=up.id).pack())])
+    return InlineKeyboardMarkup(inline_keyboard=rows) if rows else None
+
+
+def inquiry_keyboard(t: Translator, inquiry_id: int) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(
+        text=t.gettext("✅ Close with the outcome"),
+        callback_data=InquiryCb(inquiry=inquiry_id).pack())]])
 
 
 def language_keyboard(current: str) -> InlineKeyboardMarkup:

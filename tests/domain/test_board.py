@@ -11,11 +11,13 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import event
 
-from bot.domain.rules.scope import WHOLE, Scope
+from bot.domain.rules.scope import WHOLE
 from bot.domain.rules.vocabulary import Decision, Light, StepState
 from bot.domain.usecases.board import Board, BoardFilter, board, timeline
 from bot.domain.usecases.projects import overview
+from bot.domain.usecases.scope import unit_scope
 from storage.db import SessionFactory
+from storage.models import Unit
 from storage.store import Store
 
 from .test_approvals import CALENDAR, POLICY, Bureau
@@ -49,8 +51,10 @@ async def test_every_project_with_the_light_projects_shows(desk: Bureau) -> None
     async with desk.sessions() as session:
         rollup = await overview(Store(session), desk.now, CALENDAR, POLICY)
     assert sorted(cards(found)) == sorted((line.project.code, line.light) for line in rollup)
-    assert found.units == []  # one organisation: no unit filter offered
-    assert [group.unit_id for group in found.groups] == [None]
+    # The city's leader sees the city, its district and township, each a group.
+    assert sorted(name for _, name in found.units) == ["东阳渡镇", "市城乡规划管理局", "雁城区分局"]
+    assert sorted(group.name or "" for group in found.groups) == sorted(
+        name or "" for _, name in found.units)
 
 
 async def test_late_first_within_and_across_sections(desk: Bureau) -> None:
@@ -126,10 +130,39 @@ async def test_a_case_timeline_with_decisions(desk: Bureau) -> None:
             is None
 
 
-async def test_a_scope_other_than_the_whole_waits_for_units(desk: Bureau) -> None:
+async def unit_id(desk: Bureau, code: str) -> int:
     async with desk.sessions() as session:
-        with pytest.raises(NotImplementedError):
-            await Store(session).board.overview(Scope(frozenset({1})))
+        unit = await Store(session).one(Unit, code=code)
+        assert unit is not None
+        return unit.id
+
+
+async def test_a_viewer_sees_exactly_their_subtree(desk: Bureau) -> None:
+    city_case = await desk.submit()  # on KP-002, a city project
+    ids = {code: await unit_id(desk, code) for code in ("dongyang", "zhuhui", "city")}
+    async with desk.sessions() as session:
+        store = Store(session)
+        township = await unit_scope(store, ids["dongyang"])
+        district = await unit_scope(store, ids["zhuhui"])
+        city = await unit_scope(store, ids["city"])
+        seen = {name: await board(store, scope, desk.now, CALENDAR, POLICY)
+                for name, scope in (("township", township), ("district", district),
+                                    ("city", city))}
+    assert [code for code, _ in cards(seen["township"])] == ["KP-008"]
+    assert [code for code, _ in cards(seen["district"])] == ["KP-008"]  # its township's
+    assert len(cards(seen["city"])) == len(cards(await load(desk)))
+    assert [name for _, name in seen["township"].units] == ["东阳渡镇"]
+    async with desk.sessions() as session:
+        store = Store(session)
+        assert await timeline(store, township, city_case, desk.now, CALENDAR, POLICY) is None
+        assert await timeline(store, city, city_case, desk.now, CALENDAR, POLICY) is not None
+
+
+async def test_the_unit_filter_is_a_subtree(desk: Bureau) -> None:
+    zhuhui = await load(desk, BoardFilter(unit_id=await unit_id(desk, "zhuhui")))
+    assert [code for code, _ in cards(zhuhui)] == ["KP-008"]
+    yancheng = await load(desk, BoardFilter(unit_id=await unit_id(desk, "yancheng")))
+    assert [code for code, _ in cards(yancheng)] == ["KP-007"]
 
 
 @contextmanager

@@ -99,11 +99,13 @@ def errors_of(yaml_text: str) -> str:
 def test_example_parses_cleanly(example_text: str) -> None:
     org = parse_org(example_text, "org.yaml")
     assert [s.code for s in org.sections] == [
-        "office", "building", "municipal", "legal", "supervision"]
-    assert len(org.people) == 14
-    assert [p.code for p in org.projects] == [f"KP-00{i}" for i in range(1, 7)]
+        "office", "building", "municipal", "legal", "supervision", "yc-planning", "zh-planning",
+        "dy-office"]
+    assert [u.code for u in org.units] == ["city", "yancheng", "zhuhui", "dongyang"]
+    assert len(org.people) == 20
+    assert [p.code for p in org.projects] == [f"KP-00{i}" for i in range(1, 9)]
     assert {p.status for p in org.projects} == set(ProjectStatus)  # every status is shown
-    assert len(org.chats) == 8
+    assert len(org.chats) == 10
     assert org.warnings == ()
     li = next(p for p in org.people if p.key == "li")
     assert (li.name, li.telegram_id, li.backup, li.section) == ("李副局长", 100002, "he", "office")
@@ -218,7 +220,8 @@ def test_every_error_is_reported_with_line_and_field() -> None:
     with pytest.raises(OrgFileError) as caught:
         parse_org(path.read_text(encoding="utf-8"), "errors.yaml")
     roles = "admin, director, leader, handler, guide, supervisor"
-    person_fields = "key, name, telegram_id, username, locale, section, roles, backup, active"
+    person_fields = ("key, name, telegram_id, username, locale, section, roles, backup, active,"
+                     " unit")
     statuses = "pre_intervention, in_progress, done, done_follow_up"
     assert str(caught.value).splitlines() == [
         "errors.yaml line 4: sections[1].code: duplicate section code 'building'"
@@ -320,8 +323,8 @@ ERROR_CASES = [
     ("projects:\n  - {code: KP-1, name: 一}\n",
      "org.yaml line 2: projects[0].status: missing"),
     ("peoples: []\n",
-     "org.yaml line 1: peoples: unknown field (expected one of: sections, people, chats,"
-     " projects)"),
+     "org.yaml line 1: peoples: unknown field (expected one of: units, sections, people,"
+     " chats, projects)"),
     ("people:\n  key: li\n", "org.yaml line 2: people: expected a list, got a mapping"),
     ("- {key: li}\n", "org.yaml line 1: expected a mapping, got a list"),
     ("", "org.yaml line 1: the file is empty"),
@@ -383,12 +386,14 @@ async def test_import_creates_the_bureau(store: Store, example_text: str) -> Non
     members = sum(len(p.handlers) + len(p.guides) for p in org.projects)
     milestones = sum(len(p.milestones) for p in org.projects)
     assert counts(report) == {
-        "sections": (5, 0, 0, 0), "people": (14, 0, 0, 0), "chats": (8, 0, 0, 0),
-        "projects": (6, 0, 0, 0), "members": (members, 0, 0, 0),
+        "units": (4, 0, 0, 0),
+        "sections": (8, 0, 0, 0), "people": (20, 0, 0, 0), "chats": (10, 0, 0, 0),
+        "projects": (8, 0, 0, 0), "members": (members, 0, 0, 0),
         "milestones": (milestones, 0, 0, 0),
     }
     assert report.warnings == []
-    assert report.not_in_file == {"sections": (), "people": (), "chats": (), "projects": ()}
+    assert report.not_in_file == {"units": (), "sections": (), "people": (), "chats": (),
+                                  "projects": ()}
 
     people = {p.key: p for p in await store.all(Person)}
     by_id = {p.id: p.key for p in people.values()}
@@ -438,7 +443,7 @@ async def test_import_creates_the_bureau(store: Store, example_text: str) -> Non
     events = await store.audit_trail("org")
     assert [e.action for e in events] == ["org.imported"]
     assert events[0].at == NOW.astimezone(UTC)
-    assert json.loads(events[0].data)["counts"]["people"]["created"] == 14
+    assert json.loads(events[0].data)["counts"]["people"]["created"] == 20
 
 
 async def test_reimport_changes_nothing(sessions: SessionFactory, example_text: str) -> None:
@@ -502,12 +507,13 @@ async def test_changed_file_updates(sessions: SessionFactory, example_text: str)
 
     report = await import_text(sessions, changed)
     assert counts(report) == {
-        "sections": (0, 0, 5, 0),
-        "people": (0, 4, 10, 0),  # zheng, lin, ma, he
-        "chats": (0, 1, 7, 0),
-        "projects": (0, 3, 3, 0),  # KP-002 renamed and shortened, KP-003, KP-004
-        "members": (0, 0, 12, 1),
-        "milestones": (0, 1, 20, 1),
+        "units": (0, 0, 4, 0),
+        "sections": (0, 0, 8, 0),
+        "people": (0, 4, 16, 0),  # zheng, lin, ma, he
+        "chats": (0, 1, 9, 0),
+        "projects": (0, 3, 5, 0),  # KP-002 renamed and shortened, KP-003, KP-004
+        "members": (0, 0, 14, 1),
+        "milestones": (0, 1, 26, 1),
     }
 
     async def check(store: Store) -> None:
@@ -551,9 +557,10 @@ people:
     assert report.not_in_file["people"] == tuple(sorted(
         k for k, u in DEMO_USERS.items() if u.staff and k != "liuxiao"))
     assert report.not_in_file["sections"] == (
-        "building", "legal", "municipal", "office", "supervision")
-    assert report.not_in_file["projects"] == tuple(f"KP-00{i}" for i in range(1, 7))
-    assert len(report.not_in_file["chats"]) == 8
+        "building", "dy-office", "legal", "municipal", "office", "supervision", "yc-planning",
+        "zh-planning")
+    assert report.not_in_file["projects"] == tuple(f"KP-00{i}" for i in range(1, 9))
+    assert len(report.not_in_file["chats"]) == 10
     after = await snapshot(sessions)
     for table in ("Section", "RoleGrant", "Chat", "Project", "ProjectMember", "Milestone"):
         assert after[table] == before[table], table
@@ -577,7 +584,7 @@ people:
         assert (await store.person_by_tg(100008)).key == "liuxiao2"  # type: ignore[union-attr]
         old = await store.person_by_key("liuxiao")
         assert old is not None and old.tg_user_id is None and old.name == "刘晓"
-        assert await store.count(Person) == 15
+        assert await store.count(Person) == 21
     await in_session(sessions, check)
 
 
@@ -588,8 +595,8 @@ async def test_chats_move_between_projects(sessions: SessionFactory, example_tex
     swapped = edit(swapped, "title: 康乐公园工作群, project: KP-003}",
                    "title: 康乐公园工作群, project: KP-002}")
     report = await import_text(sessions, swapped)
-    assert counts(report)["projects"] == (0, 2, 4, 0)
-    assert counts(report)["chats"] == (0, 0, 8, 0)
+    assert counts(report)["projects"] == (0, 2, 6, 0)
+    assert counts(report)["chats"] == (0, 0, 10, 0)
 
     async def check(store: Store) -> None:
         assert (await store.project_by_tg_chat(-1001000000002)).code == "KP-003"  # type: ignore[union-attr]
@@ -601,7 +608,7 @@ async def test_chats_move_between_projects(sessions: SessionFactory, example_tex
                              " title: 天立旗舰学校选址工作群, project: KP-001}",
                     "{telegram_id: -1001000000001, kind: other, title: 天立旗舰学校选址工作群}")
     report = await import_text(sessions, unlinked)
-    assert counts(report)["projects"] == (0, 1, 5, 0)
+    assert counts(report)["projects"] == (0, 1, 7, 0)
     line = unlinked.splitlines().index("  - code: KP-001") + 1
     assert report.warnings == [
         f"org.yaml line {line}: projects[0]: project KP-001 has no work group chat"
@@ -723,7 +730,7 @@ async def test_import_org_file_and_actor(sessions: SessionFactory) -> None:
     async def run(store: Store) -> ImportReport:
         return await import_org_file(store, EXAMPLE, now=NOW)
     report = await in_session(sessions, run)
-    assert report.counts["projects"].created == 6
+    assert report.counts["projects"].created == 8
 
     async def second(store: Store) -> ImportReport:
         admin = await store.person_by_key("ma")
@@ -731,13 +738,14 @@ async def test_import_org_file_and_actor(sessions: SessionFactory) -> None:
         return await import_org_file(store, EXAMPLE, now=NOW, actor_id=admin.id)
     report = await in_session(sessions, second)
     assert not report.changed
-    assert str(report).splitlines()[:6] == [
-        "sections: 0 created, 0 updated, 5 unchanged",
-        "people: 0 created, 0 updated, 14 unchanged",
-        "chats: 0 created, 0 updated, 8 unchanged",
-        "projects: 0 created, 0 updated, 6 unchanged",
-        "members: 0 created, 0 updated, 13 unchanged, 0 removed",
-        "milestones: 0 created, 0 updated, 22 unchanged, 0 removed",
+    assert str(report).splitlines()[:7] == [
+        "units: 0 created, 0 updated, 4 unchanged",
+        "sections: 0 created, 0 updated, 8 unchanged",
+        "people: 0 created, 0 updated, 20 unchanged",
+        "chats: 0 created, 0 updated, 10 unchanged",
+        "projects: 0 created, 0 updated, 8 unchanged",
+        "members: 0 created, 0 updated, 15 unchanged, 0 removed",
+        "milestones: 0 created, 0 updated, 28 unchanged, 0 removed",
     ]
 
     async def events(store: Store) -> list[AuditEvent]:

@@ -40,10 +40,11 @@ async def test_help_depends_on_the_role(world: World) -> None:
 async def test_projects_roll_up_with_lights_late_first(world: World) -> None:
     await world.say("chen", "leaders", "/projects")
     text = text_of(await world.last_from_bot("leaders"))
-    assert "重点项目 6 个" in text
+    assert "重点项目 8 个" in text  # the director sees the districts' and township's too
     lines = [line for line in text.splitlines() if "KP-00" in line]
     assert lines[0].startswith("🔴") and "KP-004" in lines[0]
-    assert lines[1].startswith("🟡") and "KP-002" in lines[1]
+    assert lines[1].startswith("🔴") and "KP-007" in lines[1]
+    assert lines[2].startswith("🟡") and "KP-002" in lines[2]
     assert any(line.startswith("✅") and "KP-005" in line for line in lines)
     assert "提前介入" in text and "已办结待跟进" in text
 

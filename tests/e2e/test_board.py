@@ -151,7 +151,8 @@ async def test_the_api_wants_a_valid_fresh_init_data(
         codes = [p["code"] for g in body["groups"] for s in g["sections"] for p in s["projects"]]
         assert sorted(codes) == [project.code for project in PROJECTS]  # the whole bureau
         assert body["strings"]["title"] == "红绿灯看板"
-        assert body["filters"]["units"] == []
+        assert sorted(unit["name"] for unit in body["filters"]["units"]) == [
+            "东阳渡镇", "市城乡规划管理局", "雁城区分局"]
         status, body = await call(http, api + "?light=purple", good)
         assert (status, body["error"]) == (400, "bad_filter")
         # The same initData, a day later by the bot's clock: expired.
@@ -175,6 +176,14 @@ async def test_a_case_timeline_through_the_api(boarded: World) -> None:
         assert found["case"]["title"] == "管线迁改方案"
         assert found["steps"][0]["state_text"] == "办理中"
         assert [d["text"] for d in found["steps"][0]["decisions"]] == ["⏳ 待办理"] * 2
+        # 唐主任 of 东阳渡镇 sees their township only: the city's item is not on their board.
+        tang = signed(boarded, {"id": 100020, "first_name": "唐主任"})
+        status, body = await call(http, base + "/board/api/overview", tang)
+        assert [p["code"] for g in body["groups"] for s in g["sections"]
+                for p in s["projects"]] == ["KP-008"]
+        assert body["groups"][0]["sections"][0]["projects"][0]["unit"]["name"] == "东阳渡镇"
+        status, body = await call(http, f"{base}/board/api/case/{steps[0]['case_id']}", tang)
+        assert (status, body["error"]) == (404, "not_found")
         status, body = await call(http, base + "/board/api/case/99999", good)
         assert (status, body["error"]) == (404, "not_found")
         status, body = await call(http, base + "/board/api/case/x", good)

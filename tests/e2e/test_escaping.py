@@ -73,3 +73,25 @@ async def test_a_report_as_long_as_allowed_of_html_characters_gets_its_card(
     await world.say("liuxiao", "KP-002", f"/report {report}")
     card = await world.last_from_bot("KP-002")
     assert report[:1000] in text_of(card) and len(text_of(card)) <= 4096
+
+
+async def test_a_group_mention_says_so_once_the_turn_is_over(database_url: str,
+                                                              tmp_path: Path) -> None:
+    """何副局长 never started the bot: his turn is a mention under the group card, linking his
+    name; once 李副局长 approves (an or-sign), the mention says it no longer waits for him,
+    without the link, so nobody is pinged for what is done."""
+    world, task = await build_world(database_url, tmp_path, started=set(DEMO_USERS) - {"he"})
+    try:
+        await submit_item(world, EVIL)
+        mention = await newest(world, "KP-002", "⏳")
+        assert "待您审批" in text_of(mention)
+        assert any(e["type"] == "text_mention" for e in mention.get("entities", [])) or \
+            "tg://user" in str(mention)
+        private = await newest(world, "li", "📝")
+        await world.press("li", "li", private["message_id"], button(private, "同意"))
+        after = await world.ctl.message(world.cid("KP-002"), mention["message_id"])
+        assert text_of(after) == f"☑️ 何副局长：「{EVIL}」（#1）已无需您处理。"
+        assert not any(e["type"] == "text_mention" for e in after.get("entities", []))
+        assert "tg://user" not in str(after)
+    finally:
+        assert await tear_down(world, task) == []

@@ -676,7 +676,9 @@ async def test_the_demo_milestones_nudge_on_the_first_sweep_and_stop_when_done(
     soon, late = ms["微波站迁建选址确定"], ms["局长办公会议题材料报送"]
     assert soon.id is not None and late.id is not None
     result = await sweep_at(world, at(11, 23, 8, 31))  # Monday, the day the demo shows
-    assert result.sent == 6
+    # KP-002's yellow (2) and KP-004's red (4); the districts': KP-007's red (顾晨, 董局长,
+    # 冯股长) and KP-008's yellow (许乡).
+    assert result.sent == 10
     assert await who_got(world, "milestone", soon.id) == [("liuxiao", "yellow"),
                                                           ("zheng", "yellow")]
     assert await who_got(world, "milestone", late.id) == [
@@ -708,7 +710,9 @@ async def test_the_demo_milestones_nudge_on_the_first_sweep_and_stop_when_done(
     assert [text_of(m) for m in await nudges_in(world, "wang")
             if "局长办公会议题材料报送" in text_of(m)] == [text_of(red)]
     async with world.db() as store:
-        assert await store.all(UrgeNotice) == []  # red + 5 came, but it was done
+        # red + 5 came, but it was done (KP-007's, due a day later, went on to an urge)
+        assert [u.target_id for u in await store.all(UrgeNotice)
+                if u.target_kind == "milestone" and u.target_id == late.id] == []
     # KP-002's milestone, not done, goes on: red on Wednesday, the reminders after.
     assert {level for _, level in await who_got(world, "milestone", soon.id)} == {
         "yellow", "red", "repeat-1"}
@@ -757,7 +761,8 @@ async def test_after_downtime_each_person_gets_the_current_rungs_once_late_in_a_
     keys, made = await person_keys(world), await claims(world)
     async with world.db() as store:
         heads = [keys[u.head_id] for u in await store.all(UrgeNotice) if u.head_id]
-    assert sorted(heads) == ["wang", "zhao"]  # KP-002's and KP-004's milestones
+    # KP-002's and KP-004's milestones, and the district's (KP-007) and township's (KP-008)
+    assert sorted(heads) == ["feng", "tang", "wang", "zhao"]
     for who in DEMO_USERS:
         new = (await world.from_bot(who))[before[who]:]
         mine = sum(1 for n in made if keys[n.person_id] == who)

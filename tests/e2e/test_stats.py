@@ -15,7 +15,7 @@ async def test_a_leader_gets_the_figures_and_three_charts_in_private(world: Worl
     await world.say("chen", "chen", "/stats")
     shown = await world.from_bot("chen")
     text = text_of(shown[-4])
-    assert text.startswith("📊 6 个重点项目：")
+    assert text.startswith("📊 8 个重点项目：")
     assert "当前未办结环节 " in text and "各科室" in text
     assert "按时" in text
     photos = shown[-3:]
@@ -35,7 +35,7 @@ async def test_stats_is_for_leaders_and_not_in_a_project_group(world: World) -> 
     assert text_of(await world.last_from_bot("KP-002")) == (
         "统计数据仅供领导查看：请私聊我，或在局领导群中发送。")
     await world.say("chen", "leaders", "/stats")
-    assert text_of((await world.from_bot("leaders"))[-4]).startswith("📊 6 个重点项目：")
+    assert text_of((await world.from_bot("leaders"))[-4]).startswith("📊 8 个重点项目：")
 
 
 async def test_export_sends_a_spreadsheet_privately_to_those_who_may_have_it(

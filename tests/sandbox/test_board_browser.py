@@ -25,6 +25,8 @@ from sandbox.runner import LIGHT_THEME, SANDBOX_TOKEN
 from tests.sandbox.conftest import LI, LIUXIAO, TIANTAI, Running, sandbox_running
 from tests.sandbox.test_browser import ARTIFACTS, CHROMIUM
 
+TANG = 100020  # 唐主任 of 东阳渡镇, a township of 珠晖区
+
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed")
 PHONE = {"width": 390, "height": 844}
 WAIT_MS = 10_000
@@ -95,7 +97,10 @@ async def test_the_board_on_a_phone(running: Running, chromium: Browser) -> None
         assert lights[0] == "red"  # the demo's overdue milestone: late first
         assert "红绿灯看板" in await page.locator("#title").inner_text()
         assert await page.evaluate(NO_SIDEWAYS)
-        assert await page.locator("#unit-box").is_hidden()  # one organisation: no unit filter
+        # The city's leader: the city, a district and a township, each under its heading.
+        units = await page.locator(".unit-title").all_inner_texts()
+        assert sorted(units) == ["东阳渡镇", "市城乡规划管理局", "雁城区分局"]
+        assert await page.locator("#unit-box").is_visible()
         await shot(page, "01-overview-phone")
 
         # Filter by light: the red chip, then the select back to all.
@@ -119,6 +124,19 @@ async def test_the_board_on_a_phone(running: Running, chromium: Browser) -> None
         await shot(page, "03-timeline-phone")
         await page.click("#back")
         await page.locator(".project").first.wait_for()
+        assert errors == []
+
+
+async def test_a_township_sees_exactly_its_subtree(running: Running,
+                                                   chromium: Browser) -> None:
+    url = await board_url(running, TANG)
+    async with phone(chromium) as (page, errors):
+        await page.goto(url)
+        await page.locator(".project").first.wait_for()
+        assert await page.eval_on_selector_all(".project", CODES) == ["KP-008"]
+        assert await page.locator("#unit-box").is_hidden()  # one unit: no unit filter
+        assert await page.locator(".unit-title").count() == 0
+        await shot(page, "09-township-phone")
         assert errors == []
 
 

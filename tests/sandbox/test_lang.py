@@ -22,4 +22,4 @@ async def test_the_page_sets_a_personas_language(sandbox: Running) -> None:
 
     await sandbox.post("/sandbox/lang", {"user_id": LI, "lang": "zh"})
     await sandbox.ctl.send_text(LI, LI, "/projects")
-    assert "重点项目 6 个" in text_of(await sandbox.bot_said(LI, "KP-004 雁城危房重建"))
+    assert "重点项目 8 个" in text_of(await sandbox.bot_said(LI, "KP-004 雁城危房重建"))

@@ -85,6 +85,14 @@ async def test_a_fresh_demo_starts_quiet_with_its_lights_on(sandbox: Running) ->
     # What was already past at the start (KP-004 overdue, KP-002 due tomorrow) is on record
     # as handled, so the first sweep does not send it late.
     assert set_aside(sandbox) and all(channel == "none" for _, channel in set_aside(sandbox))
+    # The demo's supervision items: one red (urged already), one yellow; the red one's past
+    # nudges set aside as well.
+    with contextlib.closing(sqlite3.connect(sandbox.data_dir / DB_FILE)) as connection:
+        items = connection.execute("SELECT state FROM supervisionitem ORDER BY id").fetchall()
+        levels = connection.execute(
+            "SELECT DISTINCT level FROM nudge WHERE target_kind = 'item'").fetchall()
+    assert items == [("urged",), ("assigned",)]
+    assert {level for (level,) in levels} >= {"red", "office-red"}
     await sandbox.post("/sandbox/sweep")
     await sandbox.ctl.send_text(LI, LI, "/projects")
     projects = text_of(await sandbox.bot_said(LI, "KP-004 雁城危房重建"))
@@ -103,7 +111,8 @@ async def test_to_the_next_due_lands_on_it_and_says_what_beforehand(sandbox: Run
         assert at > datetime.fromisoformat(ahead["clock"]["now"])
         assert ahead["text"].startswith(f"周{'一二三四五六日'[at.weekday()]} {at:%m-%d %H:%M} · ")
         assert ahead["what"] in {"yellow", "red", "urge", "repeat", "due"}
-        assert ahead["subject"]["project"] in ahead["text"]
+        # A project's step or milestone, or a supervision item (督查事项), by its code.
+        assert (ahead["subject"].get("project") or ahead["subject"]["code"]) in ahead["text"]
         moved = await sandbox.post("/sandbox/advance", {"to": "next_due"})
         assert abs(instant(moved["clock"]) - at.timestamp()) < 5  # right on it
         assert moved["sent"] > 0 and moved["failed"] == 0

@@ -47,6 +47,12 @@ class UnknownProject(Refusal):
     code = "unknown_project"
 
 
+class UnknownUnit(Refusal):
+    """No unit by that code or name within the asker's reach."""
+
+    code = "unknown_unit"
+
+
 class NotAllowed(Refusal):
     code = "not_allowed"
 
@@ -137,7 +143,33 @@ class UnknownLanguage(Refusal):
     code = "unknown_language"
 
 
+class UnknownInquiry(Refusal):
+    """No ledger entry by that number within the asker's reach."""
+
+    code = "unknown_inquiry"
+
+
+class InquiryClosed(Refusal):
+    code = "inquiry_closed"
+
+
 class AlreadyAnswered(Refusal):
     """An urge notice answered in writing already."""
 
     code = "already_answered"
+
+
+class UnknownSupervisionItem(Refusal):
+    """No supervision item with that code (or id, from a button)."""
+
+    code = "unknown_dc"
+
+
+class ItemStep(Refusal):
+    """A step the supervision item's state does not allow now (``state``: where it is)."""
+
+    code = "item_step"
+
+
+class UnknownAssignee(Refusal):
+    code = "unknown_assignee"

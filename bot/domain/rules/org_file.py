@@ -6,12 +6,19 @@ their roles, the Telegram group chats the bot works in, and the key projects wit
 one follow-through mechanism) and milestones. Importing it twice changes nothing; importing a
 changed file updates what changed. ``examples/org.yaml`` is a complete, commented example.
 
-The format (all four top-level lists are optional; nothing else is allowed at the top)::
+The format (all five top-level lists are optional; nothing else is allowed at the top)::
 
+    units:                           # optional: the organisation's tree (city → district →
+      - code: city                   #   township, any depth); without it, one unit
+        name: 某市自然资源和规划局
+      - code: east                   # stable handle: letters, digits, _ . - (max 64)
+        name: 东湖区分局              # required
+        parent: city                 # every unit but the one root names its parent
     sections:
       - code: building               # stable handle: letters, digits, _ . - (max 64)
         name: 建筑工程规划管理科      # required
         head: wang                   # optional person key: nudged when the section runs late
+        unit: city                   # optional unit code, default the root
     people:
       - key: li                      # stable handle used in this file (max 64)
         name: 李副局长                # required
@@ -19,6 +26,7 @@ The format (all four top-level lists are optional; nothing else is allowed at th
         username: li_deputy          # optional Telegram username, with or without @
         locale: zh                   # optional: zh | en (else the person's Telegram language)
         section: office              # optional section code
+        unit: city                   # optional: default the section's unit, else the root
         roles: [leader]              # admin | director | leader | handler | guide | supervisor
         backup: he                   # optional: the B post (AB岗) who may act for this person
         active: true                 # optional, default true; false: left the bureau
@@ -26,7 +34,8 @@ The format (all four top-level lists are optional; nothing else is allowed at th
       - {telegram_id: -1001000000002, kind: project, title: 天台山公园工作群, project: KP-002}
       - {telegram_id: -1001000000100, kind: leaders, title: 局领导群}
       #  kind: project | leaders | supervision | other; only a project chat names a project,
-      #  and a project has at most one chat
+      #  and a project has at most one chat; optional unit: a leaders' or supervision chat
+      #  serves that unit (default: a project chat its project's unit, else the root)
     projects:
       - code: KP-002                 # max 32; compared case-insensitively
         name: 天台山公园              # required
@@ -34,6 +43,7 @@ The format (all four top-level lists are optional; nothing else is allowed at th
                                      #           | done_follow_up
         leader: li                   # the one leader in charge (person key)
         section: municipal           # the one responsible section (section code)
+        unit: east                   # optional: default the section's unit, else the root
         handlers: [liuxiao]          # person keys (经办人)
         guides: [zheng]              # person keys (规划引导员)
         work_plan: "…"               # the one work plan (text)
@@ -49,6 +59,10 @@ codes and Telegram ids, a person who is their own backup, and references to sect
 or projects the file does not define (references resolve within the file). Every problem is
 reported, one per line, as ``FILE line N: path: message`` where ``path`` is the field, e.g.
 ``org.yaml line 14: people[2].section: unknown section 'buildng'`` (list indexes count from 0).
+
+Units: codes are unique, parents must be units of the file, exactly one unit has no parent (the
+root) and no unit is its own ancestor. Everyone sees their own unit and everything below it.
+A file without ``units`` describes a bureau of one level: everything is in the root unit.
 
 Import (:func:`apply_org`) semantics:
 
@@ -111,10 +125,19 @@ E = TypeVar("E", bound=StrEnum)
 
 
 @dataclass(frozen=True)
+class UnitSpec:
+    code: str
+    name: str
+    parent: str | None = None  # None: the root
+    line: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
 class SectionSpec:
     code: str
     name: str
     head: str | None = None
+    unit: str | None = None  # None: the root
     line: int = field(default=0, compare=False)
 
 
@@ -129,6 +152,7 @@ class PersonSpec:
     roles: tuple[Role, ...] = ()
     backup: str | None = None
     active: bool = True
+    unit: str | None = None  # None: the section's unit, else the root
     line: int = field(default=0, compare=False)
 
 
@@ -138,6 +162,7 @@ class ChatSpec:
     kind: ChatKind
     title: str
     project: str | None = None  # a project code, as spelled in the file
+    unit: str | None = None  # None: the project's unit, else the root
     line: int = field(default=0, compare=False)
 
 
@@ -162,6 +187,7 @@ class ProjectSpec:
     follow_through: str = ""
     green_channel: bool = False
     milestones: tuple[MilestoneSpec, ...] = ()
+    unit: str | None = None  # None: the section's unit, else the root
     line: int = field(default=0, compare=False)
 
 
@@ -175,6 +201,23 @@ class OrgFile:
     chats: tuple[ChatSpec, ...] = ()
     projects: tuple[ProjectSpec, ...] = ()
     warnings: tuple[str, ...] = field(default=(), compare=False)  # rendered, one per line
+    units: tuple[UnitSpec, ...] = ()
+
+    def unit_of_section(self, code: str | None) -> str | None:
+        return next((s.unit for s in self.sections if s.code == code), None)
+
+    def unit_of_person(self, person: PersonSpec) -> str | None:
+        return person.unit or self.unit_of_section(person.section)
+
+    def unit_of_project(self, project: ProjectSpec) -> str | None:
+        return project.unit or self.unit_of_section(project.section)
+
+    def unit_of_chat(self, chat: ChatSpec) -> str | None:
+        if chat.unit is not None or chat.project is None:
+            return chat.unit
+        project = next((p for p in self.projects if p.code.upper() == chat.project.upper()),
+                       None)
+        return self.unit_of_project(project) if project else None
 
 
 OrgIssue = Issue  # one problem: line, field path, message
@@ -211,7 +254,7 @@ def _choices(enum: type[StrEnum]) -> str:
 class _Ref:
     """A reference to check once the whole file is read."""
 
-    kind: str  # section | person | project
+    kind: str  # unit | section | person | project
     value: str
     line: int
     path: str
@@ -339,19 +382,21 @@ class _Parser(Reader):
     # ----- the file
 
     def parse(self, root: yaml.Node) -> OrgFile:
-        top = self.fields(root, "", ("sections", "people", "chats", "projects"))
+        top = self.fields(root, "", ("units", "sections", "people", "chats", "projects"))
         if top is None:
             return OrgFile(self.filename)
+        units = _present(self.unit(n, p) for p, n in top.items("units"))
+        self.check_tree(units)
         sections = _present(self.section(n, p) for p, n in top.items("sections"))
         people = _present(self.person(n, p) for p, n in top.items("people"))
         chats = _present(self.chat(n, p) for p, n in top.items("chats"))
         projects = _present(self.project(n, p) for p, n in top.items("projects"))
-        self.check_refs(sections, people, projects)
+        self.check_refs(units, sections, people, projects)
         self.file_warnings(people, projects)
         rendered = tuple(w.render(self.filename)
                          for w in sorted(self.warnings, key=lambda w: w.line or 0))
         return OrgFile(self.filename, tuple(sections), tuple(people), tuple(chats),
-                       tuple(projects), rendered)
+                       tuple(projects), rendered, tuple(units))
 
     def claim(self, what: str, value: Any, shown: str, line: int, path: str) -> None:
         """Values that must be unique across the file (keys, codes, Telegram ids)."""
@@ -363,9 +408,28 @@ class _Parser(Reader):
         else:
             self.error(line, path, f"duplicate {what} {shown} (first at line {first})")
 
-    def check_refs(self, sections: list[SectionSpec], people: list[PersonSpec],
-                   projects: list[ProjectSpec]) -> None:
+    def check_tree(self, units: list[UnitSpec]) -> None:
+        """One root, and no unit among its own ancestors."""
+        roots = [u for u in units if u.parent is None]
+        if units and len(roots) != 1:
+            names = ", ".join(f"'{u.code}'" for u in roots) or "none"
+            self.error(units[0].line, "units",
+                       f"exactly one unit has no parent (the root); found {names}")
+        parents = {u.code: u.parent for u in units}
+        for index, unit in enumerate(units):
+            seen, current = {unit.code}, unit.parent
+            while current is not None and current in parents:
+                if current in seen:
+                    self.error(unit.line, f"units[{index}].parent",
+                               f"'{unit.code}' is its own ancestor")
+                    break
+                seen.add(current)
+                current = parents[current]
+
+    def check_refs(self, units: list[UnitSpec], sections: list[SectionSpec],
+                   people: list[PersonSpec], projects: list[ProjectSpec]) -> None:
         known = {
+            "unit": {u.code for u in units},
             "section": {s.code for s in sections},
             "person": {p.key for p in people},
             "project": {p.code.upper() for p in projects},
@@ -409,8 +473,28 @@ class _Parser(Reader):
 
     # ----- entries
 
+    def unit(self, node: yaml.Node, path: str) -> UnitSpec | None:
+        f = self.fields(node, path, ("code", "name", "parent"))
+        if f is None:
+            return None
+        code = f.key("code", max_len=_KEY_MAX, required=True)
+        self.claim("unit code", code, f"'{code}'", f.line_of("code"), f.path_of("code"))
+        name = f.text("name", max_len=_NAME_MAX, required=True)
+        parent = self.unit_ref(f, "parent")
+        if parent is not None and parent == code:
+            f.error("parent", f"'{code}' cannot be its own parent")
+            parent = None
+        if code is None or name is None:
+            return None
+        return UnitSpec(code, name, parent, line=f.line)
+
+    def unit_ref(self, f: _Fields, name: str = "unit") -> str | None:
+        code = f.key(name, max_len=_KEY_MAX)
+        self.ref("unit", code, f.line_of(name), f.path_of(name))
+        return code
+
     def section(self, node: yaml.Node, path: str) -> SectionSpec | None:
-        f = self.fields(node, path, ("code", "name", "head"))
+        f = self.fields(node, path, ("code", "name", "head", "unit"))
         if f is None:
             return None
         code = f.key("code", max_len=_KEY_MAX, required=True)
@@ -418,13 +502,14 @@ class _Parser(Reader):
         name = f.text("name", max_len=_NAME_MAX, required=True)
         head = f.key("head", max_len=_KEY_MAX)
         self.ref("person", head, f.line_of("head"), f.path_of("head"))
+        unit = self.unit_ref(f)
         if code is None or name is None:
             return None
-        return SectionSpec(code, name, head, line=f.line)
+        return SectionSpec(code, name, head, unit, line=f.line)
 
     def person(self, node: yaml.Node, path: str) -> PersonSpec | None:
         f = self.fields(node, path, ("key", "name", "telegram_id", "username", "locale",
-                                     "section", "roles", "backup", "active"))
+                                     "section", "roles", "backup", "active", "unit"))
         if f is None:
             return None
         key = f.key("key", max_len=_KEY_MAX, required=True)
@@ -469,13 +554,14 @@ class _Parser(Reader):
             backup = None
         self.ref("person", backup, f.line_of("backup"), f.path_of("backup"))
         active = f.boolean("active", True)
+        unit = self.unit_ref(f)
         if key is None or name is None:
             return None
         return PersonSpec(key, name, telegram_id, username, locale, section, tuple(roles),
-                          backup, active, line=f.line)
+                          backup, active, unit, line=f.line)
 
     def chat(self, node: yaml.Node, path: str) -> ChatSpec | None:
-        f = self.fields(node, path, ("telegram_id", "kind", "title", "project"))
+        f = self.fields(node, path, ("telegram_id", "kind", "title", "project", "unit"))
         if f is None:
             return None
         telegram_id = f.integer("telegram_id", required=True)
@@ -496,14 +582,15 @@ class _Parser(Reader):
             f.error("project", f"project '{project}' already has a chat (line {first})")
         elif project is not None:
             self.project_chats[project.upper()] = f.line
+        unit = self.unit_ref(f)
         if telegram_id is None or kind is None or title is None:
             return None
-        return ChatSpec(telegram_id, kind, title, project, line=f.line)
+        return ChatSpec(telegram_id, kind, title, project, unit, line=f.line)
 
     def project(self, node: yaml.Node, path: str) -> ProjectSpec | None:
         f = self.fields(node, path, ("code", "name", "status", "leader", "section", "handlers",
                                      "guides", "work_plan", "follow_through", "green_channel",
-                                     "milestones"))
+                                     "milestones", "unit"))
         if f is None:
             return None
         code = f.key("code", max_len=_CODE_MAX, required=True)
@@ -532,10 +619,12 @@ class _Parser(Reader):
                            f" {previous.due} (list milestones in order)")
             milestones.append(milestone)
             previous = milestone
+        unit = self.unit_ref(f)
         if code is None or name is None or status is None:
             return None
         return ProjectSpec(code, name, status, leader, section, handlers, guides, work_plan,
-                           follow_through, green_channel, tuple(milestones), line=f.line)
+                           follow_through, green_channel, tuple(milestones), unit,
+                           line=f.line)
 
     def milestone(self, node: yaml.Node, path: str) -> MilestoneSpec | None:
         f = self.fields(node, path, ("title", "due", "done"))

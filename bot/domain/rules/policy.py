@@ -21,6 +21,7 @@ class Policy:
     late_after: timedelta = field(default=timedelta(minutes=5))  # a nudge sent later is late
     query_misses_per_hour: int = 5  # wrong /query codes a sender may try in an hour
     digest_after: int = 3  # more nudges than this for one person in one sweep: a digest
+    ask_limit_days: int = 3  # a first-question ledger entry is answered within this
 
     @property
     def thresholds(self) -> Thresholds:

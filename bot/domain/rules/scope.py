@@ -22,5 +22,13 @@ class Scope:
         root, so only the whole organisation covers it)."""
         return self.unit_ids is None or (unit_id is not None and unit_id in self.unit_ids)
 
+    def within(self, other: Scope) -> Scope:
+        """What both scopes cover (what a person may see in a chat that serves a unit)."""
+        if self.unit_ids is None:
+            return other
+        if other.unit_ids is None:
+            return self
+        return Scope(self.unit_ids & other.unit_ids)
+
 
 WHOLE = Scope()

@@ -66,6 +66,7 @@ class Colleague:
     active: bool
     on_telegram: bool  # has a Telegram account the bot knows: the card can reach them
     has_role: bool  # holds some role in the bureau
+    reaches: bool = True  # the case's project is within their unit's reach
 
 
 def busy_in_lane(assignments: Iterable[LaneAssignment], lane_id: int) -> set[int]:
@@ -80,7 +81,7 @@ def why_not_hand_turn(colleague: Colleague | None, *, actor_id: int, submitter_i
     signer, or None when they may. The people picker lists exactly those with no reason; the
     press on a name and the final change refuse with the reason."""
     if (colleague is None or not colleague.active or not colleague.on_telegram
-            or not colleague.has_role):
+            or not colleague.has_role or not colleague.reaches):
         return "unknown_person"
     if colleague.id == actor_id:
         return "self"

@@ -128,3 +128,29 @@ class OutcomeEvent(StrEnum):
     WITHDRAWN = "withdrawn"
     TRANSFERRED = "transferred"
     SIGNER_ADDED = "signer_added"
+
+
+class ItemState(StrEnum):
+    """A supervision item (督查事项) along the seven steps (督查七步)."""
+
+    REGISTERED = "registered"  # 登记: recorded, not yet sent to anyone
+    ASSIGNED = "assigned"  # 交办: with the assignee, the clock running
+    URGED = "urged"  # 催办: urged at least once, still waiting for feedback
+    REVIEWING = "reviewing"  # 反馈: the assignee answered; the office reviews it
+    SENT_BACK = "sent_back"  # 审核 not passed: back with the assignee, with a reason
+    ACCEPTED = "accepted"  # 审核 passed
+    BULLETINED = "bulletined"  # 通报: the result published to the supervision chat
+    ARCHIVED = "archived"  # 归档
+
+
+class ItemAct(StrEnum):
+    """What is done to a supervision item; the letters are packed into button data."""
+
+    REGISTER = "n"
+    ASSIGN = "a"
+    URGE = "u"
+    FEEDBACK = "f"
+    ACCEPT = "y"
+    SEND_BACK = "b"
+    BULLETIN = "p"
+    ARCHIVE = "z"

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from bot.domain.rules.errors import NotAllowed, NotShownHere
 from bot.domain.rules.vocabulary import Role
 from bot.domain.usecases.people import Actor, may_report
+from bot.domain.usecases.scope import within_reach
 from storage.models import Case, Project
 from storage.store import Store
 
@@ -29,8 +30,11 @@ class Place:
 
 async def may_read_project(store: Store, actor: Actor, project: Project) -> bool:
     """Whoever reports on it (its handlers, guides, leader, its section's handlers, admins),
-    and the director and the supervision office, who oversee every project."""
-    return actor.has(Role.DIRECTOR, Role.SUPERVISOR) or await may_report(store, actor, project)
+    and the director and the supervision office, who oversee every project of their unit's
+    reach."""
+    if actor.has(Role.DIRECTOR, Role.SUPERVISOR):
+        return await within_reach(store, actor.person, project.unit_id)
+    return await may_report(store, actor, project)
 
 
 async def require_case_reader(store: Store, actor: Actor, case: Case) -> Project:

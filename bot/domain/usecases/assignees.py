@@ -12,6 +12,7 @@ from datetime import date
 
 from bot.domain.rules.casetypes import AssigneeRule
 from bot.domain.rules.vocabulary import MemberRole
+from bot.domain.usecases.scope import nearest_with_role
 from storage.models import Case, Person, Project, Section
 from storage.store import Store
 
@@ -50,8 +51,8 @@ async def resolve(store: Store, rule: AssigneeRule, case: Case, project: Project
             people = [await _head(store, section)]
         case "person":
             people = [await store.person_by_key(str(rule.value))]
-        case "role":
-            people = list(await store.people_with_role(str(rule.value)))
+        case "role":  # the project's unit's, else the nearest unit's above
+            people = list(await nearest_with_role(store, project.unit_id, str(rule.value)))
         case "section":
             section = await store.section_by_code(str(rule.value))
             people = list(await store.section_people(section.id)) if section else []

@@ -16,8 +16,9 @@ from datetime import date, datetime
 from bot.domain.rules.calendar import WorkCalendar
 from bot.domain.rules.lights import light, milestone_due, worst
 from bot.domain.rules.policy import Policy
-from bot.domain.rules.scope import Scope
+from bot.domain.rules.scope import WHOLE, Scope
 from bot.domain.rules.vocabulary import AssignmentState, Light, ProjectStatus, StepState
+from bot.domain.usecases.scope import unit_scope
 from storage.board import CaseHead, DueGroup, DueWindow
 from storage.store import Store
 
@@ -60,6 +61,7 @@ class ProjectCard:
     name: str
     status: ProjectStatus
     unit_id: int | None
+    unit_name: str | None
     section_id: int | None
     light: Light | None  # None for a finished project
     milestone: MilestoneLine | None
@@ -89,7 +91,7 @@ class Board:
     steps_by_light: Counter[Light]
     sections: list[tuple[int, str]]  # the filter's choices
     people: list[tuple[int, str]]
-    units: list[tuple[int, str]]  # offered as a filter only when more than one
+    units: list[tuple[int, str | None]]  # offered as a filter only when more than one
 
 
 def _worst_first(lights: list[Light | None]) -> int:
@@ -99,9 +101,12 @@ def _worst_first(lights: list[Light | None]) -> int:
 async def board(store: Store, scope: Scope, now: datetime, calendar: WorkCalendar,
                 policy: Policy, wanted: BoardFilter = BoardFilter(), *,
                 english: bool = False) -> Board:
-    """The board in nine statements (ten with a person filter), whatever its size: open steps
+    """The board in nine statements (one more with a person filter, two with a unit), whatever
+    its size: open steps
     are counted by due in the database, lit once per due, and only the listed ones read."""
     rows = await store.board.overview(scope)
+    # A unit asked for is its subtree: a district with its townships.
+    within = WHOLE if wanted.unit_id is None else await unit_scope(store, wanted.unit_id)
     lit: dict[tuple[datetime, int], Light] = {}
 
     def lit_at(due_at: datetime | None, limit_days: int) -> Light | None:
@@ -166,7 +171,7 @@ async def board(store: Store, scope: Scope, now: datetime, calendar: WorkCalenda
         milestone = current.get(project.id)
         project_light = None if status in DONE else worst(
             [*step_lights.get(project.id, ()), *([milestone.light] if milestone else [])])
-        if wanted.unit_id is not None and project.unit_id != wanted.unit_id:
+        if not within.covers(project.unit_id):
             continue
         if wanted.section_id is not None and project.section_id != wanted.section_id:
             continue
@@ -180,7 +185,7 @@ async def board(store: Store, scope: Scope, now: datetime, calendar: WorkCalenda
         shown.sort(key=lambda line: (_ORDER[line.light], line.due_at or now, line.id))
         cards.append(ProjectCard(
             project.id, project.code, project.name, status, project.unit_id,
-            project.section_id, project_light, milestone, shown, counted,
+            project.unit_name, project.section_id, project_light, milestone, shown, counted,
             max(0, sum(counted.values()) - len(shown))))
     cards.sort(key=lambda card: (_ORDER[card.light], card.code))
 
@@ -189,6 +194,7 @@ async def board(store: Store, scope: Scope, now: datetime, calendar: WorkCalenda
         lambda: defaultdict(list))
     for card in cards:
         by_unit[card.unit_id][card.section_id].append(card)
+    unit_names = {p.unit_id: p.unit_name for p in rows.projects if p.unit_id is not None}
     groups = []
     for unit_id, by_section in by_unit.items():
         sections = [SectionGroup(section_id, section_names.get(section_id) if section_id
@@ -196,10 +202,11 @@ async def board(store: Store, scope: Scope, now: datetime, calendar: WorkCalenda
                     for section_id, projects in by_section.items()]
         sections.sort(key=lambda group: (
             _worst_first([card.light for card in group.projects]), group.name or "\uffff"))
-        groups.append(UnitGroup(unit_id, None, sections))
+        groups.append(UnitGroup(unit_id, unit_names.get(unit_id) if unit_id is not None
+                                else None, sections))
     groups.sort(key=lambda group: (
         _worst_first([card.light for section in group.sections for card in section.projects]),
-        group.unit_id or 0))
+        group.name or ""))
 
     in_scope_sections = {project.section_id for project in rows.projects}
     return Board(
@@ -208,7 +215,7 @@ async def board(store: Store, scope: Scope, now: datetime, calendar: WorkCalenda
         sum((card.steps_by_light for card in cards), Counter()),
         [(row.id, row.name) for row in rows.sections if row.id in in_scope_sections],
         sorted(((row.id, row.name) for row in rows.people), key=lambda p: p[1]),
-        sorted({(p.unit_id, "") for p in rows.projects if p.unit_id is not None}),
+        sorted(unit_names.items(), key=lambda unit: unit[0]),
     )
 
 

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from bot.domain.rules.calendar import DayCount, WorkCalendar
 from bot.domain.rules.digest import DueDigest
+from bot.domain.rules.scope import WHOLE, Scope
 from bot.domain.usecases.stats import Stats, gather
 from storage.store import Store
 
@@ -35,11 +36,12 @@ class Digest:
 
 
 async def weekly(store: Store, due: DueDigest, now: datetime, calendar: WorkCalendar,
-                 tz: ZoneInfo) -> Digest:
+                 tz: ZoneInfo, scope: Scope = WHOLE) -> Digest:
+    """The week of a leaders' group's unit and everything below it."""
     first, last = due.period
     start, end = datetime.combine(first, time(), tz), datetime.combine(last, time(), tz)
     late: dict[tuple[str, str, str, datetime], LateStep] = {}
-    for code, title, step, step_due, name in await store.late_steps(now):
+    for code, title, step, step_due, name in await store.late_steps(now, scope):
         key = (code, title, step, step_due)
         if key not in late:
             late[key] = LateStep(code, title, step, step_due,
@@ -47,9 +49,9 @@ async def weekly(store: Store, due: DueDigest, now: datetime, calendar: WorkCale
         late[key].waiting_for.append(name)
     return Digest(
         due=due,
-        approved=await store.approved_between(start, end),
-        reached=await store.milestones_between(first, last, reached=True),
-        red_steps=await store.steps_turned_red(start, end),
-        red_milestones=await store.milestones_between(first, last, reached=False),
+        approved=await store.approved_between(start, end, scope),
+        reached=await store.milestones_between(first, last, reached=True, scope=scope),
+        red_steps=await store.steps_turned_red(start, end, scope),
+        red_milestones=await store.milestones_between(first, last, reached=False, scope=scope),
         late=list(late.values()),
-        stats=await gather(store, now, calendar, tz))
+        stats=await gather(store, now, calendar, tz, scope=scope))

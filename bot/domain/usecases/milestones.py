@@ -19,6 +19,7 @@ from bot.domain.rules.errors import (
 from bot.domain.rules.policy import Policy
 from bot.domain.rules.vocabulary import ProjectStatus, Role
 from bot.domain.usecases.people import Actor, may_report
+from bot.domain.usecases.scope import within_reach
 from storage.models import Milestone, Project
 from storage.store import Store
 
@@ -42,10 +43,13 @@ class Changed:
     reason: str = ""  # why a due date moved, as recorded
 
 
-def may_steer(actor: Actor, project: Project) -> bool:
+async def may_steer(store: Store, actor: Actor, project: Project) -> bool:
     """Due dates and status are the leader in charge's to change (and the director's and
-    administrators')."""
-    return actor.id == project.leader_id or actor.has(Role.DIRECTOR, Role.ADMIN)
+    administrators' of a unit that reaches the project)."""
+    if actor.id == project.leader_id:
+        return True
+    return actor.has(Role.DIRECTOR, Role.ADMIN) and await within_reach(store, actor.person,
+                                                                       project.unit_id)
 
 
 async def pick_milestone(store: Store, project: Project, which: str) -> Milestone:
@@ -86,7 +90,7 @@ async def move_due(store: Store, actor: Actor, project: Project, milestone: Mile
                    due: date, reason: str, *, now: datetime, today: date,
                    policy: Policy) -> Changed:
     """The leader in charge moves a milestone's due date, saying why. Flushes."""
-    if not may_steer(actor, project):
+    if not await may_steer(store, actor, project):
         raise NotAllowed(action="steer", project=project.code)
     reason = " ".join(reason.split())
     if not reason:
@@ -111,7 +115,7 @@ async def move_due(store: Store, actor: Actor, project: Project, milestone: Mile
 async def set_status(store: Store, actor: Actor, project: Project, word: str, *,
                      now: datetime) -> Changed:
     """The leader in charge changes the project's status. Flushes."""
-    if not may_steer(actor, project):
+    if not await may_steer(store, actor, project):
         raise NotAllowed(action="steer", project=project.code)
     status = STATUS_WORDS.get(word.strip().lower()) or STATUS_WORDS.get(word.strip())
     if status is None:

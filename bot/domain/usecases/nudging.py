@@ -41,6 +41,7 @@ from bot.domain.rules.ladder import (
     reached,
 )
 from bot.domain.rules.policy import Policy
+from bot.domain.rules.supervision import ITEM_LADDER, WAITING
 from bot.domain.rules.turns import turn_holders
 from bot.domain.rules.vocabulary import (
     CaseState,
@@ -51,6 +52,7 @@ from bot.domain.rules.vocabulary import (
     StepState,
 )
 from bot.domain.usecases.approvals import case_type_from
+from bot.domain.usecases.scope import nearest_with_role
 from storage.models import (
     Assignment,
     Case,
@@ -61,6 +63,7 @@ from storage.models import (
     Project,
     Section,
     Step,
+    SupervisionItem,
     UrgeNotice,
 )
 from storage.store import Store
@@ -68,6 +71,7 @@ from storage.store import Store
 ABANDONED_AFTER = timedelta(minutes=5)
 BATCH = 200  # subjects claimed per transaction
 STEP, MILESTONE, MISSING, CALENDAR = "step", "milestone", "missing", "calendar"
+ITEM = "item"  # a supervision item's nudges: planned and retaken by ``supervision_items``
 MISSING_LADDER = Ladder(tuple(r for r in DEFAULT_LADDER.rungs
                               if r.kind in (RungKind.YELLOW, RungKind.RED)))
 DONE_PROJECTS = (ProjectStatus.DONE, ProjectStatus.DONE_FOLLOW_UP)
@@ -335,18 +339,28 @@ class Upcoming:
     (none: the due itself, when a timeout policy acts, or a look again)."""
 
     at: datetime
-    subject: Subject | None  # None: its row went away meanwhile
+    subject: Subject | None  # None: its row went away meanwhile, or a supervision item
     rungs: tuple[RungKind, ...]
+    item: SupervisionItem | None = None  # a supervision item's next moment
 
 
 async def upcoming(store: Store, now: datetime, calendar: WorkCalendar, policy: Policy
                    ) -> Upcoming | None:
-    """The earliest next moment after ``now`` among steps, milestones and missing materials,
-    as the last sweep set it (None: nothing more will happen)."""
+    """The earliest next moment after ``now`` among steps, milestones, missing materials and
+    supervision items, as the last sweep set it (None: nothing more will happen)."""
     found = await store.earliest_next_moment(now, DONE_PROJECTS)
     if found is None:
         return None
     kind, target_id, at = found
+    if kind == ITEM:  # a supervision item: its own ladder, no project
+        item = await store.get(SupervisionItem, target_id)
+        rungs: tuple[RungKind, ...] = ()
+        if item is not None and item.due_at is not None and item.state in WAITING:
+            timing = (item.due_at, item.limit_days or 0, calendar, policy.thresholds,
+                      ITEM_LADDER)
+            before = {r.key for r in reached(now, *timing)}
+            rungs = tuple(r.rung.kind for r in reached(at, *timing) if r.key not in before)
+        return Upcoming(at, None, rungs, item)
     planner = _Planner(store, now, calendar, policy, Plan(), CaseLadders())
     subject = await planner.subject(kind, target_id)
     if subject is None:
@@ -405,7 +419,7 @@ class _Planner:
         self.projects: dict[int, Project | None] = {}
         self.members: dict[tuple[int, str], list[Person]] = {}
         self.heads: dict[int, int | None] = {}
-        self.roles: dict[str, list[Person]] = {}
+        self.roles: dict[tuple[str, int | None], list[Person]] = {}
         self.steps: dict[int, Step] = {}
         self.cases: dict[int, Case] = {}
         self.assignments: dict[int, list[Assignment]] = {}
@@ -467,10 +481,11 @@ class _Planner:
             self.members[project_id, role] = list(await self.store.members(project_id, role))
         return self.members[project_id, role]
 
-    async def _with_role(self, role: str) -> list[Person]:
-        if role not in self.roles:
-            self.roles[role] = list(await self.store.people_with_role(role))
-        return self.roles[role]
+    async def _with_role(self, role: str, unit_id: int | None = None) -> list[Person]:
+        """The role's holders for a unit's project (the nearest level that has any)."""
+        if (role, unit_id) not in self.roles:
+            self.roles[role, unit_id] = await nearest_with_role(self.store, unit_id, role)
+        return self.roles[role, unit_id]
 
     async def _assignments(self, step_id: int) -> list[Assignment]:
         if step_id not in self.assignments:
@@ -498,9 +513,9 @@ class _Planner:
             elif who is Audience.SECTION_HEAD:
                 people = [await self.person(await self._head_id(project))]
             elif who is Audience.DIRECTOR:
-                people = list(await self._with_role(Role.DIRECTOR))
+                people = list(await self._with_role(Role.DIRECTOR, project.unit_id))
             elif who is Audience.SUPERVISION:
-                people = list(await self._with_role(Role.SUPERVISOR))
+                people = list(await self._with_role(Role.SUPERVISOR, project.unit_id))
             for person in people:
                 if person is not None and person.active:
                     found.setdefault(person.id, person)
@@ -587,8 +602,8 @@ class _Planner:
     async def retake_abandoned(self, skip: set[int | None]) -> None:
         """Claims a dead process never sent: delivered now, once, by whoever retakes them."""
         for nudge in await self.store.unsent_nudges(claimed_by=self.now - ABANDONED_AFTER):
-            if nudge.id in skip:
-                continue
+            if nudge.id in skip or nudge.target_kind not in (STEP, MILESTONE, MISSING, CALENDAR):
+                continue  # another kind's claims (the ledger's) are retaken where they are made
             if nudge.target_kind == CALENDAR:
                 # An admin's warning that never went out (the send failed): again, once,
                 # while the year is still uncovered.

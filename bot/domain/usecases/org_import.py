@@ -16,10 +16,10 @@ from bot.domain.rules.org_file import (
     parse_org,
 )
 from bot.domain.rules.vocabulary import MemberRole
-from storage.models import Chat, Milestone, Person, Project, ProjectMember, Section
+from storage.models import Chat, Milestone, Person, Project, ProjectMember, Section, Unit
 from storage.store import Store
 
-KINDS = ("sections", "people", "chats", "projects", "members", "milestones")
+KINDS = ("units", "sections", "people", "chats", "projects", "members", "milestones")
 
 
 @dataclass
@@ -89,6 +89,9 @@ class _Tally:
                 setattr(counts, state, getattr(counts, state) + 1)
 
 
+ROOT_CODE, ROOT_NAME = "main", "本局"  # the one unit of a bureau whose file names none
+
+
 def _assign(row: Any, **values: Any) -> bool:
     """Set the attributes that differ; True when any did."""
     changed = False
@@ -112,6 +115,7 @@ async def apply_org(store: Store, org: OrgFile, *, now: datetime,
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError(f"naive datetime: {now!r}; pass an aware one")
     run = _Import(store, org)
+    await run.units()
     await run.sections()
     await run.people()
     await run.section_heads()
@@ -146,6 +150,8 @@ class _Import:
         self.store, self.org = store, org
         self.report = ImportReport()
         self.tally = _Tally()
+        self.unit_rows: dict[str, Unit] = {}
+        self.root: Unit | None = None
         self.section_rows: dict[str, Section] = {}
         self.person_rows: dict[str, Person] = {}
         self.chat_rows: dict[int, Chat] = {}
@@ -153,17 +159,73 @@ class _Import:
     def warn(self, line: int | None, path: str, message: str) -> None:
         self.report.warnings.append(OrgIssue(line, path, message).render(self.org.filename))
 
+    def unit_id(self, code: str | None) -> int:
+        """The id of a unit of the file; None is the root."""
+        if code is None:
+            assert self.root is not None
+            return _id(self.root)
+        return _id(self.unit_rows[code])
+
+    async def units(self) -> None:
+        """The file's tree, parents before children; a file without units keeps (or makes)
+        the one root unit everything belongs to."""
+        store = self.store
+        rows = {row.code: row for row in await store.units()}
+        specs = list(self.org.units)
+        if not specs:
+            self.root = next((row for row in rows.values() if row.parent_id is None), None)
+            if self.root is None:
+                self.root = Unit(code=ROOT_CODE, name=ROOT_NAME)
+                store.add(self.root)
+                await store.flush()
+                self.root.path = f"/{_id(self.root)}/"
+                self.tally.seen("units", ROOT_CODE, created=True)
+            else:
+                self.tally.seen("units", self.root.code, created=False)
+            await store.flush()
+            self.report.not_in_file["units"] = tuple(sorted(set(rows) - {self.root.code}))
+            return
+        depth = {spec.code: 0 for spec in specs}
+        parent_of = {spec.code: spec.parent for spec in specs}
+        for code in depth:
+            current = parent_of[code]
+            while current is not None:
+                depth[code] += 1
+                current = parent_of[current]
+        for spec in sorted(specs, key=lambda s: depth[s.code]):  # parents first
+            row = rows.get(spec.code)
+            parent = self.unit_rows[spec.parent] if spec.parent else None
+            parent_id = _id(parent) if parent is not None else None
+            if row is None:
+                row = Unit(code=spec.code, name=spec.name, parent_id=parent_id)
+                store.add(row)
+                await store.flush()
+                self.tally.seen("units", spec.code, created=True)
+            else:
+                self.tally.seen("units", spec.code, created=False)
+                self.tally.touch("units", spec.code,
+                                 _assign(row, name=spec.name, parent_id=parent_id))
+            prefix = parent.path if parent is not None else "/"
+            self.tally.touch("units", spec.code, _assign(row, path=f"{prefix}{_id(row)}/"))
+            self.unit_rows[spec.code] = row
+            if parent is None:
+                self.root = row
+        await store.flush()
+        self.report.not_in_file["units"] = tuple(sorted(set(rows) - set(self.unit_rows)))
+
     async def sections(self) -> None:
         rows = {row.code: row for row in await self.store.sections()}
         for spec in self.org.sections:
             row = rows.get(spec.code)
+            unit_id = self.unit_id(spec.unit)
             if row is None:
-                row = Section(code=spec.code, name=spec.name)
+                row = Section(code=spec.code, name=spec.name, unit_id=unit_id)
                 self.store.add(row)
                 self.tally.seen("sections", spec.code, created=True)
             else:
                 self.tally.seen("sections", spec.code, created=False)
-                self.tally.touch("sections", spec.code, _assign(row, name=spec.name))
+                self.tally.touch("sections", spec.code,
+                                 _assign(row, name=spec.name, unit_id=unit_id))
             self.section_rows[spec.code] = row
         await self.store.flush()
         listed = {spec.code for spec in self.org.sections}
@@ -194,6 +256,7 @@ class _Import:
                 "username": spec.username,
                 "locale": spec.locale,
                 "section_id": _id(self.section_rows[spec.section]) if spec.section else None,
+                "unit_id": self.unit_id(self.org.unit_of_person(spec)),
                 "active": spec.active,
             }
             row = by_key.get(spec.key)
@@ -230,13 +293,15 @@ class _Import:
         for spec in self.org.chats:
             key = str(spec.telegram_id)
             row = rows.get(spec.telegram_id)
+            unit_id = self.unit_id(self.org.unit_of_chat(spec))
             if row is None:
-                row = Chat(tg_chat_id=spec.telegram_id, kind=spec.kind, title=spec.title)
+                row = Chat(tg_chat_id=spec.telegram_id, kind=spec.kind, title=spec.title,
+                           unit_id=unit_id)
                 self.store.add(row)
                 self.tally.seen("chats", key, created=True)
             else:
                 self.tally.seen("chats", key, created=False)
-                changed = _assign(row, kind=spec.kind.value, title=spec.title)
+                changed = _assign(row, kind=spec.kind.value, title=spec.title, unit_id=unit_id)
                 self.tally.touch("chats", key, changed)
             self.chat_rows[spec.telegram_id] = row
         await self.store.flush()
@@ -272,6 +337,7 @@ class _Import:
                 "status": self.status(current, spec, index),
                 "leader_id": _id(self.person_rows[spec.leader]) if spec.leader else None,
                 "section_id": _id(self.section_rows[spec.section]) if spec.section else None,
+                "unit_id": self.unit_id(self.org.unit_of_project(spec)),
                 "work_plan": spec.work_plan,
                 "follow_through": spec.follow_through,
                 "green_channel": spec.green_channel,

@@ -8,6 +8,7 @@ from datetime import datetime
 from bot.domain.rules.errors import NotAllowed, NotRegistered, UnknownLanguage
 from bot.domain.rules.org_file import LOCALES
 from bot.domain.rules.vocabulary import MemberRole, Role
+from bot.domain.usecases.scope import within_reach
 from storage.models import Person, Project
 from storage.store import Store
 
@@ -42,7 +43,10 @@ def require_actor(actor: Actor | None, tg_user_id: int) -> Actor:
 
 
 async def may_report(store: Store, actor: Actor, project: Project) -> bool:
-    """Handlers and guides of the project, its leader, its section's handlers, admins."""
+    """Handlers and guides of the project, its leader, its section's handlers, admins; each
+    only within their unit's reach."""
+    if not await within_reach(store, actor.person, project.unit_id):
+        return False
     if actor.has(Role.ADMIN) or actor.id == project.leader_id:
         return True
     if await store.is_member(project.id, actor.id):
@@ -57,6 +61,8 @@ async def require_reporter(store: Store, actor: Actor, project: Project) -> None
 
 async def require_submitter(store: Store, actor: Actor, project: Project) -> None:
     """Items for approval come from the project's handlers (or its section's, or admins)."""
+    if not await within_reach(store, actor.person, project.unit_id):
+        raise NotAllowed(action="submit", project=project.code)
     if actor.has(Role.ADMIN):
         return
     handlers = await store.members(project.id, MemberRole.HANDLER)

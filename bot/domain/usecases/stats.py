@@ -10,6 +10,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.domain.rules.calendar import WorkCalendar
+from bot.domain.rules.scope import WHOLE, Scope
 from bot.domain.rules.vocabulary import CaseState, ProjectStatus, StepState
 from storage.store import Store
 
@@ -89,10 +90,11 @@ def window_start(now: datetime, tz: ZoneInfo, weeks: int = WEEKS) -> datetime:
 
 
 async def gather(store: Store, now: datetime, calendar: WorkCalendar, tz: ZoneInfo,
-                 since: datetime | None = None) -> Stats:
-    """The figures over the last :data:`WEEKS` weeks, or since ``since``."""
+                 since: datetime | None = None, scope: Scope = WHOLE) -> Stats:
+    """The figures of the scope's projects over the last :data:`WEEKS` weeks, or since
+    ``since``."""
     since = since or window_start(now, tz)
-    statuses: Counter[ProjectStatus] = Counter(p.status for p in await store.projects())
+    statuses: Counter[ProjectStatus] = Counter(p.status for p in await store.projects(scope))
     names = {s.id: s.name for s in await store.sections()}
     sections: dict[int | None, SectionLine] = {}
 
@@ -102,7 +104,7 @@ async def gather(store: Store, now: datetime, calendar: WorkCalendar, tz: ZoneIn
 
     first = since.date()
     weeks = [Week(first + timedelta(weeks=n)) for n in range(WEEKS)]
-    for section_id, state, due, closed in await store.steps_for_stats(since):
+    for section_id, state, due, closed in await store.steps_for_stats(since, scope):
         line = section(section_id)
         if state == StepState.OPEN:
             line.open += 1
@@ -114,15 +116,16 @@ async def gather(store: Store, now: datetime, calendar: WorkCalendar, tz: ZoneIn
                 week.on_time += 1
             else:
                 week.late += 1
-    for _head, section_id in await store.urge_notices_between(since):
+    for _head, section_id in await store.urge_notices_between(since, scope=scope):
         section(section_id).urges += 1
     people: dict[int, PersonLine] = {}
     who = {p.id: p.name for p in await store.people()}
-    for person_id, decided, due in await store.decisions_for_stats(since):
+    for person_id, decided, due in await store.decisions_for_stats(since, scope):
         people.setdefault(person_id, PersonLine(who.get(person_id, "?"))).decisions.add(
             decided <= due)
     taken = [calendar.days_taken(created, closed)
-             for created, closed in await store.cases_closed_since(since, CaseState.APPROVED)]
+             for created, closed in await store.cases_closed_since(since, CaseState.APPROVED,
+                                                                         scope)]
     return Stats(
         at=now, since=since, statuses=statuses,
         sections=sorted(sections.values(), key=lambda s: (-s.late, -s.open, s.name)),

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from bot.domain.rules.errors import AlreadyAnswered, EmptyText, NotAllowed, StaleCard, TooLong
 from bot.domain.rules.policy import Policy
+from bot.domain.rules.scope import WHOLE, Scope
 from bot.domain.rules.vocabulary import Channel, Role
 from bot.domain.usecases.people import Actor
 from storage.models import Person, UrgeNotice
@@ -82,13 +83,14 @@ def level_group(level: str) -> str | None:
     return level if level in LEVELS else None
 
 
-async def urge_counts(store: Store, year: int, tz: ZoneInfo) -> UrgeCounts:
+async def urge_counts(store: Store, year: int, tz: ZoneInfo, scope: Scope = WHOLE
+                      ) -> UrgeCounts:
     """Yellow and red pings received, and urge notices (催办通知书) addressed, per person and
     per section. An urge notice counts once, for the section head it was addressed to and
     that head's section: the supervision office, the leader and the handler hear of it too,
-    but they were not the ones urged."""
+    but they were not the ones urged. Only the scope's people and projects count."""
     counts = UrgeCounts(year)
-    people = {p.id: p for p in await store.people()}
+    people = {p.id: p for p in await store.people() if scope.covers(p.unit_id)}
     sections = {s.id: s for s in await store.sections()}
 
     def count(person_id: int | None, section_id: int | None, group: str) -> None:
@@ -109,7 +111,7 @@ async def urge_counts(store: Store, year: int, tz: ZoneInfo) -> UrgeCounts:
         if person is not None:
             count(person.id, person.section_id, group)
     start = datetime(year, 1, 1, tzinfo=tz)
-    for head_id, section_id in await store.urge_notices_between(start,
-                                                                 start.replace(year=year + 1)):
+    for head_id, section_id in await store.urge_notices_between(
+            start, start.replace(year=year + 1), scope):
         count(head_id, section_id, "urge")
     return counts
