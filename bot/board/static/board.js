@@ -136,7 +136,8 @@
 
     const main = $('board');
     main.replaceChildren();
-    const manyUnits = board.groups.some((g) => g.unit !== null);
+    // Unit headings only where the viewer sees more than one unit.
+    const manyUnits = board.groups.length > 1 || board.filters.units.length > 1;
     let shown = 0;
     for (const group of board.groups) {
       if (manyUnits) main.append(el('h2', 'unit-title', group.unit ? group.unit.name : strings.no_unit));

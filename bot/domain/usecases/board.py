@@ -99,8 +99,9 @@ def _worst_first(lights: list[Light | None]) -> int:
 async def board(store: Store, scope: Scope, now: datetime, calendar: WorkCalendar,
                 policy: Policy, wanted: BoardFilter = BoardFilter(), *,
                 english: bool = False) -> Board:
-    """The board in nine statements (ten with a person filter), whatever its size: open steps
-    are counted by due in the database, lit once per due, and only the listed ones read."""
+    """The board in nine statements (one more with a person filter), whatever its size: open
+    steps are counted by due in the database, lit once per due, and only the listed ones
+    read."""
     rows = await store.board.overview(scope)
     lit: dict[tuple[datetime, int], Light] = {}
 
