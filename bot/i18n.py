@@ -56,6 +56,12 @@ class Translator:
         day = format_skeleton("MMMEd", local, locale=self._babel)
         return f"{day} {format_skeleton('Hm', local, locale=self._babel)}"
 
+    def deadline(self, instant: datetime) -> Markup:
+        """:meth:`when` as a date-time entity: the reader's app can show it in their own
+        time zone and format (the text stays ours where it cannot)."""
+        return Markup('<tg-time unix="{}">{}</tg-time>').format(int(instant.timestamp()),
+                                                               self.when(instant))
+
     def day(self, value: date) -> str:
         """``11月24日周二`` / ``Tue 24 Nov``."""
         return format_skeleton("MMMEd", value, locale=self._babel)

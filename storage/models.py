@@ -361,6 +361,7 @@ class SupervisionItem(SQLModel, table=True):
     state: ItemState = _enum(ItemState, 16, index=True)
     registered_by_id: int = Field(foreign_key="person.id")
     registered_at: datetime = _utc(nullable=False)
+    unit_id: int | None = Field(default=None, foreign_key="unit.id", index=True)  # the office's
     section_id: int | None = Field(default=None, foreign_key="section.id")  # its head answers
     assignee_id: int | None = Field(default=None, foreign_key="person.id")  # else this person
     limit_days: int | None = None  # the due as working days from the assignment

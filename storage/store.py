@@ -930,10 +930,13 @@ class Store:
     async def item_by_code(self, code: str) -> SupervisionItem | None:
         return await self.one(SupervisionItem, code=code)
 
-    async def open_items(self) -> list[SupervisionItem]:
-        """Every supervision item not archived, in registration order."""
+    async def open_items(self, scope: Scope = WHOLE) -> list[SupervisionItem]:
+        """Every supervision item not archived of the scope's offices, in registration
+        order."""
         query = (select(SupervisionItem).where(col(SupervisionItem.state) != "archived")
                  .order_by(col(SupervisionItem.id)))
+        if scope.unit_ids is not None:
+            query = query.where(col(SupervisionItem.unit_id).in_(sorted(scope.unit_ids)))
         return list(await self._fresh(query))
 
     async def items_assigned_to(self, person_id: int) -> list[SupervisionItem]:

@@ -95,7 +95,7 @@ async def dc_command(message: Message, command: CommandObject, actor: Actor | No
         if len(words) not in (2, 4):
             await message.reply(usage(t))
             return
-        item = await find_item(store, words[1])
+        item = await find_item(store, words[1], actor.person)
         taken = await items.assign(
             store, actor, item, now=now, calendar=services.calendar,
             today=now.astimezone(services.settings.tz).date(),
@@ -106,7 +106,7 @@ async def dc_command(message: Message, command: CommandObject, actor: Actor | No
     elif sub == "help":
         await message.reply(usage(t))
     else:
-        item = await find_item(store, words[0])
+        item = await find_item(store, words[0], actor.person)
         await _card(message, store, services, t, actor, item)
 
 
@@ -136,7 +136,7 @@ async def _refresh(query: CallbackQuery, bot: Bot, store: Store, services: Servi
 async def _pressed(query: CallbackQuery, callback_data: ItemCb, actor: Actor | None,
                    store: Store) -> tuple[Actor, SupervisionItem]:
     actor = require_actor(actor, query.from_user.id)
-    return actor, await find_item(store, callback_data.item)
+    return actor, await find_item(store, callback_data.item, actor.person)
 
 
 async def on_assign(query: CallbackQuery, callback_data: ItemCb, actor: Actor | None,

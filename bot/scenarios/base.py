@@ -33,11 +33,11 @@ async def ask(bot: Bot, chat_id: int, t: Translator, person: Person | None, ques
     """Send a question the person answers by replying. In a group it names them (group
     privacy: the reply reaches the bot, and the others see whom it is for); in private it
     does not start with the reader's own name."""
-    who = (Markup("{} ").format(mention(person)) if person is not None and chat_id < 0
-           else Markup())
+    group = chat_id < 0
+    who = Markup("{} ").format(mention(person)) if person is not None and group else Markup()
     return await bot.send_message(
         chat_id, who + question,
-        reply_markup=ForceReply(selective=True, input_field_placeholder=placeholder[:64]))
+        reply_markup=ForceReply(selective=group, input_field_placeholder=placeholder[:64]))
 
 
 class Conversation(Scene):

@@ -82,7 +82,7 @@ class RegisterItemScene(Conversation, state="dc_register"):
                               t.gettext("Section or person"))
         elif data["assignee"] is None:
             try:
-                await find_assignee(store, text)
+                await find_assignee(store, text, actor.person)
             except UnknownAssignee as error:
                 await message.reply(refusal(t, error))
                 return
@@ -173,7 +173,7 @@ class FeedbackScene(Conversation, state="dc_feedback"):
         if not data["text"]:
             await query.answer(t.gettext("Write the result first."), show_alert=True)
             return
-        item = await find_item(store, data["item_id"])
+        item = await find_item(store, data["item_id"], actor.person)
         files = [FileIn(AttachmentKind(kind), file_id, name)
                  for kind, file_id, name in data["files"]]
         taken = await self.settle(prompt, t, give_feedback(
@@ -218,7 +218,7 @@ class SendBackScene(Conversation, state="dc_send_back"):
         actor = require_actor(actor, message.from_user.id)
         data = await self.stored(SendBackData)
         try:
-            item = await find_item(store, data["item_id"])
+            item = await find_item(store, data["item_id"], actor.person)
         except Refusal as error:
             await self.wizard.exit()
             await message.reply(refusal(t, error))

@@ -70,7 +70,7 @@ def _lane_lines(t: Translator, step: StepView, lane: LaneView, indent: str) -> l
     if step.state is StepState.OPEN and lane.lane.state is LaneState.OPEN:
         if lane.light is not None and lane.lane.due_at is not None:
             lines.append(indent + t.gettext("{light} · due {when}").format(
-                light=light_label(t, lane.light), when=t.when(lane.lane.due_at)))
+                light=light_label(t, lane.light), when=t.deadline(lane.lane.due_at)))
         waiting = [h for h in lane.assignments if holds_turn(step.step, h.assignment)]
         later = [h for h in lane.assignments if h.state is AssignmentState.WAITING]
         if waiting:

@@ -31,7 +31,7 @@ def recorded_text(t: Translator, inquiry: Inquiry, asked: Person) -> Markup:
         t.gettext("Asked by: {asker}").format(asker=esc(inquiry.asker)),
         t.gettext("Question: {question}").format(question=esc(inquiry.question)),
         t.gettext("Responsible (first asked): {name} · answer by {due}").format(
-            name=esc(asked.name), due=t.when(inquiry.due_at)),
+            name=esc(asked.name), due=t.deadline(inquiry.due_at)),
         t.gettext("Close it with ✅ below (or <code>/ask #{number} done OUTCOME</code>); hand "
                   "it over with <code>/ask #{number} to @someone</code>.").format(
             number=inquiry.id),
@@ -45,7 +45,7 @@ def handed_text(t: Translator, inquiry: Inquiry, by: Person) -> Markup:
             by=esc(by.name), number=inquiry.id),
         t.gettext("Asked by: {asker}").format(asker=esc(inquiry.asker)),
         t.gettext("Question: {question}").format(question=esc(inquiry.question)),
-        t.gettext("Answer by {due}.").format(due=t.when(inquiry.due_at)),
+        t.gettext("Answer by {due}.").format(due=t.deadline(inquiry.due_at)),
     ])
 
 
@@ -84,5 +84,5 @@ def reminder_text(t: Translator, reminder: Reminder) -> Markup:
         head.format(number=inquiry.id),
         t.gettext("Asked by: {asker}").format(asker=esc(inquiry.asker)),
         t.gettext("Question: {question}").format(question=esc(_short(inquiry.question, 300))),
-        Markup("{} · {}").format(t.when(inquiry.due_at), time_left(t, reminder.left)),
+        Markup("{} · {}").format(t.deadline(inquiry.due_at), time_left(t, reminder.left)),
     ])

@@ -42,7 +42,7 @@ def nudge_text(t: Translator, planned: PlannedNudge, waiting_for: list[str]) -> 
             head=head, when=t.when(planned.reached.since))
     subject = planned.subject
     lines = [t.gettext("{head}: {subject}").format(head=head, subject=subject_line(t, subject)),
-             t.gettext("Due {when} — {left}.").format(when=t.when(subject.due),
+             t.gettext("Due {when} — {left}.").format(when=t.deadline(subject.due),
                                                       left=time_left(t, planned.left))]
     if waiting_for:
         lines.append(t.gettext("⏳ Waiting for {people}").format(
@@ -75,7 +75,7 @@ def urge_text(t: Translator, planned: PlannedUrge, section_name: str | None,
         t.ngettext("{subject} was due {when} and is {n} working day late.",
                    "{subject} was due {when} and is {n} working days late.",
                    late_days).format(subject=subject_line(t, subject),
-                                     when=t.when(subject.due), n=late_days)]
+                                     when=t.deadline(subject.due), n=late_days)]
     if section_name or head_name:
         lines.append(t.gettext("Responsible section: {section} (head: {head})").format(
             section=esc(section_name or "?"), head=esc(head_name or "?")))

@@ -53,7 +53,7 @@ def assignee_line(t: Translator, view: ItemView) -> Markup:
 def due_line(t: Translator, view: ItemView) -> Markup:
     item = view.item
     if item.due_at is not None:
-        due = Markup(t.when(item.due_at))
+        due = t.deadline(item.due_at)
     elif item.limit_days is not None:
         due = t.ngettext("{n} working day from assignment", "{n} working days from assignment",
                          item.limit_days).format(n=item.limit_days)

@@ -105,7 +105,7 @@ _LT, _GT, _AMP, _SLASH, _EQ = (ord(c) for c in "<>&/=")
 _QUOTES = frozenset(b"'\"")
 _NAME_TOKEN = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-")
 _ATTR_NAME_END = _SPACES | frozenset(b"=>/'\"")
-_DATE_FORMAT = re.compile(r"^(r|[tTdDwW]*)$")
+_DATE_FORMAT = re.compile(r"^(r|w?[dD]?[tT]?)$")  # as Telegram: r, or w d|D t|T in order
 
 
 @dataclass

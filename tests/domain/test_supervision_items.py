@@ -8,7 +8,13 @@ import asyncio
 import pytest
 
 from bot.domain.rules.calendar import WorkCalendar
-from bot.domain.rules.errors import BadDate, ItemStep, NotAllowed, UnknownAssignee
+from bot.domain.rules.errors import (
+    BadDate,
+    ItemStep,
+    NotAllowed,
+    UnknownAssignee,
+    UnknownSupervisionItem,
+)
 from bot.domain.rules.policy import Policy
 from bot.domain.rules.vocabulary import ItemState
 from bot.domain.usecases import supervision_items as items
@@ -63,7 +69,15 @@ async def test_registration_checks_who_and_when(bureau: SessionFactory) -> None:
                                                                           True)
         assert (two.code, str(two.due_on), two.assignee_id is not None) == (
             "DC-2026-002", "2026-12-10", True)
-        assert await items.find_item(store, "dc-2026-2") == two
+        zhou = await actor(store, "zhou")
+        assert await items.find_item(store, "dc-2026-2", zhou.person) == two
+        # An item of the city's office is unknown to a district's people, but to whom
+        # answers it (刘晓 is in the city too: reach; 顾晨 of 雁城区 is not).
+        gu = await actor(store, "gu")
+        with pytest.raises(UnknownSupervisionItem):
+            await items.find_item(store, "dc-2026-2", gu.person)
+        with pytest.raises(UnknownAssignee):  # nor may the city register for a unit it lacks
+            await items.find_assignee(store, "nobody", zhou.person)
 
 
 @pytest.mark.parametrize("presses", [2, 20])
@@ -72,14 +86,15 @@ async def test_simultaneous_presses_record_one_step(bureau: SessionFactory,
     item_id = await registered(bureau)
     async with bureau() as session:
         store = Store(session)
-        await items.assign(store, await actor(store, "zhou"), await items.find_item(
-            store, item_id), now=MONDAY, calendar=CALENDAR, today=MONDAY.date())
+        zhou = await actor(store, "zhou")
+        await items.assign(store, zhou, await items.find_item(
+            store, item_id, zhou.person), now=MONDAY, calendar=CALENDAR, today=MONDAY.date())
 
     async def archive_or_urge(n: int) -> str:
         async with bureau() as session:
             store = Store(session)
             who = await actor(store, "zhou" if n % 2 else "qian")
-            item = await items.find_item(store, item_id)
+            item = await items.find_item(store, item_id, who.person)
             try:
                 if n % 2:
                     await items.bulletin(store, who, item, now=MONDAY, calendar=CALENDAR)

@@ -47,6 +47,9 @@ async def test_record_remind_hand_over_and_close(world: World) -> None:
     assert "来访人：黄先生 13800000000" in text and "天立学校选址批复" in text
     assert "首问责任人：刘晓 · 答复时限 11月26日周四 17:30" in text
     assert set(buttons(card)) == {CLOSE}
+    # The due is a date-time entity: the reader's app may show it in their own zone.
+    assert {"type": "date_time", "unix_time": int(at(11, 26, 17, 30).timestamp())}.items() <= \
+        next(e for e in card["entities"] if e["type"] == "date_time").items()
     [entry] = await entries(world)
     assert (entry.asker, entry.closed_at) == ("黄先生 13800000000", None)
 

@@ -211,3 +211,20 @@ def test_detected_entities_use_utf16_offsets() -> None:
 
 def test_trim_keeps_entities_aligned() -> None:
     assert trim("  <b>x</b> ", [ent("bold", 2, 8)]) == ("<b>x</b>", [ent("bold", 0, 8)])
+
+
+@pytest.mark.parametrize("fmt", ["", "r", "w", "wdt", "DT", "wDT", "dT"])
+def test_a_date_time_entity_keeps_its_moment_and_format(fmt: str) -> None:
+    attribute = f' format="{fmt}"' if fmt else ""
+    text, entities = parse_html(f'时限 <tg-time unix="1796290200"{attribute}>11月26日周四 17:30'
+                                "</tg-time>")
+    expected = ent("date_time", 3, 14, unix_time=1796290200)
+    if fmt:
+        expected["date_time_format"] = fmt
+    assert (text, entities) == ("时限 11月26日周四 17:30", [expected])
+
+
+@pytest.mark.parametrize("fmt", ["rw", "tw", "dD", "x", "TT", "Wd"])
+def test_a_date_time_format_out_of_telegrams_order_is_refused(fmt: str) -> None:
+    with pytest.raises(EntityParseError, match="Invalid date format"):
+        parse_html(f'<tg-time unix="1796290200" format="{fmt}">x</tg-time>')

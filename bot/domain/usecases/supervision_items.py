@@ -42,6 +42,7 @@ from bot.domain.rules.supervision import (
 from bot.domain.rules.vocabulary import AttachmentKind, Channel, ItemAct, ItemState, Light, Role
 from bot.domain.usecases.delegation import find_person, parse_day
 from bot.domain.usecases.people import Actor, require_role
+from bot.domain.usecases.scope import nearest_with_role, scope_of, within_reach
 from storage.models import ItemEvent, ItemFile, Nudge, Person, Section, SupervisionItem
 from storage.store import Store
 
@@ -118,8 +119,10 @@ async def answerer_of(store: Store, item: SupervisionItem) -> Person | None:
     return person if person is not None and person.active else None
 
 
-async def find_item(store: Store, ref: str | int) -> SupervisionItem:
-    """By code (any case; ``DC-2026-1`` and ``2026-001`` too) or, from a button, by id."""
+async def find_item(store: Store, ref: str | int, reader: Person) -> SupervisionItem:
+    """By code (any case; ``DC-2026-1`` and ``2026-001`` too) or, from a button, by id; one
+    registered by an office outside the reader's reach is unknown to them, unless it is
+    theirs to answer."""
     if isinstance(ref, int):
         found = await store.get(SupervisionItem, ref)
     else:
@@ -129,21 +132,31 @@ async def find_item(store: Store, ref: str | int) -> SupervisionItem:
         if match := re.fullmatch(r"DC-(\d{4})-(\d{1,4})", code):
             code = item_code(int(match[1]), int(match[2]))
         found = await store.item_by_code(code)
-    if found is None:
+    if found is None or not (await within_reach(store, reader, found.unit_id) or (
+            (answerer := await answerer_of(store, found)) is not None
+            and answerer.id == reader.id)):
         raise UnknownSupervisionItem(code=str(ref))
     return found
 
 
-async def find_assignee(store: Store, text: str) -> tuple[Section | None, Person | None]:
-    """A section by its code or name, else a person (@username, key or name)."""
+async def find_assignee(store: Store, text: str, office: Person
+                        ) -> tuple[Section | None, Person | None]:
+    """A section by its code or name, else a person (@username, key or name), within the
+    registering office's reach."""
     wanted = text.strip()
+    reach = await scope_of(store, office)
     for section in await store.sections():
         if wanted and wanted.casefold() in (section.code.casefold(), section.name.casefold()):
-            return section, None
+            if reach.covers(section.unit_id):
+                return section, None
+            raise UnknownAssignee(text=wanted)
     try:
-        return None, await find_person(store, wanted)
+        person = await find_person(store, wanted)
     except UnknownPerson:
         raise UnknownAssignee(text=wanted) from None
+    if not reach.covers(person.unit_id):
+        raise UnknownAssignee(text=wanted)
+    return None, person
 
 
 def parse_due(text: str, today: date) -> Due:
@@ -177,7 +190,7 @@ async def register(store: Store, actor: Actor, *, title: str, requirement: str,
     require_manager(actor)
     title = _text(title, "item_title", TITLE_MAX)
     requirement = _text(requirement, "item_requirement", policy.report_max_chars)
-    section, person = await find_assignee(store, assignee)
+    section, person = await find_assignee(store, assignee, actor.person)
     wanted = parse_due(due, today)
     prefix = f"DC-{today.year}-"
     numbers = [int(code[len(prefix):]) for code in await store.item_codes(prefix)
@@ -185,6 +198,7 @@ async def register(store: Store, actor: Actor, *, title: str, requirement: str,
     item = SupervisionItem(code=item_code(today.year, max(numbers, default=0) + 1),
                            title=title, requirement=requirement, state=ItemState.REGISTERED,
                            registered_by_id=actor.id, registered_at=now,
+                           unit_id=actor.person.unit_id,
                            section_id=section.id if section else None,
                            assignee_id=person.id if person else None,
                            limit_days=wanted.days, due_on=wanted.on)
@@ -230,7 +244,7 @@ async def assign(store: Store, actor: Actor, item: SupervisionItem, *, now: date
     require_manager(actor)
     values: dict[str, Any] = {}
     if assignee is not None:
-        section, person = await find_assignee(store, assignee)
+        section, person = await find_assignee(store, assignee, actor.person)
         values["section_id"] = section.id if section else None
         values["assignee_id"] = person.id if person else None
     days, on = item.limit_days, item.due_on
@@ -360,8 +374,8 @@ _ORDER = {Light.RED: 0, Light.YELLOW: 1, Light.GREEN: 2, None: 3}
 async def list_items(store: Store, actor: Actor, *, now: datetime, calendar: WorkCalendar,
                      policy: Policy) -> list[ItemView]:
     """Open items, late first: every one for the office, one's own for an assignee."""
-    items = await store.open_items() if may_manage(actor) else \
-        await store.items_assigned_to(actor.id)
+    items = await store.open_items(await scope_of(store, actor.person)) if may_manage(actor) \
+        else await store.items_assigned_to(actor.id)
     views = [await view_item(store, item, now=now, calendar=calendar, policy=policy,
                              history=False) for item in items]
     far = datetime.max.replace(tzinfo=now.tzinfo)
@@ -388,7 +402,6 @@ async def plan_item_nudges(store: Store, now: datetime, calendar: WorkCalendar,
     commits the claims before sending anything."""
     rows: list[tuple[int, tuple[Any, ...], datetime | None]] = []
     wanted: dict[tuple[int, int, str], tuple[Person, SupervisionItem, Reached, bool]] = {}
-    office: list[Person] | None = None
     for item in await store.due_items(now):
         seen = (item.next_at, item.state, item.due_at)
         if item.state not in WAITING or item.due_at is None:
@@ -406,9 +419,8 @@ async def plan_item_nudges(store: Store, now: datetime, calendar: WorkCalendar,
             if answerer is not None:
                 wanted[item.id, answerer.id, rung.key] = (answerer, item, rung, False)
             if rung.rung.kind is RungKind.RED:
-                if office is None:
-                    office = [p for p in await store.people_with_role(Role.SUPERVISOR)
-                              if p.active]
+                office = [p for p in await nearest_with_role(store, item.unit_id,
+                                                              Role.SUPERVISOR) if p.active]
                 for person in office:
                     wanted[item.id, person.id, OFFICE_RED] = (person, item, rung, True)
         rows.append((item.id, seen, moment))

@@ -33,6 +33,7 @@ def upgrade() -> None:
         sa.Column('state', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
         sa.Column('registered_by_id', sa.Integer(), nullable=False),
         sa.Column('registered_at', UTCDateTime(timezone=True), nullable=False),
+        sa.Column('unit_id', sa.Integer(), nullable=True),
         sa.Column('section_id', sa.Integer(), nullable=True),
         sa.Column('assignee_id', sa.Integer(), nullable=True),
         sa.Column('limit_days', sa.Integer(), nullable=True),
@@ -47,6 +48,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(['assignee_id'], ['person.id']),
         sa.ForeignKeyConstraint(['registered_by_id'], ['person.id']),
         sa.ForeignKeyConstraint(['section_id'], ['section.id']),
+        sa.ForeignKeyConstraint(['unit_id'], ['unit.id']),
         sa.PrimaryKeyConstraint('id'),
         sa.UniqueConstraint('code'),
     )
@@ -54,6 +56,8 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_supervisionitem_next_at'), ['next_at'],
                               unique=False)
         batch_op.create_index(batch_op.f('ix_supervisionitem_state'), ['state'], unique=False)
+        batch_op.create_index(batch_op.f('ix_supervisionitem_unit_id'), ['unit_id'],
+                              unique=False)
     op.create_table(
         'itemevent',
         sa.Column('id', sa.Integer(), nullable=False),
