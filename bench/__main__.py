@@ -17,8 +17,8 @@ from typing import Any
 
 from bench._common import OVER, fmt, machine, write_json
 
-BENCHMARKS = ("calendar", "decisions", "sweep", "e2e", "cpu", "units")
-WITH_DB = {"decisions", "sweep", "e2e", "cpu", "units"}
+BENCHMARKS = ("calendar", "decisions", "sweep", "board", "e2e", "cpu", "units")
+WITH_DB = {"decisions", "sweep", "board", "e2e", "cpu", "units"}
 
 
 def summary_rows(results: dict[str, dict[str, Any]]) -> list[tuple[str, str, str, str, str]]:

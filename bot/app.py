@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from aiogram import Bot, Dispatcher
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
-from aiogram.types import BotCommand, BotCommandScopeDefault
+from aiogram.types import BotCommand, BotCommandScopeDefault, MenuButtonWebApp, WebAppInfo
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -47,6 +47,7 @@ COMMANDS = (
     ("asks", N_("First questions I own (首问负责制)")),
     ("dc", N_("Supervision items: register, assign, urge, review")),
     ("calendar", N_("Holidays and make-up working days")),
+    ("board", N_("The lights board: every project and step at a glance")),
     ("help", N_("What I can do for you")),
     ("lang", N_("中文 / English: the language I use with you")),
     ("cancel", N_("Stop what you are entering")),
@@ -169,11 +170,21 @@ async def publish_commands(bot: Bot, default_locale: str) -> None:
         await bot.set_my_commands(commands, scope=BotCommandScopeDefault(), language_code=locale)
 
 
+async def publish_board_button(bot: Bot, settings: Settings) -> None:
+    """With a board URL, every private chat's menu button opens the lights board."""
+    if settings.board_url is None:
+        return
+    t = translator(settings.default_locale)
+    await bot.set_chat_menu_button(menu_button=MenuButtonWebApp(
+        text=t.gettext("Lights board"), web_app=WebAppInfo(url=settings.board_url)))
+
+
 async def start_duties(app: App, *, with_scheduler: bool = True) -> None:
-    """What every serving process does before it takes updates: the command menu, and (unless
-    a test runs the sweep itself) the catch-up sweep, the timers and the pruning of old
-    handled update ids."""
+    """What every serving process does before it takes updates: the command menu (and the
+    board's menu button), and (unless a test runs the sweep itself) the catch-up sweep, the
+    timers and the pruning of old handled update ids."""
     await publish_commands(app.bot, app.settings.default_locale)
+    await publish_board_button(app.bot, app.settings)
     if with_scheduler:
         await app.jobs.sweep()  # catch up on what fell due while the bot was stopped
         await app.timers.start(app.jobs)

@@ -160,6 +160,16 @@ class Settings(BaseSettings):
         description="In polling mode, serve /healthz and /readyz on this port "
         "(GREENLIGHT_WEBHOOK_HOST); webhook mode serves them on the webhook's port.",
     )
+    board_url: str | None = Field(
+        default=None,
+        description="Public HTTPS URL of the lights board (this server's /board behind the "
+        "proxy); when set, /board and the private chats' menu button open it.",
+    )
+    board_max_age: int = Field(
+        default=86400, ge=60, le=30 * 86400,
+        description="Seconds a board session's Telegram initData stays valid after its "
+        "auth_date.",
+    )
     clock_file: Path | None = Field(
         default=None,
         description="Tests only: read the time from this file (an ISO instant) instead of the "
@@ -229,6 +239,17 @@ class Settings(BaseSettings):
         parsed = urlsplit(value)
         if parsed.scheme not in ("https", "http") or not parsed.netloc:
             raise ValueError("must be a URL such as https://bot.example.org/telegram/webhook")
+        return value
+
+    @field_validator("board_url")
+    @classmethod
+    def _board_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        parsed = urlsplit(value)
+        # Telegram opens a Mini App only from an https URL.
+        if parsed.scheme != "https" or not parsed.netloc:
+            raise ValueError("must be an https URL such as https://bot.example.org/board")
         return value
 
     @field_validator("webhook_secret")

@@ -37,6 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from bot.app import App, WatchedJobs, run_polling, start_duties
+from bot.board.web import BoardSite
 from bot.startup import StartupError, _reason
 from bot.telegram import describe
 
@@ -179,13 +180,15 @@ def _peer(request: web.Request) -> str:
 
 
 class WebServer:
-    """``/healthz``, ``/readyz`` and, with a secret, the webhook at ``path``."""
+    """``/healthz``, ``/readyz``, the lights board (``/board``, ``bot/board/web.py``) and,
+    with a secret, the webhook at ``path``."""
 
     def __init__(self, app: App, health: Health, *, secret: str | None, path: str) -> None:
         self.app, self.health = app, health
         self.web = web.Application()
         self.web.router.add_get("/healthz", self.healthz)
         self.web.router.add_get("/readyz", self.readyz)
+        BoardSite(app.sessions, app.services, app.bot.token).install(self.web)
         self.updates = UpdateHandler(app, secret) if secret is not None else None
         if self.updates is not None:
             # Not ``register``: it closes the bot's session on shutdown, before the updates

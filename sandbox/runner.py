@@ -27,6 +27,11 @@ Routes added to the emulator's app (besides the Bot API and ``/_control/...``):
                                 (the sandbox time moved), ``errors`` (a Bot API call failed)
 ``POST /sandbox/lang``          ``{"user_id": id, "lang": "zh" | "en"}``: that person's bot
                                 language, as their /lang sets it
+``POST /sandbox/webapp``        ``{"user_id": id, "dark": bool}``: the lights board's URL with
+                                the launch parameters a Telegram client adds (initData signed
+                                with the emulator's token for that person, at sandbox time;
+                                a light or dark theme)
+``GET /board``, ``/board/api/…`` the lights board itself (``bot/board/web.py``)
 ==============================  =================================================================
 """
 
@@ -53,6 +58,7 @@ from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.app import App, create_app, run_polling
+from bot.board.web import BoardSite
 from bot.config import Settings, SettingsError
 from bot.domain.rules.org_file import parse_org
 from bot.domain.usecases import nudging, supervision_items
@@ -80,6 +86,7 @@ from sandbox.emulator.client import ControlClient
 from sandbox.emulator.config import EmulatorConfig
 from sandbox.emulator.control import Refusal
 from sandbox.emulator.server import Emulator
+from sandbox.emulator.webapp import launch_fragment, sign_init_data
 from storage.db import SessionFactory
 from storage.models import SupervisionItem
 from storage.store import Store
@@ -98,6 +105,15 @@ MAX_WORKING_DAYS = 250
 NEXT_DUE = "next_due"
 # Moments a jump stops at to sweep; past these it lands in one go (nudges then say "late").
 MAX_STOPS = 200
+# Telegram's own themeParams (its light and night themes), as a client passes them to a Mini App.
+LIGHT_THEME = {"bg_color": "#ffffff", "text_color": "#000000", "hint_color": "#707579",
+               "link_color": "#3390ec", "button_color": "#3390ec",
+               "button_text_color": "#ffffff", "secondary_bg_color": "#f4f4f5",
+               "section_bg_color": "#ffffff"}
+DARK_THEME = {"bg_color": "#212121", "text_color": "#ffffff", "hint_color": "#aaaaaa",
+              "link_color": "#8774e1", "button_color": "#8774e1",
+              "button_text_color": "#ffffff", "secondary_bg_color": "#0f0f0f",
+              "section_bg_color": "#212121"}
 FLOOD_PER_GROUP_PER_MINUTE = 20
 FLOOD_GLOBAL_PER_SECOND = 30
 # Telegram's 20 messages a minute per group, counted per second here (by the emulator and by
@@ -269,6 +285,7 @@ class SandboxSite:
     # The open event streams: (whose page, its queue); None in a queue ends that stream.
     streams: list[tuple[int, asyncio.Queue[Json | None]]] = field(default_factory=list)
     published_offset: timedelta | None = None
+    board: BoardSite = field(default_factory=BoardSite)  # bound to the bot once it is wired
 
     def install(self, web_app: web.Application) -> None:
         web_app.middlewares.append(self._watch_force_replies)
@@ -288,11 +305,30 @@ class SandboxSite:
         router.add_post("/sandbox/sweep", self.sweep)
         router.add_get("/sandbox/events", self.events)
         router.add_post("/sandbox/lang", self.lang)
+        router.add_post("/sandbox/webapp", self.webapp)
+        self.board.install(web_app)
 
     # -- page ----------------------------------------------------------------------------------
 
     async def index(self, request: web.Request) -> web.StreamResponse:
         return web.FileResponse(WEB_DIR / "index.html", headers={"Cache-Control": "no-cache"})
+
+    async def webapp(self, request: web.Request) -> web.StreamResponse:
+        """What a Telegram client opens for a web_app button: the board with signed initData."""
+        body = await _json_body(request)
+        if isinstance(body, web.StreamResponse):
+            return body
+        user_id = body.get("user_id")
+        user = next((u for u in DEMO_USERS.values() if u.telegram_id == user_id), None)
+        if user is None:
+            return failure(400, "user_id: not a demo person")
+        init_data = sign_init_data(self.emu.config.bot_token, {
+            "id": user.telegram_id, "first_name": user.first_name,
+            **({"username": user.username} if user.username else {}),
+            "language_code": "zh", "allows_write_to_pm": True,
+        }, int(self.clock.now().timestamp()))
+        theme = DARK_THEME if body.get("dark") else LIGHT_THEME
+        return reply({"url": "/board#" + launch_fragment(init_data, theme)})
 
     # -- time ----------------------------------------------------------------------------------
 
@@ -942,6 +978,8 @@ async def run_sandbox(settings: Settings, *, port: int = 8081, fresh: bool = Fal
             # hours only when asked for (GREENLIGHT_QUIET_HOURS=true).
             "quiet_hours": settings.quiet_hours if "quiet_hours" in settings.model_fields_set
             else False,
+            # Telegram wants an https Mini App; the chat page opens this path on its own origin.
+            "board_url": settings.board_url or f"https://127.0.0.1:{port}/board",
         })
         app = await create_app(sandbox_settings, clock=clock, token=SANDBOX_TOKEN,
                                pace=Pace(group_window=GROUP_WINDOW_SECONDS))
@@ -965,6 +1003,7 @@ async def run_sandbox(settings: Settings, *, port: int = 8081, fresh: bool = Fal
         stack.push_async_callback(stop_polling, app, jobs, polling)
         await greeted(emu, started)
         site.app, site.jobs = app, jobs
+        site.board.bind(app.sessions, app.services, SANDBOX_TOKEN)
 
         print(banner(emu.base_url, db_path, clock, settings.timezone), flush=True)
         if ready is not None:

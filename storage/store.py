@@ -42,6 +42,7 @@ from bot.domain.rules.vocabulary import (
 )
 from storage import audit
 from storage.audit import Verdict
+from storage.board import BoardQueries
 from storage.db import READ_ONLY
 from storage.models import (
     AT_ONCE,
@@ -136,6 +137,11 @@ def project_in(scope: Scope) -> ColumnElement[bool]:
 class Store:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+
+    @property
+    def board(self) -> BoardQueries:
+        """The lights board's reads (``storage/board.py``), each taking the viewer's scope."""
+        return BoardQueries(self.session)
 
     # -- unit of work -------------------------------------------------------------------
     async def begin_reading(self) -> None:

@@ -32,6 +32,9 @@ CASES: dict[str, tuple[list[str], set[str]]] = {
         "sqlite.120.first_peak", "sqlite.120.idle_peak", "sqlite.120.write_during_sweep",
         "sqlite.120.due", "sqlite.120.due_peak",
         "sqlite.120.write_during_first"}),
+    "board": (["--db", "sqlite", "--sizes", "120"], {
+        "sqlite.120.first_load", "sqlite.120.projects_rollup", "sqlite.120.vs_rollup",
+        "sqlite.120.statements", "sqlite.120.json_bytes"}),
     "e2e": (["--db", "sqlite", "--iterations", "4", "--burst", "6"], {
         "sqlite.report", "sqlite.submit", "sqlite.press", "sqlite.updates_per_second",
         "sqlite.press_statements", "sqlite.press_transactions"}),

@@ -1,6 +1,7 @@
 """aiogram routers, one per feature, included in this order:
 
-1. scenes (a conversation in progress sees its own messages first),
+1. scenes (a conversation in progress sees its own messages first), then board (/board, and
+/start board before the plain /start),
 2. common (/start, /help, /cancel, then /lang), 3. projects (and milestones: /done, /due,
 /status), 4. reports, 5. approvals, 6. pending, 7. away, 8. comments (replies to case cards),
 9. fallback (unknown commands and buttons,
@@ -17,6 +18,7 @@ from aiogram.fsm.scene import SceneRegistry
 from bot.handlers import (
     approvals,
     away,
+    board,
     calendar,
     comments,
     common,
@@ -52,7 +54,7 @@ def setup_routers(dispatcher: Dispatcher) -> None:
                                   ApproveCommentScene, ResubmitScene, TransferReasonScene,
                                   SubmitScene, UrgeAnswerScene, InquiryOutcomeScene,
                                   RegisterItemScene, FeedbackScene, SendBackScene, router=scenes)
-    for feature in (common, language, projects, milestones, reports, approvals, pending, away,
-                    missing, supervision, supervision_items, inquiries, stats, query, calendar,
-                    comments, fallback):
+    for feature in (board, common, language, projects, milestones, reports, approvals, pending,
+                    away, missing, supervision, supervision_items, inquiries, stats, query,
+                    calendar, comments, fallback):
         dispatcher.include_router(feature.build_router())

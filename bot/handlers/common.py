@@ -23,6 +23,8 @@ async def help_text(t: Translator, actor: Actor | None, tg_user_id: int, store: 
     lines = [t.gettext("👋 {name}, this is Greenlight (绿灯).").format(
         name=esc(actor.person.name)), ""]
     lines.append(t.gettext("/projects — key projects with their status and lights"))
+    lines.append(t.gettext("/board — the lights board: every project and open step at a "
+                           "glance, with filters"))
     handles = actor.has(Role.HANDLER, Role.ADMIN) or await store.handles_any_project(actor.id)
     decides = actor.has(Role.LEADER, Role.DIRECTOR) or await store.heads_a_section(actor.id)
     if handles or actor.has(Role.GUIDE, Role.LEADER):

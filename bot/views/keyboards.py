@@ -12,7 +12,7 @@ from enum import StrEnum
 from typing import Annotated
 
 from aiogram.filters.callback_data import CallbackData
-from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, WebAppInfo
 from pydantic import Field
 
 from bot.domain.rules.casetypes import CaseType
@@ -276,3 +276,19 @@ def language_keyboard(current: str) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(
         text=("✓ " if lang == current else "") + name, callback_data=LangCb(lang=lang).pack())
         for lang, name in LANGUAGE_NAMES.items()]])
+
+
+BOARD_START = "board"  # /start board: the deep link a group's board button opens in private
+
+
+def board_keyboard(t: Translator, url: str) -> InlineKeyboardMarkup:
+    """Opens the lights board as a Mini App (Telegram allows this in private chats only)."""
+    return InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(
+        text=t.gettext("🚦 Open the lights board"), web_app=WebAppInfo(url=url))]])
+
+
+def board_link_keyboard(t: Translator, bot_username: str) -> InlineKeyboardMarkup:
+    """In a group: a link to the private chat, which answers with the board's button."""
+    return InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(
+        text=t.gettext("🚦 Open the lights board in private"),
+        url=f"https://t.me/{bot_username}?start={BOARD_START}")]])

@@ -135,6 +135,8 @@ class BotApi:
             "setMyCommands": self.set_my_commands,
             "getMyCommands": self.get_my_commands,
             "deleteMyCommands": self.delete_my_commands,
+            "setChatMenuButton": self.set_chat_menu_button,
+            "getChatMenuButton": self.get_chat_menu_button,
             "getChat": self.get_chat,
             "getChatMember": self.get_chat_member,
             "getChatAdministrators": self.get_chat_administrators,
@@ -287,6 +289,34 @@ class BotApi:
         key, _, language = self._scope_key(params)
         self.world.commands.pop((key, language), None)
         return True
+
+    async def set_chat_menu_button(self, params: Json) -> Any:
+        button = params.get("menu_button") or {"type": "default"}
+        if not isinstance(button, dict) or button.get("type") not in ("default", "commands",
+                                                                        "web_app"):
+            raise bad_request("can't parse menu button JSON object")
+        if button["type"] == "web_app":
+            web_app = button.get("web_app")
+            if not isinstance(button.get("text"), str) or not button["text"]:
+                raise bad_request("BUTTON_TEXT_INVALID")
+            if not (isinstance(web_app, dict) and isinstance(web_app.get("url"), str)
+                    and web_app["url"].startswith("https://")):
+                raise bad_request("BUTTON_URL_INVALID")
+        chat_id = params.get("chat_id")
+        if chat_id is not None:
+            chat = self.compose.chat(chat_id)
+            if chat.type != "private":
+                raise bad_request("chat is not private")
+            chat_id = chat.id
+        self.world.menu_buttons[chat_id] = dict(button)
+        return True
+
+    async def get_chat_menu_button(self, params: Json) -> Any:
+        chat_id = params.get("chat_id")
+        buttons = self.world.menu_buttons
+        if chat_id is not None and chat_id in buttons:
+            return buttons[chat_id]
+        return buttons.get(None, {"type": "commands"})
 
     # -- chats and members ---------------------------------------------------------------------
 
@@ -533,6 +563,7 @@ class BotApi:
         markup = self.compose.markup(None, params.get("reply_markup"), inline_only=True)
         text, entities = self.compose.text(params)
         chat, message = self._editable(params)
+        self.compose.check_web_apps(chat, markup)
         if "text" not in message:
             raise bad_request("there is no text in the message to edit")
         self.compose.check_text(text)
@@ -552,6 +583,7 @@ class BotApi:
         markup = self.compose.markup(None, params.get("reply_markup"), inline_only=True)
         caption = self.compose.caption(params)
         chat, message = self._editable(params)
+        self.compose.check_web_apps(chat, markup)
         if not any(key in message for key in _CAPTION_MEDIA):
             raise bad_request("there is no caption in the message to edit")
         edited = copy.deepcopy(message)
@@ -567,6 +599,7 @@ class BotApi:
     async def edit_message_reply_markup(self, params: Json) -> Any:
         markup = self.compose.markup(None, params.get("reply_markup"), inline_only=True)
         chat, message = self._editable(params)
+        self.compose.check_web_apps(chat, markup)
         edited = copy.deepcopy(message)
         self._apply_markup(edited, markup)
         return self._save_edit(chat, message, edited, ())

@@ -158,7 +158,10 @@ class Composer:
         if not isinstance(markup, dict):
             raise bad_request("can't parse reply keyboard markup JSON object")
         if "inline_keyboard" in markup:
-            return self._inline_keyboard(markup["inline_keyboard"])
+            keyboard = self._inline_keyboard(markup["inline_keyboard"])
+            if chat is not None:
+                self.check_web_apps(chat, keyboard)
+            return keyboard
         if inline_only:
             raise bad_request("inline keyboard expected")
         if "keyboard" in markup:
@@ -177,6 +180,13 @@ class Composer:
         if chat is not None:
             chat.reply_keyboard = None if "remove_keyboard" in markup else dict(markup)
         return None
+
+    @staticmethod
+    def check_web_apps(chat: ChatRecord, keyboard: Json | None) -> None:
+        """Telegram opens a web_app button only in a private chat: elsewhere it refuses it."""
+        buttons = [b for row in (keyboard or {}).get("inline_keyboard", []) for b in row]
+        if chat.type != "private" and any("web_app" in button for button in buttons):
+            raise bad_request("BUTTON_TYPE_INVALID")
 
     @staticmethod
     def _inline_keyboard(rows: Any) -> Json | None:
@@ -207,6 +217,11 @@ class Composer:
                     raise bad_request("BUTTON_URL_INVALID")
                 if button.get("style", "primary") not in _BUTTON_STYLES:
                     raise bad_request("BUTTON_STYLE_INVALID")
+                web_app = button.get("web_app")
+                if web_app is not None and not (
+                        isinstance(web_app, dict) and isinstance(web_app.get("url"), str)
+                        and web_app["url"].startswith("https://")):
+                    raise bad_request("BUTTON_URL_INVALID")  # a Mini App is https only
                 if not any(key in button for key in _BUTTON_ACTIONS):
                     raise bad_request(
                         "can't parse inline keyboard button: "

@@ -104,6 +104,7 @@ class World:
         self.file_paths: dict[str, StoredFile] = {}
         self.callbacks: dict[str, CallbackRecord] = {}
         self.commands: dict[tuple[str, str], Json] = {}
+        self.menu_buttons: dict[int | None, Json] = {}  # chat id (None: the default) -> button
         self.edits: list[Json] = []
         self.chat_actions: list[Json] = []
         self._file_number = 0

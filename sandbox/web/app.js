@@ -54,6 +54,7 @@ const STRINGS = {
     pinned: "📌 置顶了一条消息", service: "[系统消息]", edited: "已编辑",
     sandbox_time: "沙盒时间", reply_prompt: "↩️ 请回复此消息", spoiler: "点击显示",
     unsupported_button: "沙盒不支持这种按钮",
+    board_title: "以当前身份打开红绿灯看板（小程序）", board_close: "关闭看板",
     reply_to: "回复 {name}", input: "输入消息… Enter 发送，Shift+Enter 换行",
     input_short: "输入消息…", input_reply: "输入回复…",
     attach_title: "发送图片或文件", attach_photo: "发送图片", attach_document: "发送文件",
@@ -108,6 +109,7 @@ const STRINGS = {
     pinned: "📌 pinned a message", service: "[service message]", edited: "edited",
     sandbox_time: "sandbox time", reply_prompt: "↩️ reply to this message", spoiler: "click to show",
     unsupported_button: "the sandbox does not support this button",
+    board_title: "Open the lights board (Mini App) as this person", board_close: "Close the board",
     reply_to: "Reply to {name}", input: "Message… Enter sends, Shift+Enter for a new line",
     input_short: "Message…", input_reply: "Reply…",
     attach_title: "Send a photo or a file", attach_photo: "Send a photo", attach_document: "Send a file",
@@ -734,7 +736,15 @@ function buildMessage(message, isGroup, previous) {
           element.classList.add(`key-${button.style}`);  // Telegram's button colours
         }
         element.textContent = button.text;
-        if (button.url) {
+        const deepLink = startParameter(button.url);
+        if (deepLink !== null) {
+          // t.me/<this bot>?start=…: as Telegram does, open the private chat and send /start …
+          element.href = "#";
+          element.addEventListener("click", (event) => {
+            event.preventDefault();
+            startPrivately(deepLink);
+          });
+        } else if (button.url) {
           element.href = safeUrl(button.url);
           element.target = "_blank";
           element.rel = "noopener";
@@ -742,6 +752,11 @@ function buildMessage(message, isGroup, previous) {
         } else if (button.callback_data !== undefined) {
           element.type = "button";
           element.addEventListener("click", () => press(message, button, element));
+        } else if (button.web_app) {
+          // A Mini App: opened over the chat like Telegram does, signed for this person.
+          element.type = "button";
+          element.classList.add("web-app");
+          element.addEventListener("click", () => openBoard());
         } else {
           element.type = "button";
           element.disabled = true;
@@ -754,6 +769,66 @@ function buildMessage(message, isGroup, previous) {
     row.appendChild(board);
   }
   return row;
+}
+
+// ----------------------------------------------------------------------------- the Mini App
+
+function startParameter(url) {
+  const bot = state.info && state.info.bot;
+  const found = /^https:\/\/t\.me\/([A-Za-z0-9_]+)\?start=([A-Za-z0-9_-]{1,64})$/.exec(url || "");
+  return found && bot && found[1] === bot.username ? found[2] : null;
+}
+
+async function startPrivately(parameter) {
+  try {
+    await control("send_text", {user_id: state.me, chat_id: state.me, text: `/start ${parameter}`,
+                                wait: true, timeout: 10});
+    openChat(state.me);
+    await refresh(true);
+  } catch (error) {
+    showError(error);
+  }
+}
+
+async function openBoard() {
+  const dark = document.documentElement.classList.contains("dark")
+    || window.matchMedia("(prefers-color-scheme: dark)").matches;
+  const response = await fetch("/sandbox/webapp", {
+    method: "POST", headers: {"Content-Type": "application/json"},
+    body: JSON.stringify({user_id: state.me, dark}),
+  });
+  if (!response.ok) return;
+  const {url} = await response.json();
+  closeBoard();
+  const overlay = document.createElement("div");
+  overlay.id = "board-overlay";
+  const phone = document.createElement("div");
+  phone.className = "board-phone";
+  // Telegram's Mini App frame: a bar with ✕ above the app, never over it.
+  const bar = document.createElement("div");
+  bar.className = "board-bar";
+  const close = document.createElement("button");
+  close.type = "button";
+  close.id = "board-close";
+  close.textContent = "✕";
+  close.title = t("board_close");
+  close.addEventListener("click", closeBoard);
+  const name = document.createElement("span");
+  name.textContent = "🚦 Greenlight";
+  bar.append(close, name);
+  const frame = document.createElement("iframe");
+  frame.id = "board-frame";
+  frame.title = t("board_title");
+  frame.src = url;
+  phone.append(bar, frame);
+  overlay.appendChild(phone);
+  overlay.addEventListener("click", (event) => { if (event.target === overlay) closeBoard(); });
+  document.body.appendChild(overlay);
+}
+
+function closeBoard() {
+  const overlay = document.getElementById("board-overlay");
+  if (overlay) overlay.remove();
 }
 
 function keepBottom() {
@@ -1335,6 +1410,7 @@ async function main() {
   $("btn-day").addEventListener("click", () => advance({ working_days: 1 }, `⏩ ${t("day")}`));
   $("btn-next").addEventListener("click", () => advance({ to: "next_due" }, `⏭ ${t("next")}`));
   $("btn-sweep").addEventListener("click", sweep);
+  $("btn-board").addEventListener("click", () => openBoard());
   $("btn-lang").addEventListener("click", () => switchLanguage(state.lang === "en" ? "zh" : "en"));
   $("btn-help").addEventListener("click", toggleHelp);
   $("help-toggle").addEventListener("click", toggleHelp);

@@ -178,6 +178,10 @@ async def test_every_method_conforms_to_the_spec(
         ),
         ("getMyCommands", {"scope": {"type": "all_group_chats"}, "language_code": "zh"}),
         ("deleteMyCommands", {"scope": {"type": "all_group_chats"}, "language_code": "zh"}),
+        ("setChatMenuButton", {"menu_button": {"type": "web_app", "text": "看板",
+                                               "web_app": {"url": "https://b.example.org/"}}}),
+        ("getChatMenuButton", {}),
+        ("getChatMenuButton", {"chat_id": ALICE}),
         ("sendChatAction", {"chat_id": ALICE, "action": "typing"}),
         (
             "sendMessage",

@@ -48,7 +48,8 @@ def test_the_script_calls_sandbox_routes_that_exist(tmp_path: Path) -> None:
     source = APP_JS.read_text(encoding="utf-8")
     used = set(re.findall(r"[\"'`](/sandbox/[a-z_]+)", source))
     assert used == {"/sandbox/info", "/sandbox/overview", "/sandbox/press", "/sandbox/file",
-                    "/sandbox/advance", "/sandbox/sweep", "/sandbox/events"} | FEATURE_DETECTED
+                    "/sandbox/advance", "/sandbox/sweep", "/sandbox/events",
+                    "/sandbox/webapp"} | FEATURE_DETECTED
     paths = installed_paths(tmp_path)
     for path in used - FEATURE_DETECTED:
         assert any(p == path or p.startswith(path + "/") for p in paths), (path, paths)
