@@ -4,10 +4,12 @@ kind has one, and it goes to its first step. Every answer is a reply to the bot'
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import asdict
 from typing import Any, Literal, NotRequired, TypedDict
 
 from aiogram import Bot, F
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.fsm.scene import on
 from aiogram.types import CallbackQuery, ForceReply, Message
 
@@ -45,6 +47,10 @@ class SubmitData(TypedDict):
     # (see ``picked``); missing from a wizard persisted by an older version.
     buttons: NotRequired[int | None]
     asked: NotRequired[list[int]]
+    # The wizard's questions and the answers to them: in a group they are deleted once the
+    # card is there, so the group sees the /submit and its card (answers only where the bot
+    # may delete others' messages, as an admin).
+    tidy: NotRequired[list[int]]
 
 
 class SubmitScene(Conversation, state="submit"):
@@ -115,6 +121,7 @@ class SubmitScene(Conversation, state="submit"):
     @on.message(F.text.startswith("/skip"))
     async def skip(self, message: Message, t: Translator, services: Services, bot: Bot) -> None:
         data = await self.stored(SubmitData)
+        data["tidy"] = [*data.get("tidy", []), message.message_id]
         case_type = self._type(services, data)
         asking = data.get("asking")
         fields = case_type.fields if case_type else ()
@@ -124,13 +131,16 @@ class SubmitScene(Conversation, state="submit"):
             assert message.from_user is not None
             await self._next(bot, message.from_user.id)
         else:
-            await message.reply(t.gettext("This one is required."))
+            refused = await message.reply(t.gettext("This one is required."))
+            data["tidy"].append(refused.message_id)
+            await self.wizard.set_data(data)
 
     @on.message(PLAIN_TEXT)
     async def answered(self, message: Message, t: Translator, services: Services,
                        bot: Bot) -> None:
         assert message.text is not None and message.from_user is not None
         data = await self.stored(SubmitData)
+        data["tidy"] = [*data.get("tidy", []), message.message_id]
         value = " ".join(message.text.split())
         asking = data.get("asking")
         limit: int = services.policy.title_max_chars
@@ -143,10 +153,12 @@ class SubmitScene(Conversation, state="submit"):
         if asking in ("title", "field") and len(value) > limit:
             # The refusal asks again with a force-reply: under group privacy mode an answer
             # that replies to nothing would never reach the bot.
-            await message.reply(t.gettext("Too long: {length} characters, the limit is "
-                                          "{limit}. Please shorten it.").format(
+            refused = await message.reply(t.gettext("Too long: {length} characters, the limit "
+                                                    "is {limit}. Please shorten it.").format(
                 length=len(value), limit=limit),
                 reply_markup=ForceReply(selective=True, input_field_placeholder=placeholder[:64]))
+            data["tidy"].append(refused.message_id)
+            await self.wizard.set_data(data)
             return
         if asking == "title":
             data["title"] = value
@@ -182,8 +194,9 @@ class SubmitScene(Conversation, state="submit"):
         if not data["title"]:
             data["asking"] = "title"
             await self.wizard.set_data(data)
-            await ask(bot, chat_id, t, person, t.gettext("Reply with the title of the item."),
-                      t.gettext("Title"))
+            await self._keep(await ask(bot, chat_id, t, person,
+                                       t.gettext("Reply with the title of the item."),
+                                       t.gettext("Title")))
             return
         if data["field"] < len(case_type.fields):
             field = case_type.fields[data["field"]]
@@ -193,7 +206,8 @@ class SubmitScene(Conversation, state="submit"):
                 field=esc(field.display_name(t.locale)))
             if not field.required:
                 question += " " + t.gettext("/skip if there is none.")
-            await ask(bot, chat_id, t, person, question, field.display_name(t.locale))
+            await self._keep(await ask(bot, chat_id, t, person, question,
+                                       field.display_name(t.locale)))
             return
         if case_type.green_channel_limit_factor and data["green"] is None:
             assert data["type"] is not None
@@ -223,6 +237,15 @@ class SubmitScene(Conversation, state="submit"):
         await publish_case(bot, store, services, case.id, group_chat_id=data["chat_id"],
                            reply_to=data["reply_to"])
         await send_receipt(bot, store, services, case, require_actor(actor, tg_user_id).person)
+        if data["chat_id"] < 0:  # a group: the card stands for the conversation
+            for message_id in (*data.get("asked", []), *data.get("tidy", [])):
+                with contextlib.suppress(TelegramBadRequest):  # not ours, and not admin
+                    await bot.delete_message(data["chat_id"], message_id)
+
+    async def _keep(self, question: Message) -> None:
+        data = await self.stored(SubmitData)
+        data["tidy"] = [*data.get("tidy", []), question.message_id]
+        await self.wizard.set_data(data)
 
     async def _wait_for_buttons(self, message_id: int) -> None:
         data = await self.stored(SubmitData)
