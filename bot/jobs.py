@@ -200,6 +200,7 @@ class Jobs:
                     item = await _adopted(store, item)  # the notice said it already
                     await nudging.mark_sent(store, item.nudge, channel=channel,
                                             at=services.now())
+                    result.sent += 1
                 else:
                     rest.append(item)
             await store.commit()  # before the jobs below, which write in sessions of their own
