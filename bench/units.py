@@ -6,6 +6,8 @@ sections; 10 projects per unit (1 110 in all), and N open approval steps (one pe
 each, 100 000 by default) spread over the projects with due dates from 5 working days overdue
 to 20 ahead. Measured:
 
+* the lights board's first load for the same people (the use case and its JSON, as
+  ``GET /board/api/overview`` sends it), with its SQL statements;
 * the roll-up ``/projects`` computes (``usecases.projects.overview``: every project of the
   asker's subtree with its light, its current milestone and its open items) for a city
   person (the whole province), a district's and a township's, with the SQL statements each
@@ -21,6 +23,7 @@ Run: ``python -m bench.units [--quick] [--json [PATH]] [--db ...] [--steps 10000
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import tempfile
 import time
@@ -42,17 +45,22 @@ from bench._common import (
     parser,
     run_main,
 )
+from bot.board.web import board_json
 from bot.domain.rules.calendar import WorkCalendar
 from bot.domain.rules.policy import Policy
 from bot.domain.rules.vocabulary import CaseState, ProjectStatus, StepMode, StepState
+from bot.domain.usecases.board import BoardFilter, board
 from bot.domain.usecases.projects import overview
 from bot.domain.usecases.scope import scope_of
+from bot.i18n import translator
 from storage.db import SessionFactory, create_engine, create_session_factory
 from storage.models import AT_ONCE, Case, Milestone, Person, Project, Section, Step, Unit
 from storage.store import Store, project_in
 
 ROLLUP = Target(0.3, "s", "the city's /projects over a province (100 000 open steps) must"
                 " answer like any other command: ≤ 300 ms on PostgreSQL", stat="median")
+BOARD = Target(0.3, "s", "the lights board's first load for the city over a province: ≤ 300 ms"
+               " on PostgreSQL", stat="median")
 SCOPE = Target(0.005, "s", "every roll-up and every right asks for the asker's subtree first:"
                " one indexed query, ≤ 5 ms", stat="median")
 
@@ -157,6 +165,18 @@ async def rollup(sessions: SessionFactory, person_id: int, calendar: WorkCalenda
         return len(lines)
 
 
+async def board_load(sessions: SessionFactory, person_id: int, calendar: WorkCalendar,
+                     policy: Policy) -> int:
+    """What ``GET /board/api/overview`` does for this person: the use case and its JSON."""
+    async with sessions() as session:
+        store = Store(session)
+        person = await store.get(Person, person_id)
+        assert person is not None
+        found = await board(store, await scope_of(store, person), NOW, calendar, policy)
+        data = board_json(found, translator("zh"), person, BoardFilter(), NOW)
+        return len(json.dumps(data, ensure_ascii=False))
+
+
 async def scope_only(sessions: SessionFactory, person_id: int) -> int:
     async with sessions() as session:
         store = Store(session)
@@ -183,6 +203,10 @@ async def measure(kind: str, report: Report, workdir: Path, steps: int, repeats:
     try:
         started = time.perf_counter()
         who = await populate(sessions, steps, calendar)
+        # Statistics, as autovacuum gathers them after a bulk load (PostgreSQL would plan
+        # the joins as for empty tables; SQLite's ANALYZE feeds its planner the same way).
+        async with engine.begin() as connection:
+            await connection.execute(text("ANALYZE"))
         async with sessions() as session:
             units = int(await session.scalar(select(func.count()).select_from(Unit)) or 0)
         report.section(f"[{kind}] {units} units, {PEOPLE:,} people, {units * PROJECTS_EACH:,}"
@@ -198,6 +222,14 @@ async def measure(kind: str, report: Report, workdir: Path, steps: int, repeats:
             stats = report.timing(f"{kind}.{steps}.{level}.rollup",
                                   f"/projects for a {level} person ({shown} projects)", times,
                                   target=target, detail=f"{statements} SQL statements")
+            with StatementCounter(engine) as counter:
+                await board_load(sessions, person_id, calendar, policy)
+            times, size = await samples(repeats, lambda p=person_id: board_load(
+                sessions, p, calendar, policy))
+            report.timing(f"{kind}.{steps}.{level}.board",
+                          f"  board's first load ({size // 1024} KiB of JSON)", times,
+                          target=BOARD if level == "city" and kind == "postgresql" else None,
+                          detail=f"{counter.statements} SQL statements")
             base, rows = await samples(repeats, lambda p=person_id: floor(sessions, p))
             base_stats = report.timing(f"{kind}.{steps}.{level}.floor",
                                        f"  baseline: read its {rows:,} open steps", base)

@@ -75,6 +75,8 @@ PAGE_STRINGS = {
     "failed": N_("The board could not be loaded. Try again."),
     "projects": N_("projects"),
     "updated": N_("As of"),
+    "pick_unit": N_("Many projects: their open steps are listed once you pick a unit or a "
+                    "section."),
 }
 STEP_STATES = {
     StepState.WAITING: N_("not started"),
@@ -281,6 +283,7 @@ def board_json(board: usecase.Board, t: Translator, person: Person,
         "applied": {"unit": wanted.unit_id, "section": wanted.section_id,
                     "person": wanted.person_id,
                     "light": wanted.light.value if wanted.light else None},
+        "steps_hidden": board.steps_hidden,
         "counts": {"projects": _counts(board.projects_by_light),
                    "steps": _counts(board.steps_by_light)},
         "groups": [{

@@ -215,3 +215,26 @@ async def test_a_project_lists_its_earliest_steps_and_counts_the_rest(
     kp3 = next(c for g in found.groups for sec in g.sections for c in sec.projects
                if c.code == "KP-003")
     assert len(kp3.steps) == 1 and kp3.steps_more == 0
+
+
+async def test_a_board_of_many_projects_lists_steps_once_a_unit_is_picked(
+        desk: Bureau, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A province's first view lists its projects with their lights, not their steps (a
+    phone cannot show a thousand projects' steps); a unit picked lists its steps."""
+    import bot.domain.usecases.board as module
+
+    await desk.submit()  # an open step on KP-002 (the city's)
+    monkeypatch.setattr(module, "MANY_PROJECTS", 3)
+    whole = await load(desk)
+    assert whole.steps_hidden
+    kp2 = next(c for g in whole.groups for s in g.sections for c in s.projects
+               if c.code == "KP-002")
+    assert kp2.steps == [] and kp2.steps_more == 1  # counted, not listed
+    async with desk.sessions() as session:
+        city = next(u for u in await Store(session).units() if u.code == "city")
+        kp2_section = kp2.section_id
+    assert (await load(desk, BoardFilter(unit_id=city.id))).steps_hidden  # still the city
+    picked = await load(desk, BoardFilter(section_id=kp2_section))
+    assert not picked.steps_hidden
+    assert [len(c.steps) for g in picked.groups for s in g.sections for c in s.projects
+            if c.code == "KP-002"] == [1]

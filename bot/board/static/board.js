@@ -136,6 +136,7 @@
 
     const main = $('board');
     main.replaceChildren();
+    if (board.steps_hidden) main.append(el('p', 'hint', strings.pick_unit));
     // Unit headings only where the viewer sees more than one unit.
     const manyUnits = board.groups.length > 1 || board.filters.units.length > 1;
     let shown = 0;

@@ -19,11 +19,14 @@ from bot.domain.rules.policy import Policy
 from bot.domain.rules.scope import WHOLE, Scope
 from bot.domain.rules.vocabulary import AssignmentState, Light, ProjectStatus, StepState
 from bot.domain.usecases.scope import unit_scope
-from storage.board import CaseHead, DueGroup, DueWindow
+from storage.board import CaseHead, DueGroup, DueWindow, ListedSteps
 from storage.store import Store
 
 DONE = frozenset({ProjectStatus.DONE, ProjectStatus.DONE_FOLLOW_UP})
-STEPS_SHOWN = 50  # open steps listed per project (the rest counted): a phone, not a report
+STEPS_SHOWN = 5  # open steps listed per project, the most urgent first: a phone, not a report
+# Beyond this many projects (a city's whole province) the first view lists the projects and
+# their lights only; picking a unit or a section lists their steps.
+MANY_PROJECTS = 100
 _ORDER = {Light.RED: 0, Light.YELLOW: 1, Light.GREEN: 2, None: 3}
 
 
@@ -92,6 +95,7 @@ class Board:
     sections: list[tuple[int, str]]  # the filter's choices
     people: list[tuple[int, str]]
     units: list[tuple[int, str | None]]  # offered as a filter only when more than one
+    steps_hidden: bool = False  # too many projects to list their steps: pick a unit first
 
 
 def _worst_first(lights: list[Light | None]) -> int:
@@ -104,9 +108,11 @@ async def board(store: Store, scope: Scope, now: datetime, calendar: WorkCalenda
     """The board in nine statements (one more with a person filter, two with a unit), whatever
     its size: open steps
     are counted by due in the database, lit once per due, and only the listed ones read."""
+    # A unit asked for is its subtree (a district with its townships), read as the scope.
+    if wanted.unit_id is not None:
+        scope = scope.within(await unit_scope(store, wanted.unit_id))
     rows = await store.board.overview(scope)
-    # A unit asked for is its subtree: a district with its townships.
-    within = WHOLE if wanted.unit_id is None else await unit_scope(store, wanted.unit_id)
+    within = WHOLE
     lit: dict[tuple[datetime, int], Light] = {}
 
     def lit_at(due_at: datetime | None, limit_days: int) -> Light | None:
@@ -148,7 +154,9 @@ async def board(store: Store, scope: Scope, now: datetime, calendar: WorkCalenda
             first, last = windows.get(group.limit_days, (group.due_at, group.due_at))
             windows[group.limit_days] = (min(first, group.due_at), max(last, group.due_at))
     until, undated = _first_dues(dues, lit_at, wanted.light)
-    listed = await store.board.listed_steps(
+    many = sum(1 for p in rows.projects
+               if wanted.section_id in (None, p.section_id)) > MANY_PROJECTS
+    listed = ListedSteps([], [], []) if many else await store.board.listed_steps(
         scope, per_project=STEPS_SHOWN, person_id=wanted.person_id,
         windows=None if wanted.light is None else [
             DueWindow(limit, first, last) for limit, (first, last) in windows.items()],
@@ -216,6 +224,7 @@ async def board(store: Store, scope: Scope, now: datetime, calendar: WorkCalenda
         [(row.id, row.name) for row in rows.sections if row.id in in_scope_sections],
         sorted(((row.id, row.name) for row in rows.people), key=lambda p: p[1]),
         sorted(unit_names.items(), key=lambda unit: unit[0]),
+        steps_hidden=many,
     )
 
 
