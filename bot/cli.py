@@ -375,7 +375,7 @@ EXPORT_HELP = {
     "nudges": "Nudges claimed in the period: subject, level, person, channel, sent, late.",
     "audit": "The audit trail's events in the period (with their hashes).",
     "supervision": "Urge notices issued in the period, with their written answers.",
-    "asks": "The first-question ledger (首问负责制台账): entries recorded in the period, "
+    "ledger": "The first-question ledger (首问负责制台账): entries recorded in the period, "
             "with who was asked, the owner and the outcome.",
     "stats": "The /stats figures per section over the period.",
     "items": "Supervision items registered in the period: code, title, assignee, state, "

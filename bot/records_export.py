@@ -21,7 +21,7 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
 Format = Literal["xlsx", "csv"]
-KINDS = ("cases", "steps", "nudges", "audit", "supervision", "items", "asks", "stats")
+KINDS = ("cases", "steps", "nudges", "audit", "supervision", "items", "ledger", "stats")
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
               Column("归档时间", "archived", 18), Column("状态", "state", 12),
               Column("办结时限", "due", 18), Column("反馈时间", "answered", 18),
               Column("逾期（工作日）", "late (working days)", 12)),
-    "asks": (Column("编号", "id", 8), Column("登记时间", "recorded", 18),
+    "ledger": (Column("编号", "id", 8), Column("登记时间", "recorded", 18),
              Column("首问责任人", "first asked", 10), Column("来访人", "asked by", 20),
              Column("咨询事项", "question", 40), Column("承办人", "owner", 10),
              Column("答复时限", "due", 18), Column("办结时间", "closed", 18),

@@ -83,7 +83,7 @@ def _supervision(start: datetime, end: datetime) -> Query:
             .where(col(UrgeNotice.issued_at) >= start, col(UrgeNotice.issued_at) < end))
 
 
-def _asks(start: datetime, end: datetime) -> Query:
+def _ledger(start: datetime, end: datetime) -> Query:
     asked, owner, closer = aliased(Person), aliased(Person), aliased(Person)
     return (select(col(Inquiry.id), col(Inquiry.created_at), col(asked.name),
                    col(Inquiry.asker), col(Inquiry.question), col(owner.name),
@@ -116,7 +116,7 @@ def _items(start: datetime, end: datetime) -> Query:
 QUERIES: dict[str, tuple[Callable[[datetime, datetime], Query], Any]] = {
     "cases": (_cases, Case.id), "steps": (_steps, Step.id), "nudges": (_nudges, Nudge.id),
     "audit": (_audit, AuditEvent.id), "supervision": (_supervision, UrgeNotice.id),
-    "asks": (_asks, Inquiry.id),
+    "ledger": (_ledger, Inquiry.id),
     "items": (_items, SupervisionItem.id),
 }
 # The audit trail is the whole organisation's chain, and supervision items are the
@@ -132,7 +132,7 @@ def _in(kind: str, scope: Scope) -> ColumnElement[bool]:
         raise ValueError(f"{kind} records have no unit")
     if kind == "nudges":
         return col(Person.unit_id).in_(sorted(scope.unit_ids))
-    if kind == "asks":
+    if kind == "ledger":
         return col(Inquiry.unit_id).in_(sorted(scope.unit_ids))
     return project_in(scope)
 

@@ -139,10 +139,10 @@ async def test_bad_asks_are_answered_and_change_nothing(world: World) -> None:
 async def test_the_ledger_is_exported(world: World) -> None:
     await world.say("liuxiao", "liuxiao", ASKED)
     await world.say("liuxiao", "liuxiao", "/ask #1 done 已告知")
-    await world.say("chen", "chen", "/export asks")
+    await world.say("chen", "chen", "/export ledger")
     sent = await world.last_from_bot("chen")
     book = load_workbook(io.BytesIO(await world.ctl.file(sent["document"]["file_id"])))
-    rows = list(book["asks"].iter_rows(values_only=True))
+    rows = list(book["ledger"].iter_rows(values_only=True))
     assert rows[0][:5] == ("编号", "登记时间", "首问责任人", "来访人", "咨询事项")
     assert rows[1][2:6] == ("刘晓", "黄先生 13800000000", "天立学校选址批复什么时候能下来？",
                             "刘晓")
