@@ -387,14 +387,15 @@ class Store:
         return list(await self._fresh(query))
 
     async def open_step_dues(self, scope: Scope) -> list[tuple[int, datetime, int]]:
-        """(project, due, limit in days) of the open steps of pending cases, each distinct
-        triple once: what the projects' lights need, not every step."""
-        query = (select(col(Case.project_id), col(Step.due_at), col(Step.limit_days))
+        """(project, earliest due, limit in days) of the open steps of pending cases, per
+        project and limit: all a project's light needs (for one limit, an earlier due is
+        never a better light), a few rows per project however many steps."""
+        query = (select(col(Case.project_id), func.min(col(Step.due_at)), col(Step.limit_days))
                  .join(Case, col(Case.id) == col(Step.case_id))
                  .join(Project, col(Project.id) == col(Case.project_id))
                  .where(col(Case.state) == CaseState.PENDING, col(Step.state) == StepState.OPEN,
                         col(Step.due_at).is_not(None), project_in(scope))
-                 .group_by(col(Case.project_id), col(Step.due_at), col(Step.limit_days)))
+                 .group_by(col(Case.project_id), col(Step.limit_days)))
         return [(a, b, c) for a, b, c in await self.session.execute(query) if b is not None]
 
     async def pending_case_counts(self, scope: Scope) -> dict[int, int]:

@@ -238,3 +238,42 @@ async def test_a_board_of_many_projects_lists_steps_once_a_unit_is_picked(
     assert not picked.steps_hidden
     assert [len(c.steps) for g in picked.groups for s in g.sections for c in s.projects
             if c.code == "KP-002"] == [1]
+
+
+async def test_lights_counted_in_the_database_agree_with_those_worked_out_step_by_step(
+        desk: Bureau, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The province path (lights counted by the database from the moments the dues' lights
+    give) shows what the detailed path shows: each project's light and its steps per light,
+    at moments when the steps are green, yellow and red, with filters."""
+    import bot.domain.usecases.board as module
+
+    await desk.submit()  # item: 3 working days on KP-002
+    await desk.submit("building_permit", project="KP-004", who="zhangfan",
+                      details={"applicant": "甲", "site": "乙"})
+    desk.now += timedelta(days=1)
+    await desk.submit(project="KP-003")
+    some = await desk.step(await desk.submit(project="KP-002"))
+    assert some.due_at is not None
+
+    def seen(found: Board) -> list[tuple[str, Light | None, dict[Light, int]]]:
+        return sorted((card.code, card.light, dict(card.steps_by_light))
+                      for group in found.groups for section in group.sections
+                      for card in section.projects)
+
+    async with desk.sessions() as session:
+        li = await Store(session).person_by_key("li")
+        assert li is not None
+    lights: set[Light] = set()
+    for moment in (desk.now, some.due_at - timedelta(hours=20), some.due_at + timedelta(days=3)):
+        for wanted in (EVERYTHING, BoardFilter(light=Light.RED),
+                       BoardFilter(light=Light.YELLOW), BoardFilter(person_id=li.id)):
+            detailed = await load(desk, wanted, now=moment)
+            monkeypatch.setattr(module, "MANY_PROJECTS", 0)
+            counted = await load(desk, wanted, now=moment)
+            monkeypatch.setattr(module, "MANY_PROJECTS", 100)
+            assert counted.steps_hidden and not detailed.steps_hidden
+            assert seen(counted) == seen(detailed), (moment, wanted)
+            assert counted.steps_by_light == detailed.steps_by_light
+            assert counted.projects_by_light == detailed.projects_by_light
+            lights |= set(detailed.steps_by_light)
+    assert lights == set(Light)  # every light was met

@@ -123,44 +123,60 @@ async def board(store: Store, scope: Scope, now: datetime, calendar: WorkCalenda
             lit[key] = light(now, due_at, calendar, policy, limit_days)
         return lit[key]
 
-    # A project's light is /projects': its current milestone's and every open step's.
-    step_lights: dict[int, set[Light]] = defaultdict(set)
-    for group in rows.dues:
-        found = lit_at(group.due_at, group.limit_days)
-        if found is not None:
-            step_lights[group.project_id].add(found)
+    many = sum(1 for p in rows.projects
+               if wanted.section_id in (None, p.section_id)) > MANY_PROJECTS
     current: dict[int, MilestoneLine] = {}
-    for row in rows.milestones:  # by project, then order: the first is the current one
-        if row.project_id not in current:
-            current[row.project_id] = MilestoneLine(
-                row.title, row.due_on,
-                light(now, milestone_due(row.due_on, calendar), calendar, policy))
+    for milestone_row in rows.milestones:  # by project, then order: the first is current
+        if milestone_row.project_id not in current:
+            current[milestone_row.project_id] = MilestoneLine(
+                milestone_row.title, milestone_row.due_on,
+                light(now, milestone_due(milestone_row.due_on, calendar), calendar, policy))
     handlers: dict[int, set[int]] = defaultdict(set)
     for member in rows.handlers:
         handlers[member.project_id].add(member.person_id)
 
-    # What the filters keep: the person's steps (held, or of a project they handle), and
-    # of those, the ones of the light asked for.
-    dues = rows.dues if wanted.person_id is None else await store.board.due_groups(
-        scope, person_id=wanted.person_id)
+    # A project's light is /projects': its current milestone's and every open step's. What
+    # the filters keep: the person's steps (held, or of a project they handle), and of
+    # those, the ones of the light asked for.
+    step_lights: dict[int, set[Light]] = defaultdict(set)
     counts: dict[int, Counter[Light]] = defaultdict(Counter)
-    windows: dict[int, tuple[datetime, datetime]] = {}
-    for group in dues:
-        found = lit_at(group.due_at, group.limit_days)
-        if found is None or wanted.light not in (None, found):
-            continue
-        counts[group.project_id][found] += group.steps
-        if wanted.light is not None and group.due_at is not None:
-            first, last = windows.get(group.limit_days, (group.due_at, group.due_at))
-            windows[group.limit_days] = (min(first, group.due_at), max(last, group.due_at))
-    until, undated = _first_dues(dues, lit_at, wanted.light)
-    many = sum(1 for p in rows.projects
-               if wanted.section_id in (None, p.section_id)) > MANY_PROJECTS
-    listed = ListedSteps([], [], []) if many else await store.board.listed_steps(
-        scope, per_project=STEPS_SHOWN, person_id=wanted.person_id,
-        windows=None if wanted.light is None else [
-            DueWindow(limit, first, last) for limit, (first, last) in windows.items()],
-        until=until, undated=undated)
+    if many:  # a province: lights counted in the database, no step listed
+        yellow_until: dict[int, datetime] = {}
+        for due, limit in await store.board.due_pairs(scope):
+            if lit_at(due, limit) is Light.YELLOW:
+                yellow_until[limit] = max(due, yellow_until.get(limit, due))
+        everyone = await store.board.light_counts(scope, now, yellow_until)
+        for row in everyone:
+            step_lights[row.project_id].add(Light(row.light))
+        for row in everyone if wanted.person_id is None else \
+                await store.board.light_counts(scope, now, yellow_until,
+                                               person_id=wanted.person_id):
+            if wanted.light in (None, Light(row.light)):
+                counts[row.project_id][Light(row.light)] += row.steps
+        listed = ListedSteps([], [], [])
+    else:
+        every = await store.board.due_groups(scope)
+        for group in every:
+            found = lit_at(group.due_at, group.limit_days)
+            if found is not None:
+                step_lights[group.project_id].add(found)
+        dues = every if wanted.person_id is None else await store.board.due_groups(
+            scope, person_id=wanted.person_id)
+        windows: dict[int, tuple[datetime, datetime]] = {}
+        for group in dues:
+            found = lit_at(group.due_at, group.limit_days)
+            if found is None or wanted.light not in (None, found):
+                continue
+            counts[group.project_id][found] += group.steps
+            if wanted.light is not None and group.due_at is not None:
+                first, last = windows.get(group.limit_days, (group.due_at, group.due_at))
+                windows[group.limit_days] = (min(first, group.due_at), max(last, group.due_at))
+        until, undated = _first_dues(dues, lit_at, wanted.light)
+        listed = await store.board.listed_steps(
+            scope, per_project=STEPS_SHOWN, person_id=wanted.person_id,
+            windows=None if wanted.light is None else [
+                DueWindow(limit, first, last) for limit, (first, last) in windows.items()],
+            until=until, undated=undated)
     names = {row.id: row.name for row in (*rows.people, *listed.names)}
     holders: dict[int, list[int]] = defaultdict(list)
     for holder in listed.holders:
