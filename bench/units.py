@@ -55,7 +55,8 @@ from bot.domain.usecases.scope import scope_of
 from bot.i18n import translator
 from storage.db import SessionFactory, create_engine, create_session_factory
 from storage.models import AT_ONCE, Case, Milestone, Person, Project, Section, Step, Unit
-from storage.store import Store, project_in
+from storage.scoping import project_in
+from storage.store import Store
 
 ROLLUP = Target(0.3, "s", "the city's /projects over a province (100 000 open steps) must"
                 " answer like any other command: ≤ 300 ms on PostgreSQL", stat="median")

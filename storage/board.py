@@ -1,9 +1,10 @@
 """The lights board's reads: a fixed number of statements per board load, whatever its size.
 
-Every query takes the viewer's :class:`Scope`, applied in one place (:func:`_in_scope`), so a
-project outside it can never reach the board by a query that forgot the check. Rows come back
-as plain named tuples of the columns the board shows (no ORM objects: a city's board has
-100 000 open steps, and building an entity per step costs more than the query).
+Every query takes the viewer's :class:`Scope`, applied in one place
+(:func:`storage.scoping.project_in`, as every roll-up's), so a project outside it can never
+reach the board by a query that forgot the check. Rows come back as plain named tuples of
+the columns the board shows (no ORM objects: a city's board has 100 000 open steps, and
+building an entity per step costs more than the query).
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from datetime import date, datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
-    ColumnElement,
     Select,
     and_,
     case,
@@ -21,7 +21,6 @@ from sqlalchemy import (
     func,
     or_,
     select,
-    true,
     union,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -46,16 +45,9 @@ from storage.models import (
     Step,
     Unit,
 )
+from storage.scoping import project_in
 
 STEP_TARGET = "step"  # Nudge.target_kind of a step's nudges (bot.domain.usecases.nudging.STEP)
-
-
-def _in_scope(scope: Scope) -> ColumnElement[bool]:
-    """The one condition that keeps a board query inside the viewer's scope, over ``Project``
-    (a scope is its units' ids, worked out once from the tree's materialized paths)."""
-    if scope.unit_ids is None:
-        return true()
-    return col(Project.unit_id).in_(sorted(scope.unit_ids))
 
 
 class ProjectRow(NamedTuple):
@@ -244,7 +236,7 @@ class BoardQueries:
 
     async def overview(self, scope: Scope) -> BoardRows:
         """What a board load shows but its steps, in five statements."""
-        inside = _in_scope(scope)
+        inside = project_in(scope)
         execute = self.session.execute
         projects = [ProjectRow._make(row) for row in await execute(
             select(col(Project.id), col(Project.code), col(Project.name), col(Project.status),
@@ -331,7 +323,7 @@ class BoardQueries:
                    col(Case.created_at), col(Case.closed_at), col(Case.submitter_id),
                    col(Project.id), col(Project.code), col(Project.name))
             .join(Project, col(Project.id) == col(Case.project_id))
-            .where(col(Case.id) == case_id, _in_scope(scope)))).first()
+            .where(col(Case.id) == case_id, project_in(scope)))).first()
         if head is None:
             return None
         steps = [TimelineStep._make(row) for row in await execute(
@@ -366,7 +358,7 @@ def _open_steps(scope: Scope, person_id: int | None = None) -> Select[Any]:
     ``person_id`` holds a turn of or handles the project of when given."""
     query = (select(col(Step.id)).join(Case, col(Case.id) == col(Step.case_id))
              .join(Project, col(Project.id) == col(Case.project_id))
-             .where(_in_scope(scope), col(Case.state) == CaseState.PENDING,
+             .where(project_in(scope), col(Case.state) == CaseState.PENDING,
                     col(Step.state) == StepState.OPEN))
     if person_id is not None:
         held = select(col(Assignment.step_id)).where(

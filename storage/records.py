@@ -27,7 +27,7 @@ from storage.models import (
     SupervisionItem,
     UrgeNotice,
 )
-from storage.store import project_in
+from storage.scoping import project_in
 
 PART = 1000
 Query = Select[*tuple[Any, ...]]  # each kind its own columns

@@ -14,14 +14,12 @@ from datetime import date, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import (
-    ColumnElement,
     ScalarResult,
     Select,
     bindparam,
     delete,
     func,
     select,
-    true,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -78,6 +76,7 @@ from storage.models import (
     UrgeNotice,
     WeeklyDigest,
 )
+from storage.scoping import project_in
 
 M = TypeVar("M", bound=SQLModel)
 R = TypeVar("R")
@@ -125,13 +124,6 @@ _MILESTONES = (select(Milestone).where(col(Milestone.project_id) == bindparam("p
 _IS_MEMBER = select(col(ProjectMember.id)).where(
     col(ProjectMember.project_id) == bindparam("project"),
     col(ProjectMember.person_id) == bindparam("person")).limit(1)
-
-
-def project_in(scope: Scope) -> ColumnElement[bool]:
-    """The one place a scope becomes SQL: projects of the scope's units."""
-    if scope.unit_ids is None:
-        return true()
-    return col(Project.unit_id).in_(sorted(scope.unit_ids))
 
 
 class Store:

@@ -171,11 +171,11 @@ class BoardSite:
                 wanted = _filter(request.query)
             except ValueError:
                 return _refuse(request, 400, "bad_filter", _s(t, BAD_FILTER))
+            now = self.services.now()  # one instant for the lights and the "as of"
             board = await usecase.board(
-                store, await scope_of(store, person), self.services.now(),
-                self.services.calendar, self.services.policy, wanted,
-                english=t.locale == "en")
-            return web.json_response(board_json(board, t, person, wanted, self.services.now()),
+                store, await scope_of(store, person), now, self.services.calendar,
+                self.services.policy, wanted, english=t.locale == "en")
+            return web.json_response(board_json(board, t, person, wanted, now),
                                      headers={"Cache-Control": "no-store"})
 
     async def case(self, request: web.Request) -> web.Response:

@@ -10,7 +10,6 @@ from markupsafe import Markup
 from bot.domain.usecases.access import require_known_place
 from bot.domain.usecases.people import Actor, require_actor
 from bot.domain.usecases.projects import bind_group, roll_up, rollup
-from bot.domain.usecases.scope import scope_of
 from bot.flows.context import GROUP_TYPES, place_of
 from bot.flows.delivery import edit_text
 from bot.i18n import Translator
@@ -27,14 +26,9 @@ async def _roll_up_view(store: Store, services: Services, t: Translator, actor: 
                         unit: str | int | None) -> tuple[Markup, InlineKeyboardMarkup | None]:
     found = await roll_up(store, actor.person, services.now(), services.calendar,
                           services.policy, unit)
-    units = await store.units()
-    several = len(units) > 1
-    reach = await scope_of(store, actor.person)
-    up = next((u for u in units if found.top is not None and u.id == found.top.parent_id
-               and reach.covers(u.id)), None)
     text = projects_list(t, found.lines, rollup(found.lines),
-                         found.top.name if several and found.top is not None else None)
-    return text, units_keyboard(t, found.below, up)
+                         found.top.name if found.levels and found.top is not None else None)
+    return text, units_keyboard(t, found.below, found.up)
 
 
 async def projects_command(message: Message, command: CommandObject, actor: Actor | None,

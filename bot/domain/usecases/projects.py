@@ -14,12 +14,12 @@ from bot.domain.rules.errors import (
     UnknownProject,
     UnknownUnit,
 )
-from bot.domain.rules.lights import light, milestone_due, worst
+from bot.domain.rules.lights import light, worst
 from bot.domain.rules.policy import Policy
 from bot.domain.rules.scope import WHOLE, Scope
 from bot.domain.rules.vocabulary import ChatKind, Light, ProjectStatus, Role
 from bot.domain.usecases.people import Actor
-from bot.domain.usecases.reporting import MilestoneStatus
+from bot.domain.usecases.reporting import MilestoneStatus, milestone_status
 from bot.domain.usecases.scope import scope_of, unit_scope, within_reach
 from storage.models import Chat, Person, Project, Unit
 from storage.store import Store
@@ -45,10 +45,7 @@ async def overview(store: Store, now: datetime, calendar: WorkCalendar,
     first: dict[int, MilestoneStatus] = {}
     for milestone in await store.open_milestones(scope):
         if milestone.project_id not in first:
-            due = milestone_due(milestone.due_on, calendar)
-            first[milestone.project_id] = MilestoneStatus(
-                milestone, light(now, due, calendar, policy),
-                calendar.remaining_working_days(now, due))
+            first[milestone.project_id] = milestone_status(milestone, now, calendar, policy)
     lights: dict[int, list[Light]] = {}
     seen: dict[tuple[datetime, int], Light] = {}
     for project_id, due, limit_days in await store.open_step_dues(scope):
@@ -81,6 +78,8 @@ class RollUp:
     top: Unit | None  # whose subtree (None: a bureau without units)
     lines: list[ProjectLine]
     below: list[UnitLine]  # the top's child units, to drill into
+    up: Unit | None  # the top's parent, when the asker reaches it
+    levels: bool  # the organisation has more than one unit: say whose roll-up it is
 
 
 async def roll_up(store: Store, person: Person, now: datetime, calendar: WorkCalendar,
@@ -106,7 +105,9 @@ async def roll_up(store: Store, person: Person, now: datetime, calendar: WorkCal
         mine = [line for line in lines if line.project.unit_id in inside]
         below.append(UnitLine(child, len(mine), sum(ln.light is Light.RED for ln in mine),
                               sum(ln.light is Light.YELLOW for ln in mine)))
-    return RollUp(top, lines, below)
+    up = next((u for u in units if top is not None and u.id == top.parent_id
+               and reach.covers(u.id)), None)
+    return RollUp(top, lines, below, up, len(units) > 1)
 
 
 def rollup(lines: list[ProjectLine]) -> Counter[str]:

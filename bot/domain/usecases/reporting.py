@@ -43,16 +43,20 @@ class ReportView:
     attachments: list[Attachment] = field(default_factory=list)
 
 
+def milestone_status(milestone: Milestone, now: datetime, calendar: WorkCalendar,
+                     policy: Policy) -> MilestoneStatus:
+    """A milestone with its light and the working days left to its due."""
+    due = milestone_due(milestone.due_on, calendar)
+    return MilestoneStatus(milestone, light(now, due, calendar, policy),
+                           calendar.remaining_working_days(now, due))
+
+
 async def current_milestone(store: Store, project: Project, now: datetime,
                             calendar: WorkCalendar, policy: Policy) -> MilestoneStatus | None:
     """The first milestone not done yet, with its light."""
     for milestone in await store.milestones(project.id):
         if milestone.done_on is None:
-            due = milestone_due(milestone.due_on, calendar)
-            return MilestoneStatus(
-                milestone, light(now, due, calendar, policy),
-                calendar.remaining_working_days(now, due),
-            )
+            return milestone_status(milestone, now, calendar, policy)
     return None
 
 
