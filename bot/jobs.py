@@ -14,6 +14,7 @@ from datetime import date, datetime
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
+from aiogram.types import InlineKeyboardMarkup
 from markupsafe import Markup
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -154,21 +155,29 @@ class Jobs:
             t = services.rendering.for_person(reminder.person)
             nudge = await store.get(Nudge, nudge_id)
             assert nudge is not None
-            try:
-                delivered = await send_private(self.bot, store, reminder.person,
-                                               inquiry_reminder_text(t, reminder),
-                                               inquiry_keyboard(t, reminder.inquiry.id))
-            except TelegramAPIError as exc:
-                log.warning("ledger reminder %s not sent (%s)", nudge_id, exc)
-                nudge.error = str(exc)[:255]
-                await store.save(nudge)
-                await store.commit()
-                result.failed += 1
-                continue
-            await nudging.mark_sent(store, nudge, channel=delivered.channel,
-                                    at=services.now(), error=delivered.error)
+            if await self._send_claimed(store, nudge, reminder.person,
+                                        inquiry_reminder_text(t, reminder), result,
+                                        inquiry_keyboard(t, reminder.inquiry.id)):
+                result.sent += 1
+
+    async def _send_claimed(self, store: Store, nudge: Nudge, person: Person, text: Markup,
+                            result: SweepResult, markup: InlineKeyboardMarkup | None = None
+                            ) -> bool:
+        """A claimed message to one person, privately when it can be, recorded as it went;
+        a failure is kept on the claim, which a later sweep retakes."""
+        try:
+            delivered = await send_private(self.bot, store, person, text, markup)
+        except TelegramAPIError as exc:
+            log.warning("%s nudge %s not sent (%s)", nudge.target_kind, nudge.id, exc)
+            nudge.error = str(exc)[:255]
+            await store.save(nudge)
             await store.commit()
-            result.sent += 1
+            result.failed += 1
+            return False
+        await nudging.mark_sent(store, nudge, channel=delivered.channel,
+                                at=self.services.now(), error=delivered.error)
+        await store.commit()
+        return True
 
     async def _deliver_plan(self, store: Store, plan: nudging.Plan, result: SweepResult
                             ) -> None:
@@ -220,19 +229,8 @@ class Jobs:
         await store.commit()  # every claim is kept before any of them is sent
         await self._apart(jobs)
         for nudge, admin, year in plan.uncertain_years:
-            t = services.rendering.for_person(admin)
-            try:
-                delivered = await send_private(self.bot, store, admin,
-                                               uncertain_year_text(t, year))
-            except TelegramAPIError as exc:  # like a nudge: recorded, retaken by a later sweep
-                log.warning("calendar warning for %s not sent (%s)", admin.id, exc)
-                nudge.error = str(exc)[:255]
-                await store.save(nudge)
-                await store.commit()
-                result.failed += 1
-                continue
-            await nudging.mark_sent(store, nudge, channel=delivered.channel, at=services.now(),
-                                    error=delivered.error)
+            await self._send_claimed(store, nudge, admin, uncertain_year_text(
+                services.rendering.for_person(admin), year), result)
 
     async def set_aside_past(self) -> int:
         """Claim what is due now and record it as handled without a word (this week's digest
