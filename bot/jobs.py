@@ -7,10 +7,10 @@ import dataclasses
 import functools
 import logging
 from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
@@ -33,6 +33,7 @@ from bot.flows.announce import announce
 from bot.flows.charts import chart_album
 from bot.flows.delivery import send_private, send_to_person
 from bot.flows.items import deliver_item_nudges
+from bot.flows.posting import post_missing_card
 from bot.flows.publishing import keep_reminder, reminder_buttons, reply_to_message, sync_cards
 from bot.flows.urge_copies import keep_urge_copy
 from bot.scheduling import Timers
@@ -58,6 +59,10 @@ from storage.store import Store
 
 log = logging.getLogger(__name__)
 SWEEP_LOCK = 0x67726E73  # "grns": one sweep at a time across processes (PostgreSQL)
+REPAIR_BATCH = 200  # cases and reports mended per sweep: a backlog drains over a few
+# A report's card is posted by its own update within seconds, or a group's minute of pace:
+# one still missing after this was left by a process that stopped.
+REPORT_GRACE = timedelta(minutes=5)
 
 
 @dataclass
@@ -118,6 +123,7 @@ class Jobs:
         # One instant for both: a step deemed approvable at its due must not be planned
         # past it (planning sets its next moment beyond the due).
         now = services.now()
+        await self._repair(store, now)
         for step_id in await deemable_steps(store, now):
             outcome = await deem_approved(store, step_id, now=now, calendar=services.calendar)
             if outcome is not None:
@@ -140,6 +146,34 @@ class Jobs:
         result.sent += await deliver_item_nudges(self.bot, store, services, items)
         await self._remind_inquiries(store, result)
         return result
+
+    async def _repair(self, store: Store, now: datetime) -> None:
+        """What a process that stopped between a commit and its messages left unsaid: cases
+        whose cards are behind (a turn not announced, a card showing buttons of a decision
+        taken, a group card never posted) are brought up to date, under their card lock, so
+        one being updated right now is only looked at again; reports filed a while ago
+        without their card get it."""
+        cases = await store.cases_behind(REPAIR_BATCH)
+        reports = [r.id for r in await store.reports_without_card(now - REPORT_GRACE,
+                                                                    REPAIR_BATCH)]
+        await store.commit()
+        if not cases and not reports:
+            return
+
+        async def catch_up(store: Store, case_id: int) -> None:
+            try:
+                await sync_cards(self.bot, store, self.services, case_id)
+            except TelegramAPIError as exc:
+                log.warning("cards of case %s still behind: %s", case_id, exc)
+
+        async def post(store: Store, report_id: int) -> None:
+            try:
+                await post_missing_card(self.bot, store, self.services, report_id)
+            except TelegramAPIError as exc:
+                log.warning("card of report %s still not posted: %s", report_id, exc)
+
+        await self._apart([functools.partial(catch_up, case_id=c) for c in cases]
+                          + [functools.partial(post, report_id=r) for r in reports])
 
     async def _remind_inquiries(self, store: Store, result: SweepResult) -> None:
         """The first-question ledger's reminders: claimed and committed, then sent, each
@@ -402,7 +436,7 @@ class Jobs:
         return [functools.partial(deliver, items=part) for items in by_person.values()
                 for part in ([items] if len(items) > digest_after else [[i] for i in items])]
 
-    async def _apart(self, jobs: list[Callable[[Store], Awaitable[None]]]) -> None:
+    async def _apart(self, jobs: Sequence[Callable[[Store], Awaitable[None]]]) -> None:
         """Each job in a unit of work of its own, all at once: a person's nudges and a case's
         cards wait only for their own chat's pace, never for another group's minute. (Jobs
         waiting for Telegram hold no connection: each call commits first.)"""

@@ -19,10 +19,13 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     event,
+    select,
     text,
+    update,
 )
 from sqlalchemy import inspect as inspect_row
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 from sqlmodel import Field, SQLModel
 
 from bot.domain.rules.casetypes import TimeoutPolicy
@@ -152,8 +155,12 @@ class Milestone(SQLModel, table=True):
 
 
 class Report(SQLModel, table=True):
-    # Album items arrive as separate updates, maybe at once: one report per album.
-    __table_args__ = (UniqueConstraint("tg_chat_id", "media_group_id"),)
+    # Album items arrive as separate updates, maybe at once: one report per album. Reports
+    # whose card a stopped process never posted are few, and the sweep looks for them.
+    __table_args__ = (UniqueConstraint("tg_chat_id", "media_group_id"),
+                      Index("ix_report_no_card", "created_at",
+                            sqlite_where=text("card_message_id IS NULL"),
+                            postgresql_where=text("card_message_id IS NULL")))
     id: int = Field(default=None, primary_key=True)  # set by the database on flush
     project_id: int = Field(foreign_key="project.id", index=True)
     milestone_id: int | None = Field(default=None, foreign_key="milestone.id")
@@ -179,6 +186,10 @@ class Attachment(SQLModel, table=True):
 
 
 class Case(SQLModel, table=True):
+    # Cases whose cards are behind: few at any moment, found by the sweep's repair.
+    __table_args__ = (Index("ix_case_cards_behind", "id",
+                            sqlite_where=text("shown < changes"),
+                            postgresql_where=text("shown < changes")),)
     id: int = Field(default=None, primary_key=True)  # set by the database on flush
     project_id: int = Field(foreign_key="project.id", index=True)
     type_code: str = Field(max_length=64)
@@ -195,6 +206,11 @@ class Case(SQLModel, table=True):
     created_at: datetime = _utc(nullable=False)
     closed_at: datetime | None = _utc()
     version: int = 1
+    # Its cards' debt, kept in the transaction of each change (see below): ``changes`` counts
+    # the flushes that changed what its cards show, ``shown`` is the count they were last
+    # brought up to. A process that dies in between leaves ``shown < changes`` for the repair.
+    changes: int = 0
+    shown: int = 0
 
 
 class Step(SQLModel, table=True):
@@ -513,3 +529,59 @@ def _timing_changed(session: Session, _context: Any, _instances: Any) -> None:
             attrs = inspect_row(row).attrs
             if any(attrs[name].history.has_changes() for name in fields):
                 row.next_at = AT_ONCE
+
+
+# What a case's cards show changes with these rows; a flush that changes any of them (but
+# for the sweep's own bookkeeping) adds one to the case's ``changes`` in the same
+# transaction, so no change can leave cards behind unnoticed, whoever makes it.
+BOOKKEEPING: dict[Any, frozenset[str]] = {Case: frozenset({"changes", "shown"}),
+                                          Step: frozenset({"next_at"}),
+                                          MissingItem: frozenset({"next_at"})}
+SHOWN_ON_CARDS = (Case, Step, Lane, Assignment, Comment, MissingItem, Attachment)
+
+
+@event.listens_for(Session, "before_flush")
+def _cards_behind(session: Session, _context: Any, _instances: Any) -> None:
+    cases: set[int] = set()
+    steps: set[int] = set()
+    for row in (*session.new, *session.dirty, *session.deleted):
+        if not isinstance(row, SHOWN_ON_CARDS):
+            continue
+        if isinstance(row, Case):
+            if row in session.new:
+                row.changes = 1
+                continue
+            case_id: int | None = row.id
+        elif isinstance(row, Lane | Assignment):
+            step = session.identity_map.get(identity_key(Step, row.step_id))
+            if step is None:
+                steps.add(row.step_id)
+                continue
+            case_id = step.case_id
+        else:
+            case_id = row.case_id
+        if case_id is None or (row in session.dirty and not _shown_changed(row)):
+            continue
+        cases.add(case_id)
+    table = Case.__table__  # type: ignore[attr-defined]
+    for case_id in cases:
+        case = session.identity_map.get(identity_key(Case, case_id))
+        if case is not None:
+            if case not in session.new:  # a new case counts its first flush itself
+                case.changes = Case.changes + 1  # in SQL, so no concurrent change is lost
+            continue
+        session.connection().execute(update(table).where(table.c.id == case_id)
+                                     .values(changes=table.c.changes + 1))
+    if steps:
+        step_table = Step.__table__  # type: ignore[attr-defined]
+        session.connection().execute(
+            update(table).where(table.c.id.in_(select(step_table.c.case_id)
+                                               .where(step_table.c.id.in_(steps))))
+            .values(changes=table.c.changes + 1))
+
+
+def _shown_changed(row: Any) -> bool:
+    """Whether a dirty row changed more than the sweep's bookkeeping."""
+    ignored = BOOKKEEPING.get(type(row), frozenset())
+    return any(attr.history.has_changes() for attr in inspect_row(row).attrs
+               if attr.key not in ignored)

@@ -7,6 +7,7 @@ once use unique constraints inside a savepoint, so a lost race is an answer, not
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -77,6 +78,8 @@ from storage.models import (
     WeeklyDigest,
 )
 from storage.scoping import project_in
+
+log = logging.getLogger(__name__)
 
 M = TypeVar("M", bound=SQLModel)
 R = TypeVar("R")
@@ -476,6 +479,25 @@ class Store:
     async def cards(self, case_id: int) -> list[Card]:
         return await self.all(Card, order_by=Card.id, case_id=case_id)
 
+    async def cases_behind(self, limit: int) -> list[int]:
+        """Cases whose cards do not show their newest change yet (through their partial
+        index: few among many)."""
+        query = select(col(Case.id)).where(col(Case.shown) < col(Case.changes)).limit(limit)
+        return sorted((await self.session.execute(query)).scalars())
+
+    async def mark_shown(self, case_id: int, changes: int) -> None:
+        """The case's cards show it as of its ``changes``-th change (never moved back)."""
+        await self.session.execute(
+            update(Case).where(col(Case.id) == case_id, col(Case.shown) < changes)
+            .values(shown=changes).execution_options(synchronize_session=False))
+
+    async def reports_without_card(self, created_by: datetime, limit: int) -> list[Report]:
+        """Reports filed at or before ``created_by`` whose card was never posted."""
+        query = (select(Report).where(col(Report.card_message_id).is_(None),
+                                      col(Report.created_at) <= created_by)
+                 .order_by(col(Report.id)).limit(limit))
+        return list((await self.session.execute(query)).scalars())
+
     # -- nudges --------------------------------------------------------------------------
     async def claim_nudges(self, rows: Sequence[dict[str, Any]]) -> list[Nudge]:
         """Record many nudges before they are sent, in one statement; those whose unique key
@@ -680,6 +702,10 @@ class Store:
             .values(created_at=now).execution_options(synchronize_session=False))
         if result.rowcount != 1:  # type: ignore[attr-defined]
             return False
+        if nudge.error is None:  # not a send that failed: one cut short by a stopped process
+            log.warning("nudge %s (%s %s, %s) was claimed by a process that stopped before it "
+                        "recorded it sent: sent again, it may arrive twice", nudge.id,
+                        nudge.target_kind, nudge.target_id, nudge.level)
         await self.get(Nudge, nudge.id)
         return True
 

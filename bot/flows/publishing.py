@@ -16,8 +16,10 @@ the turn, like the card's.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 
@@ -46,7 +48,10 @@ from bot.views.text import mention
 from storage.models import Assignment, Card, Chat, Person, Step
 from storage.store import Store
 
+log = logging.getLogger(__name__)
+
 _NO_BUTTONS = shown_hash("", None)  # a reminder whose turn is over (it never reopens)
+_NEVER_EDITED = frozenset({CardKind.NOTICE, CardKind.OUTCOME})  # told once, kept as said
 _CARDS_LOCK_SPACE = 0x67726E63  # "grnc": PostgreSQL advisory locks (space, case id) for cards
 
 
@@ -73,32 +78,41 @@ def _render(kind: CardKind, t: Translator, view: CaseView,
 
 async def publish_case(bot: Bot, store: Store, services: Services, case_id: int, *,
                        group_chat_id: int, reply_to: int | None) -> None:
-    """Post the group card of a new case, then send every card it needs."""
-    view = await case_view(store, case_id, services.now(), services.calendar, services.policy)
-    text, markup = _render(CardKind.GROUP, services.rendering.for_group(), view, None)
-    message = await bot.send_message(group_chat_id, text, reply_markup=markup,
-                                     reply_parameters=reply_to_message(reply_to))
-    store.add(Card(case_id=case_id, tg_chat_id=group_chat_id, tg_message_id=message.message_id,
-                   kind=CardKind.GROUP, shown_hash=shown_hash(text, markup)))
-    await store.commit()
-    await sync_cards(bot, store, services, case_id, view=view)
+    """Post the group card of a new case (under the message that submitted it), then send
+    every card it needs."""
+    async with _cards_of(store, case_id):
+        await _sync(bot, store, services, case_id, None, True,
+                    GroupPost(group_chat_id, reply_to))
 
 
 async def sync_cards(bot: Bot, store: Store, services: Services, case_id: int, *,
                      view: CaseView | None = None, announce: bool = True) -> CaseView:
     """Bring every card of the case up to date; the case as its cards now show it."""
     async with _cards_of(store, case_id):
-        return await _sync(bot, store, services, case_id, view, announce)
+        return await _sync(bot, store, services, case_id, view, announce, None)
+
+
+@dataclass(frozen=True)
+class GroupPost:
+    """Where a new case's group card goes: the chat it was submitted in, under its message."""
+
+    chat_id: int
+    reply_to: int | None = None
 
 
 async def _sync(bot: Bot, store: Store, services: Services, case_id: int,
-                view: CaseView | None, announce: bool) -> CaseView:
+                view: CaseView | None, announce: bool, post: GroupPost | None) -> CaseView:
     rendering = services.rendering
     if view is None:
         view = await case_view(store, case_id, services.now(), services.calendar,
                                services.policy)
-    cards = await store.cards(case_id)
+    changes = view.case.changes  # what this sync shows: a change after it is shown later
+    cards = await _drop_cut_short(store, await store.cards(case_id))
     group = next((c for c in cards if c.kind == CardKind.GROUP), None)
+    if announce and group is None:
+        post = post or await _project_group(store, view)
+        if post is not None:
+            group = await _post_group_card(bot, store, rendering, view, post)
     # Who was already told: a turn by its private card or group mention; a return by the
     # submitter's card or, when private messages are refused, a notice in the group.
     turns_told = {(c.assignment_id, c.turn_version) for c in cards
@@ -126,10 +140,51 @@ async def _sync(bot: Bot, store: Store, services: Services, case_id: int,
             await _send_card(bot, store, rendering, view, CardKind.SUBMITTER, view.submitter,
                              assignment_id=returned, group=group)
             sent = True
+    if announce and view.state is CaseState.APPROVED and not any(
+            c.kind is CardKind.OUTCOME for c in cards):
+        await _tell_approved(bot, store, services, view, group)
     if sent:
         cards = await store.cards(case_id)
     await _edit_cards(bot, store, rendering, view, cards)
+    if announce:
+        await store.mark_shown(case_id, changes)
     return view
+
+
+async def _drop_cut_short(store: Store, cards: list[Card]) -> list[Card]:
+    """Claims without a message, found under the case's lock, were being sent by a process
+    that stopped: withdrawn, so they are sent again. Telegram may have taken one before the
+    process stopped, and has no way to ask: such a card may arrive twice, and is logged."""
+    cut_short = [c for c in cards if c.tg_message_id is None]
+    for card in cut_short:
+        log.warning("card %s (%s) of case %s was being sent when a process stopped: sent "
+                    "again, it may arrive twice", card.id, card.kind, card.case_id)
+        await store.delete(card)
+    if not cut_short:
+        return cards
+    await store.commit()
+    return [c for c in cards if c.tg_message_id is not None]
+
+
+async def _project_group(store: Store, view: CaseView) -> GroupPost | None:
+    """The project's group, for a group card a stopped process never posted."""
+    chat = await store.get(Chat, view.project.chat_id) if view.project.chat_id else None
+    return GroupPost(chat.tg_chat_id) if chat is not None else None
+
+
+async def _post_group_card(bot: Bot, store: Store, rendering: Rendering, view: CaseView,
+                           post: GroupPost) -> Card:
+    """The case's card in the group, claimed before it is sent like every card."""
+    text, markup = _render(CardKind.GROUP, rendering.for_group(), view, None)
+    claim = Card(case_id=view.case.id, tg_chat_id=post.chat_id, tg_message_id=None,
+                 kind=CardKind.GROUP)
+    await store.save(claim)
+    async with _withdrawn_on_failure(store, claim):
+        message = await bot.send_message(post.chat_id, text, reply_markup=markup,
+                                         reply_parameters=reply_to_message(post.reply_to))
+    _record(claim, CardKind.GROUP, message, shown_hash(text, markup))
+    await store.flush()
+    return claim
 
 
 async def _edit_cards(bot: Bot, store: Store, rendering: Rendering, view: CaseView,
@@ -143,7 +198,7 @@ async def _edit_cards(bot: Bot, store: Store, rendering: Rendering, view: CaseVi
         people.update(await store.by_ids(Person, sorted(missing)))
     edits: list[tuple[Card, str, Callable[[], Awaitable[bool]]]] = []
     for card in cards:
-        if card.kind == CardKind.NOTICE or card.tg_message_id is None or (
+        if card.kind in _NEVER_EDITED or card.tg_message_id is None or (
                 card.kind == CardKind.REMINDER and card.shown_hash == _NO_BUTTONS):
             continue  # never edited, still being sent, or nothing left to take away
         if card.kind == CardKind.MENTION:  # "… waits for you" until the turn is over
@@ -328,19 +383,26 @@ def _returning_assignment(view: CaseView) -> int | None:
     return newest.id
 
 
-async def notify_submitter(bot: Bot, store: Store, services: Services, view: CaseView) -> None:
-    """Tell the submitter their case is approved (returns reach them through their card)."""
-    if view.state is not CaseState.APPROVED:
+async def _tell_approved(bot: Bot, store: Store, services: Services, view: CaseView,
+                         group: Card | None) -> None:
+    """Tell the submitter their case is approved, once (returns reach them through their
+    card): privately, else by a mention in the project group."""
+    notice = outcome_notice(services.rendering.for_person(view.submitter), view)
+    if not notice:
         return
-    t = services.rendering.for_person(view.submitter)
-    notice = outcome_notice(t, view)
-    if notice:
+    claim = Card(case_id=view.case.id, tg_chat_id=view.submitter.tg_user_id or 0,
+                 tg_message_id=None, person_id=view.submitter.id, kind=CardKind.OUTCOME)
+    await store.save(claim)
+    async with _withdrawn_on_failure(store, claim):
         delivered = await send_private(bot, store, view.submitter, notice)
-        chat = (await store.get(Chat, view.project.chat_id)
-                if delivered.channel != Channel.PRIVATE and view.project.chat_id else None)
-        if chat is not None:
+        if delivered.channel == Channel.PRIVATE and delivered.message is not None:
+            _record(claim, CardKind.OUTCOME, delivered.message)
+        elif group is not None and group.tg_message_id is not None:
             notice = outcome_notice(services.rendering.for_group(), view)
-            await bot.send_message(chat.tg_chat_id,
-                                   Markup("{} {}").format(mention(view.submitter), notice))
+            message = await bot.send_message(
+                group.tg_chat_id, Markup("{} {}").format(mention(view.submitter), notice))
+            _record(claim, CardKind.OUTCOME, message)
+        else:
+            await _withdraw(store, claim)  # nobody to tell: tried again at the next change
+            return
     await store.flush()
-

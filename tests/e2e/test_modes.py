@@ -21,6 +21,7 @@ import pytest
 from sqlmodel import col, select
 
 from bot.app import create_app, run_polling
+from bot.domain.rules.vocabulary import CardKind
 from storage.models import (
     Assignment,
     AuditEvent,
@@ -98,6 +99,8 @@ async def case_cards(world: World, case_id: int = 1) -> dict[str, Json]:
         keys = {p.id: p.key for p in await store.all(Person)}
     shown: dict[str, Json] = {}
     for card in cards:
+        if card.kind is CardKind.OUTCOME:  # the approval told: a notice, not a card
+            continue
         label = card.kind if card.person_id is None else f"{card.kind}:{keys[card.person_id]}"
         while label in shown:
             label += "#2"

@@ -640,7 +640,8 @@ async def test_escalate_adds_the_director_to_red_and_the_reminders(typed: World)
     assert text_of(reminder).startswith("🔴 仍在超期")
 
 
-async def test_a_case_type_with_its_own_ladder_follows_it(typed: World) -> None:
+async def test_a_case_type_with_its_own_ladder_follows_it(
+        typed: World, caplog: pytest.LogCaptureFixture) -> None:
     world = typed
     await submit(world, "临时占道审批", kind="简易事项")  # 1 day: due Tuesday 17:30
     step = await step_of(world, 1)
@@ -664,6 +665,10 @@ async def test_a_case_type_with_its_own_ladder_follows_it(typed: World) -> None:
     }
     retaken = [n for n in await claims(world) if n.level == "repeat-2"]
     assert [(n.channel, n.error) for n in retaken] == [("private", None)] * 2
+    maybe_twice = [r.getMessage() for r in caplog.records if "may arrive twice" in r.getMessage()]
+    assert sorted(maybe_twice) == sorted(
+        f"nudge {n.id} (step {step.id}, repeat-2) was claimed by a process that stopped before "
+        "it recorded it sent: sent again, it may arrive twice" for n in retaken)
     for holder in holders:
         texts = [text_of(m) for m in await nudges_in(world, holder)]
         assert len(texts) == 7 and texts[2].startswith("🔴 仍在超期：「临时占道审批」")

@@ -106,6 +106,7 @@ class CardKind(StrEnum):
     MENTION = "mention"  # a turn announced in the group (private messages refused); never edited
     NOTICE = "notice"  # a return told in the group (private messages refused); never edited
     REMINDER = "reminder"  # a holder's deadline reminder: only its buttons are kept true
+    OUTCOME = "outcome"  # the submitter told of the approval; never edited
 
 
 class Channel(StrEnum):
