@@ -1,6 +1,7 @@
 """What ``greenlight status`` shows, read from the database every worker writes to: when the
 last sweep finished, how many updates were handled in the last hour, the oldest card claim
-not sent yet, and counts of what is open.
+not sent yet, what the next sweep must mend (cases whose cards are behind, reports without
+their card), and counts of what is open.
 
 The last sweep is a row of the conversation-state table under a key no conversation uses
 (:data:`SWEEP_MARK`), written in the sweep's own transaction.
@@ -16,7 +17,7 @@ from sqlalchemy import func, select
 from sqlmodel import col
 
 from bot.domain.rules.vocabulary import CaseState
-from storage.models import Card, Case, FsmRecord, HandledUpdate, Nudge
+from storage.models import Card, Case, FsmRecord, HandledUpdate, Nudge, Report
 from storage.store import Store
 
 SWEEP_MARK = "greenlight:last-sweep"
@@ -36,6 +37,8 @@ class Status:
     oldest_unsent_card: tuple[int, int] | None  # (card id, case id)
     unsent_nudges: int
     open_cases: dict[str, int]
+    cases_behind: int = 0  # cases whose cards do not show their newest change yet
+    reports_without_card: int = 0
 
     def lines(self, now: datetime) -> list[str]:
         if self.last_sweep is None:
@@ -50,6 +53,8 @@ class Status:
         return [sweep,
                 f"updates handled in the last hour: {self.handled_last_hour}",
                 f"card claims not sent: {self.unsent_cards} (oldest: {card})",
+                f"cases with cards behind: {self.cases_behind}",
+                f"reports without a card: {self.reports_without_card}",
                 f"nudge claims not sent: {self.unsent_nudges}",
                 f"open cases: {cases}"]
 
@@ -71,6 +76,10 @@ async def read_status(store: Store, now: datetime) -> Status:
     cases = {str(state): int(n) for state, n in (await session.execute(
         select(col(Case.state), func.count()).where(col(Case.state).in_(open_states))
         .group_by(col(Case.state)).order_by(col(Case.state)))).all()}
+    behind = await session.scalar(select(func.count()).select_from(Case).where(
+        col(Case.shown) < col(Case.changes)))
+    no_card = await session.scalar(select(func.count()).select_from(Report).where(
+        col(Report.card_message_id).is_(None)))
     return Status(last, int(handled or 0), int(cards or 0),
                   (int(oldest[0]), int(oldest[1])) if oldest else None, int(nudges or 0),
-                  cases)
+                  cases, int(behind or 0), int(no_card or 0))

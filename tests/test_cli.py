@@ -119,8 +119,8 @@ def test_status_shows_the_last_sweep_recent_updates_and_unsent_claims(
     assert empty.exit_code == 0, empty.output
     assert empty.output.splitlines() == [
         "last sweep: never", "updates handled in the last hour: 0",
-        "card claims not sent: 0 (oldest: none)", "nudge claims not sent: 0",
-        "open cases: none"]
+        "card claims not sent: 0 (oldest: none)", "cases with cards behind: 0",
+        "reports without a card: 0", "nudge claims not sent: 0", "open cases: none"]
 
     async def arrange() -> None:
         engine = create_engine(database_url)
@@ -154,7 +154,8 @@ def test_status_shows_the_last_sweep_recent_updates_and_unsent_claims(
     assert lines[1:] == [
         "updates handled in the last hour: 2",
         "card claims not sent: 2 (oldest: card #1 of case #1)",
-        "nudge claims not sent: 0", "open cases: pending 1"]
+        "cases with cards behind: 1",  # its cards were never sent: the next sweep sends them
+        "reports without a card: 0", "nudge claims not sent: 0", "open cases: pending 1"]
 
 
 def _execute(database_url: str, statement: str) -> None:
