@@ -5,7 +5,8 @@ The emulator delivers every update to nginx, which hands them round-robin to two
 file) the test's clock. Scripted updates (reports in several groups, a submission with its
 presses, a /help, one update posted twice at once, so once to each worker) are each handled
 once, both workers get traffic, and the nudges falling due once the clock moves to an office
-morning go out once each although both workers sweep.
+morning go out once each although both workers sweep. The table of bad inputs gets the same
+answers, and changes nothing, whichever worker takes each one.
 
 Needs Debian's nginx (skipped without it unless ``GREENLIGHT_REQUIRE_NGINX=1``), PostgreSQL
 (``GREENLIGHT_TEST_DATABASE_URL``) and Redis.
@@ -54,6 +55,7 @@ from tests.e2e.conftest import (
     submit_item,
     text_of,
 )
+from tests.e2e.test_bad_input import CASES, answered, rows_kept
 from tests.test_serving import free_port
 
 SECRET = "two-workers-secret"
@@ -303,3 +305,26 @@ async def test_two_workers_behind_nginx_handle_each_update_once(
           f"requests per worker {by_worker}")
     assert all(n > 0 for n in by_worker), traffic
     assert re.search(r"Greenlight takes updates by webhook", stderr_of(cluster))
+
+
+async def test_bad_input_is_answered_and_changes_nothing_whichever_worker_takes_it(
+        cluster: Cluster, database_url: str) -> None:
+    world = cluster.world
+
+    async def swept() -> bool:  # the demo's nudges, due at start, went out: nothing else is
+        found = await counts(database_url)
+        return bool(found["nudges_sent"]) and not found["nudges_unsent"]
+
+    await eventually(swept, "the first sweep's nudges", timeout=20)
+    engine = create_engine(database_url)
+    try:
+        for case in CASES:
+            before = await rows_kept(engine)
+            await answered(world, case)
+            assert await rows_kept(engine) == before, case
+    finally:
+        await engine.dispose()
+    traffic = cluster.upstream_counts()
+    by_worker = [traffic[str(port)] for port in cluster.worker_ports]
+    print(f"\n{len(CASES)} bad inputs, requests per worker {by_worker}")
+    assert all(n > 0 for n in by_worker), traffic
