@@ -495,7 +495,7 @@ class Store:
         """Reports filed at or before ``created_by`` whose card was never posted."""
         query = (select(Report).where(col(Report.card_message_id).is_(None),
                                       col(Report.created_at) <= created_by)
-                 .order_by(col(Report.id)).limit(limit))
+                 .order_by(col(Report.created_at)).limit(limit))  # its partial index's order
         return list((await self.session.execute(query)).scalars())
 
     # -- nudges --------------------------------------------------------------------------
