@@ -84,8 +84,8 @@ def flood_control(app: App) -> FloodControl:
 
 def lift(flood: FloodControl) -> None:
     flood.overall = SlidingWindow(10**9, 1)
-    flood.pace = Pace(per_second=10**9, per_group=10**9)
-    flood.groups.clear()
+    flood.pace = Pace(per_second=10**9, per_group=10**9, per_chat=10**9)
+    flood.chats.clear()
 
 
 async def report_latency(kind: str, world: World, report: Report, iterations: int) -> None:

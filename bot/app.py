@@ -117,7 +117,7 @@ async def create_app(settings: Settings, *, clock: Clock | None = None,
     """Upgrade the database, load the calendar, and wire the bot; nothing runs yet.
 
     ``retry`` is how patient the bot is with a failing Bot API, ``pace`` how it keeps under
-    Telegram's limits (tests wait milliseconds, not minutes)."""
+    Telegram's limits (default: the settings'; tests wait milliseconds, not minutes)."""
     engine = create_engine(settings.db_url)
     await upgrade(engine)
     sessions = create_session_factory(engine)
@@ -126,7 +126,14 @@ async def create_app(settings: Settings, *, clock: Clock | None = None,
     services = Services.from_settings(settings, clock)
     async with sessions() as session:
         await services.reload_calendar(Store(session))
-    bot = build_bot(token or settings.token(), settings.api_base_url, retry=retry, pace=pace)
+    redis = shared_state.connect(settings.redis_url) if settings.redis_url else None
+    # With Redis, every worker counts its messages in the same windows (lanes included).
+    bot = build_bot(token or settings.token(), settings.api_base_url, retry=retry,
+                    pace=pace or Pace(per_second=settings.pace_per_second,
+                                      per_group=settings.pace_per_group_per_minute,
+                                      per_chat=settings.pace_per_chat_per_second),
+                    shared=shared_state.RedisWindows(redis, settings.redis_prefix)
+                    if redis is not None else None)
     # One person's updates in one chat are handled in order: a press on a question waits for
     # the update that asked it to be committed, conversation state included. With Redis the
     # state and that order are shared by every worker; without, one worker keeps both.
@@ -134,7 +141,6 @@ async def create_app(settings: Settings, *, clock: Clock | None = None,
     storage: BaseStorage
     isolation: BaseEventIsolation
     after_commit = None
-    redis = shared_state.connect(settings.redis_url) if settings.redis_url else None
     if redis is not None:
         storage = shared_state.storage(redis, settings.redis_prefix)
         isolation = shared_state.isolation(redis, settings.redis_prefix)

@@ -155,6 +155,18 @@ class Settings(BaseSettings):
         default="greenlight", min_length=1,
         description="Prefix of every Redis key Greenlight writes (several bots on one Redis).",
     )
+    pace_per_second: int = Field(
+        default=25, ge=1, le=1000,
+        description="Messages a second to Telegram, all chats together (Telegram allows 30).",
+    )
+    pace_per_group_per_minute: int = Field(
+        default=19, ge=1, le=1000,
+        description="Messages and edits a minute in one group (Telegram allows 20).",
+    )
+    pace_per_chat_per_second: int = Field(
+        default=1, ge=1, le=1000,
+        description="Messages and edits a second in one private chat (Telegram: about one).",
+    )
     health_port: int | None = Field(
         default=None, ge=0, le=65535,
         description="In polling mode, serve /healthz and /readyz on this port "

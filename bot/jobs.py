@@ -40,6 +40,7 @@ from bot.scheduling import Timers
 from bot.services import Services
 from bot.shared_state import RedisTurn
 from bot.status import record_sweep
+from bot.telegram import Lane, sending_in
 from bot.views.digest import weekly_digest_text
 from bot.views.inquiries import reminder_text as inquiry_reminder_text
 from bot.views.keyboards import inquiry_keyboard
@@ -94,7 +95,8 @@ class Jobs:
                 with unit_of_work(session):
                     store = Store(session)
                     await self.services.reload_calendar(store)
-                    result = await self._sweep(store)
+                    with sending_in(Lane.NUDGE):  # what nobody is waiting on goes after answers
+                        result = await self._sweep(store)
                     await record_sweep(store, self.services.now(), result.sent, result.skipped)
                     await session.commit()
                     return result
@@ -333,8 +335,9 @@ class Jobs:
                                               await scope_of_chat(store, chat))
                         text = weekly_digest_text(t, digest)
                         album = await chart_album(t, digest.stats)
-                        await self.bot.send_message(chat.tg_chat_id, text)
-                        await self.bot.send_media_group(chat.tg_chat_id, album)
+                        with sending_in(Lane.NUDGE):
+                            await self.bot.send_message(chat.tg_chat_id, text)
+                            await self.bot.send_media_group(chat.tg_chat_id, album)
                 except TelegramAPIError as exc:
                     log.warning("weekly digest %s not sent (%s): tried again at the next run",
                                 due.week, exc)
@@ -364,8 +367,9 @@ class Jobs:
                 log.warning("cards of case %s not refreshed: %s", case_id, exc)
 
         await store.commit()
-        await self._apart([functools.partial(refresh, case_id=case_id)
-                           for case_id in sorted(cases)])
+        with sending_in(Lane.BULK):  # thousands of cards some mornings: after everything else
+            await self._apart([functools.partial(refresh, case_id=case_id)
+                               for case_id in sorted(cases)])
 
     async def step_due(self, step_id: int, due: datetime) -> SweepResult | None:
         """A step's due timer fired: sweep now if that deadline still stands."""

@@ -1,5 +1,5 @@
 """What several workers share through Redis (``GREENLIGHT_REDIS_URL``): conversation state,
-each person's in-order handling, and the sweep's turn.
+each person's in-order handling, the sweep's turn, and the pace of messages to Telegram.
 
 Conversation state lives in Redis but follows the update's unit of work as the database
 storage does: a state set during an update is written to Redis only once the transaction it
@@ -10,7 +10,9 @@ it reads back.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import math
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -20,7 +22,7 @@ from aiogram.fsm.state import State
 from aiogram.fsm.storage.base import DefaultKeyBuilder, KeyBuilder, StorageKey
 from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
 from redis.asyncio import Redis
-from redis.exceptions import LockError
+from redis.exceptions import LockError, RedisError
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -171,5 +173,112 @@ class RedisTurn:
 
 _RELEASE = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
+return 0
+"""
+
+
+# A message in flight counts as leaving this late at most: a worker that died mid-request
+# frees its slots by then (aiogram's own request timeout is a minute).
+IN_FLIGHT_SECONDS = 90.0
+PACE_TIMEOUT = 1.0  # a Redis slower than this to answer is as good as away: pace alone
+PACE_RETRY_SECONDS = 30.0  # after a failure, how long each worker paces alone before trying
+
+
+class RedisWindows:
+    """Telegram's sliding windows (``bot.telegram.Pace``) kept in Redis, so that every worker
+    counts the same messages: a sorted set per window (``<prefix>:pace:all``,
+    ``<prefix>:pace:chat:<id>``), one member per message, scored by when it left (while in
+    flight, by when it will have left at the latest). One Lua script per acquire drops what
+    left the window, counts what is in it, and either counts the new messages in or says how
+    long to wait, on Redis's own clock, shared by every worker.
+
+    Should Redis fail or hang, the worker paces alone (its own windows, which it keeps
+    anyway) with a warning, and tries Redis again after :data:`PACE_RETRY_SECONDS`: a send is
+    never held up for ever by the pace."""
+
+    def __init__(self, redis: Redis, prefix: str) -> None:
+        self.prefix = prefix
+        self._take = redis.register_script(_TAKE)
+        self._done = redis.register_script(_DONE)
+        self._alone_until: float | None = None  # loop time until which Redis is left alone
+
+    async def take(self, name: str, limit: int, seconds: float, count: int) -> str | None:
+        member = uuid.uuid4().hex
+        # A slot held by a message in flight is free once its request ends: look again soon.
+        poll = min(seconds / 10, 0.05)
+        while not self._alone():
+            try:
+                async with asyncio.timeout(PACE_TIMEOUT):
+                    wait = await self._take(keys=[self._key(name)], args=[
+                        member, count, limit, seconds * 1000, IN_FLIGHT_SECONDS * 1000,
+                        poll * 1000])
+            except (RedisError, OSError, TimeoutError) as exc:
+                self._failed(exc)
+                return None
+            self._recovered()
+            if not wait:
+                return member
+            await asyncio.sleep(int(wait) / 1000)
+        return None
+
+    async def done(self, name: str, taken: str, seconds: float, count: int) -> None:
+        try:
+            async with asyncio.timeout(PACE_TIMEOUT):
+                await self._done(keys=[self._key(name)], args=[
+                    taken, count, math.ceil((seconds + IN_FLIGHT_SECONDS) * 1000)])
+        except (RedisError, OSError, TimeoutError) as exc:
+            self._failed(exc)  # the slots stay taken until IN_FLIGHT_SECONDS run out
+
+    def _key(self, name: str) -> str:
+        return f"{self.prefix}:pace:{name}"
+
+    def _alone(self) -> bool:
+        return (self._alone_until is not None
+                and asyncio.get_running_loop().time() < self._alone_until)
+
+    def _failed(self, exc: BaseException) -> None:
+        if self._alone_until is None:
+            log.warning("Redis failed while pacing messages (%s): this worker paces alone, "
+                        "and may exceed Telegram's limits together with the others",
+                        type(exc).__name__)
+        self._alone_until = asyncio.get_running_loop().time() + PACE_RETRY_SECONDS
+
+    def _recovered(self) -> None:
+        if self._alone_until is not None:
+            log.info("Redis answers again: messages are paced across workers again")
+            self._alone_until = None
+
+
+# KEYS[1]: a window. ARGV: member, count, limit, window, in flight, poll (milliseconds).
+# Returns 0 once ``count`` messages are counted in (as in flight), else milliseconds to wait.
+_TAKE = """
+local t = redis.call('TIME')
+local now = t[1] * 1000 + t[2] / 1000
+local count, limit = tonumber(ARGV[2]), tonumber(ARGV[3])
+local window, flight = tonumber(ARGV[4]), tonumber(ARGV[5])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+local used = redis.call('ZCARD', KEYS[1])
+if used + count > limit then
+  local i = used + count - limit - 1
+  local left = tonumber(redis.call('ZRANGE', KEYS[1], i, i, 'WITHSCORES')[2])
+  if left > now then return math.max(1, math.ceil(tonumber(ARGV[6]))) end
+  return math.max(1, math.ceil(left + window - now))
+end
+for j = 1, count do
+  redis.call('ZADD', KEYS[1], now + flight, ARGV[1] .. ':' .. j)
+end
+redis.call('PEXPIRE', KEYS[1], math.ceil(window + flight))
+return 0
+"""
+
+# KEYS[1]: a window. ARGV: member, count, expiry (ms). The request ended: its messages leave
+# the window from now (those already dropped stay dropped).
+_DONE = """
+local t = redis.call('TIME')
+local now = t[1] * 1000 + t[2] / 1000
+for j = 1, tonumber(ARGV[2]) do
+  redis.call('ZADD', KEYS[1], 'XX', now, ARGV[1] .. ':' .. j)
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return 0
 """

@@ -4,14 +4,19 @@ patient with a Bot API that fails for a moment (one retry policy, :class:`RetryP
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 import logging
+import math
 import random
 from collections import OrderedDict, deque
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager, suppress
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
+from enum import IntEnum
 from http import HTTPStatus
-from typing import Any
+from typing import Any, Protocol
 
 from aiogram import Bot
 from aiogram.client.default import DefaultBotProperties
@@ -39,55 +44,123 @@ NEW_MESSAGES = frozenset({"SendMessage", "SendPhoto", "SendDocument", "SendMedia
 EDITS = frozenset({"EditMessageText", "EditMessageReplyMarkup", "EditMessageCaption"})
 
 
+class Lane(IntEnum):
+    """Who a message is for, most urgent first: a person's own action (everything an update
+    sends), the sweep's nudges and notices, and bulk card refreshes."""
+
+    ANSWER = 0
+    NUDGE = 1
+    BULK = 2
+
+
+# The share of each window a lane may fill. What a lower lane leaves is headroom for those
+# above it: even while a morning refresh of thousands of cards (or the sweep of another worker)
+# sends as fast as it may, a press finds a free slot within one window, in every worker.
+SHARES: dict[Lane, float] = {Lane.ANSWER: 1.0, Lane.NUDGE: 5 / 6, Lane.BULK: 2 / 3}
+
+_lane: ContextVar[Lane] = ContextVar("greenlight_lane", default=Lane.ANSWER)
+
+
+def current_lane() -> Lane:
+    return _lane.get()
+
+
+@contextmanager
+def sending_in(lane: Lane) -> Iterator[None]:
+    """What is sent inside (tasks started inside included) goes in ``lane``."""
+    token = _lane.set(lane)
+    try:
+        yield
+    finally:
+        _lane.reset(token)
+
+
+def lane_limit(limit: int, lane: Lane) -> int:
+    """How much of a window of ``limit`` messages ``lane`` may fill (one at least)."""
+    return max(1, math.floor(limit * SHARES[lane] + 1e-9))
+
+
 class SlidingWindow:
     """At most ``limit`` messages in any ``seconds`` window, as Telegram counts them.
 
     A leaky bucket (aiolimiter) admits its capacity plus a window's worth of drip, up to twice
     the limit, so this counts the window itself. A message counts from the moment it is let
     through until ``seconds`` after its request *ended*: Telegram saw it somewhere in between,
-    so however the network delays requests, no window on Telegram's side sees too many."""
+    so however the network delays requests, no window on Telegram's side sees too many.
+
+    Waiting requests are let through by lane (:class:`Lane`), then in order of arrival, and a
+    lane fills only its share of the window (:data:`SHARES`): the next free slot goes to a
+    waiting answer before any waiting nudge or card refresh."""
 
     def __init__(self, limit: int, seconds: float) -> None:
         self.limit = limit
         self.seconds = seconds
         self.ended: deque[float] = deque()
         self.in_flight = 0
-        self._turn = asyncio.Lock()  # first come, first served
-        self._changed = asyncio.Event()
+        self._waiting: list[tuple[Lane, int, int, asyncio.Future[None]]] = []  # a heap
+        self._arrivals = itertools.count()
+        self._timer: asyncio.TimerHandle | None = None
+
+    def used(self, now: float) -> int:
+        while self.ended and self.ended[0] <= now - self.seconds:
+            self.ended.popleft()
+        return len(self.ended) + self.in_flight
 
     @asynccontextmanager
-    async def slot(self, count: int = 1) -> AsyncIterator[None]:
-        count = min(count, self.limit)
-        loop = asyncio.get_running_loop()
-        async with self._turn:
-            while True:
-                now = loop.time()
-                while self.ended and self.ended[0] <= now - self.seconds:
-                    self.ended.popleft()
-                if len(self.ended) + self.in_flight + count <= self.limit:
-                    break
-                self._changed.clear()
-                expiry = self.ended[0] + self.seconds - now if self.ended else None
-                with suppress(TimeoutError):
-                    await asyncio.wait_for(self._changed.wait(), expiry)
-            self.in_flight += count
+    async def slot(self, count: int = 1, lane: Lane | None = None) -> AsyncIterator[None]:
+        lane = current_lane() if lane is None else lane
+        count = min(count, lane_limit(self.limit, lane))
+        admitted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiting, (lane, next(self._arrivals), count, admitted))
+        self._admit()
+        try:
+            await admitted
+        except asyncio.CancelledError:
+            if admitted.done() and not admitted.cancelled():  # let through, then cancelled
+                self.in_flight -= count
+            self._admit()
+            raise
         try:
             yield
         finally:
             self.in_flight -= count
-            self.ended.extend([loop.time()] * count)
-            self._changed.set()
+            self.ended.extend([asyncio.get_running_loop().time()] * count)
+            self._admit()
+
+    def _admit(self) -> None:
+        """Let the most urgent waiters through while they fit; else look again when the
+        oldest message leaves the window (or, sooner, when a request ends)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        while self._waiting:
+            lane, _, count, admitted = self._waiting[0]
+            if admitted.done():  # cancelled while waiting
+                heapq.heappop(self._waiting)
+                continue
+            if self.used(now) + count > lane_limit(self.limit, lane):
+                break  # nobody behind passes it: a less urgent lane may fill less
+            heapq.heappop(self._waiting)
+            self.in_flight += count
+            admitted.set_result(None)
+        if self._waiting and self.ended:
+            self._timer = loop.call_at(self.ended[0] + self.seconds, self._admit)
 
 
 @dataclass(frozen=True)
 class Pace:
     """Telegram's limits, a little under (it does not document its counting exactly): 30
-    messages a second overall, 20 a minute in a group (edits included). Tests shorten the
-    group's ``window`` rather than wait a minute."""
+    messages a second overall, 20 a minute in a group (edits included), about one a second in
+    a private chat. Tests shorten the windows rather than wait a minute."""
 
     per_second: int = 25
     per_group: int = 19
+    per_chat: int = 1
+    second: float = 1.0  # the window of ``per_second``
     group_window: float = 60.0
+    chat_window: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -142,22 +215,43 @@ def describe(exc: TelegramAPIError, token: str) -> str:
     return exc.message.replace(token, "<token>")
 
 
+class SharedWindows(Protocol):
+    """Windows every worker counts its messages in (:class:`bot.shared_state.RedisWindows`)."""
+
+    async def take(self, name: str, limit: int, seconds: float, count: int) -> str | None:
+        """Wait for room for ``count`` messages in window ``name`` and count them in; what to
+        hand :meth:`done`, or None when the windows cannot be reached (not counted)."""
+
+    async def done(self, name: str, taken: str, seconds: float, count: int) -> None:
+        """The request ``taken`` ended: its messages leave the window ``seconds`` from now."""
+
+
 class FloodControl(BaseRequestMiddleware):
-    """Stays under Telegram's limits as ``pace`` says and, when Telegram still answers 429,
-    or fails, tries again as ``retry`` says."""
+    """Stays under Telegram's limits as ``pace`` says (in this process's windows and, with
+    ``shared``, in windows all workers count in) and, when Telegram still answers 429, or
+    fails, tries again as ``retry`` says."""
 
-    def __init__(self, pace: Pace | None = None, retry: RetryPolicy | None = None) -> None:
+    def __init__(self, pace: Pace | None = None, retry: RetryPolicy | None = None,
+                 shared: SharedWindows | None = None) -> None:
         self.pace = pace or Pace()
-        self.overall = SlidingWindow(self.pace.per_second, 1)
-        self.groups: OrderedDict[int, SlidingWindow] = OrderedDict()
+        self.overall = SlidingWindow(self.pace.per_second, self.pace.second)
+        self.chats: OrderedDict[int, SlidingWindow] = OrderedDict()
         self.retry = retry or RetryPolicy()
+        self.shared = shared
 
-    def _group_limiter(self, chat_id: int) -> SlidingWindow:
-        limiter = (self.groups.pop(chat_id, None)
-                   or SlidingWindow(self.pace.per_group, self.pace.group_window))
-        self.groups[chat_id] = limiter
-        while len(self.groups) > 1000:  # forget the quietest chats
-            self.groups.popitem(last=False)
+    def _chat_limiter(self, chat_id: int) -> SlidingWindow:
+        limiter = self.chats.pop(chat_id, None)
+        if limiter is None:
+            pace = self.pace
+            limiter = (SlidingWindow(pace.per_group, pace.group_window) if chat_id < 0
+                       else SlidingWindow(pace.per_chat, pace.chat_window))
+        self.chats[chat_id] = limiter
+        now = asyncio.get_running_loop().time()
+        while len(self.chats) > 1000:  # forget the quietest chats, once nothing counts there
+            quietest = next(iter(self.chats.values()))
+            if quietest.used(now) or quietest is limiter:
+                break
+            self.chats.popitem(last=False)
         return limiter
 
     @asynccontextmanager
@@ -167,12 +261,34 @@ class FloodControl(BaseRequestMiddleware):
                 album: Any = getattr(method, "media", None)
                 messages = len(album) if isinstance(album, list) else 1  # an album: one per item
                 chat_id: Any = getattr(method, "chat_id", None)
-                if isinstance(chat_id, int) and chat_id < 0:
-                    # a group's 20 a minute counts its edits too; taken first, as its wait
-                    # can be long and must not hold a slot of the overall limit
-                    await slots.enter_async_context(self._group_limiter(chat_id).slot(messages))
+                if isinstance(chat_id, int):
+                    # a chat's window (a group's 20 a minute counts its edits too) is taken
+                    # first, as its wait can be long and must not hold a slot of the overall one
+                    chat = self._chat_limiter(chat_id)
+                    await slots.enter_async_context(chat.slot(messages))
+                    await slots.enter_async_context(self._shared(f"chat:{chat_id}", chat,
+                                                                 messages))
                 await slots.enter_async_context(self.overall.slot(messages))
+                await slots.enter_async_context(self._shared("all", self.overall, messages))
             yield
+
+    @asynccontextmanager
+    async def _shared(self, name: str, window: SlidingWindow, count: int
+                      ) -> AsyncIterator[None]:
+        """``window`` counted again where every worker counts (lanes keep their shares there
+        too); the process's own window, taken before, orders its lanes and paces alone when
+        the shared windows cannot be reached."""
+        if self.shared is None:
+            yield
+            return
+        limit = lane_limit(window.limit, current_lane())
+        count = min(count, limit)
+        taken = await self.shared.take(name, limit, window.seconds, count)
+        try:
+            yield
+        finally:
+            if taken is not None:
+                await self.shared.done(name, taken, window.seconds, count)
 
     async def __call__(self, make_request: NextRequestMiddlewareType[TelegramType], bot: Bot,
                        method: TelegramMethod[TelegramType]) -> Response[TelegramType]:
@@ -278,10 +394,10 @@ def _status(code: int) -> str:
 
 
 def build_bot(token: str, api_base_url: str, *, pace: Pace | None = None,
-              retry: RetryPolicy | None = None) -> Bot:
+              retry: RetryPolicy | None = None, shared: SharedWindows | None = None) -> Bot:
     session = Session(api_base_url)
     session.middleware(CommitFirst())  # outermost: before any pacing wait
-    session.middleware(FloodControl(pace, retry))
+    session.middleware(FloodControl(pace, retry, shared))
     return Bot(token, session=session,
                default=DefaultBotProperties(
                    parse_mode="HTML", link_preview=LinkPreviewOptions(is_disabled=True)))

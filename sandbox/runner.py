@@ -982,7 +982,8 @@ async def run_sandbox(settings: Settings, *, port: int = 8081, fresh: bool = Fal
             "board_url": settings.board_url or f"https://127.0.0.1:{port}/board",
         })
         app = await create_app(sandbox_settings, clock=clock, token=SANDBOX_TOKEN,
-                               pace=Pace(group_window=GROUP_WINDOW_SECONDS))
+                               pace=Pace(group_window=GROUP_WINDOW_SECONDS,
+                                         chat_window=GROUP_WINDOW_SECONDS / 60))
         stack.push_async_callback(app.close)
         # The emulator starts numbering updates afresh; the bot would skip ids it handled in
         # an earlier run of the sandbox as redelivered.

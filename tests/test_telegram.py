@@ -21,7 +21,7 @@ from aiogram.exceptions import (
 )
 from aiogram.methods import GetMe
 
-from bot.telegram import Pace, RetryPolicy, SlidingWindow, build_bot
+from bot.telegram import Lane, Pace, RetryPolicy, SlidingWindow, build_bot, sending_in
 from sandbox.emulator import ControlClient, Emulator, EmulatorConfig
 
 TOKEN = "123456:FLOOD-TEST"
@@ -52,6 +52,29 @@ async def test_a_window_never_admits_more_than_its_limit() -> None:
     assert admitted[3] - admitted[0] >= 0.3 + 0.2 - 1e-3
 
 
+async def test_a_window_serves_answers_first_and_keeps_headroom_for_them() -> None:
+    window = SlidingWindow(6, 0.2)  # answers may fill 6, nudges 5, bulk 4
+    admitted: list[tuple[Lane, int]] = []
+    wave = 0
+
+    async def send(lane: Lane) -> None:
+        with sending_in(lane):  # as the sweep sets it
+            async with window.slot():
+                admitted.append((lane, wave))
+
+    async def arrive(*lanes: Lane) -> list[asyncio.Task[None]]:
+        tasks = [asyncio.create_task(send(lane)) for lane in lanes]
+        await asyncio.sleep(0.02)
+        return tasks
+
+    tasks = await arrive(*[Lane.BULK] * 6)
+    tasks += await arrive(Lane.NUDGE, Lane.NUDGE, Lane.ANSWER, Lane.ANSWER)
+    assert admitted == [(Lane.BULK, 0)] * 4 + [(Lane.NUDGE, 0), (Lane.ANSWER, 0)]
+    wave = 1  # the window moves on: who waited goes by lane, not by arrival
+    await asyncio.gather(*tasks)
+    assert admitted[6:] == [(Lane.ANSWER, 1), (Lane.NUDGE, 1), (Lane.BULK, 1), (Lane.BULK, 1)]
+
+
 @pytest.fixture
 async def emulator() -> AsyncIterator[tuple[Emulator, ControlClient]]:
     config = EmulatorConfig(port=0, bot_token=TOKEN, flood_global_per_second=12)
@@ -66,7 +89,7 @@ async def emulator() -> AsyncIterator[tuple[Emulator, ControlClient]]:
 @pytest.fixture
 async def bot(emulator: tuple[Emulator, ControlClient]) -> AsyncIterator[Bot]:
     emu, _ = emulator
-    bot = build_bot(TOKEN, emu.base_url, pace=Pace(per_second=10, per_group=3))
+    bot = build_bot(TOKEN, emu.base_url, pace=Pace(per_second=10, per_group=3, per_chat=10))
     async with bot.context():
         yield bot
 
@@ -104,7 +127,8 @@ QUICK = RetryPolicy(backoff=0.001, max_backoff=0.004, attempts=3)
 
 @asynccontextmanager
 async def retrying_bot(base_url: str, retry: RetryPolicy = QUICK) -> AsyncIterator[Bot]:
-    bot = build_bot(TOKEN, base_url, retry=retry)
+    # the retry policy alone: a private chat's second of pace does not add to the waits
+    bot = build_bot(TOKEN, base_url, retry=retry, pace=Pace(chat_window=0.01))
     async with bot.context():
         yield bot
 

@@ -307,8 +307,10 @@ class ControlClient:
         per_group_per_minute: int | None = None,
         global_per_second: int | None = None,
         group_window_seconds: float = 60.0,
+        global_window_seconds: float = 1.0,
     ) -> Json:
-        """``group_window_seconds`` shortens a group's minute, for tests that cannot wait one."""
+        """``group_window_seconds`` shortens a group's minute, ``global_window_seconds`` the
+        global limit's second, for tests that cannot wait them out."""
         answer: Json = await self._call(
             "set_flood_limits",
             {
@@ -316,6 +318,7 @@ class ControlClient:
                 "per_group_per_minute": per_group_per_minute,
                 "global_per_second": global_per_second,
                 "group_window_seconds": group_window_seconds,
+                "global_window_seconds": global_window_seconds,
             },
         )
         return answer

@@ -318,6 +318,7 @@ class ControlApi:
             body.get("per_group_per_minute"),
             body.get("global_per_second"),
             float(body.get("group_window_seconds") or 60.0),
+            float(body.get("global_window_seconds") or 1.0),
         )
         return {
             "per_chat_per_second": self.emu.flood.per_chat_per_second,

@@ -53,14 +53,18 @@ class FloodControl:
         per_group_per_minute: int | None,
         global_per_second: int | None,
         group_window_seconds: float = 60.0,
+        global_window_seconds: float = 1.0,
     ) -> None:
+        """Tests shorten the windows (``group_window_seconds`` standing in for a group's
+        minute, ``global_window_seconds`` for the global second) rather than wait them out."""
         self.per_chat_per_second = per_chat_per_second
         self.group_window_seconds = group_window_seconds
+        self.global_window_seconds = global_window_seconds
         self.per_group_per_minute = per_group_per_minute
         self.global_per_second = global_per_second
         self._chats: dict[int, _Window] = {}
         self._groups: dict[int, _Window] = {}
-        self._global = _Window(global_per_second or 0, 1.0)
+        self._global = _Window(global_per_second or 0, global_window_seconds)
 
     def check(self, chat_id: int, is_group: bool, count: int = 1) -> int | None:
         """Record ``count`` messages to ``chat_id``; seconds to wait instead when over a limit."""

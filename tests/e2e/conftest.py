@@ -45,9 +45,10 @@ TOKEN = "777000:E2E-TOKEN"
 START = datetime(2026, 11, 23, 10, 0, tzinfo=SHANGHAI)
 # The production retry policy with backoffs of milliseconds: as many tries, no slow test.
 RETRY = RetryPolicy(backoff=0.001, max_backoff=0.01)
-# The production pace with a group's minute lasting a second: a test that posts more than
-# 19 messages and edits into one group waits a second, not a minute, for the bot's own pace.
-PACE = Pace(group_window=1.0)
+# The production pace with a group's minute lasting a second (and a private chat's second a
+# sixtieth of one): a test that posts more than 19 messages and edits into one group waits a
+# second, not a minute, for the bot's own pace.
+PACE = Pace(group_window=1.0, chat_window=1 / 60)
 
 Json = dict[str, Any]
 
