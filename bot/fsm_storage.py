@@ -38,9 +38,16 @@ _BY_KEY = (select(FsmRecord).where(col(FsmRecord.key) == bindparam("key"))
 
 
 class SqlStorage(BaseStorage):
+    """Every update asks for its sender's state, and most senders are in no conversation. This
+    storage serves one process (several workers share Redis instead), so the keys that have
+    a record are known here: read once, then added to before each write. A key not among
+    them has no record, and its update reads nothing. (A key stays known after its record
+    is deleted or its write rolled back: it is then read, and found empty.)"""
+
     def __init__(self, sessions: SessionFactory, key_builder: KeyBuilder | None = None) -> None:
         self.sessions = sessions
         self.key_builder = key_builder or DefaultKeyBuilder(with_destiny=True)
+        self._keys: set[str] | None = None  # the keys that may have a record
 
     @asynccontextmanager
     async def _session(self) -> AsyncIterator[AsyncSession]:
@@ -54,8 +61,11 @@ class SqlStorage(BaseStorage):
             await session.commit()
 
     async def _load(self, key: StorageKey) -> FsmRecord | None:
+        record_key = self.key_builder.build(key)
         async with self._session() as session:
-            found = await session.execute(_BY_KEY, {"key": self.key_builder.build(key)})
+            if record_key not in await self._known(session):
+                return None
+            found = await session.execute(_BY_KEY, {"key": record_key})
             return found.scalars().first()
 
     async def _write(self, key: StorageKey, *, state: Any = ..., data: Any = ...) -> None:
@@ -68,6 +78,7 @@ class SqlStorage(BaseStorage):
         if data is not ...:
             values["data"] = json.dumps(dict(data), ensure_ascii=False, default=str)
         async with self._session() as session:
+            (await self._known(session)).add(record_key)  # before it may be committed
             dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
             insert = pg_insert if dialect == "postgresql" else sqlite_insert
             statement = insert(FsmRecord).values(
@@ -78,6 +89,11 @@ class SqlStorage(BaseStorage):
             await session.execute(delete(FsmRecord).where(
                 col(FsmRecord.key) == record_key, col(FsmRecord.state).is_(None),
                 col(FsmRecord.data).in_(["{}", ""])))
+
+    async def _known(self, session: AsyncSession) -> set[str]:
+        if self._keys is None:
+            self._keys = set((await session.execute(select(col(FsmRecord.key)))).scalars())
+        return self._keys
 
     async def set_state(self, key: StorageKey, state: Any = None) -> None:
         await self._write(key, state=state)
