@@ -19,6 +19,7 @@ from sqlalchemy import (
     Select,
     bindparam,
     delete,
+    exists,
     func,
     select,
     update,
@@ -444,17 +445,22 @@ class Store:
 
     async def case_rows(self, case_id: int) -> CaseRows | None:
         """Everything a case's cards show, in a fixed number of queries whatever its size:
-        the case with its project and submitter, then its steps, lanes, assignments,
-        comments, missing materials and attachments, one query each."""
+        the case with its project and submitter, then its steps, lanes, assignments, and
+        its comments, missing materials and attachments where it has any, one query each."""
+        # Most cases have no comment, missing material or attachment: whether they do comes
+        # with the case, and only what exists is read.
         head = (await self.session.execute(
-            select(Case, Project, Person)
+            select(Case, Project, Person,
+                   exists().where(col(Comment.case_id) == case_id),
+                   exists().where(col(MissingItem.case_id) == case_id),
+                   exists().where(col(Attachment.case_id) == case_id))
             .join(Project, col(Project.id) == col(Case.project_id))
             .join(Person, col(Person.id) == col(Case.submitter_id))
             .where(col(Case.id) == case_id)
             .execution_options(populate_existing=True))).first()
         if head is None:
             return None
-        case, project, submitter = head
+        case, project, submitter, has_comments, has_missing, has_attachments = head
         of_case = col(Step.case_id) == case_id
         steps = list(await self._fresh(select(Step).where(of_case).order_by(col(Step.id))))
         lanes = list(await self._fresh(
@@ -463,10 +469,12 @@ class Store:
         assignments = list(await self._fresh(
             select(Assignment).join(Step, col(Step.id) == col(Assignment.step_id))
             .where(of_case).order_by(col(Assignment.id))))
-        comments = await self.all(Comment, order_by=Comment.id, case_id=case_id)
-        missing = await self.missing_items(case_id)
+        comments = (await self.all(Comment, order_by=Comment.id, case_id=case_id)
+                    if has_comments else [])
+        missing = await self.missing_items(case_id) if has_missing else []
+        attachments = await self.attachments(case_id=case_id) if has_attachments else []
         return CaseRows(case, project, submitter, steps, lanes, assignments, comments, missing,
-                        await self.attachments(case_id=case_id))
+                        attachments)
 
     async def group_card(self, case_id: int) -> Card | None:
         return await self.one(Card, case_id=case_id, kind=CardKind.GROUP)
