@@ -126,6 +126,7 @@ async def create_app(settings: Settings, *, clock: Clock | None = None,
     services = Services.from_settings(settings, clock)
     async with sessions() as session:
         await services.reload_calendar(Store(session))
+    pace = pace or Pace(group_window=settings.pace_group_window_seconds)
     bot = build_bot(token or settings.token(), settings.api_base_url, retry=retry, pace=pace)
     # One person's updates in one chat are handled in order: a press on a question waits for
     # the update that asked it to be committed, conversation state included. With Redis the
