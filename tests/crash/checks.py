@@ -209,7 +209,7 @@ class Checker:
                 "📮 <b>Urge notice</b> (催办通知书) · {code} {name}")).split("{")[0]
             for key in (k for k in expected if k[0] == person_id):
                 _, _, head, subject = key
-                seen[key] = [where for where, p in paragraphs
+                seen[key] = [f"{where}: {second_line(p)!r}" for where, p in paragraphs
                              if p.startswith(head) and subject in p]
                 told[person_id, subject] = sum(1 for _, p in paragraphs
                                                if p.startswith(notice) and subject in p)
@@ -314,7 +314,7 @@ class Checker:
         services = self.services
         cases = (await store.session.execute(select(Case).order_by(col(Case.id)))).scalars().all()
         tracked: set[tuple[int, int]] = set()
-        checked = 0
+        checked = wrong_buttons = 0
         for case in cases:
             view = await case_view(store, case.id, services.now(), services.calendar,
                                    services.policy)
@@ -333,6 +333,7 @@ class Checker:
                 tracked.add((card.tg_chat_id, card.tg_message_id))
                 checked += 1
                 problem = await self.card_problem(store, view, card)
+                wrong_buttons += bool(problem and problem.startswith("buttons"))
                 if problem:
                     f.add("stale cards", f"case {case.id} ({case.state}) {card.kind} card "
                           f"{card.id} in chat {card.tg_chat_id}: {problem}")
@@ -346,7 +347,7 @@ class Checker:
                               f"(assignment {held.assignment.id} v{held.assignment.version}) "
                               f"at step {view.current.step.id}")
         await self.untracked(store, tracked)
-        f.counts.update(cards_checked=checked, cases=len(cases))
+        f.counts.update(cards_checked=checked, cases=len(cases), wrong_buttons=wrong_buttons)
 
     async def card_problem(self, store: Store, view: CaseView, card: Card) -> str | None:
         """What is wrong with how the card shows (None: it shows what the bot would render)."""
@@ -406,3 +407,9 @@ def first_difference(want: str, shown: str) -> str:
         if a != b:
             return f"…{shown[max(0, i - 20):i + 30]!r}, should be …{want[max(0, i - 20):i + 30]!r}"
     return f"{len(shown)} characters, should be {len(want)}"
+
+
+def second_line(paragraph: str) -> str:
+    """A nudge's due and time left: tells one repeat from the next."""
+    lines = paragraph.splitlines()
+    return lines[1][-24:] if len(lines) > 1 else ""

@@ -77,7 +77,8 @@ def table(run: Run, findings: Findings, kills: Counter[str], seconds: float) -> 
                    f"{findings.n('nudges doubled as logged')}), urge notices "
                    f"{c['urge_notices']}"),
         ("cards", f"cases {c['cases']}, cards checked {c['cards_checked']}, stale "
-                  f"{findings.n('stale cards')}, claims never sent "
+                  f"{findings.n('stale cards')} ({c['wrong_buttons']} of them with buttons "
+                  f"of another state), claims never sent "
                   f"{findings.n('card claims never sent')}, untracked with buttons "
                   f"{findings.n('untracked buttons of a finished turn')}, cases without a "
                   f"group card {findings.n('cases without a group card')}"),
@@ -135,7 +136,7 @@ async def test_a_bot_killed_at_random_loses_and_doubles_nothing(
         f"{n}× {what}" for what, n in logged.most_common(12)) or "none"))
     print(findings.describe())
     assert violations == [], "Bot API spec violations:\n" + "\n".join(violations)
-    assert sum(kills.values()) >= FLOWS // 8, kills
+    assert sum(kills.values()) >= FLOWS // 10, kills  # about one flow in four has one
     failed = tuple(k for k in findings.found if k not in KNOWN_CARD_FINDINGS + NOTED)
     assert not failed, findings.describe(failed)
     if any(k in KNOWN_CARD_FINDINGS for k in findings.found):
