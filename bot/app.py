@@ -131,7 +131,8 @@ async def create_app(settings: Settings, *, clock: Clock | None = None,
     bot = build_bot(token or settings.token(), settings.api_base_url, retry=retry,
                     pace=pace or Pace(per_second=settings.pace_per_second,
                                       per_group=settings.pace_per_group_per_minute,
-                                      per_chat=settings.pace_per_chat_per_second),
+                                      per_chat=settings.pace_per_chat_per_second,
+                                      group_window=settings.pace_group_window_seconds),
                     shared=shared_state.RedisWindows(redis, settings.redis_prefix)
                     if redis is not None else None)
     # One person's updates in one chat are handled in order: a press on a question waits for

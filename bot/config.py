@@ -191,6 +191,11 @@ class Settings(BaseSettings):
         default=20.0, ge=0, le=600,
         description="On SIGTERM, how long updates in flight may take to finish.",
     )
+    pace_group_window_seconds: float = Field(
+        default=60.0, gt=0, le=60,
+        description="Tests only: the window in which a group takes at most 19 messages "
+        "(edits included); Telegram counts a minute.",
+    )
 
     @field_validator("timezone")
     @classmethod

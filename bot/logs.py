@@ -96,9 +96,8 @@ class UpdateLog(BaseMiddleware):
         finally:
             if isinstance(event, Update):
                 chat_id, _user, kind = _where(event)
-                actor = data.get("actor")
                 log.info("update %s %s", event.update_id, outcome, extra={
                     "update_id": event.update_id, "chat_id": chat_id, "kind": kind,
-                    "person": actor.person.key if actor is not None else None,
+                    "person": data.get("person_key"),
                     "outcome": outcome,
                     "duration_ms": round((time.perf_counter() - started) * 1000, 1)})

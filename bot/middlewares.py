@@ -78,6 +78,8 @@ class ActorContext(BaseMiddleware):
         locale = pick_locale(actor.person.locale if actor else None,
                              user.language_code if user else None, settings.default_locale)
         data["actor"] = actor
+        # For the update's log line, read now: a refusal's rollback expires the row.
+        data["person_key"] = actor.person.key if actor else None
         data["t"] = translator(locale, settings.timezone)
         return await handler(event, data)
 

@@ -49,3 +49,16 @@ def test_the_token_never_reaches_a_line() -> None:
     line = JsonFormatter().format(failed)
     assert token not in line and "<token>" in line
     assert json.loads(line)["level"] == "ERROR"
+
+
+async def test_a_refusal_to_someone_registered_is_one_line_with_their_key(
+        world: World, caplog: pytest.LogCaptureFixture) -> None:
+    """A refusal rolls the unit of work back, which expires the person read for the update:
+    the line is still written (with their key), and the update is not failed and handled
+    again for want of it."""
+    caplog.set_level(logging.INFO)
+    await world.say("liuxiao", "liuxiao", "/submit 管线迁改方案")  # refused: not in a group
+    lines = [json.loads(JsonFormatter().format(r)) for r in caplog.records
+             if r.name == "greenlight.updates"]
+    assert [(line["person"], line["outcome"]) for line in lines] == [("liuxiao", "ok")]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
