@@ -16,7 +16,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from enum import IntEnum
 from http import HTTPStatus
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from aiogram import Bot
 from aiogram.client.default import DefaultBotProperties
@@ -26,12 +26,13 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import (
     ClientDecodeError,
     TelegramAPIError,
+    TelegramBadRequest,
     TelegramEntityTooLarge,
     TelegramNetworkError,
     TelegramRetryAfter,
     TelegramServerError,
 )
-from aiogram.methods import TelegramMethod
+from aiogram.methods import AnswerCallbackQuery, TelegramMethod
 from aiogram.methods.base import Response, TelegramType
 from aiogram.types import LinkPreviewOptions
 from pydantic import ValidationError
@@ -42,6 +43,7 @@ log = logging.getLogger(__name__)
 
 NEW_MESSAGES = frozenset({"SendMessage", "SendPhoto", "SendDocument", "SendMediaGroup"})
 EDITS = frozenset({"EditMessageText", "EditMessageReplyMarkup", "EditMessageCaption"})
+TOO_OLD = "query is too old"  # Telegram's words for a press answered too late
 
 
 class Lane(IntEnum):
@@ -333,6 +335,24 @@ class CommitFirst(BaseRequestMiddleware):
         return await make_request(bot, method)
 
 
+class LateAnswers(BaseRequestMiddleware):
+    """Telegram takes the answer to a press for about 15 s; a press handled later (delivered
+    again after a restart, or held up) cannot be answered any more, but what it did is
+    committed and its cards, turns and notices must still follow. So that refusal ends
+    nothing: it is logged, and the update goes on."""
+
+    async def __call__(self, make_request: NextRequestMiddlewareType[TelegramType], bot: Bot,
+                       method: TelegramMethod[TelegramType]) -> Response[TelegramType]:
+        try:
+            return await make_request(bot, method)
+        except TelegramBadRequest as exc:
+            if not isinstance(method, AnswerCallbackQuery) or TOO_OLD not in exc.message:
+                raise
+            log.info("the press %s came too late to be answered; its work goes on",
+                     method.callback_query_id)
+            return cast(Response[TelegramType], True)
+
+
 # pydantic caches a parametrized generic model such as ``Response[Message]`` only weakly:
 # once the garbage collector took it, aiogram's next call to that method builds it again
 # (tens of milliseconds of schema work). One strong reference per answer type keeps the
@@ -397,6 +417,7 @@ def build_bot(token: str, api_base_url: str, *, pace: Pace | None = None,
               retry: RetryPolicy | None = None, shared: SharedWindows | None = None) -> Bot:
     session = Session(api_base_url)
     session.middleware(CommitFirst())  # outermost: before any pacing wait
+    session.middleware(LateAnswers())
     session.middleware(FloodControl(pace, retry, shared))
     return Bot(token, session=session,
                default=DefaultBotProperties(

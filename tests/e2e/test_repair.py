@@ -191,3 +191,19 @@ async def test_a_change_under_way_is_not_counted_as_shown_before_its_cards_are(
     pressed = await world.press("li", "KP-002", group["message_id"], button(group, "同意"))
     assert pressed["answer"]["show_alert"] is False
     assert await cards_behind(world) == []
+
+
+async def test_a_press_handled_too_late_to_be_answered_still_updates_every_card(
+        world: World) -> None:
+    """Delivered again after a restart, a press is past Telegram's 15 s for an answer: the
+    decision it records must still reach every card and the submitter."""
+    group = await submit_item(world, ITEM)
+    [li_card] = await about(world, "li", ITEM)
+    world.emu.config.callback_answer_timeout = 0.0  # every answer comes too late
+    pressed = await world.press("li", "li", li_card["message_id"], button(li_card, "同意"))
+    assert pressed["answer"] is None
+    assert buttons(await now(world, "li", li_card)) == {}
+    assert "✅ 审批通过" in text_of(await now(world, "KP-002", group))
+    assert buttons(await now(world, "KP-002", group)) == {}
+    assert [t for t in map(text_of, await about(world, "liuxiao", ITEM)) if "已审批通过" in t]
+    assert await cards_behind(world) == []
