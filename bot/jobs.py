@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import functools
 import logging
@@ -60,6 +61,9 @@ from storage.store import Store
 
 log = logging.getLogger(__name__)
 SWEEP_LOCK = 0x67726E73  # "grns": one sweep at a time across processes (PostgreSQL)
+# Card updates of the sweep at once on PostgreSQL: each holds a connection for its advisory
+# lock and takes a second at times, out of the pool's fifteen.
+CARD_JOBS_AT_ONCE = 4
 REPAIR_BATCH = 200  # cases and reports mended per sweep: a backlog drains over a few
 # A report's card is posted by its own update within seconds, or a group's minute of pace:
 # one still missing after this was left by a process that stopped.
@@ -175,7 +179,7 @@ class Jobs:
                 log.warning("card of report %s still not posted: %s", report_id, exc)
 
         await self._apart([functools.partial(catch_up, case_id=c) for c in cases]
-                          + [functools.partial(post, report_id=r) for r in reports])
+                          + [functools.partial(post, report_id=r) for r in reports], cards=True)
 
     async def _remind_inquiries(self, store: Store, result: SweepResult) -> None:
         """The first-question ledger's reminders: claimed and committed, then sent, each
@@ -369,7 +373,7 @@ class Jobs:
         await store.commit()
         with sending_in(Lane.BULK):  # thousands of cards some mornings: after everything else
             await self._apart([functools.partial(refresh, case_id=case_id)
-                               for case_id in sorted(cases)])
+                               for case_id in sorted(cases)], cards=True)
 
     async def step_due(self, step_id: int, due: datetime) -> SweepResult | None:
         """A step's due timer fired: sweep now if that deadline still stands."""
@@ -440,13 +444,19 @@ class Jobs:
         return [functools.partial(deliver, items=part) for items in by_person.values()
                 for part in ([items] if len(items) > digest_after else [[i] for i in items])]
 
-    async def _apart(self, jobs: Sequence[Callable[[Store], Awaitable[None]]]) -> None:
+    async def _apart(self, jobs: Sequence[Callable[[Store], Awaitable[None]]], *,
+                     cards: bool = False) -> None:
         """Each job in a unit of work of its own, all at once: a person's nudges and a case's
         cards wait only for their own chat's pace, never for another group's minute. (Jobs
-        waiting for Telegram hold no connection: each call commits first.)"""
+        waiting for Telegram hold no connection: each call commits first.) But on
+        PostgreSQL a case's card update holds a connection for its advisory lock while it
+        waits for Telegram: those (``cards``) go a few at a time, so that hundreds of them
+        leave the pool to the updates."""
+        at_once = (asyncio.Semaphore(CARD_JOBS_AT_ONCE)
+                   if cards and self.engine.dialect.name == "postgresql" else None)
 
         async def run(job: Callable[[Store], Awaitable[None]]) -> None:
-            async with self.sessions() as session:
+            async with at_once or contextlib.nullcontext(), self.sessions() as session:
                 with unit_of_work(session):
                     await job(Store(session))
                     await session.commit()
@@ -524,6 +534,9 @@ class Jobs:
         late_days = services.calendar.remaining_working_days(services.now(),
                                                              planned.subject.due).late
         to_head: Channel | None = None
+        if urge.issued_at <= services.now() - nudging.ABANDONED_AFTER:
+            log.warning("urge notice %s is delivered again (a process stopped while sending "
+                        "it, or a send failed): it may arrive twice", urge.id)
         # Each copy on its own: the head's failure must not keep the notice from the
         # supervision office; a copy that failed is sent again by a later sweep.
         head_done = urge.head_sent_at is not None or head is None

@@ -44,8 +44,8 @@ async def post_missing_card(bot: Bot, store: Store, services: Services, report_i
     report = await store.get(Report, report_id)
     if report is None or report.card_message_id is not None:
         return
-    log.warning("report %s was filed without its card (a process stopped): posting it now",
-                report.id)
+    log.warning("report %s was filed without its card (a process stopped): posted now, it "
+                "may arrive twice", report.id)
     view = await report_view(store, report, services.now(), services.calendar, services.policy)
     await _post_card(bot, store, services, view)
 

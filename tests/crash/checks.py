@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,16 +58,13 @@ from tests.crash.flows import Ledger, callbacks, from_bot, unpacked
 
 Json = dict[str, Any]
 
-# Findings a kill between a committed change of a case and the card updates it leads to
-# explains (bot/flows/publishing.py commits first, then edits cards and announces turns): the
-# cards stay behind, the next turn unannounced, a card claimed but never sent, until the case
-# changes again. Everything else is a loss or a double (a message the bot sent but never
-# recorded, with buttons of a turn that is over, stays so for ever).
-KNOWN_CARD_FINDINGS = ("stale cards", "turns unannounced", "card claims never sent")
 # Noted, not failed: a report card shown once whose message id the bot never learnt (only an
-# album's later photos would need it, to edit the card rather than post another); a nudge
-# shown twice where the bot's log says it may have been.
-NOTED = ("report cards unrecorded", "nudges doubled as logged")
+# album's later photos would need it, to edit the card rather than post another); and the
+# doubles the bot's log says may happen. Telegram has no idempotency key: a message it took
+# just before the process stopped, whose id was never recorded, is sent again, and the first
+# copy (a nudge, a report card, a card whose buttons a press then finds stale) stays.
+NOTED = ("report cards unrecorded", "nudges doubled as logged", "report cards doubled as logged",
+         "untracked buttons as logged")
 
 
 @dataclass
@@ -147,7 +145,10 @@ class Checker:
             if not cards:
                 f.add("report cards missing", f"{what}: stored {bool(rows)}, no card under it")
             elif len(cards) > 1:
-                f.add("report cards doubled", f"{what}: {len(cards)} cards")
+                doubled = ("report cards doubled as logged"
+                           if self.logged_as_possible("report", list(rows))
+                           else "report cards doubled")
+                f.add(doubled, f"{what}: {len(cards)} cards")
             elif rows and rows[0].card_message_id != cards[0]["message_id"]:
                 f.add("report cards unrecorded", f"{what}: card {cards[0]['message_id']} "
                       f"shown, {rows[0].card_message_id} recorded")
@@ -237,7 +238,9 @@ class Checker:
                                                                    urge.target_id)))
             copies = [text for text in office if text.startswith("📮") and subject in text]
             if len(copies) > 1:
-                f.add("nudges doubled", f"urge notice {urge.id} shown {len(copies)}× in the "
+                doubled = ("nudges doubled as logged"
+                           if self.logged_as_possible("urge notice", [urge]) else "nudges doubled")
+                f.add(doubled, f"urge notice {urge.id} shown {len(copies)}× in the "
                       "supervision chat")
             if urge.sent_at is None:
                 f.add("nudges lost", f"urge notice {urge.id} never delivered")
@@ -245,7 +248,7 @@ class Checker:
                         nudge_messages=sum(len(shown) for shown in seen.values()),
                         urge_notices=len(urges))
 
-    def logged_as_possible(self, what: str, rows: list[Nudge]) -> bool:
+    def logged_as_possible(self, what: str, rows: Sequence[Nudge | UrgeNotice | Report]) -> bool:
         """Whether the bot warned that it may send one of these claims twice."""
         return any(re.search(rf"\b{what} #?{row.id}\b[^\n]*\b(may|might|possibl|twice|again)",
                              self.stderr, re.IGNORECASE) for row in rows)
@@ -357,8 +360,8 @@ class Checker:
         except ControlError:
             return "recorded, but not in the chat"
         rendering = self.services.rendering
-        if card.kind == CardKind.NOTICE:
-            return None  # a return told in the group: never edited
+        if card.kind in (CardKind.NOTICE, CardKind.OUTCOME):
+            return None  # a return told in the group, an approval told: never edited
         if card.kind == CardKind.MENTION:
             text: Markup | None = mention_text(rendering.for_group(), view, card.assignment_id,
                                                card.turn_version)
@@ -396,7 +399,12 @@ class Checker:
                     holders = turn_holders(step, await store.assignments(step_id))
                     if not holders or (chat_id > 0 and all(
                             h.person_id != people.get(chat_id) for h in holders)):
+                        # A card the bot re-sent after a process stopped mid-send, and said
+                        # it may arrive twice: the first copy is the one it never learnt.
+                        logged = re.search(rf"of case {step.case_id} was being sent[^\n]*"
+                                           r"may arrive twice", self.stderr)
                         self.findings.add(
+                            "untracked buttons as logged" if logged else
                             "untracked buttons of a finished turn",
                             f"message {message['message_id']} in chat {chat_id}: buttons of "
                             f"step {step_id} (case {step.case_id}, {step.state})")
