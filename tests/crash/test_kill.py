@@ -18,6 +18,8 @@ from collections import Counter
 from datetime import datetime, time
 from pathlib import Path
 
+import pytest
+
 from bot.clock_file import FileClock
 from bot.config import load_settings
 from bot.services import Services
