@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlmodel import col
 
 from bot.domain.rules.vocabulary import CaseState
-from storage.models import Card, Case, FsmRecord, HandledUpdate, Nudge, Report
+from storage.models import Card, Case, FsmRecord, HandledUpdate, Nudge
 from storage.store import Store
 
 SWEEP_MARK = "greenlight:last-sweep"
@@ -76,10 +76,7 @@ async def read_status(store: Store, now: datetime) -> Status:
     cases = {str(state): int(n) for state, n in (await session.execute(
         select(col(Case.state), func.count()).where(col(Case.state).in_(open_states))
         .group_by(col(Case.state)).order_by(col(Case.state)))).all()}
-    behind = await session.scalar(select(func.count()).select_from(Case).where(
-        col(Case.shown) < col(Case.changes)))
-    no_card = await session.scalar(select(func.count()).select_from(Report).where(
-        col(Report.card_message_id).is_(None)))
+    behind, no_card = await store.left_to_mend()
     return Status(last, int(handled or 0), int(cards or 0),
                   (int(oldest[0]), int(oldest[1])) if oldest else None, int(nudges or 0),
-                  cases, int(behind or 0), int(no_card or 0))
+                  cases, behind, no_card)

@@ -82,6 +82,10 @@ from storage.scoping import project_in
 
 log = logging.getLogger(__name__)
 
+# What the sweep's repair looks for, each matching its partial index's condition.
+_CARDS_BEHIND = col(Case.shown) < col(Case.changes)
+_NO_CARD = col(Report.card_message_id).is_(None)
+
 M = TypeVar("M", bound=SQLModel)
 R = TypeVar("R")
 
@@ -490,8 +494,16 @@ class Store:
     async def cases_behind(self, limit: int) -> list[int]:
         """Cases whose cards do not show their newest change yet (through their partial
         index: few among many)."""
-        query = select(col(Case.id)).where(col(Case.shown) < col(Case.changes)).limit(limit)
+        query = select(col(Case.id)).where(_CARDS_BEHIND).limit(limit)
         return sorted((await self.session.execute(query)).scalars())
+
+    async def left_to_mend(self) -> tuple[int, int]:
+        """How many cases have cards behind, and how many reports no card."""
+        behind = await self.session.scalar(
+            select(func.count()).select_from(Case).where(_CARDS_BEHIND))
+        no_card = await self.session.scalar(
+            select(func.count()).select_from(Report).where(_NO_CARD))
+        return int(behind or 0), int(no_card or 0)
 
     async def mark_shown(self, case_id: int, changes: int) -> None:
         """The case's cards show it as of its ``changes``-th change (never moved back)."""
@@ -501,8 +513,7 @@ class Store:
 
     async def reports_without_card(self, created_by: datetime, limit: int) -> list[Report]:
         """Reports filed at or before ``created_by`` whose card was never posted."""
-        query = (select(Report).where(col(Report.card_message_id).is_(None),
-                                      col(Report.created_at) <= created_by)
+        query = (select(Report).where(_NO_CARD, col(Report.created_at) <= created_by)
                  .order_by(col(Report.created_at)).limit(limit))  # its partial index's order
         return list((await self.session.execute(query)).scalars())
 
