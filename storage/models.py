@@ -545,7 +545,8 @@ def _cards_behind(session: Session, _context: Any, _instances: Any) -> None:
     cases: set[int] = set()
     steps: set[int] = set()
     for row in (*session.new, *session.dirty, *session.deleted):
-        if not isinstance(row, SHOWN_ON_CARDS):
+        if not isinstance(row, SHOWN_ON_CARDS) or (
+                row in session.dirty and not _shown_changed(row)):
             continue
         if isinstance(row, Case):
             if row in session.new:
@@ -560,9 +561,8 @@ def _cards_behind(session: Session, _context: Any, _instances: Any) -> None:
             case_id = step.case_id
         else:
             case_id = row.case_id
-        if case_id is None or (row in session.dirty and not _shown_changed(row)):
-            continue
-        cases.add(case_id)
+        if case_id is not None:
+            cases.add(case_id)
     table = Case.__table__  # type: ignore[attr-defined]
     for case_id in cases:
         case = session.identity_map.get(identity_key(Case, case_id))
