@@ -89,11 +89,13 @@ def table(run: Run, findings: Findings, kills: Counter[str], seconds: float) -> 
     return "\n".join(f"{name:>16}  {value}" for name, value in rows)
 
 
-# libfaketime (CI's runs with the clock moved) shifts the monotonic clock too, and the bot
-# processes' scheduler then never wakes for the next sweep. The bot's dates come from the
-# shared clock file, not the system's, so those runs would prove nothing more here.
-@pytest.mark.skipif("faketime" in os.environ.get("LD_PRELOAD", "") or not os.environ.get("GREENLIGHT_CRASH_PROOF"),
-                    reason="opt-in (GREENLIGHT_CRASH_PROOF=1): one run in five fails by timing; not under libfaketime")
+# On demand (GREENLIGHT_CRASH_PROOF=1): two runs of seven so far showed one nudge shown
+# twice that the bot did not log as possible, not yet understood. Never under libfaketime (CI's
+# runs with the clock moved): it shifts the monotonic clock too, and the bot processes'
+# scheduler then never wakes for the next sweep (their dates come from the clock file anyway).
+@pytest.mark.skipif(not os.environ.get("GREENLIGHT_CRASH_PROOF")
+                    or "faketime" in os.environ.get("LD_PRELOAD", ""),
+                    reason="on demand: GREENLIGHT_CRASH_PROOF=1 (and not under libfaketime)")
 async def test_a_bot_killed_at_random_loses_and_doubles_nothing(
         database_url: str, tmp_path: Path, demo_snapshot: DemoSnapshot) -> None:
     loop = asyncio.get_running_loop()
